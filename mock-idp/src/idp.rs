@@ -1,0 +1,197 @@
+//! The IdP's state and its answers, independent of HTTP.
+
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use crate::authn_request::AuthnRequestInfo;
+use crate::clock::{Clock, saml_instant};
+use crate::exchange::{Exchange, ExchangeLog, PlanId, PlanStore};
+use crate::keys::KeyStore;
+use crate::plan::Plan;
+use crate::registry::{MetadataError, SpEntry, SpRegistry, SpSource};
+use crate::response::{self, BuiltResponse, PipelineError, ResponseContext};
+
+/// Identity settings of an IdP.
+#[derive(Debug, Clone)]
+pub struct IdpSettings {
+    /// The entityID (the Issuer of every response).
+    pub entity_id: String,
+    /// The URL the IdP is reached at (metadata endpoints are built from it).
+    pub base_url: String,
+    /// The user of plans that name none.
+    pub default_user: String,
+}
+
+/// A mock IdP: keys, known SPs, plans and the exchange log.
+#[derive(Debug)]
+pub struct Idp {
+    settings: IdpSettings,
+    keys: KeyStore,
+    clock: Arc<dyn Clock>,
+    registry: RwLock<SpRegistry>,
+    plans: Mutex<PlanStore>,
+    log: Mutex<ExchangeLog>,
+}
+
+impl Idp {
+    /// A new IdP with no SPs and no plans.
+    pub fn new(settings: IdpSettings, keys: KeyStore, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            settings,
+            keys,
+            clock,
+            registry: RwLock::default(),
+            plans: Mutex::default(),
+            log: Mutex::default(),
+        }
+    }
+
+    /// The identity settings.
+    pub fn settings(&self) -> &IdpSettings {
+        &self.settings
+    }
+
+    /// The keys.
+    pub fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    /// The metadata document.
+    pub fn metadata_xml(&self) -> String {
+        crate::metadata::render(
+            &self.settings.entity_id,
+            &self.settings.base_url,
+            &self.keys,
+        )
+    }
+
+    /// Registers SPs from a source. A metadata URL that cannot be fetched yet is kept and
+    /// retried when an unknown SP asks; the error is still returned.
+    pub async fn register(&self, source: SpSource) -> Result<Vec<String>, MetadataError> {
+        match source.load().await {
+            Ok(entries) => {
+                let ids = entries.iter().map(|e| e.entity_id.clone()).collect();
+                let mut registry = self
+                    .registry
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner);
+                for entry in entries {
+                    registry.insert(entry);
+                }
+                Ok(ids)
+            }
+            Err(e) => {
+                if matches!(&source, SpSource::Metadata(url) if url.starts_with("http")) {
+                    self.registry
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .defer(source);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Adds or replaces one SP.
+    pub fn register_entry(&self, entry: SpEntry) {
+        self.registry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(entry);
+    }
+
+    /// Finds an SP, retrying metadata sources that failed before if it is unknown.
+    pub async fn find_sp(&self, entity_id: &str) -> Option<SpEntry> {
+        if let Some(sp) = self.read_registry(|r| r.get(entity_id).cloned()) {
+            return Some(sp);
+        }
+        let pending = self
+            .registry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take_pending();
+        for source in pending {
+            if let Err(e) = Box::pin(self.register(source)).await {
+                tracing::warn!(error = %e, "SP metadata still unavailable");
+            }
+        }
+        self.read_registry(|r| r.get(entity_id).cloned())
+    }
+
+    /// Every known SP.
+    pub fn sps(&self) -> Vec<SpEntry> {
+        self.read_registry(|r| r.entries().cloned().collect())
+    }
+
+    fn read_registry<T>(&self, f: impl FnOnce(&SpRegistry) -> T) -> T {
+        f(&self.registry.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Stores a plan and returns its id.
+    pub fn create_plan(&self, plan: Plan) -> PlanId {
+        self.plans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(plan)
+    }
+
+    /// A stored plan.
+    pub fn plan(&self, id: &str) -> Option<Plan> {
+        self.plans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    /// The most recent exchanges, optionally of one plan, oldest first.
+    pub fn log(&self, plan: Option<&str>, limit: usize) -> Vec<Exchange> {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .recent(plan, limit)
+    }
+
+    pub(crate) fn record(&self, exchange: Exchange) {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(exchange);
+    }
+
+    /// Forgets every plan and exchange (SPs and keys stay).
+    pub fn reset(&self) {
+        self.plans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// The current instant, as the log writes it.
+    pub(crate) fn now_text(&self) -> String {
+        saml_instant(self.clock.now())
+    }
+
+    /// Builds the response `plan` describes for `sp` at `acs_url`, answering `request` (or
+    /// unsolicited when `None`). Blocking (xmlsec): call it off the async runtime.
+    pub fn respond(
+        &self,
+        plan: &Plan,
+        sp: &SpEntry,
+        acs_url: &str,
+        request: Option<&AuthnRequestInfo>,
+    ) -> Result<BuiltResponse, PipelineError> {
+        let ctx = ResponseContext {
+            now: self.clock.now(),
+            idp_entity_id: &self.settings.entity_id,
+            sp_entity_id: &sp.entity_id,
+            acs_url,
+            in_response_to: request.map(|r| r.id.as_str()),
+            default_user: &self.settings.default_user,
+        };
+        response::build(&ctx, plan, &self.keys)
+    }
+}

@@ -1,0 +1,53 @@
+//! The IdP's own metadata: an `EntityDescriptor` with an `IDPSSODescriptor`.
+
+use crate::flavour::{NAMEID_EMAIL, NAMEID_PERSISTENT, NAMEID_TRANSIENT, NAMEID_UNSPECIFIED};
+use crate::keys::KeyStore;
+use crate::xml::{NS_DS, NS_MD, escape_attr};
+
+const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+
+/// Renders the metadata: both published signing keys (trusted first, then rollover) as
+/// `KeyDescriptor use="signing"`, SSO over HTTP-Redirect and HTTP-POST, SLO, and the NameID
+/// formats the IdP can send. Plain, unprefixed-where-usual XML that samael, python3-saml,
+/// pysaml2 and node-saml import as is.
+pub fn render(entity_id: &str, base_url: &str, keys: &KeyStore) -> String {
+    let mut out = String::with_capacity(4096);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<md:EntityDescriptor xmlns:md=\"{NS_MD}\" xmlns:ds=\"{NS_DS}\" entityID=\"{}\">\n",
+        escape_attr(entity_id)
+    ));
+    out.push_str("  <md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n");
+    for key in keys.published() {
+        out.push_str(&format!(
+            "    <md:KeyDescriptor use=\"signing\">\n      <ds:KeyInfo>\n        <ds:X509Data>\n          <ds:X509Certificate>{}</ds:X509Certificate>\n        </ds:X509Data>\n      </ds:KeyInfo>\n    </md:KeyDescriptor>\n",
+            key.cert_base64()
+        ));
+    }
+    let base = base_url.trim_end_matches('/');
+    for binding in [REDIRECT, POST] {
+        out.push_str(&format!(
+            "    <md:SingleLogoutService Binding=\"{binding}\" Location=\"{}/slo\"/>\n",
+            escape_attr(base)
+        ));
+    }
+    for format in [
+        NAMEID_EMAIL,
+        NAMEID_PERSISTENT,
+        NAMEID_TRANSIENT,
+        NAMEID_UNSPECIFIED,
+    ] {
+        out.push_str(&format!(
+            "    <md:NameIDFormat>{format}</md:NameIDFormat>\n"
+        ));
+    }
+    for binding in [REDIRECT, POST] {
+        out.push_str(&format!(
+            "    <md:SingleSignOnService Binding=\"{binding}\" Location=\"{}/sso\"/>\n",
+            escape_attr(base)
+        ));
+    }
+    out.push_str("  </md:IDPSSODescriptor>\n</md:EntityDescriptor>\n");
+    out
+}

@@ -1,0 +1,341 @@
+//! The response as data, before it becomes XML.
+//!
+//! Alterations edit this model; [`render_response`] and [`render_assertion`] turn it into text
+//! with signature templates where the signing layout wants them.
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::saml_instant;
+use crate::xml::{NS_SAML, NS_SAMLP, NS_XS, NS_XSI, escape_attr, escape_text};
+
+/// A `samlp:Response`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseDoc {
+    /// `@ID`.
+    pub id: String,
+    /// `@IssueInstant`.
+    pub issue_instant: DateTime<Utc>,
+    /// `@Destination`.
+    pub destination: Option<String>,
+    /// `@InResponseTo`.
+    pub in_response_to: Option<String>,
+    /// `saml:Issuer`.
+    pub issuer: Option<String>,
+    /// `samlp:Status`.
+    pub status: StatusDoc,
+    /// The one assertion, if any.
+    pub assertion: Option<AssertionDoc>,
+    /// How the assertion namespace is written.
+    pub saml_ns: SamlNamespaceStyle,
+}
+
+/// How elements of the assertion namespace are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SamlNamespaceStyle {
+    /// `saml:` prefix (most IdPs).
+    Prefixed,
+    /// A default namespace declared on `Issuer` and `Assertion` (Entra ID).
+    Default,
+}
+
+/// `samlp:Status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusDoc {
+    /// Top-level `StatusCode/@Value`.
+    pub code: String,
+    /// Nested `StatusCode/@Value`.
+    pub second_level: Option<String>,
+}
+
+/// Status code URI prefix.
+pub const STATUS_PREFIX: &str = "urn:oasis:names:tc:SAML:2.0:status:";
+
+impl StatusDoc {
+    /// Top-level Success.
+    pub fn success() -> Self {
+        Self {
+            code: format!("{STATUS_PREFIX}Success"),
+            second_level: None,
+        }
+    }
+}
+
+/// A `saml:Assertion`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssertionDoc {
+    /// `@ID`.
+    pub id: String,
+    /// `@IssueInstant`.
+    pub issue_instant: DateTime<Utc>,
+    /// `saml:Issuer`.
+    pub issuer: Option<String>,
+    /// `Subject/NameID`.
+    pub name_id: NameIdDoc,
+    /// The bearer `SubjectConfirmationData`.
+    pub confirmation: ConfirmationDoc,
+    /// `Conditions`.
+    pub conditions: Option<ConditionsDoc>,
+    /// `AuthnStatement`.
+    pub authn: Option<AuthnDoc>,
+    /// `AttributeStatement/Attribute`s (no statement when empty).
+    pub attributes: Vec<AttributeDoc>,
+    /// Whether attribute values carry `xsi:type="xs:string"`.
+    pub typed_attribute_values: bool,
+}
+
+/// `saml:NameID`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameIdDoc {
+    /// Text content.
+    pub value: String,
+    /// `@Format`.
+    pub format: Option<String>,
+    /// `@SPNameQualifier`.
+    pub sp_name_qualifier: Option<String>,
+}
+
+/// The bearer `SubjectConfirmationData`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfirmationDoc {
+    /// `@Recipient`.
+    pub recipient: Option<String>,
+    /// `@NotOnOrAfter`.
+    pub not_on_or_after: Option<DateTime<Utc>>,
+    /// `@InResponseTo`.
+    pub in_response_to: Option<String>,
+}
+
+/// `saml:Conditions`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConditionsDoc {
+    /// `@NotBefore`.
+    pub not_before: Option<DateTime<Utc>>,
+    /// `@NotOnOrAfter`.
+    pub not_on_or_after: Option<DateTime<Utc>>,
+    /// The one `AudienceRestriction/Audience`; no restriction when absent.
+    pub audience: Option<String>,
+}
+
+/// `saml:AuthnStatement`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthnDoc {
+    /// `@AuthnInstant`.
+    pub instant: DateTime<Utc>,
+    /// `@SessionIndex`.
+    pub session_index: Option<String>,
+    /// `@SessionNotOnOrAfter`.
+    pub session_not_on_or_after: Option<DateTime<Utc>>,
+    /// `AuthnContext/AuthnContextClassRef`.
+    pub class_ref: String,
+}
+
+/// `saml:Attribute`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeDoc {
+    /// `@Name`.
+    pub name: String,
+    /// `@NameFormat`.
+    pub name_format: Option<String>,
+    /// `@FriendlyName`.
+    pub friendly_name: Option<String>,
+    /// `AttributeValue`s.
+    pub values: Vec<String>,
+}
+
+/// Where the signature template goes, if anywhere.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Template<'a> {
+    /// The full `ds:Signature` template text.
+    pub(crate) text: &'a str,
+}
+
+fn push_attr(out: &mut String, name: &str, value: Option<&str>) {
+    if let Some(value) = value {
+        out.push(' ');
+        out.push_str(name);
+        out.push_str("=\"");
+        out.push_str(&escape_attr(value));
+        out.push('"');
+    }
+}
+
+fn push_instant(out: &mut String, name: &str, value: Option<DateTime<Utc>>) {
+    push_attr(out, name, value.map(saml_instant).as_deref());
+}
+
+struct Names {
+    prefix: &'static str,
+}
+
+impl Names {
+    fn of(style: SamlNamespaceStyle) -> Self {
+        Self {
+            prefix: match style {
+                SamlNamespaceStyle::Prefixed => "saml:",
+                SamlNamespaceStyle::Default => "",
+            },
+        }
+    }
+
+    /// The declaration to put on an element that starts a saml-namespace subtree.
+    fn declaration(&self) -> String {
+        if self.prefix.is_empty() {
+            format!(" xmlns=\"{NS_SAML}\"")
+        } else {
+            format!(" xmlns:saml=\"{NS_SAML}\"")
+        }
+    }
+}
+
+/// Renders the assertion as a standalone element that declares every namespace it uses, with
+/// `template` (if any) right after its Issuer, where the schema puts `ds:Signature`.
+pub(crate) fn render_assertion(
+    assertion: &AssertionDoc,
+    style: SamlNamespaceStyle,
+    template: Option<Template<'_>>,
+) -> String {
+    let n = Names::of(style);
+    let p = n.prefix;
+    let mut out = String::with_capacity(4096);
+    out.push('<');
+    out.push_str(p);
+    out.push_str("Assertion");
+    out.push_str(&n.declaration());
+    if assertion.typed_attribute_values && !assertion.attributes.is_empty() {
+        out.push_str(&format!(" xmlns:xs=\"{NS_XS}\" xmlns:xsi=\"{NS_XSI}\""));
+    }
+    push_attr(&mut out, "ID", Some(&assertion.id));
+    push_attr(&mut out, "Version", Some("2.0"));
+    push_instant(&mut out, "IssueInstant", Some(assertion.issue_instant));
+    out.push('>');
+    if let Some(issuer) = &assertion.issuer {
+        out.push_str(&format!("<{p}Issuer>{}</{p}Issuer>", escape_text(issuer)));
+    }
+    if let Some(t) = template {
+        out.push_str(t.text);
+    }
+    // Subject
+    out.push_str(&format!("<{p}Subject><{p}NameID"));
+    push_attr(&mut out, "Format", assertion.name_id.format.as_deref());
+    push_attr(
+        &mut out,
+        "SPNameQualifier",
+        assertion.name_id.sp_name_qualifier.as_deref(),
+    );
+    out.push('>');
+    out.push_str(&escape_text(&assertion.name_id.value));
+    out.push_str(&format!("</{p}NameID>"));
+    out.push_str(&format!(
+        "<{p}SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"><{p}SubjectConfirmationData"
+    ));
+    let c = &assertion.confirmation;
+    push_attr(&mut out, "InResponseTo", c.in_response_to.as_deref());
+    push_instant(&mut out, "NotOnOrAfter", c.not_on_or_after);
+    push_attr(&mut out, "Recipient", c.recipient.as_deref());
+    out.push_str(&format!("/></{p}SubjectConfirmation></{p}Subject>"));
+    if let Some(conditions) = &assertion.conditions {
+        out.push_str(&format!("<{p}Conditions"));
+        push_instant(&mut out, "NotBefore", conditions.not_before);
+        push_instant(&mut out, "NotOnOrAfter", conditions.not_on_or_after);
+        match &conditions.audience {
+            Some(audience) => out.push_str(&format!(
+                "><{p}AudienceRestriction><{p}Audience>{}</{p}Audience></{p}AudienceRestriction></{p}Conditions>",
+                escape_text(audience)
+            )),
+            None => out.push_str("/>"),
+        }
+    }
+    if let Some(authn) = &assertion.authn {
+        out.push_str(&format!("<{p}AuthnStatement"));
+        push_instant(&mut out, "AuthnInstant", Some(authn.instant));
+        push_attr(&mut out, "SessionIndex", authn.session_index.as_deref());
+        push_instant(
+            &mut out,
+            "SessionNotOnOrAfter",
+            authn.session_not_on_or_after,
+        );
+        out.push_str(&format!(
+            "><{p}AuthnContext><{p}AuthnContextClassRef>{}</{p}AuthnContextClassRef></{p}AuthnContext></{p}AuthnStatement>",
+            escape_text(&authn.class_ref)
+        ));
+    }
+    if !assertion.attributes.is_empty() {
+        out.push_str(&format!("<{p}AttributeStatement>"));
+        for attribute in &assertion.attributes {
+            out.push_str(&format!("<{p}Attribute"));
+            push_attr(&mut out, "Name", Some(&attribute.name));
+            push_attr(&mut out, "NameFormat", attribute.name_format.as_deref());
+            push_attr(&mut out, "FriendlyName", attribute.friendly_name.as_deref());
+            out.push('>');
+            for value in &attribute.values {
+                if assertion.typed_attribute_values {
+                    out.push_str(&format!("<{p}AttributeValue xsi:type=\"xs:string\">"));
+                } else {
+                    out.push_str(&format!("<{p}AttributeValue>"));
+                }
+                out.push_str(&escape_text(value));
+                out.push_str(&format!("</{p}AttributeValue>"));
+            }
+            out.push_str(&format!("</{p}Attribute>"));
+        }
+        out.push_str(&format!("</{p}AttributeStatement>"));
+    }
+    out.push_str(&format!("</{p}Assertion>"));
+    out
+}
+
+/// Renders the response around an already rendered (and possibly signed) assertion.
+pub(crate) fn render_response(
+    response: &ResponseDoc,
+    assertion_xml: Option<&str>,
+    template: Option<Template<'_>>,
+) -> String {
+    let n = Names::of(response.saml_ns);
+    let p = n.prefix;
+    let mut out = String::with_capacity(8192);
+    out.push_str(&format!("<samlp:Response xmlns:samlp=\"{NS_SAMLP}\""));
+    if !p.is_empty() {
+        out.push_str(&n.declaration());
+    }
+    push_attr(&mut out, "ID", Some(&response.id));
+    push_attr(&mut out, "Version", Some("2.0"));
+    push_instant(&mut out, "IssueInstant", Some(response.issue_instant));
+    push_attr(&mut out, "Destination", response.destination.as_deref());
+    push_attr(&mut out, "InResponseTo", response.in_response_to.as_deref());
+    out.push('>');
+    if let Some(issuer) = &response.issuer {
+        let decl = if p.is_empty() {
+            n.declaration()
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "<{p}Issuer{decl}>{}</{p}Issuer>",
+            escape_text(issuer)
+        ));
+    }
+    if let Some(t) = template {
+        out.push_str(t.text);
+    }
+    out.push_str("<samlp:Status>");
+    push_status(&mut out, &response.status);
+    out.push_str("</samlp:Status>");
+    if let Some(assertion) = assertion_xml {
+        out.push_str(assertion);
+    }
+    out.push_str("</samlp:Response>");
+    out
+}
+
+fn push_status(out: &mut String, status: &StatusDoc) {
+    out.push_str("<samlp:StatusCode");
+    push_attr(out, "Value", Some(&status.code));
+    match &status.second_level {
+        Some(second) => {
+            out.push_str("><samlp:StatusCode");
+            push_attr(out, "Value", Some(second));
+            out.push_str("/></samlp:StatusCode>");
+        }
+        None => out.push_str("/>"),
+    }
+}

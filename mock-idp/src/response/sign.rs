@@ -1,0 +1,92 @@
+//! Rendering with signature templates, and signing them with xmlsec.
+//!
+//! Layouts: the assertion is signed as a standalone element (it declares its own namespaces),
+//! then embedded; the response's template sits right after its Issuer, so it is the first
+//! template in document order when the response is signed around an already signed assertion.
+//! Exclusive canonicalization keeps the inner signature valid.
+
+use super::PipelineError;
+use super::model::{ResponseDoc, Template, render_assertion, render_response};
+use crate::keys::{KeyKind, SigningKey};
+use crate::plan::{Signing, SigningLayout};
+use crate::xml::NS_DS;
+
+/// The enveloped `ds:Signature` template for the element with `reference_id`.
+pub(crate) fn template(reference_id: &str, signing: &Signing, key: &SigningKey) -> String {
+    format!(
+        concat!(
+            "<ds:Signature xmlns:ds=\"{ds}\"><ds:SignedInfo>",
+            "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+            "<ds:SignatureMethod Algorithm=\"{alg}\"/>",
+            "<ds:Reference URI=\"#{id}\"><ds:Transforms>",
+            "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
+            "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+            "</ds:Transforms><ds:DigestMethod Algorithm=\"{digest}\"/><ds:DigestValue></ds:DigestValue>",
+            "</ds:Reference></ds:SignedInfo><ds:SignatureValue></ds:SignatureValue>",
+            "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate>",
+            "</ds:X509Data></ds:KeyInfo></ds:Signature>"
+        ),
+        ds = NS_DS,
+        alg = signing.algorithm.uri(),
+        id = reference_id,
+        digest = signing.digest.uri(),
+        cert = key.cert_base64(),
+    )
+}
+
+/// Renders `doc` and signs what `layout` asks for with `key`.
+pub(crate) fn sign(
+    doc: &ResponseDoc,
+    layout: SigningLayout,
+    signing: &Signing,
+    key: &SigningKey,
+) -> Result<String, PipelineError> {
+    if layout != SigningLayout::None {
+        check_key_fits(signing, key)?;
+    }
+    let assertion_xml = match &doc.assertion {
+        Some(assertion) if layout.signs_assertion() => {
+            let text = template(&assertion.id, signing, key);
+            let unsigned = render_assertion(assertion, doc.saml_ns, Some(Template { text: &text }));
+            Some(sign_text(&unsigned, key)?)
+        }
+        Some(assertion) => Some(render_assertion(assertion, doc.saml_ns, None)),
+        None => None,
+    };
+    if layout.signs_response() {
+        let text = template(&doc.id, signing, key);
+        let unsigned = render_response(
+            doc,
+            assertion_xml.as_deref(),
+            Some(Template { text: &text }),
+        );
+        sign_text(&unsigned, key)
+    } else {
+        Ok(render_response(doc, assertion_xml.as_deref(), None))
+    }
+}
+
+fn sign_text(xml: &str, key: &SigningKey) -> Result<String, PipelineError> {
+    crate::saml::sign_first_template(xml, key.private_pkcs8_der())
+        .map_err(|e| PipelineError::Sign(e.to_string()))
+}
+
+fn check_key_fits(signing: &Signing, key: &SigningKey) -> Result<(), PipelineError> {
+    let is_rsa = matches!(key.kind(), KeyKind::Rsa { .. });
+    if signing.algorithm.is_rsa() == is_rsa {
+        return Ok(());
+    }
+    let family = |rsa: bool| if rsa { "an RSA" } else { "an EC" };
+    Err(PipelineError::KeyAlgorithm {
+        algorithm: signing.algorithm.uri(),
+        needs: family(signing.algorithm.is_rsa()),
+        key: match signing.key {
+            crate::keys::KeyChoice::Trusted => "trusted",
+            crate::keys::KeyChoice::Rollover => "rollover",
+            crate::keys::KeyChoice::AttackerSelfSigned => "attacker-self-signed",
+            crate::keys::KeyChoice::AttackerClone => "attacker-clone",
+            crate::keys::KeyChoice::AttackerRsa1024 => "attacker-rsa1024",
+        },
+        is: family(is_rsa),
+    })
+}

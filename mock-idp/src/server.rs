@@ -1,0 +1,599 @@
+//! HTTP endpoints (axum).
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /metadata` | the IdP's metadata |
+//! | `GET /sso`, `POST /sso` | AuthnRequest over HTTP-Redirect / HTTP-POST; answers with the plan's response |
+//! | `GET /idp-initiated?sp=&user=&relay_state=&plan=` | an unsolicited response |
+//! | `GET /slo` | single logout (not implemented yet: 501) |
+//! | `POST /_control/plans`, `GET /_control/plans/{id}` | store / read a plan |
+//! | `GET /_control/bind?plan=ID[&next=URL]` | bind a plan to this user agent (cookie) |
+//! | `GET /_control/log?plan=&limit=` | recent exchanges with raw XML |
+//! | `POST /_control/reset` | forget plans and log |
+//! | `POST /_control/sps`, `GET /_control/sps` | register / list SPs |
+//!
+//! The plan for an exchange comes from a `plan` parameter, else the `mock_idp_plan` cookie,
+//! else the default (valid) plan. Refusals are a 400 with a one-line reason.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::authn_request::{self, AuthnRequestInfo};
+use crate::exchange::{Exchange, ExchangeKind};
+use crate::idp::Idp;
+use crate::plan::Plan;
+use crate::registry::{SpEntry, SpSource};
+use crate::response::encode::{Delivery, encode};
+
+/// The cookie that binds a plan to a user agent.
+pub const PLAN_COOKIE: &str = "mock_idp_plan";
+
+/// The IdP's router.
+pub fn router(idp: Arc<Idp>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/metadata", get(metadata))
+        .route("/sso", get(sso_redirect).post(sso_post))
+        .route("/idp-initiated", get(idp_initiated))
+        .route("/slo", get(slo).post(slo))
+        .route("/_control/plans", post(create_plan))
+        .route("/_control/plans/{id}", get(read_plan))
+        .route("/_control/bind", get(bind))
+        .route("/_control/log", get(read_log))
+        .route("/_control/reset", post(reset))
+        .route("/_control/sps", get(list_sps).post(register_sp))
+        .with_state(idp)
+}
+
+type Shared = State<Arc<Idp>>;
+
+async fn index(State(idp): Shared) -> String {
+    format!(
+        "mock-idp {}\nentityID: {}\nmetadata: {}/metadata\nSSO: {}/sso (HTTP-Redirect, HTTP-POST)\nIdP-initiated: {}/idp-initiated?sp=ENTITY_ID&user=EMAIL\ncontrol: /_control/plans, /_control/bind, /_control/log, /_control/reset, /_control/sps\n",
+        env!("CARGO_PKG_VERSION"),
+        idp.settings().entity_id,
+        idp.settings().base_url,
+        idp.settings().base_url,
+        idp.settings().base_url,
+    )
+}
+
+async fn metadata(State(idp): Shared) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        idp.metadata_xml(),
+    )
+        .into_response()
+}
+
+async fn slo() -> Response {
+    refuse(
+        StatusCode::NOT_IMPLEMENTED,
+        "single logout is not implemented by this mock IdP yet",
+    )
+}
+
+/// A refusal: status plus one line of text.
+fn refuse(status: StatusCode, reason: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{}\n", reason.replace(['\r', '\n'], " ")),
+    )
+        .into_response()
+}
+
+/// What one SSO exchange has gathered so far; logged however it ends.
+struct Pending {
+    exchange: Exchange,
+}
+
+impl Pending {
+    fn new(idp: &Idp, kind: ExchangeKind) -> Self {
+        Self {
+            exchange: Exchange {
+                seq: 0,
+                at: idp.now_text(),
+                kind,
+                plan_id: None,
+                sp_entity_id: None,
+                request_xml: None,
+                request_id: None,
+                relay_state: None,
+                acs_url: None,
+                response_xml: None,
+                layout: None,
+                binding: None,
+                valid: None,
+                self_checked: false,
+                status: 200,
+                error: None,
+            },
+        }
+    }
+
+    fn refuse(mut self, idp: &Idp, status: StatusCode, reason: &str) -> Response {
+        tracing::info!(status = status.as_u16(), reason, "refused");
+        self.exchange.status = status.as_u16();
+        self.exchange.error = Some(reason.to_owned());
+        idp.record(self.exchange);
+        refuse(status, reason)
+    }
+}
+
+fn cookie_plan(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == PLAN_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Picks the plan: explicit parameter, else cookie, else the default plan.
+fn select_plan(
+    idp: &Idp,
+    param: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<(Option<String>, Plan), String> {
+    match param.map(str::to_owned).or_else(|| cookie_plan(headers)) {
+        Some(id) => idp
+            .plan(&id)
+            .map(|plan| (Some(id.clone()), plan))
+            .ok_or_else(|| {
+                format!(
+                    "unknown plan {id} (was the IdP reset, or the plan created on another IdP?)"
+                )
+            }),
+        None => Ok((None, Plan::default())),
+    }
+}
+
+async fn sso_redirect(State(idp): Shared, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+    let raw = raw.unwrap_or_default();
+    let params: HashMap<String, String> = form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
+    let mut pending = Pending::new(&idp, ExchangeKind::SsoRedirect);
+    pending.exchange.relay_state = params.get("RelayState").cloned();
+    let xml = match params
+        .get("SAMLRequest")
+        .ok_or(authn_request::AuthnRequestError::Missing)
+        .and_then(|v| authn_request::decode_redirect(v))
+    {
+        Ok(xml) => xml,
+        Err(e) => {
+            return pending.refuse(
+                &idp,
+                StatusCode::BAD_REQUEST,
+                &format!("failed to read the AuthnRequest: {e}"),
+            );
+        }
+    };
+    let signature = |sp: &SpEntry, _: &AuthnRequestInfo| -> Result<(), String> {
+        let signed =
+            authn_request::verify_redirect_signature(&raw, &sp.signing_certs).or_else(|e| {
+                if sp.signing_certs.is_empty() {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            })?;
+        if !signed && sp.authn_requests_signed {
+            return Err(format!(
+                "SP {} says AuthnRequestsSigned but the request is unsigned",
+                sp.entity_id
+            ));
+        }
+        Ok(())
+    };
+    answer_request(
+        idp,
+        pending,
+        xml,
+        params.get("plan").map(String::as_str),
+        &headers,
+        &signature,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct PostedRequest {
+    #[serde(rename = "SAMLRequest")]
+    saml_request: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+    plan: Option<String>,
+}
+
+async fn sso_post(State(idp): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    let mut pending = Pending::new(&idp, ExchangeKind::SsoPost);
+    let form: PostedRequest = match serde_urlencoded_form(&body) {
+        Ok(form) => form,
+        Err(e) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &e),
+    };
+    pending.exchange.relay_state = form.relay_state.clone();
+    let xml = match form
+        .saml_request
+        .as_deref()
+        .ok_or(authn_request::AuthnRequestError::Missing)
+        .and_then(authn_request::decode_post)
+    {
+        Ok(xml) => xml,
+        Err(e) => {
+            return pending.refuse(
+                &idp,
+                StatusCode::BAD_REQUEST,
+                &format!("failed to read the AuthnRequest: {e}"),
+            );
+        }
+    };
+    let xml_for_check = xml.clone();
+    let signature = move |sp: &SpEntry, request: &AuthnRequestInfo| -> Result<(), String> {
+        if sp.signing_certs.is_empty() {
+            return if sp.authn_requests_signed {
+                Err(format!(
+                    "SP {} says AuthnRequestsSigned but its metadata has no signing key",
+                    sp.entity_id
+                ))
+            } else {
+                Ok(())
+            };
+        }
+        if !request.has_xml_signature {
+            return if sp.authn_requests_signed {
+                Err(format!(
+                    "SP {} says AuthnRequestsSigned but the request is unsigned",
+                    sp.entity_id
+                ))
+            } else {
+                Ok(())
+            };
+        }
+        let certs: Vec<&[u8]> = sp.signing_certs.iter().map(Vec::as_slice).collect();
+        crate::saml::verify_all_signatures(&xml_for_check, &certs).map_err(|e| {
+            format!("the AuthnRequest signature does not verify with the SP's keys: {e}")
+        })
+    };
+    answer_request(
+        idp,
+        pending,
+        xml,
+        form.plan.as_deref(),
+        &headers,
+        &signature,
+    )
+    .await
+}
+
+fn serde_urlencoded_form(body: &[u8]) -> Result<PostedRequest, String> {
+    let mut form = PostedRequest {
+        saml_request: None,
+        relay_state: None,
+        plan: None,
+    };
+    for (key, value) in form_urlencoded::parse(body) {
+        let slot = match key.as_ref() {
+            "SAMLRequest" => &mut form.saml_request,
+            "RelayState" => &mut form.relay_state,
+            "plan" => &mut form.plan,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(format!("the form carries {key} twice"));
+        }
+        *slot = Some(value.into_owned());
+    }
+    Ok(form)
+}
+
+async fn answer_request(
+    idp: Arc<Idp>,
+    mut pending: Pending,
+    xml: String,
+    plan_param: Option<&str>,
+    headers: &HeaderMap,
+    check_signature: &(dyn Fn(&SpEntry, &AuthnRequestInfo) -> Result<(), String> + Sync),
+) -> Response {
+    pending.exchange.request_xml = Some(xml.clone());
+    let request = match authn_request::parse(&xml) {
+        Ok(request) => request,
+        Err(e) => {
+            return pending.refuse(
+                &idp,
+                StatusCode::BAD_REQUEST,
+                &format!("failed to read the AuthnRequest: {e}"),
+            );
+        }
+    };
+    pending.exchange.request_id = Some(request.id.clone());
+    pending.exchange.sp_entity_id = Some(request.issuer.clone());
+    let Some(sp) = idp.find_sp(&request.issuer).await else {
+        let reason = format!(
+            "unknown SP {}: register it with --sp-metadata, --sp or POST /_control/sps",
+            request.issuer
+        );
+        return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason);
+    };
+    if let Err(reason) = check_signature(&sp, &request) {
+        return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason);
+    }
+    let acs_url = match sp.resolve_acs(request.acs_url.as_deref(), request.acs_index) {
+        Ok(url) => url.to_owned(),
+        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
+    };
+    let (plan_id, plan) = match select_plan(&idp, plan_param, headers) {
+        Ok(selected) => selected,
+        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
+    };
+    pending.exchange.plan_id = plan_id;
+    deliver(idp, pending, plan, sp, acs_url, Some(request)).await
+}
+
+#[derive(Debug, Deserialize)]
+struct IdpInitiatedQuery {
+    sp: Option<String>,
+    user: Option<String>,
+    relay_state: Option<String>,
+    plan: Option<String>,
+}
+
+async fn idp_initiated(
+    State(idp): Shared,
+    Query(query): Query<IdpInitiatedQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let mut pending = Pending::new(&idp, ExchangeKind::IdpInitiated);
+    pending.exchange.relay_state = query.relay_state.clone();
+    let Some(entity_id) = query.sp.filter(|s| !s.is_empty()) else {
+        return pending.refuse(
+            &idp,
+            StatusCode::BAD_REQUEST,
+            "missing query parameter sp=ENTITY_ID",
+        );
+    };
+    pending.exchange.sp_entity_id = Some(entity_id.clone());
+    let Some(sp) = idp.find_sp(&entity_id).await else {
+        let reason = format!(
+            "unknown SP {entity_id}: register it with --sp-metadata, --sp or POST /_control/sps"
+        );
+        return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason);
+    };
+    let (plan_id, mut plan) = match select_plan(&idp, query.plan.as_deref(), &headers) {
+        Ok(selected) => selected,
+        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
+    };
+    if let Some(user) = query.user.filter(|u| !u.is_empty()) {
+        plan.user = Some(user);
+    }
+    pending.exchange.plan_id = plan_id;
+    let Some(acs_url) = sp.default_acs().map(str::to_owned) else {
+        return pending.refuse(
+            &idp,
+            StatusCode::BAD_REQUEST,
+            "the SP has no assertion consumer service",
+        );
+    };
+    deliver(idp, pending, plan, sp, acs_url, None).await
+}
+
+async fn deliver(
+    idp: Arc<Idp>,
+    mut pending: Pending,
+    plan: Plan,
+    sp: SpEntry,
+    acs_url: String,
+    request: Option<AuthnRequestInfo>,
+) -> Response {
+    pending.exchange.acs_url = Some(acs_url.clone());
+    pending.exchange.binding = Some(plan.binding);
+    let worker = Arc::clone(&idp);
+    let binding = plan.binding;
+    let built = tokio::task::spawn_blocking(move || {
+        worker
+            .respond(&plan, &sp, &acs_url, request.as_ref())
+            .map(|b| (b, acs_url))
+    })
+    .await;
+    let (built, acs_url) = match built {
+        Ok(Ok(built)) => built,
+        Ok(Err(e)) => {
+            let status = if e.is_plan_error() {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            if !e.is_plan_error() {
+                tracing::error!(error = %e, "failed to build a response");
+            }
+            return pending.refuse(&idp, status, &e.to_string());
+        }
+        Err(e) => {
+            return pending.refuse(
+                &idp,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("mock IdP bug: the response task failed: {e}"),
+            );
+        }
+    };
+    pending.exchange.layout = Some(built.layout);
+    pending.exchange.valid = Some(built.valid);
+    pending.exchange.self_checked = built.self_checked;
+    let delivery = encode(
+        &built.xml,
+        binding,
+        &acs_url,
+        pending.exchange.relay_state.as_deref(),
+    );
+    pending.exchange.response_xml = Some(built.xml);
+    let response = match delivery {
+        Delivery::PostForm { html } => Html(html).into_response(),
+        Delivery::Redirect { location } => {
+            pending.exchange.status = StatusCode::SEE_OTHER.as_u16();
+            match HeaderValue::from_str(&location) {
+                Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
+                Err(_) => {
+                    return pending.refuse(
+                        &idp,
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "mock IdP bug: redirect location is not a valid header",
+                    );
+                }
+            }
+        }
+    };
+    idp.record(pending.exchange);
+    response
+}
+
+async fn create_plan(State(idp): Shared, body: Bytes) -> Response {
+    let plan: Plan = match serde_json::from_slice(&body) {
+        Ok(plan) => plan,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("failed to read the plan: {e}"),
+            );
+        }
+    };
+    let id = idp.create_plan(plan);
+    let bind_url = format!("{}/_control/bind?plan={id}", idp.settings().base_url);
+    (
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": id, "bind_url": bind_url })),
+    )
+        .into_response()
+}
+
+async fn read_plan(State(idp): Shared, Path(id): Path<String>) -> Response {
+    match idp.plan(&id) {
+        Some(plan) => Json(plan).into_response(),
+        None => refuse(StatusCode::NOT_FOUND, &format!("unknown plan {id}")),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct BindQuery {
+    plan: String,
+    next: Option<String>,
+}
+
+async fn bind(State(idp): Shared, Query(query): Query<BindQuery>) -> Response {
+    if idp.plan(&query.plan).is_none() {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            &format!("unknown plan {}", query.plan),
+        );
+    }
+    let cookie = format!(
+        "{PLAN_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax",
+        query.plan
+    );
+    let Ok(cookie) = HeaderValue::from_str(&cookie) else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "the plan id is not a valid cookie value",
+        );
+    };
+    match query.next.as_deref().map(HeaderValue::from_str) {
+        Some(Ok(next)) => (
+            StatusCode::SEE_OTHER,
+            [(header::SET_COOKIE, cookie), (header::LOCATION, next)],
+        )
+            .into_response(),
+        Some(Err(_)) => refuse(StatusCode::BAD_REQUEST, "next is not a valid URL"),
+        None => (StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LogQuery {
+    plan: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn read_log(State(idp): Shared, Query(query): Query<LogQuery>) -> Response {
+    Json(idp.log(query.plan.as_deref(), query.limit.unwrap_or(50))).into_response()
+}
+
+async fn reset(State(idp): Shared) -> StatusCode {
+    idp.reset();
+    StatusCode::NO_CONTENT
+}
+
+/// A registration request: explicit fields, a metadata document, or a metadata URL or path.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterSp {
+    entity_id: Option<String>,
+    acs_url: Option<String>,
+    metadata: Option<String>,
+    metadata_url: Option<String>,
+}
+
+async fn register_sp(State(idp): Shared, body: Bytes) -> Response {
+    let request: RegisterSp = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("failed to read the registration: {e}"),
+            );
+        }
+    };
+    let result = match request {
+        RegisterSp {
+            metadata: Some(xml),
+            entity_id: None,
+            acs_url: None,
+            metadata_url: None,
+        } => SpEntry::from_metadata(&xml).map(|entries| {
+            let ids: Vec<String> = entries.iter().map(|e| e.entity_id.clone()).collect();
+            for entry in entries {
+                idp.register_entry(entry);
+            }
+            ids
+        }),
+        RegisterSp {
+            metadata_url: Some(url),
+            entity_id: None,
+            acs_url: None,
+            metadata: None,
+        } => idp.register(SpSource::Metadata(url)).await,
+        RegisterSp {
+            entity_id: Some(entity_id),
+            acs_url: Some(acs_url),
+            metadata: None,
+            metadata_url: None,
+        } => {
+            idp.register(SpSource::Entry(SpEntry::new(entity_id, acs_url)))
+                .await
+        }
+        _ => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "give either entity_id and acs_url, or metadata, or metadata_url",
+            );
+        }
+    };
+    match result {
+        Ok(ids) => (StatusCode::CREATED, Json(ids)).into_response(),
+        Err(e) => refuse(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+async fn list_sps(State(idp): Shared) -> Response {
+    Json(idp.sps()).into_response()
+}
