@@ -24,10 +24,10 @@ pub(crate) struct PlanStore {
 impl PlanStore {
     pub(crate) fn insert(&mut self, plan: Plan) -> PlanId {
         let id = format!("p{}", &crate::xml::new_id()[1..17]);
-        if self.order.len() >= MAX_PLANS {
-            if let Some(old) = self.order.pop_front() {
-                self.plans.remove(&old);
-            }
+        if self.order.len() >= MAX_PLANS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.plans.remove(&old);
         }
         self.order.push_back(id.clone());
         self.plans.insert(id.clone(), plan);

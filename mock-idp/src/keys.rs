@@ -107,6 +107,11 @@ impl SigningKey {
 
     /// Makes a key pair and a self-signed certificate with rcgen.
     fn generate(kind: KeyKind, common_name: &str) -> Result<Self, KeyError> {
+        if let KeyKind::Rsa { bits } = kind
+            && bits < 2048
+        {
+            return Self::generate_weak_rsa(bits, common_name);
+        }
         let key_pair = match kind {
             KeyKind::Rsa { bits } => {
                 let rsa = Rsa::generate(bits).map_err(crypto)?;
@@ -140,6 +145,41 @@ impl SigningKey {
             kind,
             private_pkcs8_der: key_pair.serialize_der(),
             cert_der: cert.der().to_vec(),
+        })
+    }
+
+    /// An RSA key below 2048 bits in a self-signed certificate. rcgen's `ring` backend refuses
+    /// to sign with such keys, so openssl makes this one (attacker keys only).
+    fn generate_weak_rsa(bits: u32, common_name: &str) -> Result<Self, KeyError> {
+        let pkey = PKey::from_rsa(Rsa::generate(bits).map_err(crypto)?).map_err(crypto)?;
+        let mut name = openssl::x509::X509NameBuilder::new().map_err(crypto)?;
+        name.append_entry_by_text("CN", common_name)
+            .map_err(crypto)?;
+        name.append_entry_by_text("O", "SAML Harness mock IdP")
+            .map_err(crypto)?;
+        let name = name.build();
+        let mut serial = openssl::bn::BigNum::new().map_err(crypto)?;
+        serial
+            .rand(127, openssl::bn::MsbOption::MAYBE_ZERO, false)
+            .map_err(crypto)?;
+        let serial = serial.to_asn1_integer().map_err(crypto)?;
+        let not_before = openssl::asn1::Asn1Time::days_from_now(0).map_err(crypto)?;
+        let not_after = openssl::asn1::Asn1Time::days_from_now(3650).map_err(crypto)?;
+        let mut builder = X509::builder().map_err(crypto)?;
+        builder.set_version(2).map_err(crypto)?;
+        builder.set_serial_number(&serial).map_err(crypto)?;
+        builder.set_subject_name(&name).map_err(crypto)?;
+        builder.set_issuer_name(&name).map_err(crypto)?;
+        builder.set_not_before(&not_before).map_err(crypto)?;
+        builder.set_not_after(&not_after).map_err(crypto)?;
+        builder.set_pubkey(&pkey).map_err(crypto)?;
+        builder
+            .sign(&pkey, MessageDigest::sha256())
+            .map_err(crypto)?;
+        Ok(Self {
+            kind: KeyKind::Rsa { bits },
+            private_pkcs8_der: pkey.private_key_to_pkcs8().map_err(crypto)?,
+            cert_der: builder.build().to_der().map_err(crypto)?,
         })
     }
 
@@ -433,10 +473,12 @@ pub enum KeyErrorKind {
     },
 }
 
+#[expect(clippy::needless_pass_by_value, reason = "a `map_err` adaptor")]
 fn crypto(e: openssl::error::ErrorStack) -> KeyError {
     KeyError::new(KeyErrorKind::Crypto(e.to_string()))
 }
 
+#[expect(clippy::needless_pass_by_value, reason = "a `map_err` adaptor")]
 fn rcgen_err(e: rcgen::Error) -> KeyError {
     KeyError::new(KeyErrorKind::Crypto(e.to_string()))
 }
@@ -523,12 +565,7 @@ mod tests {
         let text = |x: &X509| {
             x.subject_name()
                 .entries()
-                .map(|e| {
-                    e.data()
-                        .as_utf8()
-                        .map(|s| s.to_string())
-                        .unwrap_or_default()
-                })
+                .map(|e| e.data().as_slice().to_vec())
                 .collect::<Vec<_>>()
         };
         assert_eq!(text(&trusted), text(&cloned));

@@ -227,7 +227,7 @@ impl MetadataError {
         }
     }
 
-    fn from_source(mut self, source: &str) -> Self {
+    fn with_source(mut self, source: &str) -> Self {
         self.source_name = Some(source.to_owned());
         self
     }
@@ -256,7 +256,7 @@ impl SpSource {
                         .map_err(|e| MetadataError::new(e.to_string()))
                 };
                 xml.and_then(|xml| SpEntry::from_metadata(&xml))
-                    .map_err(|e| e.from_source(location))
+                    .map_err(|e| e.with_source(location))
             }
         }
     }

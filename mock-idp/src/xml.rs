@@ -62,10 +62,10 @@ pub fn new_id() -> String {
 /// Removes a leading `<?xml ...?>` declaration and the whitespace after it.
 pub fn strip_declaration(xml: &str) -> &str {
     let trimmed = xml.trim_start();
-    if let Some(rest) = trimmed.strip_prefix("<?xml") {
-        if let Some(end) = rest.find("?>") {
-            return rest[end + 2..].trim_start();
-        }
+    if let Some(rest) = trimmed.strip_prefix("<?xml")
+        && let Some(end) = rest.find("?>")
+    {
+        return rest[end + 2..].trim_start();
     }
     trimmed
 }
@@ -86,6 +86,52 @@ pub fn strict_options<'input>() -> roxmltree::ParsingOptions<'input> {
     }
 }
 
+/// Pretty-prints XML one element per line, indented, keeping every tag byte-for-byte as it was
+/// (attributes, prefixes, escapes), so a diff of two pretty-printed documents shows exactly the
+/// changed field. Elements whose only child is text stay on one line. Text that is not XML is
+/// returned unchanged.
+pub fn pretty(xml: &str) -> String {
+    let Ok(doc) = roxmltree::Document::parse_with_options(xml, strict_options()) else {
+        return xml.to_owned();
+    };
+    let mut out = String::with_capacity(xml.len() * 2);
+    for node in doc.root().children() {
+        pretty_node(node, 0, xml, &mut out);
+    }
+    out
+}
+
+fn pretty_node(node: roxmltree::Node<'_, '_>, depth: usize, src: &str, out: &mut String) {
+    fn line(out: &mut String, depth: usize, text: &str) {
+        out.push_str(&"  ".repeat(depth));
+        out.push_str(text);
+        out.push('\n');
+    }
+    let range = node.range();
+    if node.is_text() {
+        let text = src[range].trim();
+        if !text.is_empty() {
+            line(out, depth, text);
+        }
+        return;
+    }
+    if !node.is_element() {
+        line(out, depth, &src[range]);
+        return;
+    }
+    let children: Vec<_> = node.children().collect();
+    match (children.first(), children.last()) {
+        (Some(first), Some(last)) if !(children.len() == 1 && first.is_text()) => {
+            line(out, depth, &src[range.start..first.range().start]);
+            for child in &children {
+                pretty_node(*child, depth + 1, src, out);
+            }
+            line(out, depth, &src[last.range().end..range.end]);
+        }
+        _ => line(out, depth, &src[range]),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +148,16 @@ mod tests {
         assert_eq!(a.len(), 33);
         assert!(a.starts_with('_'));
         assert_ne!(a, new_id());
+    }
+
+    #[test]
+    fn pretty_printing_keeps_tags_verbatim() {
+        let xml = r#"<a xmlns:x="u" k='v'><x:b>t &amp; u</x:b><c/><!--n--></a>"#;
+        assert_eq!(
+            pretty(xml),
+            "<a xmlns:x=\"u\" k='v'>\n  <x:b>t &amp; u</x:b>\n  <c/>\n  <!--n-->\n</a>\n"
+        );
+        assert_eq!(pretty("not xml"), "not xml");
     }
 
     #[test]

@@ -1,1 +1,170 @@
-fn main() {}
+//! Set-up and CI tasks: `cargo xtask <task>`.
+//!
+//! - `setup`: installs the system packages the build and the tests need (Debian), idempotently:
+//!   nothing is installed when everything is present.
+//! - `test`: `setup`, then every test of the workspace (cargo-nextest when installed, else
+//!   `cargo test`), then the doc tests.
+//! - `idp`: `setup`, then serves the mock IdP on loopback (`mock-idp serve`, extra arguments
+//!   passed through).
+//!
+//! Plain std only, so it builds in seconds before anything else exists.
+
+use std::env;
+use std::process::{Command, ExitCode};
+
+/// Build: bindgen needs libclang (samael's build script); samael links libxml2 and xmlsec1.
+/// Tests: `xmlsec1` (the CLI) cross-checks signatures; Chromium and ChromeDriver run the
+/// browser tests.
+const PACKAGES: &[&str] = &[
+    "pkg-config",
+    "libssl-dev",
+    "libxml2-dev",
+    "libxmlsec1-dev",
+    "libclang-dev",
+    "xmlsec1",
+    "chromium",
+    "chromium-driver",
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup(),
+        Some("test") => setup().and_then(|()| test(&args[1..])),
+        Some("idp") => setup().and_then(|()| idp(&args[1..])),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <setup|test|idp> [args...]\n\n  setup  install missing system packages (Debian, idempotent)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn missing_packages() -> Vec<&'static str> {
+    PACKAGES
+        .iter()
+        .copied()
+        .filter(|package| {
+            let output = Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", package])
+                .output();
+            !matches!(output, Ok(o) if String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .collect()
+}
+
+fn setup() -> Result<(), String> {
+    if Command::new("dpkg-query")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "xtask: not a Debian system; install these yourself if missing: {}",
+            PACKAGES.join(" ")
+        );
+        return Ok(());
+    }
+    let missing = missing_packages();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {}", missing.join(" "));
+    run(apt_get().args(["update", "-qq"]))?;
+    run(apt_get()
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    let still = missing_packages();
+    if still.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "packages still missing after apt-get install: {}",
+            still.join(" ")
+        ))
+    }
+}
+
+/// `apt-get`, through `sudo` unless we are root.
+fn apt_get() -> Command {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if root {
+        Command::new("apt-get")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg("apt-get");
+        sudo
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
+}
+
+fn test(extra: &[String]) -> Result<(), String> {
+    let nextest = cargo()
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if nextest {
+        run(cargo()
+            .args([
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--locked",
+                "--no-fail-fast",
+            ])
+            .args(extra))?;
+    } else {
+        run(cargo()
+            .args([
+                "test",
+                "--workspace",
+                "--all-features",
+                "--locked",
+                "--no-fail-fast",
+            ])
+            .args(extra))?;
+    }
+    run(cargo().args(["test", "--workspace", "--doc", "--locked"]))
+}
+
+fn idp(extra: &[String]) -> Result<(), String> {
+    run(cargo()
+        .args([
+            "run",
+            "--quiet",
+            "--release",
+            "--locked",
+            "--package",
+            "mock-idp",
+            "--",
+            "serve",
+        ])
+        .args(extra))
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let status = command
+        .status()
+        .map_err(|e| format!("failed to start {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed: {status}"))
+    }
+}

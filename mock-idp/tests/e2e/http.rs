@@ -1,0 +1,291 @@
+//! The HTTP endpoints through `oneshot`: metadata, malformed input, bindings, control API.
+
+use std::io::Write as _;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use flate2::Compression;
+use flate2::write::DeflateEncoder;
+use mock_idp::server::PLAN_COOKIE;
+
+use crate::support::{ACS_URL, SP_ENTITY_ID, call, form_response, idp, samael_sp};
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).expect("request")
+}
+
+fn deflate_b64(xml: &str) -> String {
+    let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(xml.as_bytes()).expect("write");
+    B64.encode(encoder.finish().expect("finish"))
+}
+
+fn request_xml(issuer: &str, id: &str) -> String {
+    format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="2026-01-01T00:00:00Z" AssertionConsumerServiceURL="{ACS_URL}"><saml:Issuer>{issuer}</saml:Issuer></samlp:AuthnRequest>"#
+    )
+}
+
+fn redirect_uri(xml: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("SAMLRequest", &deflate_b64(xml))
+        .append_pair("RelayState", "rs")
+        .finish();
+    format!("/sso?{query}")
+}
+
+fn decoded(html: &str) -> String {
+    String::from_utf8(B64.decode(form_response(html)).expect("b64")).expect("utf8")
+}
+
+#[tokio::test]
+async fn metadata_publishes_two_signing_keys_and_both_sso_bindings() {
+    let idp = idp();
+    let (status, body, headers) = call(&idp, get("/metadata")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers[header::CONTENT_TYPE],
+        "application/samlmetadata+xml"
+    );
+    assert_eq!(
+        body.matches("<md:KeyDescriptor use=\"signing\">").count(),
+        2
+    );
+    for binding in ["HTTP-Redirect", "HTTP-POST"] {
+        assert!(
+            body.contains(&format!(
+                "<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:{binding}\""
+            )),
+            "{binding}"
+        );
+        assert!(
+            body.contains(&format!(
+                "<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:{binding}\""
+            )),
+            "{binding}"
+        );
+    }
+    assert!(body.contains(
+        "<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>"
+    ));
+    let certs = samael_sp(&idp)
+        .idp_signing_certs()
+        .expect("certs")
+        .expect("some");
+    assert_eq!(certs.len(), 2, "samael sees both signing keys");
+}
+
+#[tokio::test]
+async fn malformed_requests_get_a_400_with_a_one_line_reason() {
+    let idp = idp();
+    let bomb = "a".repeat(2 * 1024 * 1024);
+    let cases = [
+        ("/sso", "no SAMLRequest parameter"),
+        ("/sso?SAMLRequest=%25%25%25", "not valid base64"),
+        (
+            &format!("/sso?SAMLRequest={}", B64.encode(b"\x01\x02garbage")) as &str,
+            "not valid DEFLATE",
+        ),
+        (&redirect_uri(&bomb), "inflates beyond"),
+        (&redirect_uri("this is not xml"), "not well-formed XML"),
+        (
+            &redirect_uri("<!DOCTYPE x [<!ENTITY e \"v\">]><x>&e;</x>"),
+            "DOCTYPE",
+        ),
+        (&redirect_uri("<x/>"), "not a samlp:AuthnRequest"),
+        (
+            &redirect_uri(&request_xml("https://unknown-sp.test", "_r")),
+            "unknown SP https://unknown-sp.test",
+        ),
+        (
+            &redirect_uri(
+                &request_xml(SP_ENTITY_ID, "_r").replace(ACS_URL, "https://evil.test/acs"),
+            ),
+            "is not registered",
+        ),
+    ];
+    for (uri, reason) in cases {
+        let (status, body, _) = call(&idp, get(uri)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert!(body.contains(reason), "{uri}: {body}");
+        assert_eq!(body.trim_end().lines().count(), 1, "one line: {body}");
+    }
+    let log = idp.log(None, 100);
+    assert_eq!(log.len(), cases.len(), "every refusal is logged");
+    assert!(log.iter().all(|e| e.status == 400 && e.error.is_some()));
+}
+
+#[tokio::test]
+async fn the_post_binding_is_read_and_answered() {
+    let idp = idp();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "SAMLRequest",
+            &B64.encode(request_xml(SP_ENTITY_ID, "_post-1")),
+        )
+        .append_pair("RelayState", "state")
+        .finish();
+    let request = Request::post("/sso")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .expect("request");
+    let (status, html, _) = call(&idp, request).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let xml = decoded(&html);
+    assert!(xml.contains("InResponseTo=\"_post-1\""), "{xml}");
+    assert!(html.contains(&format!("action=\"{ACS_URL}\"")));
+}
+
+#[tokio::test]
+async fn an_idp_initiated_response_is_unsolicited_and_names_the_user() {
+    let idp = idp();
+    let uri = format!(
+        "/idp-initiated?sp={}&user=carol%40example.test&relay_state=%2Fhome",
+        urlencode(SP_ENTITY_ID)
+    );
+    let (status, html, _) = call(&idp, get(&uri)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let xml = decoded(&html);
+    assert!(!xml.contains("InResponseTo"), "{xml}");
+    assert!(xml.contains(">carol@example.test</saml:NameID>"), "{xml}");
+    assert!(html.contains("name=\"RelayState\" value=\"/home\""));
+    let (status, body, _) = call(&idp, get("/idp-initiated?sp=https%3A%2F%2Fnobody.test")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("unknown SP"));
+}
+
+fn urlencode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn plans_are_created_bound_logged_and_reset_over_http() {
+    let idp = idp();
+    let plan = serde_json::json!({
+        "user": "dave@example.test",
+        "alter": [{ "kind": "destination", "value": "https://evil.test/acs" }]
+    });
+    let (status, body, _) = call(
+        &idp,
+        Request::post("/_control/plans")
+            .body(Body::from(plan.to_string()))
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    let (status, _, headers) = call(&idp, get(&format!("/_control/bind?plan={id}"))).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let cookie = headers[header::SET_COOKIE]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        cookie.starts_with(&format!("{PLAN_COOKIE}={id};")),
+        "{cookie}"
+    );
+
+    let with_cookie = Request::get(redirect_uri(&request_xml(SP_ENTITY_ID, "_bound")))
+        .header(header::COOKIE, format!("{PLAN_COOKIE}={id}"))
+        .body(Body::empty())
+        .expect("request");
+    let (status, html, _) = call(&idp, with_cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    let xml = decoded(&html);
+    assert!(
+        xml.contains("Destination=\"https://evil.test/acs\"") && xml.contains("dave@example.test")
+    );
+
+    // Without a cookie or parameter the default, valid plan answers.
+    let (_, html, _) = call(
+        &idp,
+        get(&redirect_uri(&request_xml(SP_ENTITY_ID, "_default"))),
+    )
+    .await;
+    assert!(decoded(&html).contains(&format!("Destination=\"{ACS_URL}\"")));
+
+    let (_, log, _) = call(&idp, get(&format!("/_control/log?plan={id}"))).await;
+    let log: Vec<serde_json::Value> = serde_json::from_str(&log).expect("log json");
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0]["request_id"], "_bound");
+    assert!(
+        log[0]["request_xml"]
+            .as_str()
+            .expect("request xml")
+            .contains("AuthnRequest")
+    );
+    assert!(
+        log[0]["response_xml"]
+            .as_str()
+            .expect("response xml")
+            .contains("evil.test")
+    );
+    assert_eq!(log[0]["valid"], false);
+
+    let (status, _, _) = call(
+        &idp,
+        Request::post("/_control/reset")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(idp.log(None, 10).is_empty());
+    let (status, body, _) = call(&idp, get(&format!("/_control/plans/{id}"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn a_plan_with_a_typo_is_refused_naming_the_field() {
+    let idp = idp();
+    let plan = r#"{"alter": [{"kind": "destination", "valeu": "x"}]}"#;
+    let (status, body, _) = call(
+        &idp,
+        Request::post("/_control/plans")
+            .body(Body::from(plan))
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("valeu"), "{body}");
+}
+
+#[tokio::test]
+async fn an_sp_registered_from_metadata_is_answered() {
+    let idp = idp();
+    let metadata = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://second-sp.test"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="http://127.0.0.1:9/second/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#;
+    let body = serde_json::json!({ "metadata": metadata }).to_string();
+    let (status, answer, _) = call(
+        &idp,
+        Request::post("/_control/sps")
+            .body(Body::from(body))
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let uri = format!("/idp-initiated?sp={}", urlencode("https://second-sp.test"));
+    let (status, html, _) = call(&idp, get(&uri)).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("action=\"http://127.0.0.1:9/second/acs\""));
+}
+
+#[tokio::test]
+async fn a_plan_error_is_a_400_not_a_crash() {
+    let idp = idp();
+    let plan = serde_json::json!({ "signing": { "algorithm": "ecdsa-sha256" } });
+    let id = idp.create_plan(serde_json::from_value(plan).expect("plan"));
+    let (status, body, _) = call(
+        &idp,
+        get(&format!(
+            "/idp-initiated?sp={}&plan={id}",
+            urlencode(SP_ENTITY_ID)
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("needs an EC key"), "{body}");
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests of the mock IdP: one test binary (samael and xmlsec link once).
+
+mod binary;
+mod http;
+mod round_trip;
+mod snapshots;
+mod support;
+mod xmlsec_cli;
