@@ -64,9 +64,10 @@ pub struct Signing {
     /// What carries a signature; the flavour's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layout: Option<SigningLayout>,
-    /// The signature algorithm.
-    #[serde(default)]
-    pub algorithm: SignatureAlgorithm,
+    /// The signature algorithm; when absent, the one that fits the key (rsa-sha256 for RSA
+    /// keys, ecdsa-sha256 for EC keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<SignatureAlgorithm>,
     /// The digest algorithm of each reference.
     #[serde(default)]
     pub digest: DigestAlgorithm,
@@ -110,11 +111,10 @@ impl SigningLayout {
 }
 
 /// XML Signature `SignatureMethod` algorithms the mock can sign with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureAlgorithm {
     /// RSA PKCS#1 v1.5 with SHA-256.
-    #[default]
     RsaSha256,
     /// RSA PKCS#1 v1.5 with SHA-1 (deprecated; policy scenarios).
     RsaSha1,
@@ -134,6 +134,14 @@ impl SignatureAlgorithm {
             SignatureAlgorithm::EcdsaSha256 => {
                 "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
             }
+        }
+    }
+
+    /// The default algorithm for a key.
+    pub fn for_key(kind: crate::keys::KeyKind) -> Self {
+        match kind {
+            crate::keys::KeyKind::Rsa { .. } => SignatureAlgorithm::RsaSha256,
+            crate::keys::KeyKind::EcP256 => SignatureAlgorithm::EcdsaSha256,
         }
     }
 

@@ -8,11 +8,12 @@
 use super::PipelineError;
 use super::model::{ResponseDoc, Template, render_assertion, render_response};
 use crate::keys::{KeyKind, SigningKey};
-use crate::plan::{Signing, SigningLayout};
+use crate::plan::{SignatureAlgorithm, Signing, SigningLayout};
 use crate::xml::NS_DS;
 
 /// The enveloped `ds:Signature` template for the element with `reference_id`.
 pub(crate) fn template(reference_id: &str, signing: &Signing, key: &SigningKey) -> String {
+    let algorithm = algorithm(signing, key);
     format!(
         concat!(
             "<ds:Signature xmlns:ds=\"{ds}\"><ds:SignedInfo>",
@@ -27,7 +28,7 @@ pub(crate) fn template(reference_id: &str, signing: &Signing, key: &SigningKey) 
             "</ds:X509Data></ds:KeyInfo></ds:Signature>"
         ),
         ds = NS_DS,
-        alg = signing.algorithm.uri(),
+        alg = algorithm.uri(),
         id = reference_id,
         digest = signing.digest.uri(),
         cert = key.cert_base64(),
@@ -71,15 +72,23 @@ fn sign_text(xml: &str, key: &SigningKey) -> Result<String, PipelineError> {
         .map_err(|e| PipelineError::Sign(e.to_string()))
 }
 
+/// The plan's algorithm, or the one that fits the key.
+fn algorithm(signing: &Signing, key: &SigningKey) -> SignatureAlgorithm {
+    signing
+        .algorithm
+        .unwrap_or_else(|| SignatureAlgorithm::for_key(key.kind()))
+}
+
 fn check_key_fits(signing: &Signing, key: &SigningKey) -> Result<(), PipelineError> {
     let is_rsa = matches!(key.kind(), KeyKind::Rsa { .. });
-    if signing.algorithm.is_rsa() == is_rsa {
+    let algorithm = algorithm(signing, key);
+    if algorithm.is_rsa() == is_rsa {
         return Ok(());
     }
     let family = |rsa: bool| if rsa { "an RSA" } else { "an EC" };
     Err(PipelineError::KeyAlgorithm {
-        algorithm: signing.algorithm.uri(),
-        needs: family(signing.algorithm.is_rsa()),
+        algorithm: algorithm.uri(),
+        needs: family(algorithm.is_rsa()),
         key: match signing.key {
             crate::keys::KeyChoice::Trusted => "trusted",
             crate::keys::KeyChoice::Rollover => "rollover",

@@ -289,3 +289,43 @@ async fn a_plan_error_is_a_400_not_a_crash() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("needs an EC key"), "{body}");
 }
+
+#[tokio::test]
+async fn signed_redirect_requests_are_verified_against_the_sps_key() {
+    use crate::support::shared_keys;
+    let idp = idp();
+    // Any key pair will do as the SP's: use the shared rollover key.
+    let sp_key = shared_keys().rollover();
+    let mut entry = mock_idp::SpEntry::new(SP_ENTITY_ID, ACS_URL);
+    entry.signing_certs = vec![sp_key.cert_der().to_vec()];
+    entry.authn_requests_signed = true;
+    idp.register_entry(entry);
+    let pkey =
+        openssl::pkey::PKey::private_key_from_pem(sp_key.private_pem().as_bytes()).expect("key");
+    let request = samael_sp(&idp)
+        .make_authentication_request(&format!("{}/sso", crate::support::IDP_BASE))
+        .expect("request");
+    let signed = request
+        .signed_redirect("relay-signed", &pkey)
+        .expect("sign")
+        .expect("url");
+    let query = signed.query().expect("query").to_owned();
+    assert!(query.contains("Signature="), "{query}");
+
+    let (status, body, _) = call(&idp, get(&format!("/sso?{query}"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let forged = query.replace("relay-signed", "relay-forged");
+    let (status, body, _) = call(&idp, get(&format!("/sso?{forged}"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("does not verify"), "{body}");
+
+    let unsigned = request.redirect("relay").expect("redirect").expect("url");
+    let (status, body, _) = call(
+        &idp,
+        get(&format!("/sso?{}", unsigned.query().expect("query"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("AuthnRequestsSigned"), "{body}");
+}

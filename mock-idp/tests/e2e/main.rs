@@ -2,6 +2,7 @@
 
 mod binary;
 mod http;
+mod in_process;
 mod round_trip;
 mod snapshots;
 mod support;

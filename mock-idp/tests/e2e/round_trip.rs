@@ -171,3 +171,66 @@ async fn a_wrong_in_response_to_is_refused() {
     });
     assert!(sp_initiated(&idp, p).await.0.is_err());
 }
+
+#[tokio::test]
+async fn every_rsa_algorithm_and_digest_signs_and_passes_the_self_check() {
+    use mock_idp::plan::{DigestAlgorithm, SignatureAlgorithm};
+    let idp = idp();
+    let sp = mock_idp::SpEntry::new(crate::support::SP_ENTITY_ID, crate::support::ACS_URL);
+    for algorithm in [
+        SignatureAlgorithm::RsaSha256,
+        SignatureAlgorithm::RsaSha1,
+        SignatureAlgorithm::RsaSha512,
+    ] {
+        for digest in [DigestAlgorithm::Sha256, DigestAlgorithm::Sha1] {
+            let mut p = plan(SigningLayout::Both);
+            p.signing.algorithm = Some(algorithm);
+            p.signing.digest = digest;
+            let built = idp
+                .respond(&p, &sp, crate::support::ACS_URL, None)
+                .expect("respond");
+            assert!(built.self_checked && built.valid);
+            assert!(built.xml.contains(algorithm.uri()) && built.xml.contains(digest.uri()));
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_ecdsa_idp_signs_with_ecdsa_sha256_and_samael_accepts_it() {
+    use std::str::FromStr as _;
+    let keys = mock_idp::KeyStore::generate(mock_idp::KeyType::EcdsaP256).expect("keys");
+    let idp = mock_idp::Idp::new(
+        mock_idp::IdpSettings {
+            entity_id: "http://127.0.0.1:8/ec/metadata".into(),
+            base_url: "http://127.0.0.1:8/ec".into(),
+            default_user: "erin@example.test".into(),
+        },
+        keys,
+        std::sync::Arc::new(mock_idp::SystemClock),
+    );
+    let sp_entry = mock_idp::SpEntry::new(crate::support::SP_ENTITY_ID, crate::support::ACS_URL);
+    let mut p = plan(SigningLayout::Both);
+    p.signing.algorithm = Some(mock_idp::plan::SignatureAlgorithm::EcdsaSha256);
+    let built = idp
+        .respond(&p, &sp_entry, crate::support::ACS_URL, None)
+        .expect("respond");
+    let sp = samael::service_provider::ServiceProviderBuilder::default()
+        .entity_id(crate::support::SP_ENTITY_ID.to_owned())
+        .acs_url(crate::support::ACS_URL.to_owned())
+        .idp_metadata(
+            samael::metadata::EntityDescriptor::from_str(&idp.metadata_xml()).expect("metadata"),
+        )
+        .allowed_signature_algorithms(vec![samael::crypto::AllowedSignatureAlgorithm::EcdsaSha256])
+        .allow_idp_initiated(true)
+        .build()
+        .expect("sp");
+    let assertion = sp.parse_xml_response(&built.xml, None).expect("accepted");
+    assert_eq!(
+        assertion
+            .subject
+            .and_then(|s| s.name_id)
+            .map(|n| n.value)
+            .as_deref(),
+        Some("bob@example.test")
+    );
+}
