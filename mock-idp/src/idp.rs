@@ -80,7 +80,7 @@ impl Idp {
                 Ok(ids)
             }
             Err(e) => {
-                if matches!(&source, SpSource::Metadata(url) if url.starts_with("http")) {
+                if source.is_remote() {
                     self.registry
                         .write()
                         .unwrap_or_else(PoisonError::into_inner)

@@ -379,38 +379,18 @@ impl KeyStore {
 
     /// The key for `choice`, making an attacker key on first use.
     pub fn get(&self, choice: KeyChoice) -> Result<&SigningKey, KeyError> {
-        let lazily = |cell: &'static str,
-                      slot: &OnceLock<SigningKey>,
-                      make: &dyn Fn() -> Result<SigningKey, KeyError>|
-         -> Result<(), KeyError> {
-            if slot.get().is_none() {
-                let key = make()?;
-                let _ = slot.set(key);
-                tracing::debug!(key = cell, "made attacker key");
-            }
-            Ok(())
-        };
         match choice {
             KeyChoice::Trusted => Ok(&self.trusted),
             KeyChoice::Rollover => Ok(&self.rollover),
-            KeyChoice::AttackerSelfSigned => {
-                lazily("attacker-self-signed", &self.attacker_self_signed, &|| {
-                    SigningKey::generate(self.trusted.kind, "Mock IdP signing key")
-                })?;
-                Ok(self.attacker_self_signed.get().expect("set above"))
-            }
-            KeyChoice::AttackerClone => {
-                lazily("attacker-clone", &self.attacker_clone, &|| {
-                    SigningKey::clone_certificate(&self.trusted.cert_der, self.trusted.kind)
-                })?;
-                Ok(self.attacker_clone.get().expect("set above"))
-            }
-            KeyChoice::AttackerRsa1024 => {
-                lazily("attacker-rsa1024", &self.attacker_rsa1024, &|| {
-                    SigningKey::generate(KeyKind::Rsa { bits: 1024 }, "Mock IdP signing key")
-                })?;
-                Ok(self.attacker_rsa1024.get().expect("set above"))
-            }
+            KeyChoice::AttackerSelfSigned => get_or_make(&self.attacker_self_signed, || {
+                SigningKey::generate(self.trusted.kind, "Mock IdP signing key")
+            }),
+            KeyChoice::AttackerClone => get_or_make(&self.attacker_clone, || {
+                SigningKey::clone_certificate(&self.trusted.cert_der, self.trusted.kind)
+            }),
+            KeyChoice::AttackerRsa1024 => get_or_make(&self.attacker_rsa1024, || {
+                SigningKey::generate(KeyKind::Rsa { bits: 1024 }, "Mock IdP signing key")
+            }),
         }
     }
 
@@ -471,6 +451,18 @@ pub enum KeyErrorKind {
         /// What was asked for.
         wanted: &'static str,
     },
+}
+
+/// The key in `slot`, made on first use (two racing first uses make two keys; one wins).
+fn get_or_make(
+    slot: &OnceLock<SigningKey>,
+    make: impl FnOnce() -> Result<SigningKey, KeyError>,
+) -> Result<&SigningKey, KeyError> {
+    if let Some(key) = slot.get() {
+        return Ok(key);
+    }
+    let key = make()?;
+    Ok(slot.get_or_init(|| key))
 }
 
 #[expect(clippy::needless_pass_by_value, reason = "a `map_err` adaptor")]

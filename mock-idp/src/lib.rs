@@ -102,7 +102,7 @@ impl MockIdp {
         for source in options.sps {
             match idp.register(source.clone()).await {
                 Ok(ids) => tracing::info!(?ids, "registered SP"),
-                Err(e) if matches!(source, SpSource::Metadata(ref u) if u.starts_with("http")) => {
+                Err(e) if source.is_remote() => {
                     tracing::warn!(error = %e, "SP metadata not readable yet; will retry on first request");
                 }
                 Err(e) => return Err(StartError::Sp(e)),

@@ -243,12 +243,18 @@ pub enum SpSource {
 }
 
 impl SpSource {
+    /// Whether the source is a metadata URL (which may not answer yet: the SP can start after
+    /// the IdP).
+    pub fn is_remote(&self) -> bool {
+        matches!(self, SpSource::Metadata(location) if location.starts_with("http://") || location.starts_with("https://"))
+    }
+
     /// Reads the source (fetching a URL with a short timeout).
     pub async fn load(&self) -> Result<Vec<SpEntry>, MetadataError> {
         match self {
             SpSource::Entry(entry) => Ok(vec![entry.clone()]),
             SpSource::Metadata(location) => {
-                let xml = if location.starts_with("http://") || location.starts_with("https://") {
+                let xml = if self.is_remote() {
                     fetch(location).await
                 } else {
                     tokio::fs::read_to_string(Path::new(location))
