@@ -17,7 +17,7 @@ use crate::flavour::Flavour;
 use crate::keys::KeyChoice;
 
 /// What the IdP sends for one user agent.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// The user's email; the IdP's default user when absent.
@@ -58,7 +58,7 @@ impl Plan {
 }
 
 /// How the response is signed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signing {
     /// What carries a signature; the flavour's default when absent.
@@ -77,7 +77,7 @@ pub struct Signing {
 }
 
 /// Which elements carry an enveloped signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SigningLayout {
     /// Nothing is signed.
@@ -111,7 +111,7 @@ impl SigningLayout {
 }
 
 /// XML Signature `SignatureMethod` algorithms the mock can sign with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureAlgorithm {
     /// RSA PKCS#1 v1.5 with SHA-256.
@@ -152,7 +152,7 @@ impl SignatureAlgorithm {
 }
 
 /// XML Signature `DigestMethod` algorithms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DigestAlgorithm {
     /// SHA-256.
@@ -173,7 +173,7 @@ impl DigestAlgorithm {
 }
 
 /// How the response reaches the SP's ACS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResponseBinding {
     /// HTTP-POST: an auto-submitting form with the base64 response (SAML Bindings §3.5).
@@ -185,7 +185,7 @@ pub enum ResponseBinding {
 }
 
 /// A change to the response content before it is signed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Alteration {
     /// Set the Response `Destination`.
@@ -252,7 +252,7 @@ pub enum Alteration {
 }
 
 /// Which `Issuer` elements an alteration changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum IssuerScope {
     /// The Response's Issuer only.
@@ -265,7 +265,7 @@ pub enum IssuerScope {
 }
 
 /// Which `InResponseTo` attributes an alteration changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum InResponseToScope {
     /// The Response's attribute only.
@@ -278,7 +278,7 @@ pub enum InResponseToScope {
 }
 
 /// Instants a plan can move.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum TimeField {
     /// `Response/@IssueInstant`.
@@ -296,7 +296,7 @@ pub enum TimeField {
 }
 
 /// Elements and attributes a plan can leave out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Omittable {
     /// `Response/@Destination`.
@@ -322,7 +322,7 @@ pub enum Omittable {
 }
 
 /// A change to the serialized response after it is signed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Tamper {
     /// Remove `ds:Signature` elements (signature exclusion).
@@ -338,7 +338,7 @@ pub enum Tamper {
 }
 
 /// Selects signatures by the element they sign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureSelector {
     /// The Response's signature.
