@@ -8,6 +8,7 @@
 //! Run it as a server with the `mock-idp` binary, or in-process with [`MockIdp::start`].
 
 pub mod authn_request;
+pub mod cli;
 pub mod clock;
 pub mod exchange;
 pub mod flavour;
