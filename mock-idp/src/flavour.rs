@@ -36,7 +36,17 @@ const CLAIM_SURNAME: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/clai
 
 /// An IdP product whose responses to imitate.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Flavour {

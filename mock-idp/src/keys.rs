@@ -262,7 +262,9 @@ impl SigningKey {
 }
 
 /// Which key signs a response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeyChoice {
     /// The IdP's primary key, first in metadata.

@@ -58,7 +58,9 @@ impl Plan {
 }
 
 /// How the response is signed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct Signing {
     /// What carries a signature; the flavour's default when absent.
@@ -152,7 +154,9 @@ impl SignatureAlgorithm {
 }
 
 /// XML Signature `DigestMethod` algorithms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DigestAlgorithm {
     /// SHA-256.
@@ -173,7 +177,9 @@ impl DigestAlgorithm {
 }
 
 /// How the response reaches the SP's ACS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum ResponseBinding {
     /// HTTP-POST: an auto-submitting form with the base64 response (SAML Bindings §3.5).
@@ -252,7 +258,9 @@ pub enum Alteration {
 }
 
 /// Which `Issuer` elements an alteration changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum IssuerScope {
     /// The Response's Issuer only.
@@ -265,7 +273,9 @@ pub enum IssuerScope {
 }
 
 /// Which `InResponseTo` attributes an alteration changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum InResponseToScope {
     /// The Response's attribute only.

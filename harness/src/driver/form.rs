@@ -1,0 +1,153 @@
+//! Finds the SAML auto-submit form (HTTP-POST binding) in an HTML page.
+//!
+//! IdPs and SPs render it as a `<form method="post" action="...">` with hidden inputs named
+//! `SAMLResponse` or `SAMLRequest` (and `RelayState`), submitted by script. Only such forms
+//! are followed; a login form is a page the scenario ends on.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A form to submit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Form {
+    /// Where it submits (possibly relative).
+    pub action: String,
+    /// `POST` or `GET`.
+    pub method: String,
+    /// The fields, in document order.
+    pub fields: Vec<(String, String)>,
+}
+
+static FORM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)<form\b([^>]*)>(.*?)</form\s*>").unwrap_or_else(|_| unreachable!())
+});
+static INPUT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?is)<input\b([^>]*)>").unwrap_or_else(|_| unreachable!()));
+static TEXTAREA: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)<textarea\b([^>]*)>(.*?)</textarea\s*>").unwrap_or_else(|_| unreachable!())
+});
+static ATTR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?is)([a-z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"#)
+        .unwrap_or_else(|_| unreachable!())
+});
+
+fn attr(attrs: &str, name: &str) -> Option<String> {
+    ATTR.captures_iter(attrs).find_map(|c| {
+        c.get(1)
+            .filter(|n| n.as_str().eq_ignore_ascii_case(name))
+            .and_then(|_| c.get(2).or_else(|| c.get(3)).or_else(|| c.get(4)))
+            .map(|v| decode_entities(v.as_str()))
+    })
+}
+
+/// The first form on the page that carries `SAMLResponse` or `SAMLRequest`.
+pub fn find_saml_form(html: &str) -> Option<Form> {
+    FORM.captures_iter(html).find_map(|c| {
+        let attrs = c.get(1)?.as_str();
+        let inner = c.get(2)?.as_str();
+        let mut fields = Vec::new();
+        for input in INPUT.captures_iter(inner) {
+            let a = input.get(1)?.as_str();
+            if let Some(name) = attr(a, "name") {
+                fields.push((name, attr(a, "value").unwrap_or_default()));
+            }
+        }
+        for area in TEXTAREA.captures_iter(inner) {
+            if let Some(name) = attr(area.get(1)?.as_str(), "name") {
+                fields.push((name, decode_entities(area.get(2)?.as_str())));
+            }
+        }
+        if !fields
+            .iter()
+            .any(|(k, _)| k == "SAMLResponse" || k == "SAMLRequest")
+        {
+            return None;
+        }
+        Some(Form {
+            action: attr(attrs, "action").unwrap_or_default(),
+            method: attr(attrs, "method").unwrap_or_else(|| "GET".to_owned()),
+            fields,
+        })
+    })
+}
+
+/// Decodes the HTML character references that appear in attribute values.
+pub fn decode_entities(text: &str) -> String {
+    if !text.contains('&') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let Some(end) = tail.find(';').filter(|&e| e <= 10) else {
+            out.push('&');
+            rest = &tail[1..];
+            continue;
+        };
+        let entity = &tail[1..end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .or_else(|| entity.strip_prefix("#X"))
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| entity.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_auto_submit_form_is_found_with_decoded_values() {
+        let html = r#"<html><body onload="document.forms[0].submit()">
+            <form id="login"><input name="email"></form>
+            <form method="post" action="http://127.0.0.1:1/saml/acs?a=1&amp;b=2">
+              <input type="hidden" name="SAMLResponse" value="PHNhbWw+"/>
+              <input type='hidden' name='RelayState' value='x&quot;y'>
+              <noscript><input type="submit" value="Continue"/></noscript>
+            </form></body></html>"#;
+        let form = find_saml_form(html).expect("form");
+        assert_eq!(form.action, "http://127.0.0.1:1/saml/acs?a=1&b=2");
+        assert_eq!(form.method, "post");
+        assert_eq!(
+            form.fields,
+            vec![
+                ("SAMLResponse".to_owned(), "PHNhbWw+".to_owned()),
+                ("RelayState".to_owned(), "x\"y".to_owned())
+            ]
+        );
+    }
+
+    #[test]
+    fn pages_without_saml_forms_are_not_followed() {
+        assert_eq!(
+            find_saml_form("<form action=/x><input name=q></form>"),
+            None
+        );
+        assert_eq!(find_saml_form("no form"), None);
+        assert_eq!(decode_entities("a&#65;&#x42;&bogus;&"), "aAB&bogus;&");
+    }
+}

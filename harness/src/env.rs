@@ -1,0 +1,520 @@
+//! The environment of a run: the mock IdP the harness runs, the SP under test (started
+//! in-process, started as a command, or already running), and the placeholders that tie the
+//! target file to both.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use mock_idp::{KeyStore, KeyType, MockIdp, SpEntry, SpSource, StartOptions};
+use reference_sp::{ReferenceSp, Weakening};
+
+use crate::target::{CommandHook, HookAction, HttpHook, Target, TargetError};
+use crate::template::{TemplateError, Vars};
+
+/// How the SP under test comes to exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpLaunch {
+    /// The reference SP, started in this process on a free loopback port (the target file's
+    /// `[start]` is ignored).
+    InProcessReference {
+        /// Checks turned off on purpose (self-tests).
+        weaken: Vec<Weakening>,
+    },
+    /// The target file's `[start]` command, or an SP that is already running when the target
+    /// has no `[start]`.
+    FromTarget,
+}
+
+/// Options for [`Environment::start`].
+#[derive(Debug, Clone)]
+pub struct EnvOptions {
+    /// The target.
+    pub target: Target,
+    /// How the SP is started.
+    pub launch: SpLaunch,
+    /// The key type of the mock IdP's keys, when it makes new ones.
+    pub key_type: KeyType,
+    /// Where the output of a started SP goes.
+    pub sp_log: Option<PathBuf>,
+    /// A folder for the mock IdP's keys, overriding the target's `idp.state`.
+    pub idp_state: Option<PathBuf>,
+}
+
+/// Failed to set up a run (exit code 2 or 3 territory; never a conformance verdict).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvError {
+    /// The target file is unusable.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// The mock IdP's keys could not be made or read.
+    #[error("failed to prepare the mock IdP's keys: {0}")]
+    Keys(String),
+    /// The mock IdP could not start.
+    #[error("failed to start the mock IdP: {0}")]
+    Idp(String),
+    /// The SP could not start or never became ready.
+    #[error("failed to start the SP: {message}")]
+    Sp {
+        /// What went wrong, with the tail of the SP's output when there is one.
+        message: String,
+    },
+    /// A placeholder could not be filled.
+    #[error("failed to fill a placeholder of target {target}: {source}")]
+    Template {
+        /// The target's name.
+        target: String,
+        /// The cause.
+        #[source]
+        source: TemplateError,
+    },
+    /// A hook failed.
+    #[error("failed to run hook `{hook}`: {message}")]
+    Hook {
+        /// The hook's name.
+        hook: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// A running environment. Stop it with [`Environment::stop`]; dropping it also ends what it
+/// started (the SP process by its pid).
+#[derive(Debug)]
+pub struct Environment {
+    target: Target,
+    idp: MockIdp,
+    sp: RunningSp,
+    vars: Vars,
+    client: reqwest::Client,
+    notes: Vec<String>,
+}
+
+#[derive(Debug)]
+enum RunningSp {
+    InProcess(Box<ReferenceSp>),
+    Process(Box<ChildGuard>),
+    External,
+}
+
+impl Environment {
+    /// Starts the mock IdP, then the SP, waits until the SP is ready, and registers the SP
+    /// with the IdP.
+    pub async fn start(options: EnvOptions) -> Result<Self, EnvError> {
+        let EnvOptions {
+            target,
+            launch,
+            key_type,
+            sp_log,
+            idp_state,
+        } = options;
+        let state =
+            idp_state.or_else(|| target.file.idp.state.as_ref().map(|s| target.dir.join(s)));
+        let keys = load_keys(state, key_type).await?;
+        let mut idp_options = StartOptions::new(keys);
+        idp_options.bind = target.file.idp.bind;
+        let idp = MockIdp::start(idp_options)
+            .await
+            .map_err(|e| EnvError::Idp(e.to_string()))?;
+        let idp_base = idp.base_url().to_owned();
+        let idp_vars = [
+            ("idp.base_url", idp_base.clone()),
+            ("idp.metadata_url", format!("{idp_base}/metadata")),
+            ("idp.sso_url", format!("{idp_base}/sso")),
+            ("idp.entity_id", idp.idp().settings().entity_id.clone()),
+        ];
+        let template = |source| EnvError::Template {
+            target: target.file.name.clone(),
+            source,
+        };
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| EnvError::Sp {
+                message: e.to_string(),
+            })?;
+
+        let (sp, mut vars) = match launch {
+            SpLaunch::InProcessReference { weaken } => {
+                let mut config = reference_sp::Config::new();
+                config.demo = true;
+                config.idp = Some(reference_sp::IdpSource::MetadataXml(
+                    idp.idp().metadata_xml(),
+                ));
+                config.admin_token = target.file.vars.get("admin_token").cloned();
+                config.weaken = weaken.into_iter().collect();
+                let sp = ReferenceSp::start(config).await.map_err(|e| EnvError::Sp {
+                    message: e.to_string(),
+                })?;
+                let vars = target.vars(Some(sp.base_url()))?;
+                (RunningSp::InProcess(Box::new(sp)), vars)
+            }
+            SpLaunch::FromTarget => {
+                let mut vars = target.vars(None)?;
+                for (k, v) in &idp_vars {
+                    vars.set(*k, v.clone());
+                }
+                match &target.file.start {
+                    Some(start) => {
+                        let argv = start
+                            .command
+                            .iter()
+                            .map(|a| vars.render(a))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(template)?;
+                        let env = start
+                            .env
+                            .iter()
+                            .map(|(k, v)| Ok((k.clone(), vars.render(v)?)))
+                            .collect::<Result<Vec<_>, TemplateError>>()
+                            .map_err(template)?;
+                        let cwd = start
+                            .cwd
+                            .as_ref()
+                            .map(|c| target.dir.join(c))
+                            .unwrap_or_else(|| PathBuf::from("."));
+                        let ready_url = vars.render(&start.ready_url).map_err(template)?;
+                        let child = ChildGuard::spawn(&argv, &env, &cwd, sp_log.as_deref())?;
+                        let mut guard = child;
+                        wait_ready(
+                            &client,
+                            &ready_url,
+                            Duration::from_secs(start.ready_timeout_seconds),
+                            &mut guard,
+                        )
+                        .await?;
+                        (RunningSp::Process(Box::new(guard)), vars)
+                    }
+                    None => (RunningSp::External, vars),
+                }
+            }
+        };
+        for (k, v) in idp_vars {
+            vars.set(k, v);
+        }
+
+        let mut notes = Vec::new();
+        let entity_id = vars.get("sp.entity_id").unwrap_or_default().to_owned();
+        let acs_url = vars.get("sp.acs_url").unwrap_or_default().to_owned();
+        let registered = match vars.get("sp.metadata_url") {
+            Some(url) => match idp.idp().register(SpSource::Metadata(url.to_owned())).await {
+                Ok(ids) if ids.contains(&entity_id) => true,
+                Ok(ids) => {
+                    notes.push(format!(
+                        "the SP's metadata at {url} names {ids:?}, not the target's entityID {entity_id}; registered the target's values"
+                    ));
+                    false
+                }
+                Err(e) => {
+                    notes.push(format!(
+                        "failed to read the SP's metadata ({e}); registered the target's entityID and ACS URL"
+                    ));
+                    false
+                }
+            },
+            None => false,
+        };
+        if !registered {
+            idp.idp().register_entry(SpEntry::new(&entity_id, &acs_url));
+        }
+        for note in &notes {
+            tracing::warn!("{note}");
+        }
+        Ok(Self {
+            target,
+            idp,
+            sp,
+            vars,
+            client,
+            notes,
+        })
+    }
+
+    /// The target.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The mock IdP.
+    pub fn idp(&self) -> &MockIdp {
+        &self.idp
+    }
+
+    /// The placeholders of this run (`sp.*`, `idp.*`, `users.*`, `vars.*`).
+    pub fn vars(&self) -> &Vars {
+        &self.vars
+    }
+
+    /// Notes from setting up (fallbacks taken).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// The SP's base URL.
+    pub fn sp_base(&self) -> &str {
+        self.vars.get("sp.base_url").unwrap_or_default()
+    }
+
+    /// Runs a named hook's actions in order.
+    pub async fn run_hook(&self, name: &str) -> Result<(), EnvError> {
+        let fail = |message: String| EnvError::Hook {
+            hook: name.to_owned(),
+            message,
+        };
+        let Some(actions) = self.target.file.hooks.get(name) else {
+            return Err(fail(format!(
+                "target {} has no such hook",
+                self.target.file.name
+            )));
+        };
+        for action in actions {
+            match action {
+                HookAction::Http(http) => self.run_http_hook(http).await.map_err(fail)?,
+                HookAction::Command(command) => {
+                    self.run_command_hook(command).await.map_err(fail)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_http_hook(&self, hook: &HttpHook) -> Result<(), String> {
+        let url = self.vars.render(&hook.url).map_err(|e| e.to_string())?;
+        let method = reqwest::Method::from_bytes(hook.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| format!("invalid method `{}`", hook.method))?;
+        let mut request = self.client.request(method.clone(), &url);
+        for (k, v) in &hook.headers {
+            request = request.header(k, self.vars.render(v).map_err(|e| e.to_string())?);
+        }
+        if let Some(json) = &hook.json {
+            let mut body = json.clone();
+            self.vars
+                .render_json(&mut body)
+                .map_err(|e| e.to_string())?;
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("{method} {url}: {e}"))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            let body = response.text().await.unwrap_or_default();
+            Err(format!(
+                "{method} {url} answered {status}: {}",
+                body.chars().take(300).collect::<String>()
+            ))
+        }
+    }
+
+    async fn run_command_hook(&self, hook: &CommandHook) -> Result<(), String> {
+        let argv = hook
+            .argv
+            .iter()
+            .map(|a| self.vars.render(a))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let Some((program, args)) = argv.split_first() else {
+            return Err("empty argv".to_owned());
+        };
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .current_dir(
+                hook.cwd
+                    .as_ref()
+                    .map(|c| self.target.dir.join(c))
+                    .unwrap_or_else(|| PathBuf::from(".")),
+            )
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        for (k, v) in &hook.env {
+            command.env(k, self.vars.render(v).map_err(|e| e.to_string())?);
+        }
+        let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+            .await
+            .map_err(|_| format!("`{}` did not finish within 60 s", argv.join(" ")))?
+            .map_err(|e| format!("failed to run `{program}`: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` exited with {}: {}",
+                argv.join(" "),
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+                    .chars()
+                    .take(500)
+                    .collect::<String>()
+            ))
+        }
+    }
+
+    /// Stops the SP (if the harness started it) and the IdP.
+    pub async fn stop(self) {
+        match self.sp {
+            RunningSp::InProcess(sp) => {
+                if let Err(e) = sp.shutdown().await {
+                    tracing::warn!(error = %e, "reference SP did not stop cleanly");
+                }
+            }
+            RunningSp::Process(mut child) => child.stop().await,
+            RunningSp::External => {}
+        }
+        if let Err(e) = self.idp.shutdown().await {
+            tracing::warn!(error = %e, "mock IdP did not stop cleanly");
+        }
+    }
+}
+
+async fn load_keys(state: Option<PathBuf>, key_type: KeyType) -> Result<KeyStore, EnvError> {
+    tokio::task::spawn_blocking(move || match state {
+        Some(dir) => KeyStore::load_or_create(&dir, key_type),
+        None => KeyStore::generate(key_type),
+    })
+    .await
+    .map_err(|e| EnvError::Keys(e.to_string()))?
+    .map_err(|e| EnvError::Keys(e.to_string()))
+}
+
+async fn wait_ready(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+    child: &mut ChildGuard,
+) -> Result<(), EnvError> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.exited() {
+            return Err(EnvError::Sp {
+                message: format!(
+                    "the SP exited with {status} before {url} answered{}",
+                    child.log_tail()
+                ),
+            });
+        }
+        if let Ok(response) = client.get(url).timeout(Duration::from_secs(2)).send().await
+            && response.status().is_success()
+        {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            return Err(EnvError::Sp {
+                message: format!(
+                    "{url} did not answer 2xx within {} s{}",
+                    timeout.as_secs(),
+                    child.log_tail()
+                ),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A started SP process: stopped by its pid (SIGTERM, then SIGKILL) when dropped or stopped.
+#[derive(Debug)]
+struct ChildGuard {
+    child: tokio::process::Child,
+    program: String,
+    log: Option<PathBuf>,
+}
+
+impl ChildGuard {
+    fn spawn(
+        argv: &[String],
+        env: &[(String, String)],
+        cwd: &std::path::Path,
+        log: Option<&std::path::Path>,
+    ) -> Result<Self, EnvError> {
+        let Some((program, args)) = argv.split_first() else {
+            return Err(EnvError::Sp {
+                message: "empty start command".to_owned(),
+            });
+        };
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(args)
+            .current_dir(cwd)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        match log {
+            Some(path) => {
+                if let Some(parent) = path.parent() {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+                let file = std::fs::File::create(path).map_err(|e| EnvError::Sp {
+                    message: format!("failed to create {}: {e}", path.display()),
+                })?;
+                let err = file.try_clone().map_err(|e| EnvError::Sp {
+                    message: e.to_string(),
+                })?;
+                command.stdout(file).stderr(err);
+            }
+            None => {
+                command.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
+        let child = command.spawn().map_err(|e| EnvError::Sp {
+            message: format!(
+                "failed to run `{}` in {}: {e}",
+                argv.join(" "),
+                cwd.display()
+            ),
+        })?;
+        tracing::info!(pid = child.id(), program = %program, "started the SP");
+        Ok(Self {
+            child,
+            program: program.clone(),
+            log: log.map(std::path::Path::to_owned),
+        })
+    }
+
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    fn log_tail(&self) -> String {
+        let Some(path) = &self.log else {
+            return String::new();
+        };
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+        if tail.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; last output of {} ({}):\n{tail}",
+                self.program,
+                path.display()
+            )
+        }
+    }
+
+    async fn stop(&mut self) {
+        if self.exited().is_some() {
+            return;
+        }
+        if let Some(pid) = self.child.id() {
+            let _ = tokio::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
+            if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+        }
+        let _ = self.child.kill().await;
+    }
+}

@@ -1,0 +1,23 @@
+//! SAML Harness: a conformance harness for SAML 2.0 service providers.
+//!
+//! The pieces, in the order one scenario flows through them:
+//! [`scenario`] (the catalogue, data) and [`target`] (how to reach an SP, data) are loaded;
+//! [`env`] starts the mock IdP and, when asked, the SP; the [`engine`] runs each scenario with
+//! a [`driver`] (a fresh user agent per scenario); the [`judge`] turns what the SP did into a
+//! [`verdict`]; [`report`] writes reports from the verdicts alone.
+
+pub mod driver;
+pub mod engine;
+pub mod env;
+pub mod judge;
+pub mod report;
+pub mod run;
+pub mod scenario;
+pub mod target;
+pub mod template;
+pub mod verdict;
+pub mod waivers;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}

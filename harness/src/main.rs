@@ -1,0 +1,482 @@
+//! `saml-harness`: run the SAML conformance catalogue against a service provider.
+//!
+//! Exit codes: 0 all passed or waived, 1 conformance failures, 2 bad input or configuration,
+//! 3 harness or infrastructure error.
+
+// This is the binary edge: it talks to people on stdout and stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use saml_harness::engine::{Event, RunOptions};
+use saml_harness::report::{self, Report};
+use saml_harness::run::{self, RunConfig, TargetChoice};
+use saml_harness::scenario::{self, Catalogue};
+use saml_harness::verdict::Status;
+
+/// A SAML 2.0 conformance harness for service providers.
+#[derive(Debug, Parser)]
+#[command(name = "saml-harness", version)]
+struct Cli {
+    /// More logs on stderr (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the catalogue against an SP (without arguments: the embedded reference SP).
+    Run(RunArgs),
+    /// List the catalogue.
+    List(ListArgs),
+    /// Print the JSON Schema of scenario files.
+    Schema,
+    /// The mock IdP.
+    Idp {
+        #[command(subcommand)]
+        command: IdpCommand,
+    },
+    /// The reference SP.
+    Sp {
+        #[command(subcommand)]
+        command: SpCommand,
+    },
+    /// Compare or join reports.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IdpCommand {
+    /// Serve the mock IdP until interrupted.
+    Serve(mock_idp::cli::ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum SpCommand {
+    /// Serve the reference SP until interrupted.
+    Serve(reference_sp::cli::ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// List what changed between two report folders.
+    Diff {
+        /// The earlier report folder.
+        old: PathBuf,
+        /// The later report folder.
+        new: PathBuf,
+    },
+    /// Join the reports of a sharded run into one.
+    Merge {
+        /// Report folders to join.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged report goes.
+        #[arg(long, default_value = "reports/merged")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// A target file (TOML); without it, the embedded reference SP runs in-process.
+    #[arg(long, value_name = "FILE")]
+    target: Option<PathBuf>,
+    /// A folder of scenario files that add to or replace the embedded catalogue (repeatable).
+    #[arg(long = "scenarios", value_name = "DIR")]
+    scenarios: Vec<PathBuf>,
+    /// Only the scenarios from --scenarios, not the embedded catalogue.
+    #[arg(long)]
+    no_embedded: bool,
+    /// Select scenarios whose id matches a glob (repeatable), e.g. 'signature/*'.
+    #[arg(long = "filter", value_name = "GLOB")]
+    filters: Vec<String>,
+    /// Scenarios in flight at once.
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Run shard K of N (1-based), e.g. 2/4.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    shard: Option<(usize, usize)>,
+    /// Where reports are written.
+    #[arg(long, default_value = "reports/latest", value_name = "DIR")]
+    report: PathBuf,
+    /// An earlier report folder; what changed is listed.
+    #[arg(long, value_name = "DIR")]
+    baseline: Option<PathBuf>,
+    /// A waiver file [default: NAME.waivers.toml beside the target file, if present].
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<PathBuf>,
+    /// Seconds before one HTTP request times out.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    step_timeout: u64,
+    /// Seconds before a whole scenario times out.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    scenario_timeout: u64,
+    /// Turn a check of the embedded reference SP off (its self-test); see `sp serve --weaken help`.
+    #[arg(long, value_name = "CHECK", conflicts_with = "target")]
+    weaken: Vec<reference_sp::Weakening>,
+    /// Key type of the mock IdP's keys.
+    #[arg(long, value_enum, default_value_t = mock_idp::KeyType::Rsa2048)]
+    key_type: mock_idp::KeyType,
+    /// A folder for the mock IdP's keys, kept across runs [default: the target's idp.state,
+    /// else fresh keys].
+    #[arg(long, value_name = "DIR")]
+    idp_state: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    /// A folder of scenario files that add to or replace the embedded catalogue (repeatable).
+    #[arg(long = "scenarios", value_name = "DIR")]
+    scenarios: Vec<PathBuf>,
+    /// Only the scenarios from --scenarios.
+    #[arg(long)]
+    no_embedded: bool,
+    /// Select scenarios whose id matches a glob (repeatable).
+    #[arg(long = "filter", value_name = "GLOB")]
+    filters: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+    format: ListFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Text,
+    Json,
+    Md,
+}
+
+fn parse_shard(text: &str) -> Result<(usize, usize), String> {
+    let (k, n) = text
+        .split_once('/')
+        .ok_or_else(|| format!("expected K/N, got `{text}`"))?;
+    let k: usize = k.trim().parse().map_err(|_| format!("bad K in `{text}`"))?;
+    let n: usize = n.trim().parse().map_err(|_| format!("bad N in `{text}`"))?;
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("need 1 <= K <= N, got {k}/{n}"));
+    }
+    Ok((k, n))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The in-process reference SP logs every refusal at warn: expected outcomes, not news.
+    let filter = match cli.verbose {
+        0 => "warn,reference_sp=error",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: failed to start the runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let code = match cli.command {
+        Command::Run(args) => runtime.block_on(run_command(args)),
+        Command::List(args) => list_command(&args),
+        Command::Schema => {
+            print!("{}", scenario::json_schema());
+            0
+        }
+        Command::Idp {
+            command: IdpCommand::Serve(args),
+        } => match runtime.block_on(mock_idp::cli::serve(args)) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                2
+            }
+        },
+        Command::Sp {
+            command: SpCommand::Serve(args),
+        } => match runtime.block_on(reference_sp::cli::serve(args)) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                2
+            }
+        },
+        Command::Report { command } => report_command(command),
+    };
+    ExitCode::from(code)
+}
+
+async fn run_command(args: RunArgs) -> u8 {
+    let mut config = RunConfig::new();
+    config.target = match args.target {
+        Some(path) => TargetChoice::File(path),
+        None => TargetChoice::EmbeddedReference {
+            weaken: args.weaken,
+        },
+    };
+    config.scenario_dirs = args.scenarios;
+    config.embedded_catalogue = !args.no_embedded;
+    config.filters = args.filters;
+    config.shard = args.shard;
+    config.report_dir = args.report;
+    config.baseline = args.baseline;
+    config.waivers = args.waivers;
+    config.key_type = args.key_type;
+    config.idp_state = args.idp_state;
+    config.options = RunOptions {
+        jobs: args.jobs.unwrap_or(RunOptions::default().jobs),
+        step_timeout: Duration::from_secs(args.step_timeout.max(1)),
+        scenario_timeout: Duration::from_secs(args.scenario_timeout.max(1)),
+    };
+    let report_dir = config.report_dir.clone();
+
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let progress = tokio::spawn(show_progress(rx, std::io::stderr().is_terminal()));
+    let cancel = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let result = run::run(config, tx, cancel).await;
+    let _ = progress.await;
+    match result {
+        Ok(outcome) => {
+            let mut out = std::io::stdout().lock();
+            for note in &outcome.notes {
+                let _ = writeln!(out, "note: {note}");
+            }
+            print_summary(&mut out, &outcome.report);
+            if let Some(diff) = &outcome.diff {
+                if diff.is_empty() {
+                    let _ = writeln!(out, "no change against the baseline");
+                } else {
+                    let _ = writeln!(out, "changes against the baseline:");
+                    let _ = write!(out, "{}", report::render_text(diff));
+                }
+            }
+            if outcome.interrupted {
+                let _ = writeln!(
+                    out,
+                    "interrupted: the report covers the scenarios that finished"
+                );
+            }
+            let _ = writeln!(out, "reports written to {}", report_dir.display());
+            outcome.exit_code()
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+async fn show_progress(mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>, terminal: bool) {
+    let mut total = 0;
+    let mut done = 0;
+    let mut failed = 0;
+    while let Some(event) = rx.recv().await {
+        match event {
+            Event::RunStarted { total: t } => total = t,
+            Event::ScenarioFinished(v) => {
+                done += 1;
+                if matches!(v.status, Status::Fail | Status::Error) {
+                    failed += 1;
+                }
+                if terminal {
+                    let mut err = std::io::stderr().lock();
+                    let _ = write!(
+                        err,
+                        "\r\x1b[2K[{done}/{total}] {failed} failing  {} {}",
+                        v.status, v.id
+                    );
+                    let _ = err.flush();
+                }
+            }
+        }
+    }
+    if terminal && total > 0 {
+        let _ = write!(std::io::stderr(), "\r\x1b[2K");
+    }
+}
+
+fn print_summary(out: &mut impl std::io::Write, report: &Report) {
+    for r in &report.results {
+        if matches!(r.status, Status::Fail | Status::Error | Status::Warn) {
+            let severity = r
+                .severity
+                .map(|s| format!(" [{}]", s.as_str()))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{:<6} {}{severity}: expected {}; observed {}",
+                r.status.as_str().to_uppercase(),
+                r.id,
+                r.expected,
+                r.observed
+            );
+        }
+    }
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "{}: {} scenarios: {} passed, {} failed, {} warned, {} skipped, {} errored, {} waived",
+        report.target.name, s.total, s.passed, s.failed, s.warned, s.skipped, s.errored, s.waived
+    );
+    for stale in &s.stale_waivers {
+        let _ = writeln!(
+            out,
+            "stale waiver `{}` ({}): it no longer matches a failure",
+            stale.pattern, stale.reason
+        );
+    }
+}
+
+fn list_command(args: &ListArgs) -> u8 {
+    let catalogue =
+        match run::load_catalogue(!args.no_embedded, &args.scenarios, &args.filters, None) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return e.exit_code();
+            }
+        };
+    let text = match args.format {
+        ListFormat::Text => list_text(&catalogue),
+        ListFormat::Json => list_json(&catalogue),
+        ListFormat::Md => list_markdown(&catalogue),
+    };
+    print!("{text}");
+    0
+}
+
+fn expectation_words(e: &scenario::Expectation) -> String {
+    match e {
+        scenario::Expectation::SignedIn { user } => format!("signed in as {user}"),
+        scenario::Expectation::Refused => "refused".to_owned(),
+        scenario::Expectation::NoEffect { user } => format!("no effect (only {user})"),
+        scenario::Expectation::Policy { recommended } => match recommended {
+            scenario::Recommended::SignedIn => "policy (recommended: signed in)".to_owned(),
+            scenario::Recommended::Refused => "policy (recommended: refused)".to_owned(),
+        },
+    }
+}
+
+fn list_text(catalogue: &Catalogue) -> String {
+    let width = catalogue.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for s in catalogue.iter() {
+        out.push_str(&format!(
+            "{:<width$}  {:<6}  {:<32}  {}\n",
+            s.id,
+            s.file.level.as_str(),
+            expectation_words(&s.file.expect),
+            s.file.title
+        ));
+    }
+    out.push_str(&format!("{} scenarios\n", catalogue.len()));
+    out
+}
+
+fn list_json(catalogue: &Catalogue) -> String {
+    let items: Vec<serde_json::Value> = catalogue
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "id": s.id,
+                "title": s.file.title,
+                "spec": s.file.spec,
+                "rules": s.file.rules,
+                "level": s.file.level,
+                "severity": s.file.severity,
+                "flow": s.file.flow,
+                "user": s.file.user,
+                "requires": s.file.requires,
+                "expect": s.file.expect,
+            })
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&items).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn list_markdown(catalogue: &Catalogue) -> String {
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::from(
+        "# Scenario catalogue\n\n| id | spec | level | severity | expectation | title |\n|---|---|---|---|---|---|\n",
+    );
+    for s in catalogue.iter() {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            s.id,
+            cell(&s.file.spec.join("; ")),
+            s.file.level.as_str(),
+            s.file.severity.as_str(),
+            cell(&expectation_words(&s.file.expect)),
+            cell(&s.file.title)
+        ));
+    }
+    out.push_str(&format!("\n{} scenarios.\n", catalogue.len()));
+    out
+}
+
+fn report_command(command: ReportCommand) -> u8 {
+    match command {
+        ReportCommand::Diff { old, new } => {
+            let (old, new) = match (Report::load(&old), Report::load(&new)) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            };
+            let diff = report::diff(&old, &new);
+            if diff.is_empty() {
+                println!("no change");
+                0
+            } else {
+                print!("{}", report::render_text(&diff));
+                1
+            }
+        }
+        ReportCommand::Merge { dirs, out } => {
+            let mut reports = Vec::new();
+            for dir in &dirs {
+                match Report::load(dir) {
+                    Ok(r) => reports.push(r),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return 2;
+                    }
+                }
+            }
+            let merged = match report::merge(reports) {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 2;
+                }
+            };
+            if let Err(e) = report::write_report(&out, &merged) {
+                eprintln!("error: {e}");
+                return 3;
+            }
+            let mut stdout = std::io::stdout().lock();
+            print_summary(&mut stdout, &merged);
+            let _ = writeln!(stdout, "merged report written to {}", out.display());
+            u8::from(merged.results.iter().any(|r| r.status == Status::Fail))
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! One whole run, as `saml-harness run` does it: load the catalogue and the target, start the
+//! environment, run the engine, apply waivers, write the reports. Bad input and broken
+//! infrastructure are errors (exit codes 2 and 3); conformance outcomes are verdicts.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use mock_idp::KeyType;
+use reference_sp::Weakening;
+use tokio::sync::mpsc;
+
+use crate::engine::{self, Event, RunOptions};
+use crate::env::{EnvOptions, Environment, SpLaunch};
+use crate::report::{self, Report, ReportDiff};
+use crate::scenario::{Catalogue, Scenario};
+use crate::target::Target;
+use crate::verdict::{Status, Verdict};
+use crate::waivers::Waivers;
+
+/// Which SP a run is against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetChoice {
+    /// The embedded reference SP, started in-process, optionally with checks turned off.
+    EmbeddedReference {
+        /// Checks turned off on purpose.
+        weaken: Vec<Weakening>,
+    },
+    /// A target file.
+    File(PathBuf),
+}
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The SP.
+    pub target: TargetChoice,
+    /// Folders of scenarios that add to or replace the embedded catalogue.
+    pub scenario_dirs: Vec<PathBuf>,
+    /// Whether the embedded catalogue is used at all.
+    pub embedded_catalogue: bool,
+    /// Id globs to select (all when empty).
+    pub filters: Vec<String>,
+    /// Shard `k` of `n`.
+    pub shard: Option<(usize, usize)>,
+    /// Engine options.
+    pub options: RunOptions,
+    /// Where reports go.
+    pub report_dir: PathBuf,
+    /// An earlier report folder to compare with.
+    pub baseline: Option<PathBuf>,
+    /// A waiver file; by default `NAME.waivers.toml` beside a target file, if it exists.
+    pub waivers: Option<PathBuf>,
+    /// The mock IdP's key type.
+    pub key_type: KeyType,
+    /// A folder for the mock IdP's keys (kept across runs); fresh keys when absent and the
+    /// target names none.
+    pub idp_state: Option<PathBuf>,
+}
+
+impl RunConfig {
+    /// The whole embedded catalogue against the embedded reference SP, reports in
+    /// `reports/latest/`.
+    pub fn new() -> Self {
+        Self {
+            target: TargetChoice::EmbeddedReference { weaken: Vec::new() },
+            scenario_dirs: Vec::new(),
+            embedded_catalogue: true,
+            filters: Vec::new(),
+            shard: None,
+            options: RunOptions::default(),
+            report_dir: PathBuf::from("reports/latest"),
+            baseline: None,
+            waivers: None,
+            key_type: KeyType::Rsa2048,
+            idp_state: None,
+        }
+    }
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The report written.
+    pub report: Report,
+    /// Changes against the baseline, when one was given.
+    pub diff: Option<ReportDiff>,
+    /// Whether the run was interrupted (the report covers what finished).
+    pub interrupted: bool,
+    /// Notes from setting up.
+    pub notes: Vec<String>,
+}
+
+impl RunOutcome {
+    /// The exit code: 0 all passed or waived (warnings and skips included), 1 conformance
+    /// failures, 3 harness or infrastructure errors (which win: results are incomplete).
+    pub fn exit_code(&self) -> u8 {
+        let has = |s: Status| self.report.results.iter().any(|r| r.status == s);
+        if self.interrupted || has(Status::Error) {
+            3
+        } else if has(Status::Fail) {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Why a run could not produce verdicts.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Bad input or configuration (exit code 2).
+    #[error("{0}")]
+    Input(String),
+    /// The harness or the SP's infrastructure failed (exit code 3).
+    #[error("{0}")]
+    Infrastructure(String),
+}
+
+impl RunError {
+    /// The exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Input(_) => 2,
+            RunError::Infrastructure(_) => 3,
+        }
+    }
+}
+
+/// Loads the catalogue a run or a listing uses.
+pub fn load_catalogue(
+    embedded: bool,
+    dirs: &[PathBuf],
+    filters: &[String],
+    shard: Option<(usize, usize)>,
+) -> Result<Catalogue, RunError> {
+    let mut catalogue = if embedded {
+        Catalogue::embedded().map_err(|e| RunError::Input(e.to_string()))?
+    } else {
+        Catalogue::default()
+    };
+    for dir in dirs {
+        catalogue
+            .add_dir(dir)
+            .map_err(|e| RunError::Input(e.to_string()))?;
+    }
+    catalogue
+        .filter(filters)
+        .map_err(|e| RunError::Input(e.to_string()))?;
+    if let Some((k, n)) = shard {
+        catalogue.shard(k, n);
+    }
+    Ok(catalogue)
+}
+
+/// Runs, writing reports even when `cancel` resolves first (then of what finished).
+pub async fn run(
+    config: RunConfig,
+    progress: mpsc::UnboundedSender<Event>,
+    cancel: impl Future<Output = ()>,
+) -> Result<RunOutcome, RunError> {
+    let started_at = chrono::Utc::now();
+    let clock = Instant::now();
+    let catalogue = load_catalogue(
+        config.embedded_catalogue,
+        &config.scenario_dirs,
+        &config.filters,
+        config.shard,
+    )?;
+    if catalogue.is_empty() {
+        return Err(RunError::Input(
+            "no scenarios selected (check --filter, --shard and --scenarios)".to_owned(),
+        ));
+    }
+    let (target, launch, default_waivers) = match &config.target {
+        TargetChoice::EmbeddedReference { weaken } => (
+            Target::embedded_reference_sp().map_err(|e| RunError::Input(e.to_string()))?,
+            SpLaunch::InProcessReference {
+                weaken: weaken.clone(),
+            },
+            None,
+        ),
+        TargetChoice::File(path) => (
+            Target::load(path).map_err(|e| RunError::Input(e.to_string()))?,
+            SpLaunch::FromTarget,
+            Some(waiver_path_for(path)),
+        ),
+    };
+    let waivers = match config
+        .waivers
+        .clone()
+        .or(default_waivers.filter(|p| p.exists()))
+    {
+        Some(path) => Waivers::load(&path).map_err(|e| RunError::Input(e.to_string()))?,
+        None => Waivers::none(),
+    };
+    let baseline = match &config.baseline {
+        Some(dir) => Some(Report::load(dir).map_err(|e| RunError::Input(e.to_string()))?),
+        None => None,
+    };
+
+    let target_name = target.file.name.clone();
+    let description = target.file.description.clone();
+    let env = Environment::start(EnvOptions {
+        target,
+        launch,
+        key_type: config.key_type,
+        sp_log: Some(config.report_dir.join("sp.log")),
+        idp_state: config.idp_state.clone(),
+    })
+    .await
+    .map_err(|e| match e {
+        crate::env::EnvError::Target(t) => RunError::Input(t.to_string()),
+        other => RunError::Infrastructure(other.to_string()),
+    })?;
+    let env = Arc::new(env);
+    let notes = env.notes().to_vec();
+
+    let scenarios: Vec<Scenario> = catalogue.iter().cloned().collect();
+    let finished: Arc<Mutex<Vec<Verdict>>> = Arc::default();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let collector = {
+        let finished = Arc::clone(&finished);
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                if let Event::ScenarioFinished(v) = &event {
+                    finished
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push((**v).clone());
+                }
+                let _ = progress.send(event);
+            }
+        })
+    };
+    let engine_run = engine::run(Arc::clone(&env), scenarios, config.options, tx);
+    let (mut verdicts, interrupted) = tokio::select! {
+        verdicts = engine_run => (verdicts, false),
+        () = cancel => (Vec::new(), true),
+    };
+    let _ = collector.await;
+    if interrupted {
+        verdicts = std::mem::take(&mut *finished.lock().unwrap_or_else(PoisonError::into_inner));
+        verdicts.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+    match Arc::try_unwrap(env) {
+        Ok(env) => env.stop().await,
+        Err(_) => tracing::warn!("environment still in use; it stops when dropped"),
+    }
+
+    let stale = waivers.apply(&mut verdicts);
+    let duration = clock.elapsed();
+    let report = Report::new(
+        &target_name,
+        description.as_deref(),
+        started_at,
+        duration,
+        verdicts,
+        stale,
+    );
+    report::write_report(&config.report_dir, &report)
+        .map_err(|e| RunError::Infrastructure(e.to_string()))?;
+    let diff = baseline.as_ref().map(|old| report::diff(old, &report));
+    Ok(RunOutcome {
+        report,
+        diff,
+        interrupted,
+        notes,
+    })
+}
+
+/// `targets/NAME.waivers.toml` for `targets/NAME.toml`.
+pub fn waiver_path_for(target: &Path) -> PathBuf {
+    let stem = target
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    target.with_file_name(format!("{stem}.waivers.toml"))
+}

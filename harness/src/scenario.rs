@@ -1,0 +1,599 @@
+//! Scenario files: one TOML file per scenario, its path under `scenarios/` is its id.
+//!
+//! A scenario names the rule it checks (spec citations are required), the login flow, the user
+//! who logs in, the plan the mock IdP follows, what the SP must provide for it to run, and what
+//! the SP is expected to do. Unknown fields are refused, and every error names the file, the
+//! line and the field.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use mock_idp::Plan;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One scenario file, as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// A one-line title.
+    pub title: String,
+    /// Spec citations (`"SAML Profiles §4.1.4.3"`, `"saml2int SDP-SP08"`): at least one.
+    pub spec: Vec<String>,
+    /// Rule ids from the rule table this scenario covers (`PROF-4.1.4.3-Recipient`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+    /// How binding the rule is.
+    pub level: Level,
+    /// How bad it is when the SP gets this wrong.
+    pub severity: Severity,
+    /// A longer explanation, if the title is not enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// How the login starts.
+    #[serde(default)]
+    pub flow: Flow,
+    /// The logical user who logs in: a key of the target's `[users]` table.
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// RelayState for IdP-initiated flows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_state: Option<String>,
+    /// What the SP must provide for the scenario to run.
+    #[serde(default)]
+    pub requires: Requirements,
+    /// Names of reference-SP weakenings this scenario detects (the harness's self-test runs
+    /// the catalogue against `reference-sp --weaken X` and expects exactly these to fail).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub catches: Vec<String>,
+    /// What the mock IdP sends. String values may use placeholders such as
+    /// `{users.other.email}`, `{sp.acs_url}` or `{sp.entity_id}`; the plan's `user` defaults to
+    /// the scenario user's email.
+    #[serde(default)]
+    pub plan: Plan,
+    /// What the SP is expected to do.
+    pub expect: Expectation,
+}
+
+fn default_user() -> String {
+    "member".to_owned()
+}
+
+/// How binding a rule is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Level {
+    /// A MUST of the specs: a wrong behaviour fails.
+    Must,
+    /// A SHOULD or a best practice: a wrong behaviour warns.
+    Should,
+    /// A deployment choice: the SP's behaviour is recorded; it warns when it differs from the
+    /// recommended one.
+    Policy,
+}
+
+impl Level {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "must",
+            Level::Should => "should",
+            Level::Policy => "policy",
+        }
+    }
+}
+
+/// How bad a failure is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Identity forged or signature bypassed.
+    Critical,
+    /// A mis-addressed, expired or replayed response accepted.
+    High,
+    /// A valid response refused.
+    Medium,
+    /// Everything else.
+    Low,
+}
+
+impl Severity {
+    /// The lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+        }
+    }
+}
+
+/// How a scenario's login starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Flow {
+    /// The user agent opens the SP's login URL; the SP sends an AuthnRequest.
+    #[default]
+    SpInitiated,
+    /// The user agent opens the mock IdP's start URL; the response is unsolicited.
+    IdpInitiated,
+    /// An SP-initiated login, then the same response posted again from a fresh user agent;
+    /// the expectation is about the second attempt.
+    Replay,
+    /// An IdP-initiated login, then the same response posted again from a fresh user agent;
+    /// only a replay cache can stop it. The expectation is about the second attempt.
+    IdpInitiatedReplay,
+}
+
+impl Flow {
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flow::SpInitiated => "sp-initiated",
+            Flow::IdpInitiated => "idp-initiated",
+            Flow::Replay => "replay",
+            Flow::IdpInitiatedReplay => "idp-initiated-replay",
+        }
+    }
+}
+
+/// What the SP must provide for a scenario to run; a target that lacks any of it skips the
+/// scenario with that reason.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Requirements {
+    /// Capabilities the target must declare true (`idp-initiated`, `password-login`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+    /// SP settings (`idp-initiated=on`) that must hold: either among the target's defaults,
+    /// or set by a hook of that name before the scenario and undone by the `reset` hook after.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub settings: Vec<String>,
+}
+
+impl Requirements {
+    /// Whether nothing is required.
+    pub fn is_empty(&self) -> bool {
+        self.capabilities.is_empty() && self.settings.is_empty()
+    }
+}
+
+/// What the SP is expected to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "outcome", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Expectation {
+    /// A session for exactly this logical user.
+    SignedIn {
+        /// The logical user (a key of the target's `[users]`).
+        #[serde(rename = "as")]
+        user: String,
+    },
+    /// No session at all.
+    Refused,
+    /// The SP may refuse, or sign in, but only as the signed identity, never another one.
+    NoEffect {
+        /// The only logical user a session may be for.
+        #[serde(rename = "as")]
+        user: String,
+    },
+    /// A deployment choice: the SP's behaviour is recorded; `pass` when it matches the
+    /// recommendation, `warn` otherwise.
+    Policy {
+        /// The behaviour the cited profile recommends.
+        recommended: Recommended,
+    },
+}
+
+/// The recommended behaviour of a policy scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Recommended {
+    /// Signing in the scenario's user.
+    SignedIn,
+    /// Refusing.
+    Refused,
+}
+
+/// A loaded scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// The id: the path under the catalogue root, without `.toml`, with `/` separators.
+    pub id: String,
+    /// Where it came from.
+    pub origin: Origin,
+    /// The content.
+    pub file: ScenarioFile,
+}
+
+/// Where a scenario came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The catalogue compiled into the binary.
+    Embedded,
+    /// A file on disk.
+    File(PathBuf),
+}
+
+impl Origin {
+    /// A display name for error messages.
+    pub fn display(&self, id: &str) -> String {
+        match self {
+            Origin::Embedded => format!("scenarios/{id}.toml (embedded)"),
+            Origin::File(path) => path.display().to_string(),
+        }
+    }
+}
+
+/// Failed to load a scenario: which file, where in it, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}: {message}", location(*.line, *.column))]
+pub struct ScenarioError {
+    /// The file (or the embedded path).
+    pub file: String,
+    /// The 1-based line, when known.
+    pub line: Option<usize>,
+    /// The 1-based column, when known.
+    pub column: Option<usize>,
+    /// What is wrong, naming the field.
+    pub message: String,
+}
+
+fn location(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(":{l}:{c}"),
+        (Some(l), None) => format!(":{l}"),
+        _ => String::new(),
+    }
+}
+
+/// The 1-based line and column of a byte offset.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Turns a TOML error into (line, column, message) without the snippet toml renders.
+pub(crate) fn toml_error_parts(
+    text: &str,
+    err: &toml::de::Error,
+) -> (Option<usize>, Option<usize>, String) {
+    let (line, column) = match err.span() {
+        Some(span) => {
+            let (l, c) = line_column(text, span.start);
+            (Some(l), Some(c))
+        }
+        None => (None, None),
+    };
+    (line, column, err.message().trim().to_owned())
+}
+
+impl Scenario {
+    /// Parses and checks one scenario's text.
+    pub fn parse(id: &str, origin: Origin, text: &str) -> Result<Self, ScenarioError> {
+        let fail = |line, column, message| ScenarioError {
+            file: origin.display(id),
+            line,
+            column,
+            message,
+        };
+        if !is_valid_id(id) {
+            return Err(fail(
+                None,
+                None,
+                format!(
+                    "invalid scenario id `{id}`: use lower-case letters, digits, `-` and `_`, with `/` between folders"
+                ),
+            ));
+        }
+        let file: ScenarioFile = toml::from_str(text).map_err(|e| {
+            let (line, column, message) = toml_error_parts(text, &e);
+            fail(line, column, message)
+        })?;
+        let field_line = |field: &str| {
+            text.lines()
+                .position(|l| l.trim_start().starts_with(field))
+                .map(|i| i + 1)
+        };
+        if file.spec.iter().all(|s| s.trim().is_empty()) {
+            return Err(fail(
+                field_line("spec"),
+                None,
+                "field `spec` needs at least one citation (for example \"SAML Profiles §4.1.4.3\")"
+                    .to_owned(),
+            ));
+        }
+        if file.title.trim().is_empty() {
+            return Err(fail(
+                field_line("title"),
+                None,
+                "field `title` must not be empty".to_owned(),
+            ));
+        }
+        Ok(Self {
+            id: id.to_owned(),
+            origin,
+            file,
+        })
+    }
+}
+
+/// Whether an id is made of safe path segments.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.split('/').all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        })
+}
+
+/// Failed to read a folder of scenarios.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogueError {
+    /// A folder or file could not be read.
+    #[error("failed to read {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// One or more scenario files are invalid (all of them are listed).
+    #[error("{} invalid scenario file(s):\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ScenarioError>),
+    /// A `--filter` pattern is not a valid glob.
+    #[error("failed to parse filter `{pattern}`: {message}")]
+    Filter {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+/// A set of scenarios keyed by id.
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    scenarios: BTreeMap<String, Scenario>,
+}
+
+impl Catalogue {
+    /// The catalogue compiled into the binary (the repository's `scenarios/` folder).
+    pub fn embedded() -> Result<Self, CatalogueError> {
+        let mut catalogue = Catalogue::default();
+        let mut errors = Vec::new();
+        for (id, text) in crate::embedded::SCENARIOS {
+            match Scenario::parse(id, Origin::Embedded, text) {
+                Ok(s) => {
+                    catalogue.scenarios.insert(s.id.clone(), s);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(catalogue)
+        } else {
+            Err(CatalogueError::Invalid(errors))
+        }
+    }
+
+    /// Adds every `*.toml` under `dir` (recursively), replacing scenarios with the same id.
+    /// Every invalid file is reported, not only the first.
+    pub fn add_dir(&mut self, dir: &Path) -> Result<usize, CatalogueError> {
+        let mut files = Vec::new();
+        collect_toml(dir, &mut files)?;
+        files.sort();
+        let mut errors = Vec::new();
+        let mut added = 0;
+        for path in files {
+            let relative = path.strip_prefix(dir).unwrap_or(&path);
+            let id = relative
+                .with_extension("")
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            let text = std::fs::read_to_string(&path).map_err(|source| CatalogueError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            match Scenario::parse(&id, Origin::File(path.clone()), &text) {
+                Ok(s) => {
+                    self.scenarios.insert(s.id.clone(), s);
+                    added += 1;
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(added)
+        } else {
+            Err(CatalogueError::Invalid(errors))
+        }
+    }
+
+    /// Keeps the scenarios whose id matches any of the globs (all when `patterns` is empty).
+    pub fn filter(&mut self, patterns: &[String]) -> Result<(), CatalogueError> {
+        if patterns.is_empty() {
+            return Ok(());
+        }
+        let mut builder = globset::GlobSetBuilder::new();
+        for pattern in patterns {
+            let glob = globset::GlobBuilder::new(pattern)
+                .literal_separator(false)
+                .build()
+                .map_err(|e| CatalogueError::Filter {
+                    pattern: pattern.clone(),
+                    message: e.kind().to_string(),
+                })?;
+            builder.add(glob);
+        }
+        let set = builder.build().map_err(|e| CatalogueError::Filter {
+            pattern: patterns.join(" "),
+            message: e.to_string(),
+        })?;
+        self.scenarios.retain(|id, _| set.is_match(id));
+        Ok(())
+    }
+
+    /// Keeps shard `k` of `n` (1-based): every n-th scenario in id order, starting at the k-th.
+    pub fn shard(&mut self, k: usize, n: usize) {
+        let keep: Vec<String> = self
+            .scenarios
+            .keys()
+            .enumerate()
+            .filter(|(i, _)| n > 0 && i % n == k.saturating_sub(1))
+            .map(|(_, id)| id.clone())
+            .collect();
+        self.scenarios.retain(|id, _| keep.contains(id));
+    }
+
+    /// The scenarios in id order.
+    pub fn iter(&self) -> impl Iterator<Item = &Scenario> {
+        self.scenarios.values()
+    }
+
+    /// The number of scenarios.
+    pub fn len(&self) -> usize {
+        self.scenarios.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.scenarios.is_empty()
+    }
+
+    /// One scenario by id.
+    pub fn get(&self, id: &str) -> Option<&Scenario> {
+        self.scenarios.get(id)
+    }
+}
+
+fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CatalogueError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| CatalogueError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| CatalogueError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let path = entry.path();
+        if path.is_dir() {
+            collect_toml(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The JSON Schema of scenario files, pretty-printed with a trailing newline (the committed
+/// `scenarios/schema.json` must equal it).
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(ScenarioFile);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"
+title = "Valid login"
+spec = ["SAML Profiles §4.1.4.3"]
+level = "must"
+severity = "medium"
+expect = { outcome = "signed-in", as = "member" }
+"#;
+
+    #[test]
+    fn a_minimal_scenario_parses_with_defaults() {
+        let s = Scenario::parse("login/valid", Origin::Embedded, VALID).expect("valid");
+        assert_eq!(s.file.flow, Flow::SpInitiated);
+        assert_eq!(s.file.user, "member");
+        assert_eq!(
+            s.file.expect,
+            Expectation::SignedIn {
+                user: "member".into()
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_the_line_and_the_field() {
+        let text = VALID.replace("level = \"must\"", "levle = \"must\"");
+        let err = Scenario::parse(
+            "login/valid",
+            Origin::File("x/login/valid.toml".into()),
+            &text,
+        )
+        .expect_err("typo");
+        assert_eq!(err.file, "x/login/valid.toml");
+        assert_eq!(err.line, Some(4));
+        assert!(err.message.contains("levle"), "{err}");
+        assert!(
+            err.to_string().starts_with("x/login/valid.toml:4:"),
+            "{err}"
+        );
+
+        let text = VALID.replace("[\"SAML Profiles §4.1.4.3\"]", "[]");
+        let err = Scenario::parse("a", Origin::Embedded, &text).expect_err("no spec");
+        assert_eq!(err.line, Some(3));
+        assert!(err.message.contains("spec"), "{err}");
+
+        let text =
+            format!("{VALID}\n[plan]\nalter = [{{ kind = \"destinaton\", value = \"x\" }}]\n");
+        let err = Scenario::parse("a", Origin::Embedded, &text).expect_err("bad kind");
+        assert_eq!(err.line, Some(9));
+        assert!(err.message.contains("destinaton"), "{err}");
+    }
+
+    #[test]
+    fn ids_are_safe_paths() {
+        assert!(is_valid_id("signature/unsigned-response"));
+        assert!(!is_valid_id("../etc"));
+        assert!(!is_valid_id("a//b"));
+        assert!(!is_valid_id("Upper"));
+    }
+
+    #[test]
+    fn filters_are_globs_over_ids_and_shards_partition() {
+        let mut c = Catalogue::default();
+        for id in ["a/x", "a/y", "b/x", "b/y", "c"] {
+            let s = Scenario::parse(id, Origin::Embedded, VALID).expect("valid");
+            c.scenarios.insert(id.to_owned(), s);
+        }
+        let mut f = c.clone();
+        f.filter(&["a/*".to_owned(), "c".to_owned()]).expect("glob");
+        assert_eq!(
+            f.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ["a/x", "a/y", "c"]
+        );
+        let mut seen = Vec::new();
+        for k in 1..=3 {
+            let mut s = c.clone();
+            s.shard(k, 3);
+            seen.extend(s.iter().map(|s| s.id.clone()));
+        }
+        seen.sort();
+        assert_eq!(seen, ["a/x", "a/y", "b/x", "b/y", "c"]);
+        assert!(matches!(
+            c.clone().filter(&["a/[".to_owned()]),
+            Err(CatalogueError::Filter { .. })
+        ));
+    }
+}

@@ -1,0 +1,185 @@
+//! The `saml-harness` binary as a user runs it: exit codes, error messages, files written.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn harness(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_saml-harness"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn keys_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    mock_idp::KeyStore::load_or_create(dir.path(), mock_idp::KeyType::Rsa2048).expect("keys");
+    dir
+}
+
+#[test]
+fn list_prints_every_scenario_in_each_format() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let md = harness(&["list", "--format", "md"], cwd.path());
+    assert!(md.status.success(), "{}", text(&md.stderr));
+    let md = text(&md.stdout);
+    assert!(md.contains("| `signature/unsigned-response` |"), "{md}");
+    assert!(md.contains("SAML Profiles §4.1.4.5"), "{md}");
+
+    let json = harness(&["list", "--format", "json"], cwd.path());
+    let items: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let items = items.as_array().expect("array");
+    assert!(items.len() >= 20);
+    assert!(
+        items
+            .iter()
+            .all(|i| i["spec"].as_array().is_some_and(|s| !s.is_empty()))
+    );
+
+    let filtered = harness(&["list", "--filter", "signature/*"], cwd.path());
+    let out = text(&filtered.stdout);
+    assert!(
+        out.lines().filter(|l| l.starts_with("signature/")).count() >= 3,
+        "{out}"
+    );
+    assert!(!out.contains("login/"), "{out}");
+}
+
+#[test]
+fn a_broken_scenario_file_exits_2_naming_file_line_and_field() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let dir = cwd.path().join("mine/signature");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("typo.toml"),
+        "title = \"t\"\nspec = [\"x\"]\nlevel = \"must\"\nseverity = \"high\"\nexpct = { outcome = \"refused\" }\n",
+    )
+    .expect("write");
+    let out = harness(&["list", "--scenarios", "mine"], cwd.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("mine/signature/typo.toml:5:"), "{err}");
+    assert!(err.contains("expct"), "{err}");
+
+    let out = harness(&["run", "--target", "missing.toml"], cwd.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("missing.toml"));
+
+    let out = harness(&["run", "--filter", "nothing/*"], cwd.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no scenarios selected"));
+}
+
+#[test]
+fn a_conformance_failure_exits_1_and_lands_in_junit() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let keys = keys_dir();
+    let dir = cwd.path().join("mine/wrong");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    // A scenario whose expectation is wrong on purpose: an unsigned response must be refused,
+    // so "signed in" fails against a correct SP.
+    std::fs::write(
+        dir.join("expects-unsigned-accepted.toml"),
+        "title = \"wrong on purpose\"\nspec = [\"test\"]\nlevel = \"must\"\nseverity = \"critical\"\n[plan]\nsigning = { layout = \"none\" }\n[expect]\noutcome = \"signed-in\"\nas = \"member\"\n",
+    )
+    .expect("write");
+    let out = harness(
+        &[
+            "run",
+            "--no-embedded",
+            "--scenarios",
+            "mine",
+            "--report",
+            "out",
+            "--idp-state",
+            &keys.path().display().to_string(),
+        ],
+        cwd.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("FAIL   wrong/expects-unsigned-accepted [critical]"),
+        "{stdout}"
+    );
+    let junit = std::fs::read_to_string(cwd.path().join("out/junit.xml")).expect("junit");
+    assert!(junit.contains("<failure"), "{junit}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(cwd.path().join("out/report.json")).expect("json"),
+    )
+    .expect("parses");
+    assert_eq!(json["summary"]["failed"], 1);
+    assert_eq!(
+        json["results"][0]["observation"]["outcome"],
+        "not-signed-in"
+    );
+}
+
+#[test]
+fn shards_merge_into_the_whole_run_and_diff_reports_changes() {
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let keys = keys_dir();
+    let keys = keys.path().display().to_string();
+    for (shard, dir) in [("1/2", "s1"), ("2/2", "s2")] {
+        let out = harness(
+            &[
+                "run",
+                "--filter",
+                "login/*",
+                "--shard",
+                shard,
+                "--report",
+                dir,
+                "--idp-state",
+                &keys,
+            ],
+            cwd.path(),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+    let out = harness(
+        &["report", "merge", "s1", "s2", "--out", "merged"],
+        cwd.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let merged: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(cwd.path().join("merged/report.json")).expect("merged"),
+    )
+    .expect("json");
+    let listed = harness(
+        &["list", "--filter", "login/*", "--format", "json"],
+        cwd.path(),
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    assert_eq!(
+        merged["summary"]["total"].as_u64(),
+        Some(listed.as_array().expect("array").len() as u64)
+    );
+
+    let same = harness(&["report", "diff", "merged", "merged"], cwd.path());
+    assert_eq!(same.status.code(), Some(0));
+    let changed = harness(&["report", "diff", "s1", "merged"], cwd.path());
+    assert_eq!(changed.status.code(), Some(1));
+    assert!(
+        text(&changed.stdout).contains("login/"),
+        "{}",
+        text(&changed.stdout)
+    );
+}

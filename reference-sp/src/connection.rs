@@ -1,0 +1,159 @@
+//! The tenant's SSO connection to its IdP: from metadata XML or from the three fields.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+const MD_NS: &str = "urn:oasis:names:tc:SAML:2.0:metadata";
+const DS_NS: &str = "http://www.w3.org/2000/09/xmldsig#";
+const REDIRECT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
+
+/// A configured IdP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    /// The IdP's entityID (the expected Issuer).
+    pub entity_id: String,
+    /// Where AuthnRequests go (HTTP-Redirect).
+    pub sso_url: String,
+    /// The signing certificates (DER), every one of which is trusted (key rollover).
+    #[serde(with = "der_list")]
+    pub certificates: Vec<Vec<u8>>,
+}
+
+mod der_list {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            v.iter()
+                .map(|d| base64::engine::general_purpose::STANDARD.encode(d)),
+        )
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        let items = Vec::<String>::deserialize(d)?;
+        items
+            .iter()
+            .map(|s| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map_err(serde::de::Error::custom)
+            })
+            .collect()
+    }
+}
+
+/// Why a connection cannot be configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("failed to configure the IdP connection: {0}")]
+pub struct ConnectionError(pub String);
+
+impl Connection {
+    /// From an IdP EntityDescriptor: its entityID, its HTTP-Redirect SSO location, and every
+    /// KeyDescriptor for signing (or without `use`). A connection without a signing key is a
+    /// configuration error, never "skip verification".
+    pub fn from_metadata(xml: &str) -> Result<Self, ConnectionError> {
+        let fail = |m: &str| ConnectionError(m.to_owned());
+        if xml.contains("<!DOCTYPE") {
+            return Err(fail("the metadata contains a DOCTYPE"));
+        }
+        let doc = roxmltree::Document::parse(xml)
+            .map_err(|e| ConnectionError(format!("the metadata is not XML: {e}")))?;
+        let entity = doc
+            .descendants()
+            .find(|n| n.has_tag_name((MD_NS, "EntityDescriptor")))
+            .ok_or_else(|| fail("no EntityDescriptor in the metadata"))?;
+        let entity_id = entity
+            .attribute("entityID")
+            .ok_or_else(|| fail("the EntityDescriptor has no entityID"))?
+            .to_owned();
+        let idp = entity
+            .children()
+            .find(|n| n.has_tag_name((MD_NS, "IDPSSODescriptor")))
+            .ok_or_else(|| fail("no IDPSSODescriptor in the metadata"))?;
+        let sso_url = idp
+            .children()
+            .filter(|n| n.has_tag_name((MD_NS, "SingleSignOnService")))
+            .find(|n| n.attribute("Binding") == Some(REDIRECT))
+            .and_then(|n| n.attribute("Location"))
+            .ok_or_else(|| fail("no HTTP-Redirect SingleSignOnService in the metadata"))?
+            .to_owned();
+        let keys: Vec<_> = idp
+            .children()
+            .filter(|n| n.has_tag_name((MD_NS, "KeyDescriptor")))
+            .collect();
+        let mut signing: Vec<_> = keys
+            .iter()
+            .filter(|k| k.attribute("use") == Some("signing"))
+            .collect();
+        if signing.is_empty() {
+            signing = keys
+                .iter()
+                .filter(|k| k.attribute("use").is_none_or(str::is_empty))
+                .collect();
+        }
+        let mut certificates = Vec::new();
+        for key in signing {
+            for cert in key
+                .descendants()
+                .filter(|n| n.has_tag_name((DS_NS, "X509Certificate")))
+            {
+                let text: String = cert
+                    .text()
+                    .unwrap_or_default()
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect();
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map_err(|e| {
+                        ConnectionError(format!("a signing certificate is not base64: {e}"))
+                    })?;
+                certificates.push(der);
+            }
+        }
+        Self::new(entity_id, sso_url, certificates)
+    }
+
+    /// From the three fields an admin pastes.
+    pub fn from_fields(
+        entity_id: &str,
+        sso_url: &str,
+        certificate_pem: &str,
+    ) -> Result<Self, ConnectionError> {
+        let cert = openssl::x509::X509::from_pem(certificate_pem.as_bytes())
+            .map_err(|e| ConnectionError(format!("the certificate is not PEM: {e}")))?;
+        let der = cert
+            .to_der()
+            .map_err(|e| ConnectionError(format!("the certificate cannot be encoded: {e}")))?;
+        Self::new(entity_id.to_owned(), sso_url.to_owned(), vec![der])
+    }
+
+    fn new(
+        entity_id: String,
+        sso_url: String,
+        certificates: Vec<Vec<u8>>,
+    ) -> Result<Self, ConnectionError> {
+        if certificates.is_empty() {
+            return Err(ConnectionError(
+                "the IdP has no signing certificate; refusing a connection that could not verify signatures".to_owned(),
+            ));
+        }
+        for der in &certificates {
+            openssl::x509::X509::from_der(der)
+                .map_err(|e| ConnectionError(format!("a signing certificate is invalid: {e}")))?;
+        }
+        if entity_id.trim().is_empty()
+            || !(sso_url.starts_with("http://") || sso_url.starts_with("https://"))
+        {
+            return Err(ConnectionError(
+                "the IdP needs an entityID and an http(s) SSO URL".to_owned(),
+            ));
+        }
+        Ok(Self {
+            entity_id,
+            sso_url,
+            certificates,
+        })
+    }
+}

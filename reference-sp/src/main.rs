@@ -1,0 +1,51 @@
+//! `reference-sp`: serve the reference SP.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use reference_sp::cli::{ServeArgs, serve};
+
+/// A real SAML 2.0 SP on samael and SQLite, hardened, with deliberate weakenings.
+#[derive(Debug, Parser)]
+#[command(name = "reference-sp", version)]
+struct Cli {
+    /// More logs (-v info, -vv debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the SP until interrupted.
+    Serve(ServeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = match cli.verbose {
+        0 => "warn,reference_sp=info",
+        1 => "info",
+        _ => "debug",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let Ok(runtime) = tokio::runtime::Runtime::new() else {
+        return ExitCode::from(3);
+    };
+    match cli.command {
+        Command::Serve(args) => match runtime.block_on(serve(args)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}

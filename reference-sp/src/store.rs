@@ -1,0 +1,488 @@
+//! SQLite storage: settings, the IdP connection, users, sessions, outstanding requests and the
+//! replay cache. The schema is created and migrated at start (`schema_version`).
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension as _, params};
+
+use crate::connection::Connection;
+use crate::settings::Settings;
+
+/// Where the database lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// In memory (tests, the harness's in-process runs).
+    Memory,
+    /// A file.
+    File(PathBuf),
+}
+
+/// Ordered migrations; the index + 1 is the schema version after it.
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE settings (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
+     CREATE TABLE connection (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
+     CREATE TABLE users (
+        email TEXT PRIMARY KEY COLLATE NOCASE,
+        role TEXT NOT NULL,
+        password_hash BLOB,
+        salt BLOB,
+        api INTEGER NOT NULL DEFAULT 0,
+        sso_user INTEGER NOT NULL DEFAULT 1,
+        reset_required INTEGER NOT NULL DEFAULT 0,
+        reset_token TEXT
+     );
+     CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        method TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER
+     );
+     CREATE TABLE pending (
+        request_id TEXT PRIMARY KEY,
+        browser TEXT NOT NULL,
+        relay TEXT NOT NULL UNIQUE,
+        email TEXT,
+        return_to TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+     );
+     CREATE TABLE replay (assertion_id TEXT PRIMARY KEY, until INTEGER NOT NULL);",
+];
+
+/// A user.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct User {
+    /// The email (unique, case-insensitive).
+    pub email: String,
+    /// `member`, `admin` or `api`.
+    pub role: String,
+    /// Whether the user has a password.
+    pub has_password: bool,
+    /// Whether the user may use basic auth on the API.
+    pub api: bool,
+    /// Whether the user must reset their password before password login.
+    pub reset_required: bool,
+}
+
+/// A session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The user.
+    pub email: String,
+    /// `sso` or `password`.
+    pub method: String,
+    /// When it ends, if the IdP said.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// An outstanding AuthnRequest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    /// The request ID.
+    pub request_id: String,
+    /// The email the user typed, if any.
+    pub email: Option<String>,
+    /// Where to go after login.
+    pub return_to: String,
+}
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to use the database: {0}")]
+pub struct StoreError(#[from] rusqlite::Error);
+
+/// The database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<rusqlite::Connection>,
+}
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_ts(t: i64) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(t, 0)
+}
+
+/// PBKDF2-HMAC-SHA256 of a password.
+pub fn hash_password(password: &str, salt: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 32];
+    // Only fails for an invalid digest or output length, neither of which can happen here.
+    let _ = openssl::pkcs5::pbkdf2_hmac(
+        password.as_bytes(),
+        salt,
+        10_000,
+        openssl::hash::MessageDigest::sha256(),
+        &mut out,
+    );
+    out
+}
+
+impl Store {
+    /// Opens (and creates or migrates) the database.
+    pub fn open(database: &Database) -> Result<Self, StoreError> {
+        let conn = match database {
+            Database::Memory => rusqlite::Connection::open_in_memory()?,
+            Database::File(path) => rusqlite::Connection::open(path)?,
+        };
+        conn.execute_batch("PRAGMA foreign_keys = ON; CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")?;
+        let version: i64 = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let mut current = usize::try_from(version).unwrap_or(0);
+        while current < MIGRATIONS.len() {
+            conn.execute_batch(MIGRATIONS[current])?;
+            current += 1;
+            conn.execute("DELETE FROM schema_version", [])?;
+            conn.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                params![current as i64],
+            )?;
+        }
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn db(&self) -> MutexGuard<'_, rusqlite::Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The schema version.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .db()
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))?)
+    }
+
+    /// The settings (defaults when none are stored).
+    pub fn settings(&self) -> Result<Settings, StoreError> {
+        let json: Option<String> = self
+            .db()
+            .query_row("SELECT json FROM settings WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        Ok(json
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
+    }
+
+    /// Stores the settings.
+    pub fn set_settings(&self, settings: &Settings) -> Result<(), StoreError> {
+        let json = serde_json::to_string(settings).unwrap_or_default();
+        self.db().execute(
+            "INSERT INTO settings (id, json) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET json = ?1",
+            params![json],
+        )?;
+        Ok(())
+    }
+
+    /// The IdP connection.
+    pub fn connection(&self) -> Result<Option<Connection>, StoreError> {
+        let json: Option<String> = self
+            .db()
+            .query_row("SELECT json FROM connection WHERE id = 1", [], |r| r.get(0))
+            .optional()?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// Stores the IdP connection.
+    pub fn set_connection(&self, connection: &Connection) -> Result<(), StoreError> {
+        let json = serde_json::to_string(connection).unwrap_or_default();
+        self.db().execute(
+            "INSERT INTO connection (id, json) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET json = ?1",
+            params![json],
+        )?;
+        Ok(())
+    }
+
+    /// Creates or updates a user; `password` replaces the password when given.
+    pub fn put_user(
+        &self,
+        email: &str,
+        role: &str,
+        password: Option<&str>,
+        api: bool,
+    ) -> Result<(), StoreError> {
+        let db = self.db();
+        db.execute(
+            "INSERT INTO users (email, role, api) VALUES (?1, ?2, ?3)
+             ON CONFLICT(email) DO UPDATE SET role = ?2, api = ?3",
+            params![email, role, api],
+        )?;
+        if let Some(p) = password {
+            let salt: [u8; 16] = rand::random();
+            db.execute(
+                "UPDATE users SET password_hash = ?2, salt = ?3, reset_required = 0, reset_token = NULL WHERE email = ?1",
+                params![email, hash_password(p, &salt), salt.to_vec()],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a user; whether one existed.
+    pub fn delete_user(&self, email: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .db()
+            .execute("DELETE FROM users WHERE email = ?1", params![email])?
+            > 0)
+    }
+
+    /// Every user.
+    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+        let db = self.db();
+        let mut stmt = db.prepare(
+            "SELECT email, role, password_hash IS NOT NULL, api, reset_required FROM users ORDER BY email",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(User {
+                email: r.get(0)?,
+                role: r.get(1)?,
+                has_password: r.get(2)?,
+                api: r.get(3)?,
+                reset_required: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One user.
+    pub fn user(&self, email: &str) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .users()?
+            .into_iter()
+            .find(|u| u.email.eq_ignore_ascii_case(email)))
+    }
+
+    /// Whether the password is right.
+    pub fn check_password(&self, email: &str, password: &str) -> Result<bool, StoreError> {
+        type HashAndSalt = (Option<Vec<u8>>, Option<Vec<u8>>);
+        let row: Option<HashAndSalt> = self
+            .db()
+            .query_row(
+                "SELECT password_hash, salt FROM users WHERE email = ?1",
+                params![email],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(match row {
+            Some((Some(hash), Some(salt))) => {
+                openssl::memcmp::eq(&hash, &hash_password(password, &salt))
+            }
+            _ => false,
+        })
+    }
+
+    /// Marks every SSO user with a password as needing a reset (SSO turned off).
+    pub fn require_resets(&self) -> Result<(), StoreError> {
+        self.db()
+            .execute("UPDATE users SET reset_required = 1 WHERE sso_user = 1", [])?;
+        Ok(())
+    }
+
+    /// Issues a password reset token.
+    pub fn reset_token(&self, email: &str) -> Result<Option<String>, StoreError> {
+        let token = crate::random_token();
+        let n = self.db().execute(
+            "UPDATE users SET reset_token = ?2 WHERE email = ?1",
+            params![email, token],
+        )?;
+        Ok((n > 0).then_some(token))
+    }
+
+    /// Uses a reset token; the email it was for.
+    pub fn use_reset_token(
+        &self,
+        token: &str,
+        password: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let email: Option<String> = self
+            .db()
+            .query_row(
+                "SELECT email FROM users WHERE reset_token = ?1",
+                params![token],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(e) = &email {
+            let salt: [u8; 16] = rand::random();
+            self.db().execute(
+                "UPDATE users SET password_hash = ?2, salt = ?3, reset_required = 0, reset_token = NULL WHERE email = ?1",
+                params![e, hash_password(password, &salt), salt.to_vec()],
+            )?;
+        }
+        Ok(email)
+    }
+
+    /// Starts a session; returns its id.
+    pub fn create_session(
+        &self,
+        email: &str,
+        method: &str,
+        now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<String, StoreError> {
+        let id = crate::random_token();
+        self.db().execute(
+            "INSERT INTO sessions (id, email, method, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, email, method, ts(now), expires_at.map(ts)],
+        )?;
+        Ok(id)
+    }
+
+    /// A live session.
+    pub fn session(&self, id: &str, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {
+        let row: Option<(String, String, Option<i64>)> = self
+            .db()
+            .query_row(
+                "SELECT email, method, expires_at FROM sessions WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        Ok(row.and_then(|(email, method, expires)| {
+            let expires_at = expires.and_then(from_ts);
+            match expires_at {
+                Some(t) if t <= now => None,
+                _ => Some(Session {
+                    email,
+                    method,
+                    expires_at,
+                }),
+            }
+        }))
+    }
+
+    /// Ends a session.
+    pub fn end_session(&self, id: &str) -> Result<(), StoreError> {
+        self.db()
+            .execute("DELETE FROM sessions WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    /// Records an outstanding request.
+    pub fn add_pending(
+        &self,
+        browser: &str,
+        relay: &str,
+        pending: &Pending,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.db().execute(
+            "INSERT INTO pending (request_id, browser, relay, email, return_to, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![pending.request_id, browser, relay, pending.email, pending.return_to, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// The request ids a browser has outstanding (issued in the last 10 minutes).
+    pub fn outstanding(
+        &self,
+        browser: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let db = self.db();
+        let mut stmt =
+            db.prepare("SELECT request_id FROM pending WHERE browser = ?1 AND created_at > ?2")?;
+        let rows = stmt.query_map(params![browser, ts(now) - 600], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Consumes an outstanding request (once).
+    pub fn take_pending(&self, request_id: &str) -> Result<Option<Pending>, StoreError> {
+        let db = self.db();
+        let row: Option<(Option<String>, String)> = db
+            .query_row(
+                "SELECT email, return_to FROM pending WHERE request_id = ?1",
+                params![request_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        db.execute(
+            "DELETE FROM pending WHERE request_id = ?1",
+            params![request_id],
+        )?;
+        Ok(row.map(|(email, return_to)| Pending {
+            request_id: request_id.to_owned(),
+            email,
+            return_to,
+        }))
+    }
+
+    /// Records an assertion id; `false` when it was already there (a replay).
+    pub fn remember_assertion(
+        &self,
+        id: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let db = self.db();
+        db.execute("DELETE FROM replay WHERE until < ?1", params![ts(now)])?;
+        let n = db.execute(
+            "INSERT OR IGNORE INTO replay (assertion_id, until) VALUES (?1, ?2)",
+            params![id, ts(until)],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Restores users to a snapshot (the admin API's reset).
+    pub fn replace_users(&self, users: &[(User, Option<String>)]) -> Result<(), StoreError> {
+        self.db().execute("DELETE FROM users", [])?;
+        for (u, password) in users {
+            self.put_user(&u.email, &u.role, password.as_deref(), u.api)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_is_created_and_state_round_trips() {
+        let s = Store::open(&Database::Memory).expect("open");
+        assert_eq!(s.schema_version().expect("v"), MIGRATIONS.len() as i64);
+        s.put_user("a@x.test", "admin", Some("pw"), false)
+            .expect("user");
+        assert!(s.check_password("A@x.test", "pw").expect("check"));
+        assert!(!s.check_password("a@x.test", "nope").expect("check"));
+        let now = Utc::now();
+        assert!(
+            s.remember_assertion("_1", now + chrono::Duration::minutes(5), now)
+                .expect("r")
+        );
+        assert!(
+            !s.remember_assertion("_1", now + chrono::Duration::minutes(5), now)
+                .expect("r")
+        );
+        let id = s
+            .create_session(
+                "a@x.test",
+                "sso",
+                now,
+                Some(now - chrono::Duration::seconds(1)),
+            )
+            .expect("s");
+        assert_eq!(
+            s.session(&id, now).expect("q"),
+            None,
+            "an expired session is gone"
+        );
+    }
+
+    #[test]
+    fn a_file_database_keeps_its_schema_across_opens() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Database::File(dir.path().join("sp.sqlite"));
+        Store::open(&db)
+            .expect("first")
+            .put_user("a@x.test", "member", None, false)
+            .expect("u");
+        let again = Store::open(&db).expect("second");
+        assert_eq!(again.users().expect("users").len(), 1);
+    }
+}

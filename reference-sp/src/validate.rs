@@ -1,0 +1,825 @@
+//! The ACS validator: every check of a SAML Response, each with its reason code, each one
+//! switchable off by exactly one weakening. Pure apart from xmlsec: the caller supplies the
+//! browser's outstanding request ids and the time, and keeps the replay cache.
+//!
+//! Order: strict pre-parse (no DOCTYPE, one root) -> structure (one Response, unique IDs, one
+//! Assertion, signatures only on the Response or that Assertion, each with exactly one
+//! `#ID` reference to its parent, allowed algorithms and transforms) -> xmlsec verifies every
+//! signature against the connection's keys only (nothing is fetched: every reference is
+//! same-document) -> signature policy -> addressing, time, session binding -> identity, read
+//! from the verified assertion as full text content.
+
+use std::collections::{BTreeSet, HashSet};
+use std::io::Read as _;
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+use roxmltree::{Document, Node};
+use samael::crypto::{CertificateDer, CryptoProvider as _, ReduceMode, XmlSec};
+
+use crate::connection::Connection;
+use crate::reason::{Reason, Refusal};
+use crate::settings::{IdentitySource, Settings, SignaturePolicy};
+use crate::weaken::Weakening;
+
+const SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
+const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+const EMAIL_FORMAT: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+const EXC_C14N_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
+
+/// The largest decoded response accepted.
+pub const MAX_RESPONSE_BYTES: usize = 512 * 1024;
+
+/// What the SP knows when a response arrives.
+#[derive(Debug)]
+pub struct Context<'a> {
+    /// This SP's entityID (the expected Audience).
+    pub sp_entity_id: &'a str,
+    /// The ACS URL the response was posted to.
+    pub acs_url: &'a str,
+    /// The IdP.
+    pub connection: &'a Connection,
+    /// The tenant's policy.
+    pub settings: &'a Settings,
+    /// Checks turned off.
+    pub weaken: &'a BTreeSet<Weakening>,
+    /// Request ids this browser has outstanding.
+    pub outstanding: &'a [String],
+    /// Now.
+    pub now: DateTime<Utc>,
+}
+
+/// A response that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Login {
+    /// The asserted email (from the NameID or the configured attribute).
+    pub email: String,
+    /// The verified assertion's ID (for the replay cache).
+    pub assertion_id: String,
+    /// Until when the assertion ID must stay in the replay cache.
+    pub replay_until: DateTime<Utc>,
+    /// The request this answers, if solicited.
+    pub in_response_to: Option<String>,
+    /// When the session must end, if the IdP said.
+    pub session_not_on_or_after: Option<DateTime<Utc>>,
+    /// Whether the response or the assertion was signed (for logs).
+    pub signed: (bool, bool),
+}
+
+/// Decodes the `SAMLResponse` form field (base64, not DEFLATEd).
+pub fn decode_post(value: &str) -> Result<String, Refusal> {
+    let compact: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&compact)
+        .map_err(|e| {
+            Refusal::new(
+                Reason::ResponseNotBase64,
+                format!("SAMLResponse is not base64: {e}"),
+            )
+        })?;
+    if bytes.len() > MAX_RESPONSE_BYTES {
+        return Err(Refusal::new(
+            Reason::ResponseTooLarge,
+            format!(
+                "the response is {} bytes; the limit is {MAX_RESPONSE_BYTES}",
+                bytes.len()
+            ),
+        ));
+    }
+    if bytes.first() != Some(&b'<') && bytes.iter().take(64).all(|b| *b != b'<') {
+        // Not XML: perhaps DEFLATEd (the Redirect encoding) or base64 twice.
+        let mut inflated = Vec::new();
+        let deflated = flate2::read::DeflateDecoder::new(&bytes[..])
+            .take(1 << 16)
+            .read_to_end(&mut inflated)
+            .is_ok()
+            && inflated.starts_with(b"<");
+        return Err(Refusal::new(
+            Reason::WrongBinding,
+            if deflated {
+                "the response is DEFLATEd: that is the HTTP-Redirect encoding, never valid for a Response over HTTP-POST"
+            } else {
+                "the decoded SAMLResponse is not XML"
+            },
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| Refusal::new(Reason::XmlMalformed, "the response is not UTF-8"))
+}
+
+fn off(ctx: &Context<'_>, w: Weakening) -> bool {
+    ctx.weaken.contains(&w)
+}
+
+fn refuse<T>(reason: Reason, detail: impl Into<String>) -> Result<T, Refusal> {
+    Err(Refusal::new(reason, detail))
+}
+
+/// Validates a decoded response. Blocking (xmlsec): call from `spawn_blocking` in async code.
+pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
+    // 1. Strict pre-parse.
+    let has_doctype = xml.to_ascii_uppercase().contains("<!DOCTYPE");
+    if has_doctype && !off(ctx, Weakening::XmlDoctype) {
+        return refuse(Reason::XmlDoctype, "the response contains a DOCTYPE");
+    }
+    // External entities are never resolved (roxmltree's default resolver refuses them).
+    let options = || roxmltree::ParsingOptions {
+        allow_dtd: has_doctype,
+        nodes_limit: 100_000,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let (doc, text_used) = match Document::parse_with_options(xml, options()) {
+        Ok(doc) => (doc, xml),
+        Err(e) => match first_root(xml) {
+            Some(prefix) if prefix.len() < xml.trim_end().len() => {
+                if !off(ctx, Weakening::XmlSingleRoot) {
+                    return refuse(
+                        Reason::XmlMultipleRoots,
+                        "content follows the root element (a second root or trailing data)",
+                    );
+                }
+                match Document::parse_with_options(prefix, options()) {
+                    Ok(doc) => (doc, prefix),
+                    Err(e) => {
+                        return refuse(
+                            Reason::XmlMalformed,
+                            format!("the response is not well-formed XML: {e}"),
+                        );
+                    }
+                }
+            }
+            _ => {
+                return refuse(
+                    Reason::XmlMalformed,
+                    format!("the response is not well-formed XML: {e}"),
+                );
+            }
+        },
+    };
+    let root = doc.root_element();
+    if !root.has_tag_name((SAMLP, "Response")) {
+        return refuse(
+            Reason::NotAResponse,
+            format!(
+                "the root element is {:?}, not samlp:Response",
+                root.tag_name().name()
+            ),
+        );
+    }
+    if root.attribute("Version") != Some("2.0") {
+        return refuse(
+            Reason::VersionInvalid,
+            format!("Version is {:?}, not \"2.0\"", root.attribute("Version")),
+        );
+    }
+    let mut ids = HashSet::new();
+    for node in doc.descendants().filter(Node::is_element) {
+        if let Some(id) = node.attribute("ID")
+            && !ids.insert(id)
+        {
+            return refuse(Reason::DuplicateId, format!("the ID {id:?} appears twice"));
+        }
+    }
+
+    // 2. Status.
+    let status = root
+        .children()
+        .find(|n| n.has_tag_name((SAMLP, "Status")))
+        .and_then(|s| s.children().find(|n| n.has_tag_name((SAMLP, "StatusCode"))))
+        .and_then(|c| c.attribute("Value"));
+    if status != Some(SUCCESS) {
+        return refuse(
+            Reason::StatusNotSuccess,
+            format!("the IdP answered status {}", status.unwrap_or("(none)")),
+        );
+    }
+
+    // 3. Assertions.
+    let all_assertions: Vec<Node<'_, '_>> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name((SAML, "Assertion")))
+        .collect();
+    let direct: Vec<Node<'_, '_>> = root
+        .children()
+        .filter(|n| n.has_tag_name((SAML, "Assertion")))
+        .collect();
+    if all_assertions.is_empty() {
+        return refuse(
+            Reason::AssertionMissing,
+            "the response carries no assertion",
+        );
+    }
+    let lenient = off(ctx, Weakening::SingleAssertion) || off(ctx, Weakening::FirstAssertion);
+    if all_assertions.len() > 1 && !lenient {
+        return refuse(
+            Reason::MultipleAssertions,
+            format!(
+                "the response carries {} assertions; exactly one is accepted",
+                all_assertions.len()
+            ),
+        );
+    }
+    let Some(assertion) = direct
+        .iter()
+        .copied()
+        .find(|a| a.children().any(|c| c.has_tag_name((DS, "Signature"))))
+        .or_else(|| direct.first().copied())
+    else {
+        return refuse(
+            Reason::AssertionMissing,
+            "no assertion is a child of the Response",
+        );
+    };
+
+    // 4. Signatures: where they are, what they reference, which algorithms.
+    let signatures: Vec<Node<'_, '_>> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name((DS, "Signature")))
+        .collect();
+    let verify = !off(ctx, Weakening::Signature);
+    if signatures.is_empty() && verify {
+        return refuse(
+            Reason::SignatureMissing,
+            "neither the response nor the assertion is signed",
+        );
+    }
+    let mut response_signed = false;
+    let mut assertion_signed = false;
+    if verify {
+        for sig in &signatures {
+            let parent = sig.parent_element();
+            let on_response = parent == Some(root);
+            let on_assertion = parent == Some(assertion);
+            if !(on_response || on_assertion || off(ctx, Weakening::ReferenceUri)) {
+                return refuse(
+                    Reason::SignatureMisplaced,
+                    format!(
+                        "a signature sits in {:?}; only the Response and its Assertion may be signed",
+                        parent.map(|p| p.tag_name().name()).unwrap_or("(nothing)")
+                    ),
+                );
+            }
+            response_signed |= on_response;
+            assertion_signed |= on_assertion;
+            check_signature(sig, parent, ctx)?;
+        }
+        let certs: Vec<CertificateDer> = ctx
+            .connection
+            .certificates
+            .iter()
+            .map(|d| CertificateDer::from(d.clone()))
+            .collect();
+        XmlSec::reduce_xml_to_signed(text_used, &certs, ReduceMode::ValidateAndMarkNoAncestors)
+            .map_err(|e| {
+                Refusal::new(
+                    Reason::SignatureInvalid,
+                    format!("a signature does not verify with the IdP's keys: {e}"),
+                )
+            })?;
+        let policy = ctx.settings.signature_policy;
+        let want_assertion = ctx.settings.want_assertions_signed
+            || matches!(policy, SignaturePolicy::Assertion | SignaturePolicy::Both);
+        if matches!(policy, SignaturePolicy::Response | SignaturePolicy::Both) && !response_signed {
+            return refuse(
+                Reason::ResponseNotSigned,
+                "the policy requires a signed Response",
+            );
+        }
+        if want_assertion && !assertion_signed {
+            return refuse(
+                Reason::AssertionNotSigned,
+                "the policy requires a signed Assertion",
+            );
+        }
+        if !(response_signed || assertion_signed) {
+            return refuse(
+                Reason::SignatureMissing,
+                "no signature covers the assertion",
+            );
+        }
+    }
+
+    // 5. Response addressing.
+    let destination = root.attribute("Destination");
+    if !off(ctx, Weakening::Destination) {
+        match destination {
+            Some(d) if d != ctx.acs_url => {
+                return refuse(
+                    Reason::DestinationMismatch,
+                    format!("Destination is {d:?}, this ACS is {:?}", ctx.acs_url),
+                );
+            }
+            None if response_signed => {
+                return refuse(
+                    Reason::DestinationMissing,
+                    "a signed Response must carry Destination",
+                );
+            }
+            _ => {}
+        }
+    }
+    if !off(ctx, Weakening::Issuer) {
+        if let Some(issuer) = child_text(root, SAML, "Issuer")
+            && issuer != ctx.connection.entity_id
+        {
+            return refuse(
+                Reason::IssuerMismatch,
+                format!("the Response Issuer is {issuer:?}"),
+            );
+        }
+        match child_text(assertion, SAML, "Issuer") {
+            Some(issuer) if issuer == ctx.connection.entity_id => {}
+            other => {
+                return refuse(
+                    Reason::IssuerMismatch,
+                    format!(
+                        "the Assertion Issuer is {other:?}, not {:?}",
+                        ctx.connection.entity_id
+                    ),
+                );
+            }
+        }
+    }
+
+    // 6. Session binding.
+    let in_response_to = root.attribute("InResponseTo").map(str::to_owned);
+    match &in_response_to {
+        Some(irt) => {
+            if !off(ctx, Weakening::InResponseTo) && !ctx.outstanding.iter().any(|r| r == irt) {
+                return refuse(
+                    Reason::InResponseToUnknown,
+                    format!("InResponseTo {irt:?} is not a request this browser has outstanding"),
+                );
+            }
+        }
+        None => {
+            if !ctx.settings.idp_initiated && !off(ctx, Weakening::IdpInitiated) {
+                return refuse(Reason::UnsolicitedNotAllowed, "IdP-initiated login is off");
+            }
+        }
+    }
+
+    // 7. Subject confirmation.
+    let skew = Duration::seconds(ctx.settings.clock_skew_seconds.max(0));
+    let subject = assertion
+        .children()
+        .find(|n| n.has_tag_name((SAML, "Subject")));
+    let scd = subject
+        .into_iter()
+        .flat_map(|s| s.children())
+        .filter(|n| {
+            n.has_tag_name((SAML, "SubjectConfirmation")) && n.attribute("Method") == Some(BEARER)
+        })
+        .find_map(|c| {
+            c.children()
+                .find(|n| n.has_tag_name((SAML, "SubjectConfirmationData")))
+        });
+    let Some(scd) = scd else {
+        return refuse(
+            Reason::SubjectConfirmationMissing,
+            "no bearer SubjectConfirmationData",
+        );
+    };
+    if !off(ctx, Weakening::Recipient) && scd.attribute("Recipient") != Some(ctx.acs_url) {
+        return refuse(
+            Reason::RecipientMismatch,
+            format!(
+                "Recipient is {:?}, this ACS is {:?}",
+                scd.attribute("Recipient"),
+                ctx.acs_url
+            ),
+        );
+    }
+    let scd_not_on_or_after = instant(scd.attribute("NotOnOrAfter"));
+    if !off(ctx, Weakening::SubjectConfirmationExpiry) {
+        match scd_not_on_or_after {
+            Some(t) if ctx.now < t + skew => {}
+            Some(t) => {
+                return refuse(
+                    Reason::SubjectConfirmationExpired,
+                    format!("the bearer confirmation expired at {t}"),
+                );
+            }
+            None => {
+                return refuse(
+                    Reason::SubjectConfirmationExpired,
+                    "the bearer confirmation has no valid NotOnOrAfter",
+                );
+            }
+        }
+    }
+    if !off(ctx, Weakening::InResponseTo)
+        && scd.attribute("InResponseTo").map(str::to_owned) != in_response_to
+    {
+        return refuse(
+            Reason::InResponseToMismatch,
+            format!(
+                "the confirmation answers {:?}, the Response answers {:?}",
+                scd.attribute("InResponseTo"),
+                in_response_to
+            ),
+        );
+    }
+
+    // 8. Conditions.
+    let conditions = assertion
+        .children()
+        .find(|n| n.has_tag_name((SAML, "Conditions")));
+    if !off(ctx, Weakening::TimeWindow)
+        && let Some(c) = conditions
+    {
+        if let Some(nb) = instant(c.attribute("NotBefore"))
+            && ctx.now + skew < nb
+        {
+            return refuse(
+                Reason::AssertionNotYetValid,
+                format!("the assertion is valid from {nb}"),
+            );
+        }
+        if let Some(noa) = instant(c.attribute("NotOnOrAfter"))
+            && ctx.now >= noa + skew
+        {
+            return refuse(
+                Reason::AssertionExpired,
+                format!("the assertion expired at {noa}"),
+            );
+        }
+    }
+    if !off(ctx, Weakening::Audience) {
+        let restrictions: Vec<Node<'_, '_>> = conditions
+            .into_iter()
+            .flat_map(|c| c.children())
+            .filter(|n| n.has_tag_name((SAML, "AudienceRestriction")))
+            .collect();
+        if restrictions.is_empty() {
+            return refuse(
+                Reason::AudienceMissing,
+                "the assertion has no AudienceRestriction",
+            );
+        }
+        for r in restrictions {
+            let ok = r
+                .children()
+                .filter(|n| n.has_tag_name((SAML, "Audience")))
+                .any(|a| full_text(a).trim() == ctx.sp_entity_id);
+            if !ok {
+                return refuse(
+                    Reason::AudienceMismatch,
+                    format!(
+                        "an AudienceRestriction does not name {:?}",
+                        ctx.sp_entity_id
+                    ),
+                );
+            }
+        }
+    }
+
+    // 9. Authentication statement.
+    let authn = assertion
+        .children()
+        .find(|n| n.has_tag_name((SAML, "AuthnStatement")));
+    if authn.is_none() && !off(ctx, Weakening::AuthnStatement) {
+        return refuse(
+            Reason::AuthnStatementMissing,
+            "the assertion has no AuthnStatement",
+        );
+    }
+    let session_not_on_or_after = authn.and_then(|a| instant(a.attribute("SessionNotOnOrAfter")));
+    if let Some(t) = session_not_on_or_after
+        && t <= ctx.now
+    {
+        return refuse(
+            Reason::SessionExpired,
+            format!("SessionNotOnOrAfter {t} has passed"),
+        );
+    }
+
+    // 10. Identity, from the verified assertion (or, weakened, the first one in the document).
+    let source = if off(ctx, Weakening::FirstAssertion) {
+        all_assertions[0]
+    } else {
+        assertion
+    };
+    let email = identity(source, ctx)?;
+    let assertion_id = assertion.attribute("ID").unwrap_or_default().to_owned();
+    let replay_until = scd_not_on_or_after
+        .or_else(|| conditions.and_then(|c| instant(c.attribute("NotOnOrAfter"))))
+        .unwrap_or(ctx.now + Duration::minutes(10))
+        + skew;
+    Ok(Login {
+        email,
+        assertion_id,
+        replay_until,
+        in_response_to,
+        session_not_on_or_after,
+        signed: (response_signed, assertion_signed),
+    })
+}
+
+fn check_signature(
+    sig: &Node<'_, '_>,
+    parent: Option<Node<'_, '_>>,
+    ctx: &Context<'_>,
+) -> Result<(), Refusal> {
+    let signed_info: Vec<_> = sig
+        .children()
+        .filter(|n| n.has_tag_name((DS, "SignedInfo")))
+        .collect();
+    let [info] = signed_info[..] else {
+        return refuse(
+            Reason::SignatureInvalid,
+            "a Signature must have exactly one SignedInfo",
+        );
+    };
+    let c14n = info
+        .children()
+        .find(|n| n.has_tag_name((DS, "CanonicalizationMethod")))
+        .and_then(|n| n.attribute("Algorithm"));
+    if !matches!(c14n, Some(EXC_C14N | EXC_C14N_COMMENTS)) {
+        return refuse(
+            Reason::SignatureTransformRefused,
+            format!("canonicalization {c14n:?} is not exclusive c14n"),
+        );
+    }
+    let method = info
+        .children()
+        .find(|n| n.has_tag_name((DS, "SignatureMethod")))
+        .and_then(|n| n.attribute("Algorithm"))
+        .unwrap_or_default();
+    let references: Vec<_> = info
+        .children()
+        .filter(|n| n.has_tag_name((DS, "Reference")))
+        .collect();
+    let [reference] = references[..] else {
+        return refuse(
+            Reason::ReferenceUriInvalid,
+            format!(
+                "a signature has {} references; exactly one is allowed",
+                references.len()
+            ),
+        );
+    };
+    let digest = reference
+        .children()
+        .find(|n| n.has_tag_name((DS, "DigestMethod")))
+        .and_then(|n| n.attribute("Algorithm"))
+        .unwrap_or_default();
+    if !off(ctx, Weakening::Algorithms) {
+        for alg in [method, digest] {
+            if !ctx.settings.allowed_algorithms.iter().any(|a| a == alg) {
+                return refuse(
+                    Reason::SignatureAlgorithmRefused,
+                    format!("algorithm {alg:?} is not allowed"),
+                );
+            }
+        }
+    }
+    if !off(ctx, Weakening::ReferenceUri) {
+        let expected = parent
+            .and_then(|p| p.attribute("ID"))
+            .map(|id| format!("#{id}"));
+        let uri = reference.attribute("URI");
+        if uri.is_none() || uri.map(str::to_owned) != expected {
+            return refuse(
+                Reason::ReferenceUriInvalid,
+                format!(
+                    "Reference URI {uri:?} is not `#` + the ID of the signed element ({expected:?})"
+                ),
+            );
+        }
+    }
+    let transforms: Vec<_> = reference
+        .descendants()
+        .filter(|n| n.has_tag_name((DS, "Transform")))
+        .map(|n| n.attribute("Algorithm").unwrap_or_default())
+        .collect();
+    if transforms.len() > 2
+        || transforms
+            .iter()
+            .any(|t| !matches!(*t, ENVELOPED | EXC_C14N | EXC_C14N_COMMENTS))
+    {
+        return refuse(
+            Reason::SignatureTransformRefused,
+            format!("transforms {transforms:?} are not allowed"),
+        );
+    }
+    Ok(())
+}
+
+fn identity(assertion: Node<'_, '_>, ctx: &Context<'_>) -> Result<String, Refusal> {
+    match &ctx.settings.identity {
+        IdentitySource::NameId => {
+            let name_id = assertion
+                .children()
+                .find(|n| n.has_tag_name((SAML, "Subject")))
+                .and_then(|s| s.children().find(|n| n.has_tag_name((SAML, "NameID"))));
+            let Some(name_id) = name_id else {
+                return refuse(Reason::IdentityMissing, "the assertion has no NameID");
+            };
+            if ctx.settings.require_email_name_id_format
+                && !off(ctx, Weakening::NameIdFormat)
+                && name_id.attribute("Format") != Some(EMAIL_FORMAT)
+            {
+                return refuse(
+                    Reason::NameIdFormatInvalid,
+                    format!(
+                        "NameID Format is {:?}, the policy requires emailAddress",
+                        name_id.attribute("Format")
+                    ),
+                );
+            }
+            let text = if off(ctx, Weakening::CommentTruncation) {
+                name_id
+                    .children()
+                    .find(Node::is_text)
+                    .and_then(|t| t.text())
+                    .unwrap_or_default()
+                    .to_owned()
+            } else {
+                full_text(name_id)
+            };
+            non_empty(&text)
+        }
+        IdentitySource::Attribute { name } => {
+            let value = assertion
+                .descendants()
+                .filter(|n| {
+                    n.has_tag_name((SAML, "Attribute"))
+                        && n.attribute("Name") == Some(name.as_str())
+                })
+                .flat_map(|a| {
+                    a.children()
+                        .filter(|v| v.has_tag_name((SAML, "AttributeValue")))
+                })
+                .map(full_text)
+                .next();
+            match value {
+                Some(v) => non_empty(&v),
+                None => refuse(
+                    Reason::IdentityMissing,
+                    format!("the assertion has no attribute {name:?}"),
+                ),
+            }
+        }
+    }
+}
+
+fn non_empty(text: &str) -> Result<String, Refusal> {
+    let t = text.trim();
+    if t.is_empty() {
+        refuse(Reason::IdentityMissing, "the asserted identity is empty")
+    } else {
+        Ok(t.to_owned())
+    }
+}
+
+/// All text content below a node, comments and processing instructions skipped (so a comment
+/// cannot truncate a value).
+fn full_text(node: Node<'_, '_>) -> String {
+    node.descendants()
+        .filter(Node::is_text)
+        .filter_map(|t| t.text())
+        .collect()
+}
+
+fn child_text(node: Node<'_, '_>, ns: &str, name: &str) -> Option<String> {
+    node.children()
+        .find(|n| n.has_tag_name((ns, name)))
+        .map(|n| full_text(n).trim().to_owned())
+}
+
+fn instant(value: Option<&str>) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(value?)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The text up to the end of the first root element, when something follows it.
+fn first_root(xml: &str) -> Option<&str> {
+    let mut depth = 0usize;
+    let mut started = false;
+    for token in roxmltree_tokens(xml) {
+        match token {
+            Token::Open => {
+                depth += 1;
+                started = true;
+            }
+            Token::Close(end) => {
+                depth = depth.saturating_sub(1);
+                if started && depth == 0 {
+                    return Some(&xml[..end]);
+                }
+            }
+            Token::SelfClose(end) => {
+                if depth == 0 {
+                    return Some(&xml[..end]);
+                }
+            }
+        }
+    }
+    None
+}
+
+enum Token {
+    Open,
+    Close(usize),
+    SelfClose(usize),
+}
+
+/// A tiny tag scanner (comments, PIs, CDATA and declarations skipped), enough to find where
+/// the first root ends.
+fn roxmltree_tokens(xml: &str) -> Vec<Token> {
+    let bytes = xml.as_bytes();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while let Some(rel) = xml[i..].find('<') {
+        let start = i + rel;
+        let rest = &xml[start..];
+        let skip_to = |pat: &str| rest.find(pat).map(|p| start + p + pat.len());
+        let next = if rest.starts_with("<!--") {
+            skip_to("-->")
+        } else if rest.starts_with("<![CDATA[") {
+            skip_to("]]>")
+        } else if rest.starts_with("<?") {
+            skip_to("?>")
+        } else if rest.starts_with("<!") {
+            skip_to(">")
+        } else {
+            let end = skip_tag(bytes, start);
+            if let Some(e) = end {
+                if rest.starts_with("</") {
+                    tokens.push(Token::Close(e));
+                } else if bytes.get(e.wrapping_sub(2)) == Some(&b'/') {
+                    tokens.push(Token::SelfClose(e));
+                } else {
+                    tokens.push(Token::Open);
+                }
+            }
+            end
+        };
+        match next {
+            Some(n) => i = n,
+            None => break,
+        }
+    }
+    tokens
+}
+
+fn skip_tag(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut quote = None;
+    for (offset, b) in bytes[start..].iter().enumerate() {
+        match (quote, *b) {
+            (None, b'"' | b'\'') => quote = Some(*b),
+            (Some(q), c) if c == q => quote = None,
+            (None, b'>') => return Some(start + offset + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_root_is_found_before_trailing_content() {
+        assert_eq!(first_root("<a><b/></a><c/>"), Some("<a><b/></a>"));
+        assert_eq!(
+            first_root("<?xml version='1.0'?><a x='>'>t</a> junk"),
+            Some("<?xml version='1.0'?><a x='>'>t</a>")
+        );
+        assert_eq!(first_root("<a/>"), Some("<a/>"));
+    }
+
+    #[test]
+    fn deflated_and_double_encoded_posts_are_wrong_bindings() {
+        let mut deflated = Vec::new();
+        {
+            use std::io::Write as _;
+            let mut e =
+                flate2::write::DeflateEncoder::new(&mut deflated, flate2::Compression::default());
+            e.write_all(b"<samlp:Response/>").expect("deflate");
+        }
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&deflated);
+        assert_eq!(
+            decode_post(&b64).expect_err("deflated").reason,
+            Reason::WrongBinding
+        );
+        let twice = base64::engine::general_purpose::STANDARD
+            .encode(base64::engine::general_purpose::STANDARD.encode("<samlp:Response/>"));
+        assert_eq!(
+            decode_post(&twice).expect_err("twice").reason,
+            Reason::WrongBinding
+        );
+        assert_eq!(
+            decode_post("%%%").expect_err("not base64").reason,
+            Reason::ResponseNotBase64
+        );
+    }
+}

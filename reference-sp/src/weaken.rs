@@ -1,0 +1,114 @@
+//! Deliberate weakenings: each turns exactly one check off, loudly. The harness's self-test
+//! runs the catalogue against `reference-sp --weaken X` to prove that the scenarios meant to
+//! catch X do.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! weakenings {
+    ($($variant:ident => $name:literal : $description:literal,)*) => {
+        /// One check that can be turned off.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum Weakening {
+            $(
+                #[doc = $description]
+                $variant,
+            )*
+        }
+
+        impl Weakening {
+            /// Every weakening.
+            pub const ALL: &'static [Weakening] = &[$(Weakening::$variant,)*];
+
+            /// The kebab-case name used on the command line.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Weakening::$variant => $name,)*
+                }
+            }
+
+            /// What turning it off means.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Weakening::$variant => $description,)*
+                }
+            }
+        }
+    };
+}
+
+weakenings! {
+    Signature => "signature": "do not verify signatures at all (samael's behaviour when the metadata has no key)",
+    Algorithms => "algorithms": "accept any signature and digest algorithm, SHA-1 and MD5 included",
+    XmlDoctype => "xml-doctype": "accept documents with a DOCTYPE",
+    XmlSingleRoot => "xml-single-root": "accept trailing content after the root element",
+    ReferenceUri => "reference-uri": "do not check that each Reference URI is `#` + the ID of the signed element",
+    SingleAssertion => "single-assertion": "accept responses with more than one assertion (the verified one is still used)",
+    Destination => "destination": "do not require or compare the Response's Destination",
+    Recipient => "recipient": "do not compare the bearer confirmation's Recipient with the ACS URL",
+    InResponseTo => "in-response-to": "do not bind InResponseTo to this browser's outstanding request",
+    IdpInitiated => "idp-initiated": "accept unsolicited responses even when IdP-initiated login is off",
+    Audience => "audience": "do not require or compare the AudienceRestriction",
+    Issuer => "issuer": "do not compare the Issuer with the IdP's entityID",
+    Replay => "replay": "no replay cache of assertion IDs",
+    SubjectConfirmationExpiry => "subject-confirmation-expiry": "do not require or check the bearer confirmation's NotOnOrAfter",
+    TimeWindow => "time-window": "do not check Conditions NotBefore / NotOnOrAfter",
+    AuthnStatement => "authn-statement": "do not require an AuthnStatement",
+    NameIdFormat => "name-id-format": "accept any NameID format where the policy requires emailAddress",
+    EmailMatch => "email-match": "do not require the asserted email to equal the one the user typed",
+    FirstAssertion => "first-assertion": "take the identity from the first Assertion in the document, verified or not (signature wrapping)",
+    CommentTruncation => "comment-truncation": "read NameID text only up to the first comment (CVE-2017-11427 style)",
+}
+
+impl std::fmt::Display for Weakening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An unknown weakening name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown check `{0}`; `--weaken help` lists them")]
+pub struct UnknownWeakening(pub String);
+
+impl std::str::FromStr for Weakening {
+    type Err = UnknownWeakening;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Weakening::ALL
+            .iter()
+            .copied()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| UnknownWeakening(s.to_owned()))
+    }
+}
+
+/// The `--weaken help` text: one line per check.
+pub fn help() -> String {
+    let width = Weakening::ALL
+        .iter()
+        .map(|w| w.name().len())
+        .max()
+        .unwrap_or(0);
+    Weakening::ALL
+        .iter()
+        .map(|w| format!("{:<width$}  {}\n", w.name(), w.description()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_refused() {
+        for w in Weakening::ALL {
+            assert_eq!(w.name().parse::<Weakening>(), Ok(*w));
+            assert_eq!(
+                serde_json::to_value(w).expect("json"),
+                serde_json::json!(w.name())
+            );
+        }
+        assert!("nope".parse::<Weakening>().is_err());
+        assert_eq!(help().lines().count(), Weakening::ALL.len());
+    }
+}

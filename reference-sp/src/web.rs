@@ -1,0 +1,913 @@
+//! The HTTP surface: email-first login, SSO (AuthnRequest over HTTP-Redirect, the ACS over
+//! HTTP-POST), password login, the session probe, the API, and the admin API.
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post, put};
+use base64::Engine as _;
+use chrono::Utc;
+use serde::Deserialize;
+
+use crate::connection::Connection;
+use crate::reason::{Reason, Refusal};
+use crate::settings::Settings;
+use crate::store::{Pending, Store, User};
+use crate::validate::{self, Context};
+use crate::weaken::Weakening;
+
+const BROWSER_COOKIE: &str = "sp_browser";
+const SESSION_COOKIE: &str = "sp_session";
+
+/// The SP's shared state.
+#[derive(Debug)]
+pub struct App {
+    pub(crate) store: Store,
+    pub(crate) base_url: String,
+    pub(crate) admin_token: String,
+    pub(crate) weaken: BTreeSet<Weakening>,
+    pub(crate) initial_settings: Settings,
+    pub(crate) initial_users: Vec<(User, Option<String>)>,
+}
+
+impl App {
+    pub(crate) fn entity_id(&self) -> String {
+        format!("{}/saml/metadata", self.base_url)
+    }
+
+    pub(crate) fn acs_url(&self) -> String {
+        format!("{}/saml/acs", self.base_url)
+    }
+}
+
+type Shared = Arc<App>;
+
+/// The router.
+pub fn router(app: Shared) -> Router {
+    let weakened = app
+        .weaken
+        .iter()
+        .map(|w| w.name())
+        .collect::<Vec<_>>()
+        .join(",");
+    let router = Router::new()
+        .route("/", get(|| async { Redirect::to("/login") }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/saml/metadata", get(metadata))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/login/sso", get(login_sso))
+        .route("/saml/acs", post(acs).get(acs_get))
+        .route("/login/password", get(password_page).post(password_submit))
+        .route("/password-reset", post(password_reset))
+        .route("/me", get(me))
+        .route("/logout", get(logout).post(logout))
+        .route("/api/whoami", get(whoami))
+        .route(
+            "/admin/settings",
+            get(admin_settings).patch(admin_patch_settings),
+        )
+        .route("/admin/idp", get(admin_idp).put(admin_put_idp))
+        .route("/admin/users", get(admin_users))
+        .route(
+            "/admin/users/{email}",
+            put(admin_put_user).delete(admin_delete_user),
+        )
+        .route(
+            "/admin/users/{email}/reset-password",
+            post(admin_reset_password),
+        )
+        .route("/admin/reset", post(admin_reset))
+        .with_state(app);
+    if weakened.is_empty() {
+        router
+    } else {
+        router.layer(axum::middleware::map_response(
+            move |mut response: Response| {
+                let weakened = weakened.clone();
+                async move {
+                    if let Ok(v) = HeaderValue::from_str(&weakened) {
+                        response.headers_mut().insert("x-reference-sp-weakened", v);
+                    }
+                    response
+                }
+            },
+        ))
+    }
+}
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn set_cookie(name: &str, value: &str) -> (header::HeaderName, String) {
+    (
+        header::SET_COOKIE,
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax"),
+    )
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.starts_with("application/json"))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn page(app: &App, title: &str, body: &str) -> String {
+    let banner = if app.weaken.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<p style=\"background:#b00;color:#fff;padding:1em\"><strong>WARNING: this SP is deliberately weakened ({}); it accepts responses a correct SP refuses. For harness self-tests only.</strong></p>",
+            escape(
+                &app.weaken
+                    .iter()
+                    .map(|w| w.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        )
+    };
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{t}</title></head><body>{banner}<h1>{t}</h1>{body}</body></html>",
+        t = escape(title)
+    )
+}
+
+fn refused(app: &App, headers: &HeaderMap, refusal: &Refusal) -> Response {
+    tracing::warn!(reason = %refusal.reason, detail = %refusal.detail, "refused");
+    if wants_json(headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({"error": "refused", "reason": refusal.reason, "detail": refusal.detail})),
+        )
+            .into_response();
+    }
+    (
+        StatusCode::FORBIDDEN,
+        Html(page(
+            app,
+            "Sign-in refused",
+            &format!(
+                "<p>SSO auth failed: <code id=\"reason\">{}</code></p><p id=\"detail\">{}</p><p><a href=\"/login\">Back to sign-in</a></p>",
+                refusal.reason,
+                escape(&refusal.detail)
+            ),
+        )),
+    )
+        .into_response()
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "internal error");
+    (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+}
+
+fn form(body: &Bytes) -> Vec<(String, String)> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+async fn metadata(State(app): State<Shared>) -> Response {
+    let settings = app.store.settings().unwrap_or_default();
+    let xml = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
+  <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="{want}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
+    <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0" isDefault="true"/>
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+"#,
+        entity = escape(&app.entity_id()),
+        acs = escape(&app.acs_url()),
+        want = settings.want_assertions_signed
+    );
+    (
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        xml,
+    )
+        .into_response()
+}
+
+async fn login_page(State(app): State<Shared>) -> Html<String> {
+    Html(page(
+        &app,
+        "Sign in",
+        "<form method=\"post\" action=\"/login\"><label>Email <input name=\"email\" type=\"email\"></label> <button>Continue</button></form>",
+    ))
+}
+
+async fn login_submit(State(app): State<Shared>, body: Bytes) -> Response {
+    let fields = form(&body);
+    let email = field(&fields, "email")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let settings = match app.store.settings() {
+        Ok(s) => s,
+        Err(e) => return internal(e),
+    };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("email", &email)
+        .finish();
+    if settings.sso_enabled && Settings::domain_in(&email, &settings.sso_domains) {
+        Redirect::to(&format!("/login/sso?{query}")).into_response()
+    } else {
+        Redirect::to(&format!("/login/password?{query}")).into_response()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SsoQuery {
+    email: Option<String>,
+    return_to: Option<String>,
+}
+
+fn safe_path(path: Option<&str>) -> String {
+    match path {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
+        _ => "/me".to_owned(),
+    }
+}
+
+async fn login_sso(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<SsoQuery>,
+) -> Response {
+    let settings = match app.store.settings() {
+        Ok(s) => s,
+        Err(e) => return internal(e),
+    };
+    if !settings.sso_enabled {
+        return refused(
+            &app,
+            &headers,
+            &Refusal::new(Reason::SsoDisabled, "SSO is turned off for this tenant"),
+        );
+    }
+    let connection = match app.store.connection() {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return refused(
+                &app,
+                &headers,
+                &Refusal::new(Reason::IdpNotConfigured, "no IdP is configured"),
+            );
+        }
+        Err(e) => return internal(e),
+    };
+    let browser = cookie(&headers, BROWSER_COOKIE).unwrap_or_else(crate::random_token);
+    let now = Utc::now();
+    let request_id = format!("_{}", crate::random_token());
+    let relay = crate::random_token();
+    let pending = Pending {
+        request_id: request_id.clone(),
+        email: q.email.filter(|e| !e.trim().is_empty()),
+        return_to: safe_path(q.return_to.as_deref()),
+    };
+    if let Err(e) = app.store.add_pending(&browser, &relay, &pending, now) {
+        return internal(e);
+    }
+    let request = format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress" AllowCreate="true"/></samlp:AuthnRequest>"#,
+        id = request_id,
+        instant = now.format("%Y-%m-%dT%H:%M:%SZ"),
+        dest = escape(&connection.sso_url),
+        acs = escape(&app.acs_url()),
+        issuer = escape(&app.entity_id()),
+    );
+    let mut encoder =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    if encoder.write_all(request.as_bytes()).is_err() {
+        return internal("deflate failed");
+    }
+    let deflated = match encoder.finish() {
+        Ok(d) => d,
+        Err(e) => return internal(e),
+    };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "SAMLRequest",
+            &base64::engine::general_purpose::STANDARD.encode(deflated),
+        )
+        .append_pair("RelayState", &relay)
+        .finish();
+    let separator = if connection.sso_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let location = format!("{}{separator}{query}", connection.sso_url);
+    (
+        StatusCode::SEE_OTHER,
+        [
+            set_cookie(BROWSER_COOKIE, &browser),
+            (header::LOCATION, location),
+        ],
+    )
+        .into_response()
+}
+
+async fn acs_get(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    refused(
+        &app,
+        &headers,
+        &Refusal::new(
+            Reason::WrongBinding,
+            "a Response must arrive by HTTP-POST; HTTP-Redirect and GET are never valid for SSO responses (SAML Profiles §4.1.2)",
+        ),
+    )
+}
+
+async fn acs(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let fields = form(&body);
+    let Some(encoded) = field(&fields, "SAMLResponse") else {
+        return refused(
+            &app,
+            &headers,
+            &Refusal::new(Reason::WrongBinding, "no SAMLResponse field in the POST"),
+        );
+    };
+    let relay = field(&fields, "RelayState").map(str::to_owned);
+    match consume(&app, &headers, encoded, relay.as_deref()).await {
+        Ok((session, return_to)) => (
+            StatusCode::SEE_OTHER,
+            [
+                set_cookie(SESSION_COOKIE, &session),
+                (header::LOCATION, return_to),
+            ],
+        )
+            .into_response(),
+        Err(Ok(refusal)) => refused(&app, &headers, &refusal),
+        Err(Err(e)) => internal(e),
+    }
+}
+
+type Outcome<T> = Result<T, Result<Refusal, String>>;
+
+async fn consume(
+    app: &Shared,
+    headers: &HeaderMap,
+    encoded: &str,
+    relay: Option<&str>,
+) -> Outcome<(String, String)> {
+    let xml = validate::decode_post(encoded).map_err(Ok)?;
+    let settings = app.store.settings().map_err(|e| Err(e.to_string()))?;
+    if !settings.sso_enabled {
+        return Err(Ok(Refusal::new(
+            Reason::SsoDisabled,
+            "SSO is turned off for this tenant",
+        )));
+    }
+    let connection: Connection = app
+        .store
+        .connection()
+        .map_err(|e| Err(e.to_string()))?
+        .ok_or_else(|| {
+            Ok(Refusal::new(
+                Reason::IdpNotConfigured,
+                "no IdP is configured",
+            ))
+        })?;
+    let now = Utc::now();
+    let outstanding = match cookie(headers, BROWSER_COOKIE) {
+        Some(b) => app
+            .store
+            .outstanding(&b, now)
+            .map_err(|e| Err(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let login = {
+        let app = Arc::clone(app);
+        let settings = settings.clone();
+        tokio::task::spawn_blocking(move || {
+            let acs_url = app.acs_url();
+            let entity_id = app.entity_id();
+            let ctx = Context {
+                sp_entity_id: &entity_id,
+                acs_url: &acs_url,
+                connection: &connection,
+                settings: &settings,
+                weaken: &app.weaken,
+                outstanding: &outstanding,
+                now,
+            };
+            validate::validate(&xml, &ctx)
+        })
+        .await
+        .map_err(|e| Err(e.to_string()))?
+        .map_err(Ok)?
+    };
+    if !app.weaken.contains(&Weakening::Replay)
+        && !app
+            .store
+            .remember_assertion(&login.assertion_id, login.replay_until, now)
+            .map_err(|e| Err(e.to_string()))?
+    {
+        return Err(Ok(Refusal::new(
+            Reason::Replayed,
+            format!("assertion {} was already used", login.assertion_id),
+        )));
+    }
+    let pending = match &login.in_response_to {
+        Some(irt) => app
+            .store
+            .take_pending(irt)
+            .map_err(|e| Err(e.to_string()))?,
+        None => None,
+    };
+    if let Some(typed) = pending.as_ref().and_then(|p| p.email.as_deref())
+        && !typed.eq_ignore_ascii_case(&login.email)
+        && !app.weaken.contains(&Weakening::EmailMatch)
+    {
+        return Err(Ok(Refusal::new(
+            Reason::EmailMismatch,
+            format!(
+                "you signed in as {typed}, but the IdP returned {}",
+                login.email
+            ),
+        )));
+    }
+    if app
+        .store
+        .user(&login.email)
+        .map_err(|e| Err(e.to_string()))?
+        .is_none()
+    {
+        if settings.jit {
+            app.store
+                .put_user(&login.email, &settings.default_role, None, false)
+                .map_err(|e| Err(e.to_string()))?;
+        } else {
+            return Err(Ok(Refusal::new(
+                Reason::UnknownUser,
+                format!(
+                    "{} has no account here and just-in-time provisioning is off",
+                    login.email
+                ),
+            )));
+        }
+    }
+    let session = app
+        .store
+        .create_session(&login.email, "sso", now, login.session_not_on_or_after)
+        .map_err(|e| Err(e.to_string()))?;
+    tracing::info!(email = %login.email, signed = ?login.signed, "SSO login");
+    let return_to = match pending {
+        Some(p) => p.return_to,
+        None => safe_path(relay),
+    };
+    Ok((session, return_to))
+}
+
+#[derive(Debug, Deserialize)]
+struct EmailQuery {
+    email: Option<String>,
+}
+
+async fn password_page(State(app): State<Shared>, Query(q): Query<EmailQuery>) -> Html<String> {
+    Html(page(
+        &app,
+        "Sign in with a password",
+        &format!(
+            "<form method=\"post\" action=\"/login/password\"><input name=\"email\" value=\"{}\"> <input name=\"password\" type=\"password\"> <button>Sign in</button></form>",
+            escape(q.email.as_deref().unwrap_or_default())
+        ),
+    ))
+}
+
+fn password_allowed(settings: &Settings, user: &User) -> Result<(), Refusal> {
+    if Settings::domain_in(&user.email, &settings.enforced_domains)
+        && settings.sso_enabled
+        && !(user.role == "admin" && settings.admin_password_fallback)
+        && !user.api
+    {
+        return Err(Refusal::new(
+            Reason::PasswordLoginDisabledSsoEnforced,
+            "your organisation requires single sign-on",
+        ));
+    }
+    if user.reset_required {
+        return Err(Refusal::new(
+            Reason::PasswordResetRequired,
+            "set a new password before signing in",
+        ));
+    }
+    Ok(())
+}
+
+async fn password_submit(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let fields = form(&body);
+    let email = field(&fields, "email").unwrap_or_default().trim();
+    let password = field(&fields, "password").unwrap_or_default();
+    let bad = || Refusal::new(Reason::BadCredentials, "wrong email or password");
+    let (settings, user) = match (app.store.settings(), app.store.user(email)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return internal(e),
+    };
+    let Some(user) = user else {
+        return refused(&app, &headers, &bad());
+    };
+    if let Err(r) = password_allowed(&settings, &user) {
+        return refused(&app, &headers, &r);
+    }
+    match app.store.check_password(&user.email, password) {
+        Ok(true) => {}
+        Ok(false) => return refused(&app, &headers, &bad()),
+        Err(e) => return internal(e),
+    }
+    match app
+        .store
+        .create_session(&user.email, "password", Utc::now(), None)
+    {
+        Ok(s) => (
+            StatusCode::SEE_OTHER,
+            [
+                set_cookie(SESSION_COOKIE, &s),
+                (header::LOCATION, "/me".to_owned()),
+            ],
+        )
+            .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn password_reset(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let fields = form(&body);
+    let token = field(&fields, "token").unwrap_or_default();
+    let password = field(&fields, "password").unwrap_or_default();
+    if password.len() < 8 {
+        return refused(
+            &app,
+            &headers,
+            &Refusal::new(
+                Reason::BadCredentials,
+                "the new password needs at least 8 characters",
+            ),
+        );
+    }
+    match app.store.use_reset_token(token, password) {
+        Ok(Some(email)) => axum::Json(serde_json::json!({"reset": email})).into_response(),
+        Ok(None) => refused(
+            &app,
+            &headers,
+            &Refusal::new(Reason::BadCredentials, "unknown or used reset token"),
+        ),
+        Err(e) => internal(e),
+    }
+}
+
+fn not_signed_in() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(serde_json::json!({"error": "not_signed_in"})),
+    )
+        .into_response()
+}
+
+async fn me(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let Some(id) = cookie(&headers, SESSION_COOKIE) else {
+        return not_signed_in();
+    };
+    let session = match app.store.session(&id, Utc::now()) {
+        Ok(Some(s)) => s,
+        Ok(None) => return not_signed_in(),
+        Err(e) => return internal(e),
+    };
+    let role = app
+        .store
+        .user(&session.email)
+        .ok()
+        .flatten()
+        .map(|u| u.role)
+        .unwrap_or_default();
+    axum::Json(serde_json::json!({
+        "email": session.email,
+        "role": role,
+        "method": session.method,
+        "tenant": "default",
+        "session_expires_at": session.expires_at.map(|t| t.to_rfc3339()),
+    }))
+    .into_response()
+}
+
+async fn logout(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    if let Some(id) = cookie(&headers, SESSION_COOKIE)
+        && let Err(e) = app.store.end_session(&id)
+    {
+        return internal(e);
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                format!("{SESSION_COOKIE}=; Path=/; Max-Age=0"),
+            ),
+            (header::LOCATION, "/login".to_owned()),
+        ],
+    )
+        .into_response()
+}
+
+fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (u, p) = text.split_once(':')?;
+    Some((u.to_owned(), p.to_owned()))
+}
+
+async fn whoami(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    let unauthorized = || {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"api\"")],
+            axum::Json(serde_json::json!({"error": "unauthorized"})),
+        )
+            .into_response()
+    };
+    let Some((email, password)) = basic_auth(&headers) else {
+        return unauthorized();
+    };
+    match (
+        app.store.user(&email),
+        app.store.check_password(&email, &password),
+    ) {
+        (Ok(Some(user)), Ok(true)) if user.api || user.role == "admin" => {
+            axum::Json(serde_json::json!({"email": user.email, "role": user.role})).into_response()
+        }
+        (Err(e), _) | (_, Err(e)) => internal(e),
+        _ => unauthorized(),
+    }
+}
+
+fn authorized(app: &App, headers: &HeaderMap) -> bool {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if bearer.is_some_and(|t| {
+        openssl::memcmp::eq(t.as_bytes(), app.admin_token.as_bytes())
+            && t.len() == app.admin_token.len()
+    }) {
+        return true;
+    }
+    cookie(headers, SESSION_COOKIE)
+        .and_then(|id| app.store.session(&id, Utc::now()).ok().flatten())
+        .and_then(|s| app.store.user(&s.email).ok().flatten())
+        .is_some_and(|u| u.role == "admin")
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(serde_json::json!({"error": message.into()})),
+    )
+        .into_response()
+}
+
+fn forbidden_admin() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(serde_json::json!({"error": "admin token or admin session required"})),
+    )
+        .into_response()
+}
+
+fn json_body(body: &Bytes) -> Result<serde_json::Value, Box<Response>> {
+    serde_json::from_slice(body).map_err(|e| Box::new(bad_request(format!("invalid JSON: {e}"))))
+}
+
+async fn admin_settings(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    if !authorized(&app, &headers) {
+        return forbidden_admin();
+    }
+    match app.store.settings() {
+        Ok(s) => axum::Json(s).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn admin_patch_settings(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return forbidden_admin();
+    }
+    let patch = match json_body(&body) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let current = match app.store.settings() {
+        Ok(s) => s,
+        Err(e) => return internal(e),
+    };
+    let next = match current.patch(&patch) {
+        Ok(n) => n,
+        Err(m) => return bad_request(m),
+    };
+    if current.sso_enabled
+        && !next.sso_enabled
+        && let Err(e) = app.store.require_resets()
+    {
+        return internal(e);
+    }
+    match app.store.set_settings(&next) {
+        Ok(()) => {
+            tracing::info!(?patch, "settings changed");
+            axum::Json(next).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn admin_idp(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    if !authorized(&app, &headers) {
+        return forbidden_admin();
+    }
+    match app.store.connection() {
+        Ok(c) => axum::Json(c).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IdpBody {
+    metadata_xml: Option<String>,
+    metadata_url: Option<String>,
+    entity_id: Option<String>,
+    sso_url: Option<String>,
+    certificate_pem: Option<String>,
+}
+
+async fn admin_put_idp(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&app, &headers) {
+        return forbidden_admin();
+    }
+    let body: IdpBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return bad_request(format!("invalid body: {e}")),
+    };
+    let connection = match body {
+        IdpBody {
+            metadata_xml: Some(xml),
+            ..
+        } => Connection::from_metadata(&xml),
+        IdpBody {
+            metadata_url: Some(url),
+            ..
+        } => match crate::fetch_metadata(&url).await {
+            Ok(xml) => Connection::from_metadata(&xml),
+            Err(e) => return bad_request(e),
+        },
+        IdpBody {
+            entity_id: Some(e),
+            sso_url: Some(s),
+            certificate_pem: Some(c),
+            ..
+        } => Connection::from_fields(&e, &s, &c),
+        _ => {
+            return bad_request(
+                "give metadata_xml, metadata_url, or entity_id + sso_url + certificate_pem",
+            );
+        }
+    };
+    match connection {
+        Ok(c) => match app.store.set_connection(&c) {
+            Ok(()) => axum::Json(c).into_response(),
+            Err(e) => internal(e),
+        },
+        Err(e) => bad_request(e.to_string()),
+    }
+}
+
+async fn admin_users(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    if !authorized(&app, &headers) {
+        return forbidden_admin();
+    }
+    match app.store.users() {
+        Ok(u) => axum::Json(u).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserBody {
+    role: String,
+    password: Option<String>,
+    #[serde(default)]
+    api: bool,
+}
+
+async fn admin_put_user(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+    body: Bytes,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return forbidden_admin();
+    }
+    let body: UserBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return bad_request(format!("invalid body: {e}")),
+    };
+    if !matches!(body.role.as_str(), "member" | "admin" | "api") || !email.contains('@') {
+        return bad_request("role must be member, admin or api, and the email must contain @");
+    }
+    match app
+        .store
+        .put_user(&email, &body.role, body.password.as_deref(), body.api)
+    {
+        Ok(()) => axum::Json(app.store.user(&email).ok().flatten()).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn admin_delete_user(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return forbidden_admin();
+    }
+    match app.store.delete_user(&email) {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"error": "no such user"})),
+        )
+            .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn admin_reset_password(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return forbidden_admin();
+    }
+    match app.store.reset_token(&email) {
+        Ok(Some(t)) => axum::Json(serde_json::json!({"token": t})).into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"error": "no such user"})),
+        )
+            .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn admin_reset(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    if !authorized(&app, &headers) {
+        return forbidden_admin();
+    }
+    let result = app
+        .store
+        .set_settings(&app.initial_settings)
+        .and_then(|()| app.store.replace_users(&app.initial_users));
+    match result {
+        Ok(()) => axum::Json(serde_json::json!({"reset": true})).into_response(),
+        Err(e) => internal(e),
+    }
+}

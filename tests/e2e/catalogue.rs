@@ -1,0 +1,48 @@
+//! The embedded catalogue: valid, cited, schema-checked, listable.
+
+use saml_harness::scenario::{Catalogue, Expectation, json_schema};
+
+use crate::support::root;
+
+#[test]
+fn every_embedded_scenario_loads_and_cites_the_spec() {
+    let catalogue = Catalogue::embedded().expect("the embedded catalogue is valid");
+    assert!(catalogue.len() >= 20, "only {} scenarios", catalogue.len());
+    for s in catalogue.iter() {
+        assert!(
+            s.file.spec.iter().any(|c| !c.trim().is_empty()),
+            "{} cites nothing",
+            s.id
+        );
+    }
+}
+
+#[test]
+fn the_committed_json_schema_matches_the_types() {
+    let path = root().join("scenarios/schema.json");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let fresh = json_schema();
+    if committed != fresh {
+        panic!(
+            "{} is out of date; regenerate it with `cargo run -q -p saml-harness -- schema > scenarios/schema.json`",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn the_catalogue_has_positive_controls_beside_refusals() {
+    let catalogue = Catalogue::embedded().expect("valid");
+    let positives = catalogue
+        .iter()
+        .filter(|s| matches!(s.file.expect, Expectation::SignedIn { .. }))
+        .count();
+    let refusals = catalogue
+        .iter()
+        .filter(|s| matches!(s.file.expect, Expectation::Refused))
+        .count();
+    assert!(
+        positives >= 4 && refusals >= 10,
+        "{positives} positives, {refusals} refusals"
+    );
+}

@@ -1,0 +1,15 @@
+//! End-to-end suites across the workspace: the harness driving real SPs.
+//!
+//! - `catalogue`: the embedded catalogue, its schema and its listing.
+//! - `reference`: the whole catalogue against the reference SP in-process; the committed
+//!   baseline `reports/reference-sp/report.md` must equal a fresh run's.
+//! - `self_test`: against `reference-sp --weaken X`, exactly the scenarios that declare they
+//!   catch X stop passing.
+//! - `node_saml`: the catalogue against the node-saml target app (needs Node.js and the
+//!   app's npm packages, which `cargo xtask setup` installs).
+
+mod catalogue;
+mod node_saml;
+mod reference;
+mod self_test;
+mod support;

@@ -1,0 +1,37 @@
+//! The whole catalogue against the reference SP, in-process, as `saml-harness run` does it.
+
+use saml_harness::run::TargetChoice;
+use saml_harness::verdict::Status;
+
+use crate::support::{not_passing, run_against};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_passes_against_the_reference_sp_and_the_baseline_holds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let outcome = run_against(
+        TargetChoice::EmbeddedReference { weaken: Vec::new() },
+        dir.path(),
+        &[],
+    )
+    .await;
+    let bad = not_passing(&outcome);
+    assert!(bad.is_empty(), "not passing:\n{}", bad.join("\n"));
+    assert_eq!(outcome.exit_code(), 0);
+    assert_eq!(
+        outcome.report.summary.total, outcome.report.summary.passed,
+        "every scenario passes"
+    );
+    for file in ["report.json", "report.md", "junit.xml"] {
+        assert!(dir.path().join(file).is_file(), "{file} written");
+    }
+
+    crate::support::check_baseline("reference-sp", dir.path());
+    assert!(
+        outcome
+            .report
+            .results
+            .iter()
+            .all(|r| r.status == Status::Pass),
+        "checked above"
+    );
+}

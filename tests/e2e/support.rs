@@ -1,0 +1,71 @@
+//! Shared helpers: paths, and one in-process run.
+
+use std::path::{Path, PathBuf};
+
+use saml_harness::run::{RunConfig, RunOutcome, TargetChoice, run};
+
+/// The workspace root.
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+/// One folder of mock-IdP keys for the whole test binary: RSA key generation is slow in debug
+/// builds, and every run may reuse the same keys.
+pub(crate) fn idp_state() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        mock_idp::KeyStore::load_or_create(dir.path(), mock_idp::KeyType::Rsa2048).expect("keys");
+        dir
+    });
+    dir.path().to_owned()
+}
+
+/// Runs the embedded catalogue against `target`, writing reports into a temporary folder.
+pub(crate) async fn run_against(
+    target: TargetChoice,
+    report_dir: &Path,
+    filters: &[&str],
+) -> RunOutcome {
+    let mut config = RunConfig::new();
+    config.target = target;
+    config.report_dir = report_dir.to_owned();
+    config.filters = filters.iter().map(|f| (*f).to_owned()).collect();
+    config.idp_state = Some(idp_state());
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    run(config, tx, std::future::pending())
+        .await
+        .expect("the run starts and writes its reports")
+}
+
+/// A readable list of the verdicts that did not pass.
+pub(crate) fn not_passing(outcome: &RunOutcome) -> Vec<String> {
+    outcome
+        .report
+        .results
+        .iter()
+        .filter(|r| r.status != saml_harness::verdict::Status::Pass)
+        .map(|r| format!("{} {}: {} ({})", r.status, r.id, r.observed, r.reason))
+        .collect()
+}
+
+/// Compares a fresh `report.md` with the committed baseline `reports/NAME/report.md`;
+/// `UPDATE_BASELINES=1` rewrites the baseline instead.
+pub(crate) fn check_baseline(name: &str, report_dir: &Path) {
+    let fresh = std::fs::read_to_string(report_dir.join("report.md")).expect("report.md");
+    let baseline = root().join("reports").join(name).join("report.md");
+    if std::env::var_os("UPDATE_BASELINES").is_some() {
+        std::fs::create_dir_all(baseline.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&baseline, &fresh).expect("write baseline");
+    }
+    let committed = std::fs::read_to_string(&baseline).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "a fresh run's report.md differs from the committed baseline {}; review the change and \
+         regenerate with `UPDATE_BASELINES=1 cargo nextest run -p tests`\n--- committed\n{committed}\n--- fresh\n{fresh}",
+        baseline.display()
+    );
+}
