@@ -58,9 +58,7 @@ impl Plan {
 }
 
 /// How the response is signed.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signing {
     /// What carries a signature; the flavour's default when absent.
@@ -76,6 +74,10 @@ pub struct Signing {
     /// Which key signs.
     #[serde(default)]
     pub key: KeyChoice,
+    /// The Reference URI of every signature; `#` + the signed element's ID when absent (SAML
+    /// Core §5.4.2). `""` (the whole document) still verifies, and a strict SP refuses it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_uri: Option<String>,
 }
 
 /// Which elements carry an enveloped signature.
@@ -345,6 +347,43 @@ pub enum Tamper {
         /// The new text.
         value: String,
     },
+    /// Insert an XML comment into the signed NameID right after `after` (Duo 2018, CVE-2017-11427):
+    /// exclusive c14n drops comments, so the signature still verifies; an SP that reads text
+    /// only up to the comment sees a shorter identity.
+    CommentInNameId {
+        /// The prefix of the NameID text after which the comment goes.
+        after: String,
+    },
+    /// Insert an unsigned copy of the signed assertion, with a new ID and optionally another
+    /// NameID, before or after it (signature wrapping; SAMLRaider's XSW shapes build on this).
+    InsertAssertionCopy {
+        /// Where the copy goes, relative to the signed assertion.
+        position: CopyPosition,
+        /// The copy's NameID; the original's when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name_id: Option<String>,
+    },
+    /// Set a signature's `Reference/@URI` (Core §5.4.2 requires `#` + the signed element's ID).
+    ReferenceUri {
+        /// Which signature.
+        which: SignatureSelector,
+        /// The new URI (`""` references the whole document and still verifies).
+        value: String,
+    },
+    /// Put a DOCTYPE with an internal entity before the root; the signature is unaffected.
+    Doctype,
+    /// Append a second root element after the signed response.
+    TrailingRoot,
+}
+
+/// Where an inserted copy goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CopyPosition {
+    /// Before the signed element (read first by naive consumers).
+    Before,
+    /// After it.
+    After,
 }
 
 /// Selects signatures by the element they sign.

@@ -19,7 +19,7 @@ pub(crate) fn template(reference_id: &str, signing: &Signing, key: &SigningKey) 
             "<ds:Signature xmlns:ds=\"{ds}\"><ds:SignedInfo>",
             "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
             "<ds:SignatureMethod Algorithm=\"{alg}\"/>",
-            "<ds:Reference URI=\"#{id}\"><ds:Transforms>",
+            "<ds:Reference URI=\"{uri}\"><ds:Transforms>",
             "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
             "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
             "</ds:Transforms><ds:DigestMethod Algorithm=\"{digest}\"/><ds:DigestValue></ds:DigestValue>",
@@ -29,7 +29,12 @@ pub(crate) fn template(reference_id: &str, signing: &Signing, key: &SigningKey) 
         ),
         ds = NS_DS,
         alg = algorithm.uri(),
-        id = reference_id,
+        uri = crate::xml::escape_attr(
+            &signing
+                .reference_uri
+                .clone()
+                .unwrap_or_else(|| format!("#{reference_id}"))
+        ),
         digest = signing.digest.uri(),
         cert = key.cert_base64(),
     )
