@@ -433,7 +433,7 @@ fn bare(scenario: &Scenario, status: Status, reason: String, evidence: Evidence)
         status,
         severity: None,
         level: scenario.file.level,
-        expected: String::new(),
+        expected: crate::judge::describe(&scenario.file.expect),
         observed: match status {
             Status::Skip => "not run".to_owned(),
             _ => format!("error: {reason}"),

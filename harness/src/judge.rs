@@ -32,6 +32,19 @@ impl Identities for std::collections::BTreeMap<String, crate::target::User> {
     }
 }
 
+/// The expectation in words, with logical user names (for scenarios that did not run).
+pub fn describe(expectation: &Expectation) -> String {
+    match expectation {
+        Expectation::SignedIn { user } => format!("signed in as {user}"),
+        Expectation::Refused => "refused".to_owned(),
+        Expectation::NoEffect { user } => format!("refused, or signed in as {user} only"),
+        Expectation::Policy { recommended } => match recommended {
+            Recommended::SignedIn => "policy; recommended: signed in".to_owned(),
+            Recommended::Refused => "policy; recommended: refused".to_owned(),
+        },
+    }
+}
+
 /// Decides one scenario.
 pub fn judge(
     expectation: &Expectation,

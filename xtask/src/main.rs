@@ -4,8 +4,13 @@
 //!   nothing is installed when everything is present.
 //! - `test`: `setup`, then every test of the workspace (cargo-nextest when installed, else
 //!   `cargo test`), then the doc tests.
+//! - `run`: `setup`, then the whole catalogue against the embedded reference SP
+//!   (`saml-harness run`, extra arguments passed through), reports in `reports/latest/`.
 //! - `idp`: `setup`, then serves the mock IdP on loopback (`mock-idp serve`, extra arguments
 //!   passed through).
+//!
+//! `setup` also installs the node-saml target app's npm packages (`npm ci`) when they are
+//! missing or older than its lock file.
 //!
 //! Plain std only, so it builds in seconds before anything else exists.
 
@@ -30,11 +35,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("setup") => setup(),
-        Some("test") => setup().and_then(|()| test(&args[1..])),
-        Some("idp") => setup().and_then(|()| idp(&args[1..])),
+        Some("test") => setup().and_then(|()| test(passed(&args))),
+        Some("run") => setup().and_then(|()| harness_run(passed(&args))),
+        Some("idp") => setup().and_then(|()| idp(passed(&args))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|test|idp> [args...]\n\n  setup  install missing system packages (Debian, idempotent)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback"
+                "usage: cargo xtask <setup|run|test|idp> [-- args...]\n\n  setup  install missing system packages (Debian) and the node-saml app's npm packages, idempotently\n  run    setup, then the whole catalogue against the embedded reference SP (saml-harness run)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback"
             );
             return ExitCode::from(2);
         }
@@ -45,6 +51,15 @@ fn main() -> ExitCode {
             eprintln!("xtask: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The arguments after the task, without a leading `--`.
+fn passed(args: &[String]) -> &[String] {
+    let rest = &args[1..];
+    match rest.first() {
+        Some(first) if first == "--" => &rest[1..],
+        _ => rest,
     }
 }
 
@@ -62,6 +77,41 @@ fn missing_packages() -> Vec<&'static str> {
 }
 
 fn setup() -> Result<(), String> {
+    system_packages()?;
+    npm_packages()
+}
+
+/// The node-saml target app's npm packages: `npm ci` when `node_modules` is missing or older
+/// than the lock file.
+fn npm_packages() -> Result<(), String> {
+    let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets/node-saml");
+    let lock = app.join("package-lock.json");
+    let installed = app.join("node_modules/.package-lock.json");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if matches!((modified(&installed), modified(&lock)), (Some(i), Some(l)) if i >= l) {
+        return Ok(());
+    }
+    if Command::new("npm").arg("--version").output().is_err() {
+        eprintln!("xtask: installing nodejs and npm (the node-saml target app needs them)");
+        run(apt_get().args(["update", "-qq"]))?;
+        run(apt_get()
+            .args([
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "nodejs",
+                "npm",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    eprintln!("xtask: installing the node-saml app's npm packages (npm ci)");
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&app))
+}
+
+fn system_packages() -> Result<(), String> {
     if Command::new("dpkg-query")
         .arg("--version")
         .output()
@@ -141,6 +191,20 @@ fn test(extra: &[String]) -> Result<(), String> {
             .args(extra))?;
     }
     run(cargo().args(["test", "--workspace", "--doc", "--locked"]))
+}
+
+fn harness_run(extra: &[String]) -> Result<(), String> {
+    run(cargo()
+        .args([
+            "run",
+            "--quiet",
+            "--locked",
+            "--package",
+            "saml-harness",
+            "--",
+            "run",
+        ])
+        .args(extra))
 }
 
 fn idp(extra: &[String]) -> Result<(), String> {
