@@ -1,0 +1,61 @@
+//! The `reference-sp` binary.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn weaken_help_lists_every_check() {
+    let out = Command::new(env!("CARGO_BIN_EXE_reference-sp"))
+        .args(["serve", "--weaken", "help"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for w in reference_sp::Weakening::ALL {
+        assert!(
+            text.contains(w.name()),
+            "{} missing from:\n{text}",
+            w.name()
+        );
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_reference-sp"))
+        .args(["serve", "--weaken", "nope"])
+        .output()
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("nope"));
+}
+
+#[test]
+fn the_binary_serves_on_loopback_and_stops_on_sigterm() {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+    let port = probe.local_addr().expect("addr").port();
+    drop(probe);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reference-sp"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--demo"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let started = Instant::now();
+    let mut up = false;
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read as _, Write as _};
+            let _ = s.write_all(b"GET /healthz HTTP/1.0\r\n\r\n");
+            let mut answer = String::new();
+            let _ = s.read_to_string(&mut answer);
+            up = answer.contains("200") && answer.ends_with("ok");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("exits");
+    assert!(up, "the SP answered /healthz");
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+}

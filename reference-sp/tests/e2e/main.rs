@@ -1,0 +1,12 @@
+//! End-to-end: the reference SP driven through real SAML flows by the in-process mock IdP.
+//!
+//! - `flows`: valid logins with every mock-IdP flavour, SP- and IdP-initiated; password login,
+//!   the API and the admin API.
+//! - `hardening`: one case per hardened check: refused with its reason code, and accepted once
+//!   the matching `--weaken` turns the check off. No network fetch during verification.
+//! - `binary`: the `reference-sp` binary on loopback, `--weaken help`, SIGTERM.
+
+mod binary;
+mod flows;
+mod hardening;
+mod support;
