@@ -127,3 +127,182 @@ async fn the_admin_api_needs_the_token_and_names_unknown_settings() {
         .expect("c");
     assert_eq!(reset.status(), 200);
 }
+
+#[tokio::test]
+async fn jit_creates_unknown_users_with_the_default_role_and_attributes_grant_nothing() {
+    let pair = pair(&[]).await;
+    let newcomer = "newcomer@corp.example";
+    let refused = sp_login(&pair, newcomer, plan(serde_json::json!({"user": newcomer}))).await;
+    assert_eq!(
+        refused.reason.as_deref(),
+        Some("unknown_user"),
+        "{refused:?}"
+    );
+    patch_settings(&pair, serde_json::json!({"jit": true})).await;
+    let p = plan(
+        serde_json::json!({"user": newcomer, "attributes": {"role": ["admin"], "groups": ["admins"]}}),
+    );
+    let created = sp_login(&pair, newcomer, p).await;
+    assert_eq!(created.signed_in.as_deref(), Some(newcomer), "{created:?}");
+    let users: serde_json::Value = pair
+        .client
+        .get(format!("{}/admin/users", pair.sp.base_url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("users")
+        .json()
+        .await
+        .expect("json");
+    let user = users
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["email"] == newcomer))
+        .expect("created");
+    assert_eq!(
+        user["role"], "member",
+        "the default role; SAML attributes never grant roles"
+    );
+}
+
+#[tokio::test]
+async fn enforcement_keeps_live_sessions_and_sso_off_requires_a_password_reset() {
+    let pair = pair(&[]).await;
+    let ua = crate::support::new_agent();
+    // A live SSO session, then enforcement is switched on: the session survives.
+    let plan_id = pair
+        .idp
+        .idp()
+        .create_plan(plan(serde_json::json!({"user": ALICE})));
+    let start = ua
+        .get(format!("{}/login/sso?email={ALICE}", pair.sp.base_url()))
+        .send()
+        .await
+        .expect("start");
+    let location = start.headers()["location"]
+        .to_str()
+        .expect("loc")
+        .to_owned();
+    let html = ua
+        .get(format!("{location}&plan={plan_id}"))
+        .send()
+        .await
+        .expect("idp")
+        .text()
+        .await
+        .expect("html");
+    let value = html
+        .split("name=\"SAMLResponse\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("response")
+        .to_owned();
+    let login = crate::support::post_acs(
+        &pair,
+        &ua,
+        &format!("{}/saml/acs", pair.sp.base_url()),
+        vec![("SAMLResponse".to_owned(), value)],
+    )
+    .await;
+    assert_eq!(login.signed_in.as_deref(), Some(ALICE));
+    patch_settings(
+        &pair,
+        serde_json::json!({"enforced_domains": ["corp.example"]}),
+    )
+    .await;
+    let me = ua
+        .get(format!("{}/me", pair.sp.base_url()))
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status(), 200, "enforcement does not end live sessions");
+
+    // An SSO user who had a password: SSO off means a reset first, and the reset works.
+    let put = pair
+        .client
+        .put(format!(
+            "{}/admin/users/bob@corp.example",
+            pair.sp.base_url()
+        ))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"role": "member", "password": "bob-old-pass"}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(put.status(), 200);
+    patch_settings(&pair, serde_json::json!({"sso_enabled": false})).await;
+    let password = |pw: &'static str| {
+        let client = pair.client.clone();
+        let url = format!("{}/login/password", pair.sp.base_url());
+        async move {
+            client
+                .post(url)
+                .header("Accept", "application/json")
+                .form(&[("email", "bob@corp.example"), ("password", pw)])
+                .send()
+                .await
+                .expect("answer")
+        }
+    };
+    let blocked: serde_json::Value = password("bob-old-pass").await.json().await.expect("json");
+    assert_eq!(blocked["reason"], "password_reset_required");
+    let token: serde_json::Value = pair
+        .client
+        .post(format!(
+            "{}/admin/users/bob@corp.example/reset-password",
+            pair.sp.base_url()
+        ))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let reset = pair
+        .client
+        .post(format!("{}/password-reset", pair.sp.base_url()))
+        .form(&[
+            ("token", token["token"].as_str().expect("token")),
+            ("password", "bob-new-pass"),
+        ])
+        .send()
+        .await
+        .expect("reset");
+    assert_eq!(reset.status(), 200);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .expect("client");
+    let ok = client
+        .post(format!("{}/login/password", pair.sp.base_url()))
+        .form(&[("email", "bob@corp.example"), ("password", "bob-new-pass")])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(ok.status(), 303, "password login works after the reset");
+    let sso = client
+        .get(format!("{}/login/sso?email={ALICE}", pair.sp.base_url()))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .expect("sso");
+    assert_eq!(sso.status(), 403, "SSO is off");
+    let body: serde_json::Value = sso.json().await.expect("json");
+    assert_eq!(body["reason"], "sso_disabled");
+}
+
+#[test]
+fn a_connection_from_the_three_fields_works_and_one_without_a_key_is_refused() {
+    let keys = mock_idp::KeyStore::generate(mock_idp::KeyType::EcdsaP256).expect("keys");
+    let c = reference_sp::Connection::from_fields(
+        "https://idp.test/metadata",
+        "https://idp.test/sso",
+        &keys.trusted().cert_pem(),
+    )
+    .expect("three fields");
+    assert_eq!(c.certificates.len(), 1);
+    let no_key = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.test"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.test/sso"/></md:IDPSSODescriptor></md:EntityDescriptor>"#;
+    let err = reference_sp::Connection::from_metadata(no_key).expect_err("no key");
+    assert!(err.to_string().contains("no signing certificate"), "{err}");
+}
