@@ -96,7 +96,6 @@ async fn run_one(
     permits: &Semaphore,
     settings: &RwLock<()>,
 ) -> Verdict {
-    let started = Instant::now();
     let target = env.target();
     // Skips first: capabilities, then settings that no hook can set.
     for capability in &scenario.file.requires.capabilities {
@@ -123,10 +122,12 @@ async fn run_one(
         if hooks.is_empty() {
             let _shared = settings.read().await;
             let _permit = permits.acquire().await;
-            execute(env, scenario, options, &[]).await
+            let started = Instant::now();
+            timed(execute(env, scenario, options, &[]).await, started)
         } else {
             let _exclusive = settings.write().await;
             let _permit = permits.acquire().await;
+            let started = Instant::now();
             let mut notes = Vec::new();
             for hook in &hooks {
                 if let Err(e) = env.run_hook(hook).await {
@@ -135,7 +136,7 @@ async fn run_one(
                 }
                 notes.push(format!("hook `{hook}` set the SP up"));
             }
-            let verdict = execute(env, scenario, options, &notes).await;
+            let verdict = timed(execute(env, scenario, options, &notes).await, started);
             if let Err(e) = env.run_hook("reset").await {
                 tracing::error!(error = %e, scenario = %scenario.id, "reset hook failed");
                 let mut v = verdict;
@@ -147,7 +148,7 @@ async fn run_one(
             verdict
         }
     };
-    let mut verdict = match tokio::time::timeout(options.scenario_timeout, body).await {
+    match tokio::time::timeout(options.scenario_timeout, body).await {
         Ok(v) => v,
         Err(_) => errored(
             scenario,
@@ -157,7 +158,11 @@ async fn run_one(
             ),
             Evidence::default(),
         ),
-    };
+    }
+}
+
+/// Stamps a verdict with the time since `started` (its hooks included, its queueing not).
+fn timed(mut verdict: Verdict, started: Instant) -> Verdict {
     verdict.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     verdict
 }
