@@ -46,6 +46,10 @@ pub struct ScenarioFile {
     /// the catalogue against `reference-sp --weaken X` and expects exactly these to fail).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub catches: Vec<String>,
+    /// Run the scenario once per signing layout listed, as `ID/LAYOUT` (for example
+    /// `addressing/destination-wrong/assertion`); the plan must then not set a layout itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layouts: Vec<mock_idp::plan::SigningLayout>,
     /// What the mock IdP sends. String values may use placeholders such as
     /// `{users.other.email}`, `{sp.acs_url}` or `{sp.entity_id}`; the plan's `user` defaults to
     /// the scenario user's email.
@@ -316,11 +320,44 @@ impl Scenario {
                 "field `title` must not be empty".to_owned(),
             ));
         }
+        if !file.layouts.is_empty() && file.plan.signing.layout.is_some() {
+            return Err(fail(
+                field_line("layouts"),
+                None,
+                "`layouts` runs the scenario once per layout; remove `signing.layout` from the plan".to_owned(),
+            ));
+        }
         Ok(Self {
             id: id.to_owned(),
             origin,
             file,
         })
+    }
+
+    /// The scenarios this file stands for: itself, or one variant per listed layout.
+    pub fn expand(self) -> Vec<Scenario> {
+        if self.file.layouts.is_empty() {
+            return vec![self];
+        }
+        self.file
+            .layouts
+            .iter()
+            .map(|layout| {
+                let mut file = self.file.clone();
+                file.layouts = Vec::new();
+                file.plan.signing.layout = Some(*layout);
+                let name = serde_json::to_value(layout)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                file.title = format!("{} ({name} signed)", file.title);
+                Scenario {
+                    id: format!("{}/{name}", self.id),
+                    origin: self.origin.clone(),
+                    file,
+                }
+            })
+            .collect()
     }
 }
 
@@ -374,9 +411,7 @@ impl Catalogue {
         let mut errors = Vec::new();
         for (id, text) in crate::embedded::SCENARIOS {
             match Scenario::parse(id, Origin::Embedded, text) {
-                Ok(s) => {
-                    catalogue.scenarios.insert(s.id.clone(), s);
-                }
+                Ok(s) => catalogue.insert(s),
                 Err(e) => errors.push(e),
             }
         }
@@ -409,7 +444,12 @@ impl Catalogue {
             })?;
             match Scenario::parse(&id, Origin::File(path.clone()), &text) {
                 Ok(s) => {
-                    self.scenarios.insert(s.id.clone(), s);
+                    // A file replaces the embedded scenario and all its layout variants.
+                    let prefix = format!("{}/", s.id);
+                    self.scenarios.retain(|k, v| {
+                        !(k == &s.id || (k.starts_with(&prefix) && v.origin == Origin::Embedded))
+                    });
+                    self.insert(s);
                     added += 1;
                 }
                 Err(e) => errors.push(e),
@@ -419,6 +459,12 @@ impl Catalogue {
             Ok(added)
         } else {
             Err(CatalogueError::Invalid(errors))
+        }
+    }
+
+    fn insert(&mut self, scenario: Scenario) {
+        for s in scenario.expand() {
+            self.scenarios.insert(s.id.clone(), s);
         }
     }
 
@@ -560,6 +606,17 @@ expect = { outcome = "signed-in", as = "member" }
         let err = Scenario::parse("a", Origin::Embedded, &text).expect_err("bad kind");
         assert_eq!(err.line, Some(9));
         assert!(err.message.contains("destinaton"), "{err}");
+    }
+
+    #[test]
+    fn layouts_expand_into_one_variant_each() {
+        let text = format!("{VALID}layouts = [\"response\", \"both\"]\n");
+        let s = Scenario::parse("a/b", Origin::Embedded, &text).expect("valid");
+        let ids: Vec<String> = s.expand().into_iter().map(|v| v.id).collect();
+        assert_eq!(ids, ["a/b/response", "a/b/both"]);
+        let both = format!("{text}\n[plan]\nsigning = {{ layout = \"both\" }}\n");
+        let err = Scenario::parse("a/b", Origin::Embedded, &both).expect_err("conflict");
+        assert!(err.message.contains("layouts"), "{err}");
     }
 
     #[test]

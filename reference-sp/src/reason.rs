@@ -49,6 +49,8 @@ reasons! {
     DestinationMissing => "destination_missing",
     DestinationMismatch => "destination_mismatch",
     IssuerMismatch => "issuer_mismatch",
+    IssuerMissing => "issuer_missing",
+    IssueInstantInvalid => "issue_instant_invalid",
     InResponseToUnknown => "in_response_to_unknown",
     InResponseToMismatch => "in_response_to_mismatch",
     UnsolicitedNotAllowed => "unsolicited_not_allowed",

@@ -318,13 +318,20 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
         }
     }
     if !off(ctx, Weakening::Issuer) {
-        if let Some(issuer) = child_text(root, SAML, "Issuer")
-            && issuer != ctx.connection.entity_id
-        {
-            return refuse(
-                Reason::IssuerMismatch,
-                format!("the Response Issuer is {issuer:?}"),
-            );
+        match child_text(root, SAML, "Issuer") {
+            Some(issuer) if issuer != ctx.connection.entity_id => {
+                return refuse(
+                    Reason::IssuerMismatch,
+                    format!("the Response Issuer is {issuer:?}"),
+                );
+            }
+            None if response_signed => {
+                return refuse(
+                    Reason::IssuerMissing,
+                    "a signed Response must carry an Issuer (SAML Profiles §4.1.4.2, errata)",
+                );
+            }
+            _ => {}
         }
         match child_text(assertion, SAML, "Issuer") {
             Some(issuer) if issuer == ctx.connection.entity_id => {}
@@ -335,6 +342,26 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
                         "the Assertion Issuer is {other:?}, not {:?}",
                         ctx.connection.entity_id
                     ),
+                );
+            }
+        }
+    }
+
+    // IssueInstant: required, and not in the future beyond the skew.
+    let skew = Duration::seconds(ctx.settings.clock_skew_seconds.max(0));
+    for (what, node) in [("Response", root), ("Assertion", assertion)] {
+        match instant(node.attribute("IssueInstant")) {
+            Some(t) if t <= ctx.now + skew => {}
+            Some(t) => {
+                return refuse(
+                    Reason::IssueInstantInvalid,
+                    format!("the {what} was issued in the future ({t})"),
+                );
+            }
+            None => {
+                return refuse(
+                    Reason::IssueInstantInvalid,
+                    format!("the {what} has no valid IssueInstant"),
                 );
             }
         }
@@ -359,7 +386,6 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
     }
 
     // 7. Subject confirmation.
-    let skew = Duration::seconds(ctx.settings.clock_skew_seconds.max(0));
     let subject = assertion
         .children()
         .find(|n| n.has_tag_name((SAML, "Subject")));
