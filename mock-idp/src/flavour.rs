@@ -133,6 +133,7 @@ impl Flavour {
             ),
         };
         let assertion = AssertionDoc {
+            version: Some("2.0".to_owned()),
             id: new_id(),
             issue_instant: now,
             issuer: Some(ctx.idp_entity_id.to_owned()),
@@ -150,6 +151,7 @@ impl Flavour {
                 not_before: Some(minutes(-1)),
                 not_on_or_after: Some(minutes(5)),
                 audience: Some(ctx.sp_entity_id.to_owned()),
+                extra: Vec::new(),
             }),
             authn: Some(AuthnDoc {
                 instant: now,
@@ -161,6 +163,7 @@ impl Flavour {
             typed_attribute_values: typed,
         };
         ResponseDoc {
+            version: Some("2.0".to_owned()),
             id: new_id(),
             issue_instant: now,
             destination: Some(ctx.acs_url.to_owned()),

@@ -190,6 +190,11 @@ pub enum ResponseBinding {
     /// HTTP-Redirect: a 303 to the ACS with the DEFLATEd, base64 response in the query string.
     /// SSO responses must never be accepted this way (SAML Profiles §4.1.2).
     Redirect,
+    /// HTTP-POST, but the response DEFLATEd before base64 (the Redirect encoding; Bindings §3.5.4
+    /// says POST carries plain base64).
+    PostDeflated,
+    /// HTTP-POST with the response base64-encoded twice.
+    PostDoubleBase64,
 }
 
 /// A change to the response content before it is signed.
@@ -252,6 +257,19 @@ pub enum Alteration {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         second_level: Option<String>,
     },
+    /// Set `@Version` of the response, the assertion, or both (SAML Core §3.2.2, §2.3.3).
+    Version {
+        /// The new value.
+        value: String,
+        /// Which elements change.
+        #[serde(default)]
+        scope: IssuerScope,
+    },
+    /// Add a condition to `Conditions` after the audience restriction (repeat to add several).
+    Condition {
+        /// Which condition.
+        element: ConditionKind,
+    },
     /// Leave an element or attribute out.
     Omit {
         /// What to leave out.
@@ -259,7 +277,19 @@ pub enum Alteration {
     },
 }
 
-/// Which `Issuer` elements an alteration changes.
+/// Conditions a plan can add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConditionKind {
+    /// `<OneTimeUse/>` (SAML Core §2.5.1.5).
+    OneTimeUse,
+    /// `<ProxyRestriction Count="0"/>` (SAML Core §2.5.1.6).
+    ProxyRestriction,
+    /// A condition from a namespace nobody knows (Core §2.5.1.1: Indeterminate).
+    Unknown,
+}
+
+/// Which elements an alteration changes (Issuer, Version).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
@@ -362,6 +392,9 @@ pub enum Tamper {
         /// The copy's NameID; the original's when absent.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name_id: Option<String>,
+        /// Keep the signed assertion's ID on the copy (duplicate IDs; SAMLRaider XSW7/XSW8).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        keep_id: bool,
     },
     /// Set a signature's `Reference/@URI` (Core §5.4.2 requires `#` + the signed element's ID).
     ReferenceUri {

@@ -59,6 +59,7 @@ reasons! {
     SubjectConfirmationExpired => "subject_confirmation_expired",
     AssertionNotYetValid => "assertion_not_yet_valid",
     AssertionExpired => "assertion_expired",
+    ConditionsInvalid => "conditions_invalid",
     AudienceMissing => "audience_missing",
     AudienceMismatch => "audience_mismatch",
     AuthnStatementMissing => "authn_statement_missing",

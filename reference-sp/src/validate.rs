@@ -235,6 +235,15 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
             "no assertion is a child of the Response",
         );
     };
+    if assertion.attribute("Version") != Some("2.0") {
+        return refuse(
+            Reason::VersionInvalid,
+            format!(
+                "the Assertion's Version is {:?}, not \"2.0\"",
+                assertion.attribute("Version")
+            ),
+        );
+    }
 
     // 4. Signatures: where they are, what they reference, which algorithms.
     let signatures: Vec<Node<'_, '_>> = doc
@@ -450,6 +459,9 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
     let conditions = assertion
         .children()
         .find(|n| n.has_tag_name((SAML, "Conditions")));
+    if let Some(c) = conditions {
+        check_condition_elements(c)?;
+    }
     if !off(ctx, Weakening::TimeWindow)
         && let Some(c) = conditions
     {
@@ -467,6 +479,16 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
             return refuse(
                 Reason::AssertionExpired,
                 format!("the assertion expired at {noa}"),
+            );
+        }
+        if let (Some(nb), Some(noa)) = (
+            instant(c.attribute("NotBefore")),
+            instant(c.attribute("NotOnOrAfter")),
+        ) && nb >= noa
+        {
+            return refuse(
+                Reason::ConditionsInvalid,
+                format!("NotBefore {nb} is not before NotOnOrAfter {noa}"),
             );
         }
     }
@@ -651,6 +673,35 @@ fn check_signature(
         return refuse(
             Reason::SignatureTransformRefused,
             format!("transforms {transforms:?} are not allowed"),
+        );
+    }
+    Ok(())
+}
+
+/// Core §2.5.1: every condition must be understood (else Indeterminate), and OneTimeUse and
+/// ProxyRestriction appear at most once.
+fn check_condition_elements(conditions: Node<'_, '_>) -> Result<(), Refusal> {
+    let mut one_time_use = 0;
+    let mut proxy_restriction = 0;
+    for child in conditions.children().filter(Node::is_element) {
+        match (child.tag_name().namespace(), child.tag_name().name()) {
+            (Some(SAML), "AudienceRestriction") => {}
+            (Some(SAML), "OneTimeUse") => one_time_use += 1,
+            (Some(SAML), "ProxyRestriction") => proxy_restriction += 1,
+            (ns, name) => {
+                return refuse(
+                    Reason::ConditionsInvalid,
+                    format!(
+                        "condition {name:?} ({ns:?}) is not understood: the assertion is Indeterminate"
+                    ),
+                );
+            }
+        }
+    }
+    if one_time_use > 1 || proxy_restriction > 1 {
+        return refuse(
+            Reason::ConditionsInvalid,
+            "OneTimeUse and ProxyRestriction may each appear once",
         );
     }
     Ok(())

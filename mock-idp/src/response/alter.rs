@@ -33,6 +33,24 @@ pub(crate) fn apply(
             };
         }
         Alteration::Omit { element } => omit(doc, *element)?,
+        Alteration::Version { value, scope } => {
+            if matches!(scope, IssuerScope::Response | IssuerScope::Both) {
+                doc.version = Some(value.clone());
+            }
+            if matches!(scope, IssuerScope::Assertion | IssuerScope::Both) {
+                assertion(doc, "version")?.version = Some(value.clone());
+            }
+        }
+        Alteration::Condition { element } => assertion(doc, "condition")?
+            .conditions
+            .as_mut()
+            .ok_or_else(|| {
+                PipelineError::Plan(
+                    "alteration `condition`: the assertion has no Conditions (omitted?)".into(),
+                )
+            })?
+            .extra
+            .push(*element),
     }
     Ok(())
 }

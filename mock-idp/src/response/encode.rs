@@ -36,11 +36,14 @@ pub fn encode(
         ResponseBinding::Post => Delivery::PostForm {
             html: post_form(acs_url, &B64.encode(xml), relay_state),
         },
+        ResponseBinding::PostDeflated => Delivery::PostForm {
+            html: post_form(acs_url, &B64.encode(deflate(xml)), relay_state),
+        },
+        ResponseBinding::PostDoubleBase64 => Delivery::PostForm {
+            html: post_form(acs_url, &B64.encode(B64.encode(xml)), relay_state),
+        },
         ResponseBinding::Redirect => {
-            let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
-            // Writing into a Vec cannot fail.
-            let _ = encoder.write_all(xml.as_bytes());
-            let deflated = encoder.finish().unwrap_or_default();
+            let deflated = deflate(xml);
             let mut query = form_urlencoded::Serializer::new(String::new());
             query.append_pair("SAMLResponse", &B64.encode(deflated));
             if let Some(relay_state) = relay_state {
@@ -52,6 +55,13 @@ pub fn encode(
             }
         }
     }
+}
+
+fn deflate(xml: &str) -> Vec<u8> {
+    let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
+    // Writing into a Vec cannot fail.
+    let _ = encoder.write_all(xml.as_bytes());
+    encoder.finish().unwrap_or_default()
 }
 
 /// The auto-submitting form of the HTTP-POST binding (SAML Bindings §3.5.4), with a button for

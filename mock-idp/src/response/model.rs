@@ -13,6 +13,8 @@ use crate::xml::{NS_SAML, NS_SAMLP, NS_XS, NS_XSI, escape_attr, escape_text};
 pub struct ResponseDoc {
     /// `@ID`.
     pub id: String,
+    /// `@Version` ("2.0"; absent when omitted).
+    pub version: Option<String>,
     /// `@IssueInstant`.
     pub issue_instant: DateTime<Utc>,
     /// `@Destination`.
@@ -65,6 +67,8 @@ impl StatusDoc {
 pub struct AssertionDoc {
     /// `@ID`.
     pub id: String,
+    /// `@Version` ("2.0"; absent when omitted).
+    pub version: Option<String>,
     /// `@IssueInstant`.
     pub issue_instant: DateTime<Utc>,
     /// `saml:Issuer`.
@@ -114,6 +118,8 @@ pub struct ConditionsDoc {
     pub not_on_or_after: Option<DateTime<Utc>>,
     /// The one `AudienceRestriction/Audience`; no restriction when absent.
     pub audience: Option<String>,
+    /// More conditions after the audience restriction, in order.
+    pub extra: Vec<crate::plan::ConditionKind>,
 }
 
 /// `saml:AuthnStatement`.
@@ -205,7 +211,7 @@ pub(crate) fn render_assertion(
         out.push_str(&format!(" xmlns:xs=\"{NS_XS}\" xmlns:xsi=\"{NS_XSI}\""));
     }
     push_attr(&mut out, "ID", Some(&assertion.id));
-    push_attr(&mut out, "Version", Some("2.0"));
+    push_attr(&mut out, "Version", assertion.version.as_deref());
     push_instant(&mut out, "IssueInstant", Some(assertion.issue_instant));
     out.push('>');
     if let Some(issuer) = &assertion.issuer {
@@ -237,13 +243,25 @@ pub(crate) fn render_assertion(
         out.push_str(&format!("<{p}Conditions"));
         push_instant(&mut out, "NotBefore", conditions.not_before);
         push_instant(&mut out, "NotOnOrAfter", conditions.not_on_or_after);
-        match &conditions.audience {
-            Some(audience) => out.push_str(&format!(
-                "><{p}AudienceRestriction><{p}Audience>{}</{p}Audience></{p}AudienceRestriction></{p}Conditions>",
+        out.push('>');
+        if let Some(audience) = &conditions.audience {
+            out.push_str(&format!(
+                "<{p}AudienceRestriction><{p}Audience>{}</{p}Audience></{p}AudienceRestriction>",
                 escape_text(audience)
-            )),
-            None => out.push_str("/>"),
+            ));
         }
+        for extra in &conditions.extra {
+            out.push_str(&match extra {
+                crate::plan::ConditionKind::OneTimeUse => format!("<{p}OneTimeUse/>"),
+                crate::plan::ConditionKind::ProxyRestriction => {
+                    format!("<{p}ProxyRestriction Count=\"0\"/>")
+                }
+                crate::plan::ConditionKind::Unknown => {
+                    "<x:Custom xmlns:x=\"urn:example:harness:custom-condition\"/>".to_owned()
+                }
+            });
+        }
+        out.push_str(&format!("</{p}Conditions>"));
     }
     if let Some(authn) = &assertion.authn {
         out.push_str(&format!("<{p}AuthnStatement"));
@@ -298,7 +316,7 @@ pub(crate) fn render_response(
         out.push_str(&n.declaration());
     }
     push_attr(&mut out, "ID", Some(&response.id));
-    push_attr(&mut out, "Version", Some("2.0"));
+    push_attr(&mut out, "Version", response.version.as_deref());
     push_instant(&mut out, "IssueInstant", Some(response.issue_instant));
     push_attr(&mut out, "Destination", response.destination.as_deref());
     push_attr(&mut out, "InResponseTo", response.in_response_to.as_deref());

@@ -24,9 +24,11 @@ pub(crate) fn apply(tamper: &Tamper, xml: &str) -> Result<String, PipelineError>
         Tamper::RemoveSignature { which } => remove_signature(&doc, *which)?,
         Tamper::EditNameId { value } => edit_name_id(&doc, value)?,
         Tamper::CommentInNameId { after } => comment_in_name_id(&doc, after)?,
-        Tamper::InsertAssertionCopy { position, name_id } => {
-            insert_assertion_copy(&doc, xml, *position, name_id.as_deref())?
-        }
+        Tamper::InsertAssertionCopy {
+            position,
+            name_id,
+            keep_id,
+        } => insert_assertion_copy(&doc, xml, *position, name_id.as_deref(), *keep_id)?,
         Tamper::ReferenceUri { which, value } => reference_uri(&doc, *which, value)?,
         Tamper::Doctype | Tamper::TrailingRoot => Vec::new(),
     };
@@ -116,6 +118,7 @@ fn insert_assertion_copy(
     xml: &str,
     position: CopyPosition,
     name_id: Option<&str>,
+    keep_id: bool,
 ) -> Result<Vec<Edit>, PipelineError> {
     let assertion = signed_assertion(doc)?;
     let range = assertion.range();
@@ -139,11 +142,13 @@ fn insert_assertion_copy(
         .collect();
     copy = splice(&copy, shifted);
     let old_id = assertion.attribute("ID").unwrap_or_default();
-    copy = copy.replacen(
-        &format!("ID=\"{old_id}\""),
-        &format!("ID=\"{}\"", crate::xml::new_id()),
-        1,
-    );
+    if !keep_id {
+        copy = copy.replacen(
+            &format!("ID=\"{old_id}\""),
+            &format!("ID=\"{}\"", crate::xml::new_id()),
+            1,
+        );
+    }
     let at = match position {
         CopyPosition::Before => range.start,
         CopyPosition::After => range.end,
