@@ -6,10 +6,12 @@
 //! a [`driver`] (a fresh user agent per scenario); the [`judge`] turns what the SP did into a
 //! [`verdict`]; [`report`] writes reports from the verdicts alone.
 
+pub mod coverage;
 pub mod driver;
 pub mod engine;
 pub mod env;
 pub mod judge;
+pub mod listing;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use saml_harness::engine::{Event, RunOptions};
+use saml_harness::listing;
 use saml_harness::report::{self, Report};
 use saml_harness::run::{self, RunConfig, TargetChoice};
 use saml_harness::scenario::{self, Catalogue};
@@ -37,6 +38,8 @@ enum Command {
     List(ListArgs),
     /// Print the JSON Schema of scenario files.
     Schema,
+    /// Print the rule coverage table (rule id -> scenarios) as Markdown.
+    Coverage,
     /// The mock IdP.
     Idp {
         #[command(subcommand)]
@@ -197,6 +200,7 @@ fn main() -> ExitCode {
             print!("{}", scenario::json_schema());
             0
         }
+        Command::Coverage => coverage_command(),
         Command::Idp {
             command: IdpCommand::Serve(args),
         } => match runtime.block_on(mock_idp::cli::serve(args)) {
@@ -353,83 +357,30 @@ fn list_command(args: &ListArgs) -> u8 {
             }
         };
     let text = match args.format {
-        ListFormat::Text => list_text(&catalogue),
-        ListFormat::Json => list_json(&catalogue),
-        ListFormat::Md => list_markdown(&catalogue),
+        ListFormat::Text => listing::text(&catalogue),
+        ListFormat::Json => listing::json(&catalogue),
+        ListFormat::Md => listing::markdown(&catalogue),
     };
     print!("{text}");
     0
 }
 
-fn expectation_words(e: &scenario::Expectation) -> String {
-    match e {
-        scenario::Expectation::SignedIn { user } => format!("signed in as {user}"),
-        scenario::Expectation::Refused => "refused".to_owned(),
-        scenario::Expectation::NoEffect { user } => format!("no effect (only {user})"),
-        scenario::Expectation::Policy { recommended } => match recommended {
-            scenario::Recommended::SignedIn => "policy (recommended: signed in)".to_owned(),
-            scenario::Recommended::Refused => "policy (recommended: refused)".to_owned(),
-        },
-    }
-}
-
-fn list_text(catalogue: &Catalogue) -> String {
-    let width = catalogue.iter().map(|s| s.id.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for s in catalogue.iter() {
-        out.push_str(&format!(
-            "{:<width$}  {:<6}  {:<32}  {}\n",
-            s.id,
-            s.file.level.as_str(),
-            expectation_words(&s.file.expect),
-            s.file.title
-        ));
-    }
-    out.push_str(&format!("{} scenarios\n", catalogue.len()));
-    out
-}
-
-fn list_json(catalogue: &Catalogue) -> String {
-    let items: Vec<serde_json::Value> = catalogue
-        .iter()
-        .map(|s| {
-            serde_json::json!({
-                "id": s.id,
-                "title": s.file.title,
-                "spec": s.file.spec,
-                "rules": s.file.rules,
-                "level": s.file.level,
-                "severity": s.file.severity,
-                "flow": s.file.flow,
-                "user": s.file.user,
-                "requires": s.file.requires,
-                "expect": s.file.expect,
-            })
-        })
-        .collect();
-    let mut text = serde_json::to_string_pretty(&items).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-fn list_markdown(catalogue: &Catalogue) -> String {
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
-    let mut out = String::from(
-        "# Scenario catalogue\n\n| id | spec | level | severity | expectation | title |\n|---|---|---|---|---|---|\n",
+fn coverage_command() -> u8 {
+    let (rules, catalogue) = match (
+        saml_harness::coverage::rules(),
+        Catalogue::embedded().map_err(|e| e.to_string()),
+    ) {
+        (Ok(r), Ok(c)) => (r, c),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    print!(
+        "{}",
+        saml_harness::coverage::render_markdown(&rules, &catalogue)
     );
-    for s in catalogue.iter() {
-        out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} |\n",
-            s.id,
-            cell(&s.file.spec.join("; ")),
-            s.file.level.as_str(),
-            s.file.severity.as_str(),
-            cell(&expectation_words(&s.file.expect)),
-            cell(&s.file.title)
-        ));
-    }
-    out.push_str(&format!("\n{} scenarios.\n", catalogue.len()));
-    out
+    0
 }
 
 fn report_command(command: ReportCommand) -> u8 {

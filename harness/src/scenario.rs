@@ -538,7 +538,12 @@ fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CatalogueError
         let path = entry.path();
         if path.is_dir() {
             collect_toml(&path, out)?;
-        } else if path.extension().is_some_and(|e| e == "toml") {
+        } else if path.extension().is_some_and(|e| e == "toml")
+            && !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('_'))
+        {
+            // `_rules.toml` and the like are catalogue metadata, not scenarios.
             out.push(path);
         }
     }

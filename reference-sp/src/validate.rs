@@ -91,7 +91,12 @@ pub fn decode_post(value: &str) -> Result<String, Refusal> {
             ),
         ));
     }
-    if bytes.first() != Some(&b'<') && bytes.iter().take(64).all(|b| *b != b'<') {
+    let start = bytes
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(&bytes)
+        .iter()
+        .find(|b| !b.is_ascii_whitespace());
+    if start != Some(&b'<') {
         // Not XML: perhaps DEFLATEd (the Redirect encoding) or base64 twice.
         let mut inflated = Vec::new();
         let deflated = flate2::read::DeflateDecoder::new(&bytes[..])

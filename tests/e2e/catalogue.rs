@@ -46,3 +46,37 @@ fn the_catalogue_has_positive_controls_beside_refusals() {
         "{positives} positives, {refusals} refusals"
     );
 }
+
+#[test]
+fn every_rule_has_a_scenario_or_a_reason_and_the_coverage_table_is_current() {
+    let rules = saml_harness::coverage::rules().expect("scenarios/_rules.toml parses");
+    let catalogue = Catalogue::embedded().expect("valid");
+    let problems = saml_harness::coverage::problems(&rules, &catalogue);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let path = root().join("scenarios/_coverage.md");
+    let fresh = saml_harness::coverage::render_markdown(&rules, &catalogue);
+    if std::env::var_os("UPDATE_BASELINES").is_some() {
+        std::fs::write(&path, &fresh).expect("write");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "{} is out of date; regenerate it with `cargo run -q -p saml-harness -- coverage > scenarios/_coverage.md`",
+        path.display()
+    );
+}
+
+#[test]
+fn the_committed_catalogue_listing_is_current() {
+    let catalogue = Catalogue::embedded().expect("valid");
+    let fresh = saml_harness::listing::markdown(&catalogue);
+    let path = root().join("scenarios/_catalogue.md");
+    if std::env::var_os("UPDATE_BASELINES").is_some() {
+        std::fs::write(&path, &fresh).expect("write");
+    }
+    assert!(
+        std::fs::read_to_string(&path).unwrap_or_default() == fresh,
+        "{} is out of date; regenerate it with `cargo run -q -p saml-harness -- list --format md > scenarios/_catalogue.md`",
+        path.display()
+    );
+}

@@ -24,6 +24,11 @@ static REDACTIONS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         (r"[A-Za-z0-9+/]{40,}={0,2}", "BASE64"),
         // Long hex runs (tokens, plan ids).
         (r"\b[0-9a-f]{16,}\b", "HEX"),
+        // Parser positions in an SP's error message (they move with random bytes).
+        (
+            r"\b(line|col|column|offset|position)([:= ]\s*)\d+",
+            "${1}${2}N",
+        ),
     ]
     .into_iter()
     .filter_map(|(pattern, replacement)| Regex::new(pattern).ok().map(|r| (r, replacement)))
@@ -125,6 +130,10 @@ mod tests {
             "sig BASE64"
         );
         assert_eq!(normalize("plan 0123456789abcdef01"), "plan HEX");
+        assert_eq!(
+            normalize("parse error @#[line:3,col:88]"),
+            "parse error @#[line:N,col:N]"
+        );
         assert_eq!(
             normalize("signed in as alice@corp.example"),
             "signed in as alice@corp.example"
