@@ -1,19 +1,7 @@
 //! The catalogue as text: `saml-harness list --format text|json|md`.
 
-use crate::scenario::{Catalogue, Expectation, Recommended};
-
-/// The expectation in a few words.
-pub fn expectation_words(e: &Expectation) -> String {
-    match e {
-        Expectation::SignedIn { user } => format!("signed in as {user}"),
-        Expectation::Refused => "refused".to_owned(),
-        Expectation::NoEffect { user } => format!("no effect (only {user})"),
-        Expectation::Policy { recommended } => match recommended {
-            Recommended::SignedIn => "policy (recommended: signed in)".to_owned(),
-            Recommended::Refused => "policy (recommended: refused)".to_owned(),
-        },
-    }
-}
+use crate::judge::describe as expectation_words;
+use crate::scenario::Catalogue;
 
 /// One line per scenario.
 pub fn text(catalogue: &Catalogue) -> String {
