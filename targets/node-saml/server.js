@@ -1,76 +1,120 @@
 // A small SAML service provider around @node-saml/node-saml, written the way the library's
-// README suggests, so that SAML Harness reports what the library itself accepts. It does only
-// what a typical application does on top: take the NameID as the user's email and keep an
-// in-memory session. See README.md for every option and why.
+// README suggests, so that SAML Harness reports what the library itself accepts. On top of the
+// library it does only what a typical application does: take the NameID (or an `email`
+// attribute) as the user's email and keep an in-memory session. It does NOT add checks the
+// library leaves to applications (typed email = asserted email, replay cache, ...): the
+// harness must see those gaps. See README.md for every option and why.
 //
-// Environment: BIND (127.0.0.1), PORT (8380), PUBLIC_URL (http://BIND:PORT), IDP_METADATA_URL
-// (required), IDP_INITIATED (on|off, default off), ADMIN_TOKEN (optional, for /admin/settings).
+// Environment:
+//   BIND              address to listen on (default 127.0.0.1)
+//   PORT              port to listen on (default 8380)
+//   PUBLIC_URL        the URL the SP is reached at (default http://BIND:PORT); entityID and ACS
+//                     derive from it
+//   IDP_METADATA_URL  the IdP's metadata (required); read at start, retried for about 20 s
+//   IDP_INITIATED     on|off (default off): accept unsolicited responses
+//   ADMIN_TOKEN       enables POST /admin/settings and POST /admin/reset (Bearer token);
+//                     without it those routes answer 404
 "use strict";
 
 const http = require("node:http");
 const crypto = require("node:crypto");
-const { SAML, generateServiceProviderMetadata } = require("@node-saml/node-saml");
+const { SAML } = require("@node-saml/node-saml");
 
-const BIND = process.env.BIND || "127.0.0.1";
-const PORT = Number(process.env.PORT || 8380);
-const PUBLIC_URL = (process.env.PUBLIC_URL || `http://${BIND}:${PORT}`).replace(/\/$/, "");
-const IDP_METADATA_URL = process.env.IDP_METADATA_URL;
-const ADMIN_TOKEN = process.env.ADMIN_TOKEN || "";
+const EMAIL_FORMAT = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+const REDIRECT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
 const MAX_BODY = 1024 * 1024;
-
-const ENTITY_ID = `${PUBLIC_URL}/saml/metadata`;
-const ACS_URL = `${PUBLIC_URL}/saml/acs`;
-
-function log(line) {
-  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-}
+const METADATA_TIMEOUT_MS = 20000;
 
 function fail(message) {
   process.stderr.write(`node-saml target: ${message}\n`);
   process.exit(2);
 }
 
+function log(line) {
+  process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+}
+
+// --- Configuration. ---
+
+const BIND = process.env.BIND || "127.0.0.1";
+const PORT = Number(process.env.PORT || 8380);
+if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) fail(`PORT is not a port number: ${process.env.PORT}`);
+const PUBLIC_URL = (process.env.PUBLIC_URL || `http://${BIND}:${PORT}`).replace(/\/+$/, "");
+const IDP_METADATA_URL = process.env.IDP_METADATA_URL;
+const IDP_INITIATED = process.env.IDP_INITIATED || "off";
+if (IDP_INITIATED !== "on" && IDP_INITIATED !== "off") fail(`IDP_INITIATED must be "on" or "off", not ${JSON.stringify(IDP_INITIATED)}`);
+const ADMIN_TOKEN = process.env.ADMIN_TOKEN || "";
+
+const ENTITY_ID = `${PUBLIC_URL}/saml/metadata`;
+const ACS_URL = `${PUBLIC_URL}/saml/acs`;
+
 // --- IdP metadata: entityID, the HTTP-Redirect SSO URL, and every signing certificate. ---
 
+function attr(tag, name) {
+  const m = new RegExp(`\\s${name}\\s*=\\s*(?:"([^"]*)"|'([^']*)')`).exec(tag);
+  return m ? unescapeXml(m[1] ?? m[2]) : undefined;
+}
+
+function unescapeXml(text) {
+  return text
+    .replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'")
+    .replace(/&amp;/g, "&");
+}
+
+// A small scan, not a full XML parser: enough for the metadata an IdP publishes.
 function parseMetadata(xml) {
-  const entityId = /<(?:\w+:)?EntityDescriptor\b[^>]*\bentityID="([^"]+)"/.exec(xml);
-  const sso = /<(?:\w+:)?SingleSignOnService\b[^>]*Binding="urn:oasis:names:tc:SAML:2\.0:bindings:HTTP-Redirect"[^>]*Location="([^"]+)"/.exec(xml)
-    || /<(?:\w+:)?SingleSignOnService\b[^>]*Location="([^"]+)"[^>]*Binding="urn:oasis:names:tc:SAML:2\.0:bindings:HTTP-Redirect"/.exec(xml);
+  const entity = /<(?:[\w.-]+:)?EntityDescriptor\b[^>]*>/.exec(xml);
+  const entityId = entity && attr(entity[0], "entityID");
+  const idpDescriptor = /<(?:[\w.-]+:)?IDPSSODescriptor\b[\s\S]*?<\/(?:[\w.-]+:)?IDPSSODescriptor>/.exec(xml);
+  const scope = idpDescriptor ? idpDescriptor[0] : xml;
+  let ssoUrl;
+  for (const [tag] of scope.matchAll(/<(?:[\w.-]+:)?SingleSignOnService\b[^>]*>/g)) {
+    if (attr(tag, "Binding") === REDIRECT_BINDING) {
+      ssoUrl = attr(tag, "Location");
+      break;
+    }
+  }
   const certs = [];
-  const keyDescriptor = /<(?:\w+:)?KeyDescriptor\b([^>]*)>([\s\S]*?)<\/(?:\w+:)?KeyDescriptor>/g;
-  let match;
-  while ((match = keyDescriptor.exec(xml)) !== null) {
-    const use = /\buse="([^"]*)"/.exec(match[1]);
-    if (use && use[1] !== "signing") continue;
-    const cert = /<(?:\w+:)?X509Certificate>([\s\S]*?)<\/(?:\w+:)?X509Certificate>/.exec(match[2]);
-    if (cert) certs.push(cert[1].replace(/\s+/g, ""));
+  const keyDescriptors = /<(?:[\w.-]+:)?KeyDescriptor\b([^>]*?)(?:\/>|>([\s\S]*?)<\/(?:[\w.-]+:)?KeyDescriptor>)/g;
+  for (const [tag, , body] of scope.matchAll(keyDescriptors)) {
+    const use = attr(tag, "use");
+    if (use !== undefined && use !== "signing") continue;
+    for (const [, cert] of (body || "").matchAll(/<(?:[\w.-]+:)?X509Certificate\b[^>]*>([\s\S]*?)<\/(?:[\w.-]+:)?X509Certificate>/g)) {
+      const base64 = cert.replace(/\s+/g, "");
+      if (base64 && !certs.includes(base64)) certs.push(base64);
+    }
   }
-  if (!entityId || !sso || certs.length === 0) {
-    throw new Error("the IdP metadata lacks an entityID, an HTTP-Redirect SSO location or a signing certificate");
-  }
-  return { entityId: entityId[1], ssoUrl: sso[1].replace(/&amp;/g, "&"), certs };
+  const missing = [
+    !entityId && "an entityID",
+    !ssoUrl && "an HTTP-Redirect SingleSignOnService",
+    certs.length === 0 && "a signing certificate",
+  ].filter(Boolean);
+  if (missing.length > 0) throw new Error(`the IdP metadata lacks ${missing.join(", ")}`);
+  return { entityId, ssoUrl, certs };
 }
 
 async function fetchMetadata(url) {
-  let last = "";
-  for (let attempt = 0; attempt < 100; attempt++) {
+  const deadline = Date.now() + METADATA_TIMEOUT_MS;
+  let last = "no attempt";
+  while (Date.now() < deadline) {
     try {
-      const response = await fetch(url);
-      if (response.ok) return parseMetadata(await response.text());
+      const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      const text = await response.text();
+      if (response.ok) return parseMetadata(text);
       last = `HTTP ${response.status}`;
     } catch (e) {
-      last = e.message;
+      last = e.cause ? `${e.message} (${e.cause.code || e.cause.message})` : e.message;
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`failed to read IdP metadata from ${url}: ${last}`);
+  throw new Error(`failed to read the IdP metadata from ${url}: ${last}`);
 }
 
 // --- The SAML instance, rebuilt when a setting changes. ---
 
 let idp;
-let settings = { idp_initiated: process.env.IDP_INITIATED === "on" };
-const initialSettings = { ...settings };
+const initialSettings = Object.freeze({ idp_initiated: IDP_INITIATED === "on" });
+let settings = { ...initialSettings };
 let saml;
 
 function buildSaml() {
@@ -78,21 +122,33 @@ function buildSaml() {
     callbackUrl: ACS_URL,
     entryPoint: idp.ssoUrl,
     issuer: ENTITY_ID,
+    // Checked against every AudienceRestriction; the library's default is the issuer anyway.
+    audience: ENTITY_ID,
+    // Every signing certificate the IdP publishes (current and rollover).
     idpCert: idp.certs,
-    // "always" validates InResponseTo against the requests this process issued (the
-    // library's in-memory cache); "ifPresent" also lets unsolicited responses in.
+    // "always": a response must answer a request this process issued (the library's default
+    // in-memory cache). "ifPresent" is what the README offers for IdP-initiated login:
+    // unsolicited responses (no InResponseTo) are let in.
     validateInResponseTo: settings.idp_initiated ? "ifPresent" : "always",
-    // saml2int asks for 3-5 minutes of skew tolerance; the library's default is 0.
+    // SAML2Int suggests tolerating a few minutes of skew; the library's default is 0.
     acceptedClockSkewMs: 180000,
     signatureAlgorithm: "sha256",
-    identifierFormat: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
-    // wantAssertionsSigned and wantAuthnResponseSigned stay at the library's defaults (true).
+    identifierFormat: EMAIL_FORMAT,
+    // wantAssertionsSigned and wantAuthnResponseSigned stay at the library's defaults (both
+    // true: the Response AND the Assertion must be signed).
   });
 }
 
 // --- HTTP. ---
 
 const sessions = new Map();
+
+class HttpError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
 
 function cookies(req) {
   const out = {};
@@ -103,13 +159,24 @@ function cookies(req) {
   return out;
 }
 
+function currentSession(req) {
+  const sid = cookies(req).sid;
+  return sid ? sessions.get(sid) : undefined;
+}
+
 function send(res, status, body, headers = {}) {
   const isJson = typeof body === "object";
   res.writeHead(status, {
     "Content-Type": isJson ? "application/json" : "text/html; charset=utf-8",
+    "Cache-Control": "no-store",
     ...headers,
   });
   res.end(isJson ? JSON.stringify(body) : body);
+}
+
+function redirect(res, status, location, headers = {}) {
+  res.writeHead(status, { Location: location, "Cache-Control": "no-store", ...headers });
+  res.end();
 }
 
 function readBody(req) {
@@ -119,8 +186,9 @@ function readBody(req) {
     req.on("data", (chunk) => {
       size += chunk.length;
       if (size > MAX_BODY) {
-        reject(new Error("body too large"));
-        req.destroy();
+        req.removeAllListeners("data");
+        req.resume();
+        reject(new HttpError(413, `the body exceeds ${MAX_BODY} bytes`));
         return;
       }
       chunks.push(chunk);
@@ -130,71 +198,105 @@ function readBody(req) {
   });
 }
 
+function adminAllowed(req) {
+  if (!ADMIN_TOKEN) return false;
+  const given = Buffer.from(req.headers.authorization || "");
+  const wanted = Buffer.from(`Bearer ${ADMIN_TOKEN}`);
+  return given.length === wanted.length && crypto.timingSafeEqual(given, wanted);
+}
+
+const HOME = `<!doctype html>
+<html><head><meta charset="utf-8"><title>node-saml target</title></head>
+<body><h1>node-saml target</h1>
+<form action="/login" method="get">
+<label>Email <input name="email" type="email" autocomplete="username"></label>
+<button>Sign in with SSO</button>
+</form>
+<p><a href="/me">Who am I?</a> · <a href="/saml/metadata">SP metadata</a></p>
+</body></html>
+`;
+
 async function handle(req, res) {
   const url = new URL(req.url, PUBLIC_URL);
-  const route = `${req.method} ${url.pathname}`;
-  switch (route) {
+  switch (`${req.method} ${url.pathname}`) {
     case "GET /healthz":
       return send(res, 200, "ok", { "Content-Type": "text/plain" });
+
     case "GET /":
-      return send(res, 200, '<form action="/login"><input name="email" type="email"> <button>Sign in with SSO</button></form>');
+      return send(res, 200, HOME);
+
     case "GET /saml/metadata":
-      return send(res, 200, generateServiceProviderMetadata({
-        issuer: ENTITY_ID,
-        callbackUrl: ACS_URL,
-        identifierFormat: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
-        wantAssertionsSigned: true,
-      }), { "Content-Type": "application/samlmetadata+xml" });
+      return send(res, 200, saml.generateServiceProviderMetadata(null, null), {
+        "Content-Type": "application/samlmetadata+xml",
+      });
+
     case "GET /login": {
+      // A typical app: the typed email picks the IdP (there is one) and is forgotten; the
+      // RelayState carries where to go after login.
       const location = await saml.getAuthorizeUrlAsync("/me", url.host, {});
-      res.writeHead(302, { Location: location });
-      return res.end();
+      return redirect(res, 302, location);
     }
+
     case "POST /saml/acs": {
       const form = Object.fromEntries(new URLSearchParams(await readBody(req)));
+      let profile;
       try {
-        const { profile } = await saml.validatePostResponseAsync(form);
-        const email = profile.nameID || profile.email;
-        const sid = crypto.randomBytes(16).toString("hex");
-        sessions.set(sid, { email, profile });
-        log(`login ${email}`);
-        res.writeHead(303, { Location: "/me", "Set-Cookie": `sid=${sid}; Path=/; HttpOnly; SameSite=Lax` });
-        return res.end();
+        ({ profile } = await saml.validatePostResponseAsync(form));
       } catch (e) {
-        log(`refused: ${e.message}`);
+        res.refusal = e.message;
         return send(res, 403, { error: "refused", reason: e.message });
       }
+      if (!profile) {
+        // A valid LogoutResponse-like message: nothing to sign in.
+        res.refusal = "no profile in the response";
+        return send(res, 403, { error: "refused", reason: res.refusal });
+      }
+      const email = profile.nameID || profile.email;
+      const sid = crypto.randomBytes(24).toString("base64url");
+      sessions.set(sid, { email, profile });
+      res.login = email;
+      return redirect(res, 303, "/me", { "Set-Cookie": `sid=${sid}; Path=/; HttpOnly; SameSite=Lax` });
     }
+
     case "GET /me": {
-      const session = sessions.get(cookies(req).sid);
+      const session = currentSession(req);
       if (!session) return send(res, 401, { error: "not_signed_in" });
       const { profile } = session;
-      const attributes = {};
-      for (const [k, v] of Object.entries(profile.attributes || {})) attributes[k] = v;
       return send(res, 200, {
         email: session.email,
-        name_id: profile.nameID,
-        name_id_format: profile.nameIDFormat,
-        attributes,
+        name_id: profile.nameID ?? null,
+        name_id_format: profile.nameIDFormat ?? null,
+        attributes: profile.attributes || {},
         method: "sso",
       });
     }
+
     case "GET /logout":
-    case "POST /logout":
-      sessions.delete(cookies(req).sid);
-      res.writeHead(303, { Location: "/", "Set-Cookie": "sid=; Path=/; Max-Age=0" });
-      return res.end();
+    case "POST /logout": {
+      const sid = cookies(req).sid;
+      if (sid) sessions.delete(sid);
+      return redirect(res, 303, "/", { "Set-Cookie": "sid=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0" });
+    }
+
     case "POST /admin/settings":
     case "POST /admin/reset": {
-      if (ADMIN_TOKEN && req.headers.authorization !== `Bearer ${ADMIN_TOKEN}`) {
-        return send(res, 401, { error: "admin token required" });
-      }
+      if (!ADMIN_TOKEN) return send(res, 404, { error: "not_found" });
+      if (!adminAllowed(req)) return send(res, 401, { error: "admin_token_required" });
       if (url.pathname === "/admin/reset") {
         settings = { ...initialSettings };
       } else {
-        const patch = JSON.parse((await readBody(req)) || "{}");
-        for (const key of Object.keys(patch)) {
-          if (!(key in settings)) return send(res, 400, { error: `unknown setting ${key}` });
+        let patch;
+        try {
+          patch = JSON.parse((await readBody(req)) || "{}");
+        } catch (e) {
+          return send(res, 400, { error: "bad_json", reason: e.message });
+        }
+        if (patch === null || typeof patch !== "object" || Array.isArray(patch)) {
+          return send(res, 400, { error: "bad_settings", reason: "expected a JSON object" });
+        }
+        for (const [key, value] of Object.entries(patch)) {
+          if (!(key in initialSettings)) return send(res, 400, { error: "bad_settings", reason: `unknown setting ${key}` });
+          if (typeof value !== "boolean") return send(res, 400, { error: "bad_settings", reason: `${key} must be true or false` });
         }
         settings = { ...settings, ...patch };
       }
@@ -202,31 +304,52 @@ async function handle(req, res) {
       log(`settings ${JSON.stringify(settings)}`);
       return send(res, 200, settings);
     }
+
     default:
-      return send(res, 404, { error: "not found" });
+      return send(res, 404, { error: "not_found" });
   }
 }
 
 async function main() {
-  if (!IDP_METADATA_URL) fail("IDP_METADATA_URL is required (the mock IdP's /metadata)");
+  if (!IDP_METADATA_URL) fail("IDP_METADATA_URL is required (the IdP's metadata URL)");
+  if (!URL.canParse(IDP_METADATA_URL)) fail(`IDP_METADATA_URL is not a URL: ${IDP_METADATA_URL}`);
   try {
     idp = await fetchMetadata(IDP_METADATA_URL);
+    buildSaml();
   } catch (e) {
     fail(e.message);
   }
-  buildSaml();
+
   const server = http.createServer((req, res) => {
-    handle(req, res)
-      .then(() => log(`${req.method} ${req.url} ${res.statusCode}`))
-      .catch((e) => {
-        log(`${req.method} ${req.url} failed: ${e.message}`);
-        if (!res.headersSent) send(res, 400, { error: "bad request", reason: e.message });
-      });
+    const started = Date.now();
+    req.on("error", () => {});
+    res.on("error", () => {});
+    res.on("finish", () => {
+      const extra = res.login ? ` login=${res.login}` : res.refusal ? ` refused=${JSON.stringify(res.refusal)}` : "";
+      log(`${req.method} ${req.url.slice(0, 120)} ${res.statusCode} ${Date.now() - started}ms${extra}`);
+    });
+    handle(req, res).catch((e) => {
+      const status = e instanceof HttpError ? e.status : 400;
+      if (!res.headersSent) send(res, status, { error: "bad_request", reason: e.message }, { Connection: "close" });
+      else res.destroy();
+    });
   });
-  server.listen(PORT, BIND, () => log(`node-saml target listening on ${PUBLIC_URL} (IdP ${idp.entityId})`));
-  const stop = () => server.close(() => process.exit(0));
-  process.on("SIGTERM", stop);
-  process.on("SIGINT", stop);
+  server.on("error", (e) => fail(`failed to listen on ${BIND}:${PORT}: ${e.message}`));
+  server.listen(PORT, BIND, () => {
+    log(`node-saml target: SP ${ENTITY_ID} listening on ${BIND}:${server.address().port}; IdP ${idp.entityId}, ${idp.certs.length} signing certificate(s), IdP-initiated ${IDP_INITIATED}`);
+  });
+
+  let stopping = false;
+  const stop = (signal) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    server.close(() => process.exit(0));
+    server.closeAllConnections();
+    setTimeout(() => process.exit(0), 2000).unref();
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
 }
 
 main();

@@ -91,7 +91,16 @@ fn npm_packages() -> Result<(), String> {
     if matches!((modified(&installed), modified(&lock)), (Some(i), Some(l)) if i >= l) {
         return Ok(());
     }
-    if Command::new("npm").arg("--version").output().is_err() {
+    let npm_present = || Command::new("npm").arg("--version").output().is_ok();
+    let npm_missing = "npm is missing: install Node.js (>= 20) and npm (Debian: apt-get install nodejs npm), then run `cargo xtask setup` again";
+    if !npm_present() {
+        if Command::new("dpkg-query")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            return Err(npm_missing.to_owned());
+        }
         eprintln!("xtask: installing nodejs and npm (the node-saml target app needs them)");
         run(apt_get().args(["update", "-qq"]))?;
         run(apt_get()
@@ -103,12 +112,17 @@ fn npm_packages() -> Result<(), String> {
                 "nodejs",
                 "npm",
             ])
-            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+        .map_err(|e| format!("{e}; {npm_missing}"))?;
+        if !npm_present() {
+            return Err(npm_missing.to_owned());
+        }
     }
     eprintln!("xtask: installing the node-saml app's npm packages (npm ci)");
     run(Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&app))
+    .map_err(|e| format!("failed to install the node-saml app's npm packages: {e}"))
 }
 
 fn system_packages() -> Result<(), String> {
