@@ -146,6 +146,9 @@ impl Flavour {
                 recipient: Some(ctx.acs_url.to_owned()),
                 not_on_or_after: Some(minutes(5)),
                 in_response_to: ctx.in_response_to.map(str::to_owned),
+                not_before: None,
+                address: None,
+                method: "urn:oasis:names:tc:SAML:2.0:cm:bearer".to_owned(),
             },
             conditions: Some(ConditionsDoc {
                 not_before: Some(minutes(-1)),

@@ -265,6 +265,16 @@ pub enum Alteration {
         #[serde(default)]
         scope: IssuerScope,
     },
+    /// Set `SubjectConfirmationData/@Address` (SAML Profiles §4.1.4.3: the SP MAY check it).
+    Address {
+        /// The address.
+        value: String,
+    },
+    /// Set `SubjectConfirmation/@Method` (`holder-of-key`, `sender-vouches`, or a URI).
+    ConfirmationMethod {
+        /// The method, short or as a URI.
+        value: String,
+    },
     /// Add a condition to `Conditions` after the audience restriction (repeat to add several).
     Condition {
         /// Which condition.
@@ -333,6 +343,9 @@ pub enum TimeField {
     NotOnOrAfter,
     /// `SubjectConfirmationData/@NotOnOrAfter`.
     SubjectConfirmationNotOnOrAfter,
+    /// `SubjectConfirmationData/@NotBefore` (absent unless set: bearer confirmations MUST NOT
+    /// carry one, SAML Profiles §4.1.4.2).
+    SubjectConfirmationNotBefore,
     /// `AuthnStatement/@SessionNotOnOrAfter`.
     SessionNotOnOrAfter,
 }

@@ -57,6 +57,7 @@ reasons! {
     SubjectConfirmationMissing => "subject_confirmation_missing",
     RecipientMismatch => "recipient_mismatch",
     SubjectConfirmationExpired => "subject_confirmation_expired",
+    SubjectConfirmationInvalid => "subject_confirmation_invalid",
     AssertionNotYetValid => "assertion_not_yet_valid",
     AssertionExpired => "assertion_expired",
     ConditionsInvalid => "conditions_invalid",

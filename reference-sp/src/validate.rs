@@ -419,6 +419,12 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
             "no bearer SubjectConfirmationData",
         );
     };
+    if let Some(nb) = scd.attribute("NotBefore") {
+        return refuse(
+            Reason::SubjectConfirmationInvalid,
+            format!("a bearer confirmation MUST NOT carry NotBefore (it says {nb})"),
+        );
+    }
     if !off(ctx, Weakening::Recipient) && scd.attribute("Recipient") != Some(ctx.acs_url) {
         return refuse(
             Reason::RecipientMismatch,

@@ -41,6 +41,16 @@ pub(crate) fn apply(
                 assertion(doc, "version")?.version = Some(value.clone());
             }
         }
+        Alteration::Address { value } => {
+            assertion(doc, "address")?.confirmation.address = Some(value.clone());
+        }
+        Alteration::ConfirmationMethod { value } => {
+            assertion(doc, "confirmation-method")?.confirmation.method = if value.contains(':') {
+                value.clone()
+            } else {
+                format!("urn:oasis:names:tc:SAML:2.0:cm:{value}")
+            };
+        }
         Alteration::Condition { element } => assertion(doc, "condition")?
             .conditions
             .as_mut()
@@ -138,6 +148,9 @@ fn time(
         }
         TimeField::SubjectConfirmationNotOnOrAfter => {
             assertion(doc, what)?.confirmation.not_on_or_after = Some(at);
+        }
+        TimeField::SubjectConfirmationNotBefore => {
+            assertion(doc, what)?.confirmation.not_before = Some(at);
         }
         TimeField::SessionNotOnOrAfter => {
             let authn = assertion(doc, what)?.authn.as_mut().ok_or_else(|| {

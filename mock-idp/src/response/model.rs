@@ -107,6 +107,12 @@ pub struct ConfirmationDoc {
     pub not_on_or_after: Option<DateTime<Utc>>,
     /// `@InResponseTo`.
     pub in_response_to: Option<String>,
+    /// `@NotBefore` (bearer confirmations MUST NOT carry one).
+    pub not_before: Option<DateTime<Utc>>,
+    /// `@Address`.
+    pub address: Option<String>,
+    /// `SubjectConfirmation/@Method`.
+    pub method: String,
 }
 
 /// `saml:Conditions`.
@@ -232,9 +238,12 @@ pub(crate) fn render_assertion(
     out.push_str(&escape_text(&assertion.name_id.value));
     out.push_str(&format!("</{p}NameID>"));
     out.push_str(&format!(
-        "<{p}SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"><{p}SubjectConfirmationData"
+        "<{p}SubjectConfirmation Method=\"{}\"><{p}SubjectConfirmationData",
+        escape_attr(&assertion.confirmation.method)
     ));
     let c = &assertion.confirmation;
+    push_instant(&mut out, "NotBefore", c.not_before);
+    push_attr(&mut out, "Address", c.address.as_deref());
     push_attr(&mut out, "InResponseTo", c.in_response_to.as_deref());
     push_instant(&mut out, "NotOnOrAfter", c.not_on_or_after);
     push_attr(&mut out, "Recipient", c.recipient.as_deref());
