@@ -204,6 +204,7 @@ async fn execute(
     let idp_base = env.idp().base_url().to_owned();
     let sp_base = env.sp_base().to_owned();
 
+    let mut off_origin = None;
     let observation = match drive(
         env,
         scenario,
@@ -214,6 +215,7 @@ async fn execute(
         &sp_base,
         options,
         &mut evidence,
+        &mut off_origin,
     )
     .await
     {
@@ -227,6 +229,7 @@ async fn execute(
         user_name,
         &observation,
         &target.file.users,
+        off_origin.as_deref(),
     );
     Verdict {
         id: scenario.id.clone(),
@@ -270,6 +273,7 @@ async fn drive(
     sp_base: &str,
     options: RunOptions,
     evidence: &mut Evidence,
+    off_origin: &mut Option<String>,
 ) -> Result<Observation, String> {
     let target = env.target();
     let new_agent =
@@ -341,6 +345,12 @@ async fn drive(
         (ua, seen)
     };
 
+    if let Some(url) = &seen.off_origin_redirect {
+        evidence.notes.push(format!(
+            "the SP redirected to {url}; not followed (another origin)"
+        ));
+        *off_origin = Some(url.clone());
+    }
     let (observation, probe_note) = probe(&mut ua, env, vars).await?;
     evidence.probe = Some(probe_note);
     evidence.hops.extend(ua.take_hops());

@@ -38,6 +38,7 @@ pub fn describe(expectation: &Expectation) -> String {
         Expectation::SignedIn { user } => format!("signed in as {user}"),
         Expectation::Refused => "refused".to_owned(),
         Expectation::NoEffect { user } => format!("refused, or signed in as {user} only"),
+        Expectation::StaysOnOrigin => "no redirect to another origin".to_owned(),
         Expectation::Policy { recommended } => match recommended {
             Recommended::SignedIn => "policy; recommended: signed in".to_owned(),
             Recommended::Refused => "policy; recommended: refused".to_owned(),
@@ -45,7 +46,8 @@ pub fn describe(expectation: &Expectation) -> String {
     }
 }
 
-/// Decides one scenario.
+/// Decides one scenario. `off_origin` is a redirect to another origin the SP sent the user
+/// agent after the response, if any.
 pub fn judge(
     expectation: &Expectation,
     level: Level,
@@ -53,6 +55,7 @@ pub fn judge(
     scenario_user: &str,
     observation: &Observation,
     users: &dyn Identities,
+    off_origin: Option<&str>,
 ) -> Judgement {
     let who = |user: &str| users.identity(user).map(str::to_owned);
     let expected = match expectation {
@@ -65,6 +68,7 @@ pub fn judge(
             "refused, or signed in as {} only",
             who(user).unwrap_or_else(|| user.to_owned())
         ),
+        Expectation::StaysOnOrigin => "no redirect to another origin".to_owned(),
         Expectation::Policy { recommended } => match recommended {
             Recommended::SignedIn => format!(
                 "policy; recommended: signed in as {}",
@@ -118,6 +122,16 @@ pub fn judge(
                 ),
             }
         }
+        Expectation::StaysOnOrigin => match off_origin {
+            None => (
+                true,
+                "the SP kept the user agent on its own origin".to_owned(),
+            ),
+            Some(url) => (
+                false,
+                format!("the SP redirected the user agent to {url} (an open redirect)"),
+            ),
+        },
         Expectation::Refused => match signed_in_as {
             None => (true, "refused, as expected".to_owned()),
             Some(got) => (
@@ -216,7 +230,25 @@ mod tests {
     }
 
     fn run(e: &Expectation, level: Level, o: &Observation) -> Judgement {
-        judge(e, level, Severity::Critical, "member", o, &users())
+        judge(e, level, Severity::Critical, "member", o, &users(), None)
+    }
+
+    #[test]
+    fn an_off_origin_redirect_fails_stays_on_origin() {
+        let e = Expectation::StaysOnOrigin;
+        let o = signed_in("alice@corp.example");
+        let j = judge(
+            &e,
+            Level::Must,
+            Severity::High,
+            "member",
+            &o,
+            &users(),
+            Some("https://evil.test/"),
+        );
+        assert_eq!(j.status, Status::Fail);
+        assert!(j.reason.contains("https://evil.test/"), "{}", j.reason);
+        assert_eq!(run(&e, Level::Must, &o).status, Status::Pass);
     }
 
     #[test]

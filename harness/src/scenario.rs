@@ -185,6 +185,9 @@ pub enum Expectation {
         #[serde(rename = "as")]
         user: String,
     },
+    /// Whatever the SP decides, it never sends the user agent to another origin (RelayState
+    /// used as an open redirect).
+    StaysOnOrigin,
     /// A deployment choice: the SP's behaviour is recorded; `pass` when it matches the
     /// recommendation, `warn` otherwise.
     Policy {

@@ -58,6 +58,7 @@ weakenings! {
     EmailMatch => "email-match": "do not require the asserted email to equal the one the user typed",
     FirstAssertion => "first-assertion": "take the identity from the first Assertion in the document, verified or not (signature wrapping)",
     CommentTruncation => "comment-truncation": "read NameID text only up to the first comment (CVE-2017-11427 style)",
+    RelayState => "relay-state": "redirect to whatever RelayState an unsolicited response carries (an open redirect)",
 }
 
 impl std::fmt::Display for Weakening {

@@ -483,6 +483,7 @@ async fn consume(
     tracing::info!(email = %login.email, signed = ?login.signed, "SSO login");
     let return_to = match pending {
         Some(p) => p.return_to,
+        None if app.weaken.contains(&Weakening::RelayState) => relay.unwrap_or("/me").to_owned(),
         None => safe_path(relay),
     };
     Ok((session, return_to))

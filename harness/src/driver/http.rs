@@ -38,6 +38,9 @@ pub struct SamlSeen {
     pub response_post: Option<Form>,
     /// The page the SP answered the response with (after its redirects).
     pub after_response: Option<Page>,
+    /// A redirect to an origin that is neither the SP's nor the IdP's: recorded, never
+    /// followed (the harness only talks to the SP and its own IdP).
+    pub off_origin_redirect: Option<String>,
 }
 
 /// How a SAML message travelled.
@@ -232,6 +235,10 @@ impl UserAgent {
                 let next = location
                     .and_then(|l| resolve(&url, &l))
                     .ok_or_else(|| DriverError::BadRedirect(url.clone()))?;
+                if !self.is_known_origin(&next) {
+                    seen.off_origin_redirect = Some(next);
+                    return Ok(self.finish(page, posted_response, seen));
+                }
                 // 307/308 keep the method and body; every other redirect becomes a GET.
                 if !matches!(page.status, 307 | 308) {
                     method = "GET".to_owned();
@@ -276,6 +283,11 @@ impl UserAgent {
     /// GETs a URL without following anything (the session probe).
     pub async fn get(&mut self, url: &str) -> Result<Page, DriverError> {
         self.request("GET", url, &[]).await.map(|(page, _)| page)
+    }
+
+    fn is_known_origin(&self, url: &str) -> bool {
+        let o = origin(url);
+        o == self.sp_origin || o == self.idp_origin
     }
 
     fn actor(&self, url: &str) -> String {
