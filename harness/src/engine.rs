@@ -283,9 +283,12 @@ async fn drive(
         &format!("{}={plan_id}; Path=/", mock_idp::server::PLAN_COOKIE),
         idp_base,
     );
-    let mut seen = SamlSeen::default();
+    let mut seen = SamlSeen {
+        hold_response: scenario.file.flow == Flow::CrossAgent,
+        ..SamlSeen::default()
+    };
     let start_url = match scenario.file.flow {
-        Flow::SpInitiated | Flow::Replay => vars
+        Flow::SpInitiated | Flow::Replay | Flow::CrossAgent => vars
             .render(&target.file.login.sp_initiated_url)
             .map_err(|e| e.to_string())?,
         Flow::IdpInitiated | Flow::IdpInitiatedReplay => {
@@ -315,7 +318,37 @@ async fn drive(
             .push(format!("navigation after the response ended early: {e}"));
     }
 
-    let (mut ua, seen) = if matches!(scenario.file.flow, Flow::Replay | Flow::IdpInitiatedReplay) {
+    let (mut ua, seen) = if scenario.file.flow == Flow::CrossAgent {
+        let Some(form) = seen.response_post.clone() else {
+            evidence.hops = ua.take_hops();
+            return Err("the first user agent's login did not produce a response".to_owned());
+        };
+        evidence.hops = ua.take_hops();
+        evidence.notes.push(
+            "a second user agent starts its own login, then posts the first one's response"
+                .to_owned(),
+        );
+        let mut other = new_agent()?;
+        let mut own = SamlSeen {
+            hold_response: true,
+            ..SamlSeen::default()
+        };
+        other
+            .navigate("GET", &start_url, Vec::new(), &mut own)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut seen_other = SamlSeen::default();
+        let posted = other
+            .navigate("POST", &form.action, form.fields, &mut seen_other)
+            .await;
+        if let Err(e) = posted
+            && seen_other.after_response.is_none()
+        {
+            evidence.hops.extend(other.take_hops());
+            return Err(e.to_string());
+        }
+        (other, seen_other)
+    } else if matches!(scenario.file.flow, Flow::Replay | Flow::IdpInitiatedReplay) {
         let first = probe(&mut ua, env, vars).await?;
         evidence.notes.push(format!(
             "first attempt (the legitimate login): {}",

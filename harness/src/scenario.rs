@@ -132,6 +132,10 @@ pub enum Flow {
     /// An IdP-initiated login, then the same response posted again from a fresh user agent;
     /// only a replay cache can stop it. The expectation is about the second attempt.
     IdpInitiatedReplay,
+    /// Two user agents start SP-initiated logins; the response to the first one's request is
+    /// posted from the second (InResponseTo bound to another browser: login CSRF, session
+    /// fixation). The expectation is about the second user agent.
+    CrossAgent,
 }
 
 impl Flow {
@@ -142,6 +146,7 @@ impl Flow {
             Flow::IdpInitiated => "idp-initiated",
             Flow::Replay => "replay",
             Flow::IdpInitiatedReplay => "idp-initiated-replay",
+            Flow::CrossAgent => "cross-agent",
         }
     }
 }

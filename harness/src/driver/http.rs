@@ -41,6 +41,9 @@ pub struct SamlSeen {
     /// A redirect to an origin that is neither the SP's nor the IdP's: recorded, never
     /// followed (the harness only talks to the SP and its own IdP).
     pub off_origin_redirect: Option<String>,
+    /// Stop before posting a `SAMLResponse` form (it is kept in `response_post`), so another
+    /// user agent can post it.
+    pub hold_response: bool,
 }
 
 /// How a SAML message travelled.
@@ -251,6 +254,14 @@ impl UserAgent {
                 let Some(action) = resolve(&url, &next.action) else {
                     return Ok(self.finish(page, posted_response, seen));
                 };
+                if seen.hold_response && next.fields.iter().any(|(k, _)| k == "SAMLResponse") {
+                    seen.response_post = Some(Form {
+                        action,
+                        method: next.method,
+                        fields: next.fields,
+                    });
+                    return Ok(page);
+                }
                 if next.method.eq_ignore_ascii_case("GET") {
                     let mut target = action;
                     let query = form_urlencoded::Serializer::new(String::new())
