@@ -318,64 +318,57 @@ async fn drive(
             .push(format!("navigation after the response ended early: {e}"));
     }
 
-    let (mut ua, seen) = if scenario.file.flow == Flow::CrossAgent {
-        let Some(form) = seen.response_post.clone() else {
-            evidence.hops = ua.take_hops();
-            return Err("the first user agent's login did not produce a response".to_owned());
-        };
-        evidence.hops = ua.take_hops();
-        evidence.notes.push(
-            "a second user agent starts its own login, then posts the first one's response"
-                .to_owned(),
-        );
-        let mut other = new_agent()?;
-        let mut own = SamlSeen {
-            hold_response: true,
-            ..SamlSeen::default()
-        };
-        other
-            .navigate("GET", &start_url, Vec::new(), &mut own)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut seen_other = SamlSeen::default();
-        let posted = other
-            .navigate("POST", &form.action, form.fields, &mut seen_other)
-            .await;
-        if let Err(e) = posted
-            && seen_other.after_response.is_none()
-        {
-            evidence.hops.extend(other.take_hops());
-            return Err(e.to_string());
+    let second_agent = match scenario.file.flow {
+        Flow::CrossAgent => Some((
+            "the first user agent's login did not produce a response",
+            "a second user agent starts its own login, then posts the first one's response",
+        )),
+        Flow::Replay | Flow::IdpInitiatedReplay => {
+            let first = probe(&mut ua, env, vars).await?;
+            evidence.notes.push(format!(
+                "first attempt (the legitimate login): {}",
+                first.0.summary()
+            ));
+            Some((
+                "the first login did not deliver a response to replay",
+                "replaying the same response from a fresh user agent",
+            ))
         }
-        (other, seen_other)
-    } else if matches!(scenario.file.flow, Flow::Replay | Flow::IdpInitiatedReplay) {
-        let first = probe(&mut ua, env, vars).await?;
-        evidence.notes.push(format!(
-            "first attempt (the legitimate login): {}",
-            first.0.summary()
-        ));
-        let Some(form) = seen.response_post.clone() else {
+        Flow::SpInitiated | Flow::IdpInitiated => None,
+    };
+    let (mut ua, seen) = match second_agent {
+        None => (ua, seen),
+        Some((missing, note)) => {
+            let form = seen.response_post.clone();
             evidence.hops = ua.take_hops();
-            return Err("the first login did not deliver a response to replay".to_owned());
-        };
-        evidence.hops = ua.take_hops();
-        let mut fresh = new_agent()?;
-        let mut seen_again = SamlSeen::default();
-        evidence
-            .notes
-            .push("replaying the same response from a fresh user agent".to_owned());
-        let replay = fresh
-            .navigate("POST", &form.action, form.fields, &mut seen_again)
-            .await;
-        if let Err(e) = replay
-            && seen_again.after_response.is_none()
-        {
-            evidence.hops.extend(fresh.take_hops());
-            return Err(e.to_string());
+            let Some(form) = form else {
+                return Err(missing.to_owned());
+            };
+            evidence.notes.push(note.to_owned());
+            let mut other = new_agent()?;
+            if scenario.file.flow == Flow::CrossAgent {
+                // The second browser has a login of its own in flight.
+                let mut own = SamlSeen {
+                    hold_response: true,
+                    ..SamlSeen::default()
+                };
+                other
+                    .navigate("GET", &start_url, Vec::new(), &mut own)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            let mut seen_other = SamlSeen::default();
+            let posted = other
+                .navigate("POST", &form.action, form.fields, &mut seen_other)
+                .await;
+            if let Err(e) = posted
+                && seen_other.after_response.is_none()
+            {
+                evidence.hops.extend(other.take_hops());
+                return Err(e.to_string());
+            }
+            (other, seen_other)
         }
-        (fresh, seen_again)
-    } else {
-        (ua, seen)
     };
 
     if let Some(url) = &seen.off_origin_redirect {
