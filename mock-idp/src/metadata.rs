@@ -12,6 +12,25 @@ const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 /// formats the IdP can send. Plain, unprefixed-where-usual XML that samael, python3-saml,
 /// pysaml2 and node-saml import as is.
 pub fn render(entity_id: &str, base_url: &str, keys: &KeyStore) -> String {
+    render_with(entity_id, base_url, keys, KeyUse::Signing)
+}
+
+/// How the metadata marks its signing keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    /// `use="signing"` (the default).
+    Signing,
+    /// No `use` attribute: valid for signing and encryption (IIP-MD11); SPs must still use
+    /// the keys to verify signatures.
+    Omitted,
+}
+
+/// [`render`], with the `KeyDescriptor` marking chosen.
+pub fn render_with(entity_id: &str, base_url: &str, keys: &KeyStore, key_use: KeyUse) -> String {
+    let use_attr = match key_use {
+        KeyUse::Signing => " use=\"signing\"",
+        KeyUse::Omitted => "",
+    };
     let mut out = String::with_capacity(4096);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     out.push_str(&format!(
@@ -21,7 +40,7 @@ pub fn render(entity_id: &str, base_url: &str, keys: &KeyStore) -> String {
     out.push_str("  <md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n");
     for key in keys.published() {
         out.push_str(&format!(
-            "    <md:KeyDescriptor use=\"signing\">\n      <ds:KeyInfo>\n        <ds:X509Data>\n          <ds:X509Certificate>{}</ds:X509Certificate>\n        </ds:X509Data>\n      </ds:KeyInfo>\n    </md:KeyDescriptor>\n",
+            "    <md:KeyDescriptor{use_attr}>\n      <ds:KeyInfo>\n        <ds:X509Data>\n          <ds:X509Certificate>{}</ds:X509Certificate>\n        </ds:X509Data>\n      </ds:KeyInfo>\n    </md:KeyDescriptor>\n",
             key.cert_base64()
         ));
     }

@@ -67,10 +67,20 @@ async fn index(State(idp): Shared) -> String {
     )
 }
 
-async fn metadata(State(idp): Shared) -> Response {
+/// `GET /metadata[?key_use=omit]`: `key_use=omit` leaves `use` off the KeyDescriptors.
+async fn metadata(State(idp): Shared, RawQuery(query): RawQuery) -> Response {
+    let omit = query.as_deref().is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "key_use" && v == "omit")
+    });
+    let key_use = if omit {
+        crate::metadata::KeyUse::Omitted
+    } else {
+        crate::metadata::KeyUse::Signing
+    };
+    let settings = idp.settings();
     (
         [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-        idp.metadata_xml(),
+        crate::metadata::render_with(&settings.entity_id, &settings.base_url, idp.keys(), key_use),
     )
         .into_response()
 }

@@ -229,6 +229,7 @@ impl ReferenceSp {
         for w in &config.weaken {
             tracing::warn!(check = w.name(), "WEAKENED: {}", w.description());
         }
+        let initial_connection = store.connection()?;
         let app = Arc::new(web::App {
             store,
             base_url,
@@ -236,6 +237,7 @@ impl ReferenceSp {
             weaken: config.weaken,
             initial_settings: settings,
             initial_users,
+            initial_connection,
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let router = web::router(Arc::clone(&app));

@@ -34,6 +34,7 @@ pub struct App {
     pub(crate) weaken: BTreeSet<Weakening>,
     pub(crate) initial_settings: Settings,
     pub(crate) initial_users: Vec<(User, Option<String>)>,
+    pub(crate) initial_connection: Option<Connection>,
 }
 
 impl App {
@@ -906,7 +907,11 @@ async fn admin_reset(State(app): State<Shared>, headers: HeaderMap) -> Response 
     let result = app
         .store
         .set_settings(&app.initial_settings)
-        .and_then(|()| app.store.replace_users(&app.initial_users));
+        .and_then(|()| app.store.replace_users(&app.initial_users))
+        .and_then(|()| match &app.initial_connection {
+            Some(c) => app.store.set_connection(c),
+            None => Ok(()),
+        });
     match result {
         Ok(()) => axum::Json(serde_json::json!({"reset": true})).into_response(),
         Err(e) => internal(e),
