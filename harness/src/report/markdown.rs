@@ -1,76 +1,88 @@
-//! `report.md`: a stable snapshot. Nothing run-specific survives: durations and timestamps are
-//! left out, and ports, instants, SAML ids, base64 values and tokens are redacted.
+//! `report.md`: a stable snapshot, meant to be committed and diffed. Nothing run-specific
+//! survives: durations and timestamps are left out, and every free-text value goes through
+//! [`normalize`].
+//!
+//! Layout: the title with the target's name, its description, the counts, the stale waivers,
+//! a table of everything that did not pass (id, status, severity, expected, observed, reason),
+//! then a table of every scenario (id, level, status, expected, observed). Rows in id order.
 
 use std::fmt::Write as _;
-use std::sync::LazyLock;
-
-use regex::Regex;
 
 use super::model::Report;
+use super::normalize::normalize;
 use crate::verdict::Status;
 
-static REDACTIONS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
-    [
-        // Loopback and other ports.
-        (r"(127\.0\.0\.1|localhost|\[::1\]):\d+", "$1:PORT"),
-        // xs:dateTime instants.
-        (
-            r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?",
-            "INSTANT",
-        ),
-        // SAML ids: an underscore or id- followed by a long random part.
-        (r"\b(_|id-)[0-9A-Za-z_-]{16,}", "ID"),
-        // Long base64 runs: signature and digest values, certificates, encoded messages.
-        (r"[A-Za-z0-9+/]{40,}={0,2}", "BASE64"),
-        // Long hex runs (tokens, plan ids).
-        (r"\b[0-9a-f]{16,}\b", "HEX"),
-        // Parser positions in an SP's error message (they move with random bytes).
-        (
-            r"\b(line|col|column|offset|position)([:= ]\s*)\d+",
-            "${1}${2}N",
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(pattern, replacement)| Regex::new(pattern).ok().map(|r| (r, replacement)))
-    .collect()
-});
+/// The name of the Markdown report in a report folder.
+pub const REPORT_MD: &str = "report.md";
 
-/// Redacts every run-specific value in `text`.
-pub fn normalize(text: &str) -> String {
-    let mut out = text.to_owned();
-    for (re, replacement) in REDACTIONS.iter() {
-        out = re.replace_all(&out, *replacement).into_owned();
-    }
-    out
-}
-
+/// A table cell: normalized, control characters dropped, white space (line breaks too)
+/// folded into single spaces, `|` and `<` escaped (a renderer would take `<b>` for HTML).
 fn cell(text: &str) -> String {
-    normalize(text)
+    let normalized: String = normalize(text)
+        .chars()
+        .filter(|&c| !c.is_control() || c.is_whitespace())
+        .collect();
+    normalized
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
         .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+        .replace('<', "\\<")
 }
 
-/// Renders the Markdown snapshot.
+/// A scenario id as code, in a table.
+fn code(id: &str) -> String {
+    format!("`{}`", id.replace('|', "\\|").replace(['\r', '\n'], " "))
+}
+
+/// Renders `report.md`.
 pub fn render_markdown(report: &Report) -> String {
     let s = &report.summary;
     let mut out = String::new();
-    let _ = writeln!(out, "# SAML Harness report: {}\n", report.target.name);
-    if let Some(d) = &report.target.description {
-        let _ = writeln!(out, "{}\n", cell(d));
+    let _ = writeln!(
+        out,
+        "# SAML Harness report: {}\n",
+        line(&report.target.name)
+    );
+    if let Some(description) = &report.target.description {
+        let _ = writeln!(out, "{}\n", line(&normalize(description)));
     }
     let _ = writeln!(
         out,
-        "| total | passed | failed | warned | skipped | errored | waived |\n|---|---|---|---|---|---|---|\n| {} | {} | {} | {} | {} | {} | {} |\n",
+        "| total | passed | failed | warned | skipped | errored | waived |\n\
+         |---|---|---|---|---|---|---|\n\
+         | {} | {} | {} | {} | {} | {} | {} |\n",
         s.total, s.passed, s.failed, s.warned, s.skipped, s.errored, s.waived
     );
-    for stale in &s.stale_waivers {
+
+    if !s.stale_waivers.is_empty() {
         let _ = writeln!(
             out,
-            "- stale waiver `{}` ({}): no failure matches it any more",
-            stale.pattern,
-            cell(&stale.reason)
+            "## Stale waivers\n\n\
+             No failure needs these any more: remove them from the waiver file.\n\n\
+             | waiver | reason | matches (none failing) |\n|---|---|---|"
         );
+        for stale in &s.stale_waivers {
+            let matched = if stale.matched_passing.is_empty() {
+                "no scenario".to_owned()
+            } else {
+                stale
+                    .matched_passing
+                    .iter()
+                    .map(|id| code(id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {matched} |",
+                code(&stale.pattern),
+                cell(&stale.reason)
+            );
+        }
+        out.push('\n');
     }
+
     let attention: Vec<_> = report
         .results
         .iter()
@@ -79,15 +91,17 @@ pub fn render_markdown(report: &Report) -> String {
     if !attention.is_empty() {
         let _ = writeln!(
             out,
-            "## Needs attention\n\n| id | status | severity | expected | observed | reason |\n|---|---|---|---|---|---|"
+            "## Needs attention\n\n\
+             | id | status | severity | expected | observed | reason |\n\
+             |---|---|---|---|---|---|"
         );
         for r in attention {
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} | {} |",
-                r.id,
+                "| {} | {} | {} | {} | {} | {} |",
+                code(&r.id),
                 r.status,
-                r.severity.map(|s| s.as_str()).unwrap_or("-"),
+                r.severity.map_or("-", |s| s.as_str()),
                 cell(&r.expected),
                 cell(&r.observed),
                 cell(&r.reason)
@@ -95,15 +109,18 @@ pub fn render_markdown(report: &Report) -> String {
         }
         out.push('\n');
     }
+
     let _ = writeln!(
         out,
-        "## All scenarios\n\n| id | level | status | expected | observed |\n|---|---|---|---|---|"
+        "## All scenarios\n\n\
+         | id | level | status | expected | observed |\n\
+         |---|---|---|---|---|"
     );
     for r in &report.results {
         let _ = writeln!(
             out,
-            "| `{}` | {} | {} | {} | {} |",
-            r.id,
+            "| {} | {} | {} | {} | {} |",
+            code(&r.id),
             r.level.as_str(),
             r.status,
             cell(&r.expected),
@@ -113,30 +130,78 @@ pub fn render_markdown(report: &Report) -> String {
     out
 }
 
+/// Text on one line (a heading or a paragraph).
+fn line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::fixtures;
 
     #[test]
-    fn run_specific_values_are_redacted() {
-        assert_eq!(
-            normalize("http://127.0.0.1:43121/me"),
-            "http://127.0.0.1:PORT/me"
+    fn report_md_is_a_stable_snapshot() {
+        let text = render_markdown(&fixtures::report());
+        insta::assert_snapshot!("report_md", text);
+    }
+
+    #[test]
+    fn nothing_run_specific_survives() {
+        let text = render_markdown(&fixtures::report());
+        for leak in [
+            "43121",
+            "39001",
+            "2026-11-25T",
+            "a1b2c3d4e5f6",
+            "4f9a8b7c6d5e",
+            "3f2b1c4d",
+            "Zx81kQpL0aBcD3eF9gHiJ2k",
+            "7d5b3Qf1k",
+            "MIIC8DCC",
+            "1234",
+            "\u{1}",
+        ] {
+            assert!(!text.contains(leak), "`{leak}` leaked into:\n{text}");
+        }
+        assert!(
+            text.contains("xml/id-attribute-duplicated"),
+            "words are kept"
         );
-        assert_eq!(normalize("at 2026-11-25T10:00:00.123Z."), "at INSTANT.");
-        assert_eq!(normalize("ID=\"_a1b2c3d4e5f6a7b8c9d0\""), "ID=\"ID\"");
-        assert_eq!(
-            normalize("sig MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA=="),
-            "sig BASE64"
-        );
-        assert_eq!(normalize("plan 0123456789abcdef01"), "plan HEX");
-        assert_eq!(
-            normalize("parse error @#[line:3,col:88]"),
-            "parse error @#[line:N,col:N]"
-        );
-        assert_eq!(
-            normalize("signed in as alice@corp.example"),
-            "signed in as alice@corp.example"
-        );
+    }
+
+    #[test]
+    fn table_cells_escape_pipes_and_fold_line_breaks() {
+        assert_eq!(cell("a | b\nc\r\n\nd"), "a \\| b c d");
+        assert_eq!(cell("a\u{1}\u{7f}b\tc"), "ab c");
+        assert_eq!(cell("<ds:Signature> missing"), "\\<ds:Signature> missing");
+        assert_eq!(cell("[xmldom error]\\telement"), "[xmldom error]\\telement");
+        assert_eq!(code("a|b"), "`a\\|b`");
+    }
+
+    #[test]
+    fn every_row_of_every_table_has_its_columns() {
+        let text = render_markdown(&fixtures::report());
+        for row in text.lines().filter(|l| l.starts_with('|')) {
+            let unescaped_pipes = row.match_indices('|').filter(|(i, _)| {
+                // A pipe preceded by an odd number of backslashes is escaped.
+                row[..*i].chars().rev().take_while(|&c| c == '\\').count() % 2 == 0
+            });
+            let columns = unescaped_pipes.count() - 1;
+            assert!([3, 5, 6, 7].contains(&columns), "{columns} columns: {row}");
+        }
+    }
+
+    #[test]
+    fn a_report_with_only_passes_has_no_attention_table() {
+        let mut report = fixtures::report();
+        report
+            .results
+            .retain(|r| r.status == crate::verdict::Status::Pass);
+        report.summary = super::super::model::Summary::of(&report.results, Vec::new());
+        let text = render_markdown(&report);
+        assert!(!text.contains("## Needs attention"), "{text}");
+        assert!(!text.contains("## Stale waivers"), "{text}");
+        assert!(text.contains("## All scenarios"), "{text}");
     }
 }

@@ -1,17 +1,33 @@
-//! Reports, written from the verdicts alone: `report.json` (the versioned model), `report.md`
-//! (a normalized snapshot to commit and diff), `junit.xml`; plus diff and merge of reports.
+//! Reports, written from the verdicts alone.
+//!
+//! - `model.rs`: [`Report`], exactly what `report.json` holds (versioned by [`SCHEMA_VERSION`]);
+//! - `json.rs`: `report.json` ([`render_json`]) and [`Report::load`];
+//! - `normalize.rs`, `markdown.rs`: `report.md` ([`render_markdown`]), a snapshot with every
+//!   run-specific value redacted ([`normalize()`]), to commit and diff;
+//! - `junit.rs`: `junit.xml` ([`render_junit`]) for CI;
+//! - `write.rs`: [`write_report`], every file of a report folder, each atomically;
+//! - `diff.rs`: what changed between two reports ([`diff()`]); `merge.rs`: joining the reports
+//!   of a sharded run ([`merge()`]).
 
 mod diff;
+mod error;
+#[cfg(test)]
+mod fixtures;
+mod json;
 mod junit;
 mod markdown;
+mod merge;
 mod model;
+mod normalize;
 mod write;
 
 pub use self::diff::{Change, ReportDiff, diff, render_text};
-pub use self::junit::render_junit;
-pub use self::markdown::{normalize, render_markdown};
-pub use self::model::{
-    Report, ReportError, ResultEntry, SCHEMA_VERSION, Summary, TargetInfo, merge,
-};
-pub use self::write::write_report;
+pub use self::error::ReportError;
+pub use self::json::{REPORT_JSON, render_json};
+pub use self::junit::{JUNIT_XML, render_junit};
+pub use self::markdown::{REPORT_MD, render_markdown};
+pub use self::merge::merge;
+pub use self::model::{Report, ResultEntry, SCHEMA_VERSION, Summary, TargetInfo};
+pub use self::normalize::normalize;
+pub use self::write::{report_files, write_report};
 pub use crate::waivers::StaleWaiver;

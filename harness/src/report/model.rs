@@ -1,14 +1,15 @@
-//! The report model: exactly what `report.json` holds.
+//! The report model: exactly what `report.json` holds (schema version [`SCHEMA_VERSION`]).
+//! Every other format is rendered from it.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::verdict::{Status, Verdict};
+use crate::scenario::{Expectation, Level, Severity};
+use crate::verdict::{Evidence, Observation, Status, Verdict};
 use crate::waivers::StaleWaiver;
 
-/// The version of the `report.json` schema.
+/// The version of the `report.json` schema; bump it on any change a reader could trip on.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// One run's report.
@@ -18,11 +19,11 @@ pub struct Report {
     pub schema_version: u32,
     /// The SP.
     pub target: TargetInfo,
-    /// When the run started (RFC 3339).
+    /// When the run started (RFC 3339, UTC).
     pub started_at: String,
-    /// How long it took.
+    /// How long the run took.
     pub duration_ms: u64,
-    /// Counts per status.
+    /// Counts per status, and the stale waivers.
     pub summary: Summary,
     /// One entry per scenario, in id order.
     pub results: Vec<ResultEntry>,
@@ -45,62 +46,19 @@ pub struct Summary {
     pub total: usize,
     /// Passed.
     pub passed: usize,
-    /// Failed.
+    /// Failed (not waived).
     pub failed: usize,
     /// Warned.
     pub warned: usize,
     /// Skipped.
     pub skipped: usize,
-    /// Errored.
+    /// Errored (harness or infrastructure).
     pub errored: usize,
     /// Waived failures.
     pub waived: usize,
-    /// Waivers that no longer match a failure.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Waivers that no failure needs any more.
+    #[serde(default)]
     pub stale_waivers: Vec<StaleWaiver>,
-}
-
-/// One scenario's result: the verdict itself, so reports are exactly what the judge decided.
-pub type ResultEntry = Verdict;
-
-/// Failed to read, merge or write a report.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReportError {
-    /// A file could not be read or written.
-    #[error("failed to access {path}: {source}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `report.json` is not a report.
-    #[error("failed to parse {path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// `report.json` has another schema version.
-    #[error("failed to read {path}: schema_version {found}, this harness reads {SCHEMA_VERSION}")]
-    Version {
-        /// The file.
-        path: PathBuf,
-        /// The version found.
-        found: u32,
-    },
-    /// Reports of different targets cannot be merged.
-    #[error("failed to merge: reports are for targets `{0}` and `{1}`")]
-    TargetMismatch(String, String),
-    /// A scenario appears in two shards.
-    #[error("failed to merge: scenario `{0}` is in more than one report")]
-    Duplicate(String),
-    /// Nothing to merge.
-    #[error("failed to merge: no reports given")]
-    Empty,
 }
 
 impl Summary {
@@ -118,10 +76,78 @@ impl Summary {
             stale_waivers,
         }
     }
+
+    /// The count for one status.
+    pub fn count(&self, status: Status) -> usize {
+        match status {
+            Status::Pass => self.passed,
+            Status::Fail => self.failed,
+            Status::Warn => self.warned,
+            Status::Skip => self.skipped,
+            Status::Error => self.errored,
+            Status::Waived => self.waived,
+        }
+    }
+}
+
+/// One scenario's result: what the judge decided, field for field. A type of its own so that
+/// `report.json` only changes on purpose (with [`SCHEMA_VERSION`]), not with [`Verdict`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultEntry {
+    /// The scenario id.
+    pub id: String,
+    /// The scenario's title.
+    pub title: String,
+    /// The outcome.
+    pub status: Status,
+    /// The severity, for failures and waived failures (`null` otherwise).
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    /// The level of the rule.
+    pub level: Level,
+    /// What was expected, in words.
+    pub expected: String,
+    /// What was observed, in words.
+    pub observed: String,
+    /// Why the status is what it is (also the skip or waiver reason).
+    pub reason: String,
+    /// The spec citations.
+    pub spec: Vec<String>,
+    /// Wall time of the scenario.
+    pub duration_ms: u64,
+    /// The structured observation, when the scenario ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation: Option<Observation>,
+    /// The structured expectation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expectation: Option<Expectation>,
+    /// The trace.
+    #[serde(default)]
+    pub evidence: Evidence,
+}
+
+impl From<Verdict> for ResultEntry {
+    fn from(v: Verdict) -> Self {
+        Self {
+            id: v.id,
+            title: v.title,
+            status: v.status,
+            severity: v.severity,
+            level: v.level,
+            expected: v.expected,
+            observed: v.observed,
+            reason: v.reason,
+            spec: v.spec,
+            duration_ms: v.duration_ms,
+            observation: v.observation,
+            expectation: v.expectation,
+            evidence: v.evidence,
+        }
+    }
 }
 
 impl Report {
-    /// A report of `verdicts` (sorted by id).
+    /// A report of `verdicts`, sorted by id, with the summary counted from them.
     pub fn new(
         target: &str,
         description: Option<&str>,
@@ -130,7 +156,7 @@ impl Report {
         verdicts: Vec<Verdict>,
         stale_waivers: Vec<StaleWaiver>,
     ) -> Self {
-        let mut results: Vec<ResultEntry> = verdicts;
+        let mut results: Vec<ResultEntry> = verdicts.into_iter().map(ResultEntry::from).collect();
         results.sort_by(|a, b| a.id.cmp(&b.id));
         Self {
             schema_version: SCHEMA_VERSION,
@@ -145,62 +171,53 @@ impl Report {
         }
     }
 
-    /// Reads `dir/report.json`.
-    pub fn load(dir: &Path) -> Result<Self, ReportError> {
-        let path = dir.join("report.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| ReportError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| ReportError::Parse {
-                path: path.clone(),
-                message: e.to_string(),
-            })?;
-        let found = value
-            .get("schema_version")
-            .and_then(serde_json::Value::as_u64)
-            .and_then(|v| u32::try_from(v).ok())
-            .unwrap_or(0);
-        if found != SCHEMA_VERSION {
-            return Err(ReportError::Version { path, found });
-        }
-        serde_json::from_value(value).map_err(|e| ReportError::Parse {
-            path,
-            message: e.to_string(),
-        })
+    /// The result of one scenario.
+    pub fn result(&self, id: &str) -> Option<&ResultEntry> {
+        self.results.iter().find(|r| r.id == id)
     }
 }
 
-/// Joins the reports of a sharded run.
-pub fn merge(reports: Vec<Report>) -> Result<Report, ReportError> {
-    let mut iter = reports.into_iter();
-    let mut merged = iter.next().ok_or(ReportError::Empty)?;
-    let mut stale = std::mem::take(&mut merged.summary.stale_waivers);
-    for report in iter {
-        if report.target.name != merged.target.name {
-            return Err(ReportError::TargetMismatch(
-                merged.target.name.clone(),
-                report.target.name,
-            ));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures;
+
+    #[test]
+    fn results_are_sorted_and_counted() {
+        let report = fixtures::report();
+        let ids: Vec<&str> = report.results.iter().map(|r| r.id.as_str()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(ids, sorted);
+        let s = &report.summary;
+        assert_eq!(
+            (
+                s.total, s.passed, s.failed, s.warned, s.skipped, s.errored, s.waived
+            ),
+            (7, 2, 1, 1, 1, 1, 1)
+        );
+        for status in Status::ALL {
+            assert_eq!(
+                s.count(status),
+                report.results.iter().filter(|r| r.status == status).count(),
+                "{status}"
+            );
         }
-        for r in report.results {
-            if merged.results.iter().any(|m| m.id == r.id) {
-                return Err(ReportError::Duplicate(r.id));
-            }
-            merged.results.push(r);
-        }
-        if report.started_at < merged.started_at {
-            merged.started_at = report.started_at;
-        }
-        merged.duration_ms = merged.duration_ms.max(report.duration_ms);
-        for s in report.summary.stale_waivers {
-            if !stale.contains(&s) {
-                stale.push(s);
-            }
-        }
+        assert_eq!(report.schema_version, SCHEMA_VERSION);
+        assert_eq!(report.started_at, "2026-11-25T10:00:00.000Z");
+        assert_eq!(report.duration_ms, 1234);
+        assert_eq!(s.stale_waivers.len(), 1);
     }
-    merged.results.sort_by(|a, b| a.id.cmp(&b.id));
-    merged.summary = Summary::of(&merged.results, stale);
-    Ok(merged)
+
+    #[test]
+    fn a_result_is_found_by_id() {
+        let report = fixtures::report();
+        assert_eq!(
+            report
+                .result("signature/unsigned-response")
+                .map(|r| r.status),
+            Some(Status::Fail)
+        );
+        assert!(report.result("nope").is_none());
+    }
 }
