@@ -215,17 +215,7 @@ impl ReferenceSp {
                 store.put_user(email, role, *password, *api)?;
             }
         }
-        let initial_users = store
-            .users()?
-            .into_iter()
-            .map(|u| {
-                let password = DEMO_USERS
-                    .iter()
-                    .find(|(e, ..)| e.eq_ignore_ascii_case(&u.email))
-                    .and_then(|(_, _, p, _)| p.map(str::to_owned));
-                (u, password)
-            })
-            .collect();
+        let initial_users = store.snapshot_users()?;
         for w in &config.weaken {
             tracing::warn!(check = w.name(), "WEAKENED: {}", w.description());
         }

@@ -49,6 +49,12 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
      );
      CREATE TABLE replay (assertion_id TEXT PRIMARY KEY, until INTEGER NOT NULL);",
+    // 2: who has signed in through SSO (turning SSO off sends them through a password reset);
+    // lookups by browser and expiry.
+    "ALTER TABLE users ADD COLUMN sso_used INTEGER NOT NULL DEFAULT 0;
+     CREATE INDEX pending_browser ON pending (browser);
+     CREATE INDEX replay_until ON replay (until);
+     CREATE INDEX sessions_expires ON sessions (expires_at);",
 ];
 
 /// A user.
@@ -64,6 +70,20 @@ pub struct User {
     pub api: bool,
     /// Whether the user must reset their password before password login.
     pub reset_required: bool,
+    /// Whether the user has signed in through SSO.
+    pub sso_used: bool,
+}
+
+/// A user row as stored (password hash and salt included), for snapshots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    email: String,
+    role: String,
+    password_hash: Option<Vec<u8>>,
+    salt: Option<Vec<u8>>,
+    api: bool,
+    sso_used: bool,
+    reset_required: bool,
 }
 
 /// A session.
@@ -90,13 +110,44 @@ pub struct Pending {
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
-#[error("failed to use the database: {0}")]
-pub struct StoreError(#[from] rusqlite::Error);
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("failed to use the database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The database was written by a newer reference-sp.
+    #[error(
+        "failed to open the database: its schema version {found} is newer than this reference-sp knows ({known})"
+    )]
+    TooNew {
+        /// The stored version.
+        found: i64,
+        /// The newest version this build knows.
+        known: usize,
+    },
+}
 
 /// The database.
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<rusqlite::Connection>,
+}
+
+/// How long an AuthnRequest stays outstanding.
+const PENDING_SECONDS: i64 = 600;
+
+const USER_SELECT: &str =
+    "SELECT email, role, password_hash IS NOT NULL, api, reset_required, sso_used FROM users";
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        email: r.get(0)?,
+        role: r.get(1)?,
+        has_password: r.get(2)?,
+        api: r.get(3)?,
+        reset_required: r.get(4)?,
+        sso_used: r.get(5)?,
+    })
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -134,14 +185,23 @@ impl Store {
             .optional()?
             .unwrap_or(0);
         let mut current = usize::try_from(version).unwrap_or(0);
+        if current > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                found: version,
+                known: MIGRATIONS.len(),
+            });
+        }
         while current < MIGRATIONS.len() {
-            conn.execute_batch(MIGRATIONS[current])?;
+            // Each migration and its version bump commit together, or not at all.
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(MIGRATIONS[current])?;
             current += 1;
-            conn.execute("DELETE FROM schema_version", [])?;
-            conn.execute(
+            tx.execute("DELETE FROM schema_version", [])?;
+            tx.execute(
                 "INSERT INTO schema_version (version) VALUES (?1)",
-                params![current as i64],
+                params![i64::try_from(current).unwrap_or(i64::MAX)],
             )?;
+            tx.commit()?;
         }
         Ok(Self {
             conn: Mutex::new(conn),
@@ -234,27 +294,65 @@ impl Store {
     /// Every user.
     pub fn users(&self) -> Result<Vec<User>, StoreError> {
         let db = self.db();
+        let mut stmt = db.prepare(&format!("{USER_SELECT} ORDER BY email"))?;
+        let rows = stmt.query_map([], user_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One user (the email is matched case-insensitively).
+    pub fn user(&self, email: &str) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .db()
+            .query_row(
+                &format!("{USER_SELECT} WHERE email = ?1"),
+                params![email],
+                user_from_row,
+            )
+            .optional()?)
+    }
+
+    /// Notes that a user signed in through SSO.
+    pub fn mark_sso_used(&self, email: &str) -> Result<(), StoreError> {
+        self.db().execute(
+            "UPDATE users SET sso_used = 1 WHERE email = ?1",
+            params![email],
+        )?;
+        Ok(())
+    }
+
+    /// Every user row as stored, for [`Store::restore_users`].
+    pub fn snapshot_users(&self) -> Result<Vec<UserRow>, StoreError> {
+        let db = self.db();
         let mut stmt = db.prepare(
-            "SELECT email, role, password_hash IS NOT NULL, api, reset_required FROM users ORDER BY email",
+            "SELECT email, role, password_hash, salt, api, sso_used, reset_required FROM users ORDER BY email",
         )?;
         let rows = stmt.query_map([], |r| {
-            Ok(User {
+            Ok(UserRow {
                 email: r.get(0)?,
                 role: r.get(1)?,
-                has_password: r.get(2)?,
-                api: r.get(3)?,
-                reset_required: r.get(4)?,
+                password_hash: r.get(2)?,
+                salt: r.get(3)?,
+                api: r.get(4)?,
+                sso_used: r.get(5)?,
+                reset_required: r.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// One user.
-    pub fn user(&self, email: &str) -> Result<Option<User>, StoreError> {
-        Ok(self
-            .users()?
-            .into_iter()
-            .find(|u| u.email.eq_ignore_ascii_case(email)))
+    /// Replaces every user with a snapshot (the admin API's reset), in one transaction.
+    pub fn restore_users(&self, rows: &[UserRow]) -> Result<(), StoreError> {
+        let db = self.db();
+        let tx = db.unchecked_transaction()?;
+        tx.execute("DELETE FROM users", [])?;
+        for u in rows {
+            tx.execute(
+                "INSERT INTO users (email, role, password_hash, salt, api, sso_used, reset_required) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![u.email, u.role, u.password_hash, u.salt, u.api, u.sso_used, u.reset_required],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Whether the password is right.
@@ -276,11 +374,30 @@ impl Store {
         })
     }
 
-    /// Marks every SSO user with a password as needing a reset (SSO turned off).
-    pub fn require_resets(&self) -> Result<(), StoreError> {
-        self.db()
-            .execute("UPDATE users SET reset_required = 1 WHERE sso_user = 1", [])?;
-        Ok(())
+    /// SSO was turned off: former SSO users (who signed in through SSO, or belong to one of
+    /// `sso_domains`) must set a new password before password login. API users keep theirs, and
+    /// so do admins whose password stayed usable through the fallback. The emails marked.
+    pub fn require_resets(
+        &self,
+        sso_domains: &[String],
+        admin_password_fallback: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let marked: Vec<String> = self
+            .users()?
+            .into_iter()
+            .filter(|u| u.sso_used || crate::settings::Settings::domain_in(&u.email, sso_domains))
+            .filter(|u| !u.api)
+            .filter(|u| !(u.role == "admin" && u.has_password && admin_password_fallback))
+            .map(|u| u.email)
+            .collect();
+        let db = self.db();
+        for email in &marked {
+            db.execute(
+                "UPDATE users SET reset_required = 1 WHERE email = ?1",
+                params![email],
+            )?;
+        }
+        Ok(marked)
     }
 
     /// Issues a password reset token.
@@ -326,7 +443,12 @@ impl Store {
         expires_at: Option<DateTime<Utc>>,
     ) -> Result<String, StoreError> {
         let id = crate::random_token();
-        self.db().execute(
+        let db = self.db();
+        db.execute(
+            "DELETE FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ?1",
+            params![ts(now)],
+        )?;
+        db.execute(
             "INSERT INTO sessions (id, email, method, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, email, method, ts(now), expires_at.map(ts)],
         )?;
@@ -371,7 +493,12 @@ impl Store {
         pending: &Pending,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.db().execute(
+        let db = self.db();
+        db.execute(
+            "DELETE FROM pending WHERE created_at <= ?1",
+            params![ts(now) - PENDING_SECONDS],
+        )?;
+        db.execute(
             "INSERT INTO pending (request_id, browser, relay, email, return_to, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![pending.request_id, browser, relay, pending.email, pending.return_to, ts(now)],
         )?;
@@ -387,24 +514,41 @@ impl Store {
         let db = self.db();
         let mut stmt =
             db.prepare("SELECT request_id FROM pending WHERE browser = ?1 AND created_at > ?2")?;
-        let rows = stmt.query_map(params![browser, ts(now) - 600], |r| r.get(0))?;
+        let rows = stmt.query_map(params![browser, ts(now) - PENDING_SECONDS], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Consumes an outstanding request (once).
-    pub fn take_pending(&self, request_id: &str) -> Result<Option<Pending>, StoreError> {
+    /// The outstanding request a RelayState token belongs to, for this browser.
+    pub fn pending_by_relay(
+        &self,
+        browser: &str,
+        relay: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT request_id FROM pending WHERE browser = ?1 AND relay = ?2",
+                params![browser, relay],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Consumes an outstanding request of this browser, once: `None` when it is unknown, of
+    /// another browser, or already consumed (two concurrent posts cannot both take it).
+    pub fn take_pending(
+        &self,
+        browser: &str,
+        request_id: &str,
+    ) -> Result<Option<Pending>, StoreError> {
         let db = self.db();
         let row: Option<(Option<String>, String)> = db
             .query_row(
-                "SELECT email, return_to FROM pending WHERE request_id = ?1",
-                params![request_id],
+                "DELETE FROM pending WHERE request_id = ?1 AND browser = ?2 RETURNING email, return_to",
+                params![request_id, browser],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        db.execute(
-            "DELETE FROM pending WHERE request_id = ?1",
-            params![request_id],
-        )?;
         Ok(row.map(|(email, return_to)| Pending {
             request_id: request_id.to_owned(),
             email,
@@ -426,15 +570,6 @@ impl Store {
             params![id, ts(until)],
         )?;
         Ok(n == 1)
-    }
-
-    /// Restores users to a snapshot (the admin API's reset).
-    pub fn replace_users(&self, users: &[(User, Option<String>)]) -> Result<(), StoreError> {
-        self.db().execute("DELETE FROM users", [])?;
-        for (u, password) in users {
-            self.put_user(&u.email, &u.role, password.as_deref(), u.api)?;
-        }
-        Ok(())
     }
 }
 

@@ -2,12 +2,20 @@
 //! switchable off by exactly one weakening. Pure apart from xmlsec: the caller supplies the
 //! browser's outstanding request ids and the time, and keeps the replay cache.
 //!
-//! Order: strict pre-parse (no DOCTYPE, one root) -> structure (one Response, unique IDs, one
-//! Assertion, signatures only on the Response or that Assertion, each with exactly one
+//! Order: strict pre-parse (no DOCTYPE, one root, nothing after it) -> structure (one
+//! Response, unique NCName IDs in no namespace, Success, exactly one Assertion as its child,
+//! signatures only on the Response or that Assertion, each with one SignedInfo and exactly one
 //! `#ID` reference to its parent, allowed algorithms and transforms) -> xmlsec verifies every
-//! signature against the connection's keys only (nothing is fetched: every reference is
-//! same-document) -> signature policy -> addressing, time, session binding -> identity, read
-//! from the verified assertion as full text content.
+//! signature against the connection's keys only (nothing is fetched: every reference was
+//! pinned to a same-document ID before xmlsec runs, and `KeyInfo` is never trusted) ->
+//! signature policy -> Destination, Issuers, IssueInstant -> InResponseTo against this
+//! browser's outstanding requests -> bearer SubjectConfirmationData -> Conditions and
+//! Audience -> AuthnStatement -> identity, read from the verified assertion as its full text
+//! content (comments cannot truncate it).
+//!
+//! Because the structure checks leave exactly one element that a signature can cover (the
+//! Response, or the one Assertion), "what was verified" and "what is read" are the same nodes:
+//! no reduction step is needed, and no wrapping shape can smuggle a second assertion in.
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::Read as _;
@@ -28,6 +36,7 @@ const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
 const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
 const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
 const EMAIL_FORMAT: &str = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
+const ENTITY_FORMAT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity";
 const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 const EXC_C14N_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
@@ -48,8 +57,13 @@ pub struct Context<'a> {
     pub settings: &'a Settings,
     /// Checks turned off.
     pub weaken: &'a BTreeSet<Weakening>,
-    /// Request ids this browser has outstanding.
+    /// Request ids this browser has outstanding (empty: only unsolicited responses can pass,
+    /// and only when the settings allow IdP-initiated login).
     pub outstanding: &'a [String],
+    /// The request the posted RelayState is bound to, when it is one this SP issued: a
+    /// Response without InResponseTo then answers it without saying so
+    /// (`in_response_to_missing`).
+    pub relay_request: Option<&'a str>,
     /// Now.
     pub now: DateTime<Utc>,
 }
@@ -125,47 +139,21 @@ fn refuse<T>(reason: Reason, detail: impl Into<String>) -> Result<T, Refusal> {
     Err(Refusal::new(reason, detail))
 }
 
+/// Decodes and validates a `SAMLResponse` form value: [`decode_post`] then [`validate`]. The
+/// entry point for callers without HTTP (the in-process fuzzer). Blocking (xmlsec).
+pub fn validate_response(encoded: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
+    let xml = decode_post(encoded)?;
+    validate(&xml, ctx)
+}
+
 /// Validates a decoded response. Blocking (xmlsec): call from `spawn_blocking` in async code.
 pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
-    // 1. Strict pre-parse.
+    // 1. Strict pre-parse: no DOCTYPE, one root, nothing after it.
     let has_doctype = xml.to_ascii_uppercase().contains("<!DOCTYPE");
     if has_doctype && !off(ctx, Weakening::XmlDoctype) {
         return refuse(Reason::XmlDoctype, "the response contains a DOCTYPE");
     }
-    // External entities are never resolved (roxmltree's default resolver refuses them).
-    let options = || roxmltree::ParsingOptions {
-        allow_dtd: has_doctype,
-        nodes_limit: 100_000,
-        ..roxmltree::ParsingOptions::default()
-    };
-    let (doc, text_used) = match Document::parse_with_options(xml, options()) {
-        Ok(doc) => (doc, xml),
-        Err(e) => match first_root(xml) {
-            Some(prefix) if prefix.len() < xml.trim_end().len() => {
-                if !off(ctx, Weakening::XmlSingleRoot) {
-                    return refuse(
-                        Reason::XmlMultipleRoots,
-                        "content follows the root element (a second root or trailing data)",
-                    );
-                }
-                match Document::parse_with_options(prefix, options()) {
-                    Ok(doc) => (doc, prefix),
-                    Err(e) => {
-                        return refuse(
-                            Reason::XmlMalformed,
-                            format!("the response is not well-formed XML: {e}"),
-                        );
-                    }
-                }
-            }
-            _ => {
-                return refuse(
-                    Reason::XmlMalformed,
-                    format!("the response is not well-formed XML: {e}"),
-                );
-            }
-        },
-    };
+    let (doc, text_used) = parse(xml, has_doctype, ctx)?;
     let root = doc.root_element();
     if !root.has_tag_name((SAMLP, "Response")) {
         return refuse(
@@ -182,14 +170,7 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
             format!("Version is {:?}, not \"2.0\"", root.attribute("Version")),
         );
     }
-    let mut ids = HashSet::new();
-    for node in doc.descendants().filter(Node::is_element) {
-        if let Some(id) = node.attribute("ID")
-            && !ids.insert(id)
-        {
-            return refuse(Reason::DuplicateId, format!("the ID {id:?} appears twice"));
-        }
-    }
+    check_ids(&doc)?;
 
     // 2. Status.
     let status = root
@@ -204,42 +185,8 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
         );
     }
 
-    // 3. Assertions.
-    let all_assertions: Vec<Node<'_, '_>> = doc
-        .descendants()
-        .filter(|n| n.has_tag_name((SAML, "Assertion")))
-        .collect();
-    let direct: Vec<Node<'_, '_>> = root
-        .children()
-        .filter(|n| n.has_tag_name((SAML, "Assertion")))
-        .collect();
-    if all_assertions.is_empty() {
-        return refuse(
-            Reason::AssertionMissing,
-            "the response carries no assertion",
-        );
-    }
-    let lenient = off(ctx, Weakening::SingleAssertion) || off(ctx, Weakening::FirstAssertion);
-    if all_assertions.len() > 1 && !lenient {
-        return refuse(
-            Reason::MultipleAssertions,
-            format!(
-                "the response carries {} assertions; exactly one is accepted",
-                all_assertions.len()
-            ),
-        );
-    }
-    let Some(assertion) = direct
-        .iter()
-        .copied()
-        .find(|a| a.children().any(|c| c.has_tag_name((DS, "Signature"))))
-        .or_else(|| direct.first().copied())
-    else {
-        return refuse(
-            Reason::AssertionMissing,
-            "no assertion is a child of the Response",
-        );
-    };
+    // 3. Assertions: exactly one, a child of the Response.
+    let (assertion, all_assertions) = the_assertion(&doc, root, ctx)?;
     if assertion.attribute("Version") != Some("2.0") {
         return refuse(
             Reason::VersionInvalid,
@@ -249,119 +196,19 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
             ),
         );
     }
+    require_id(assertion, "Assertion")?;
 
-    // 4. Signatures: where they are, what they reference, which algorithms.
-    let signatures: Vec<Node<'_, '_>> = doc
-        .descendants()
-        .filter(|n| n.has_tag_name((DS, "Signature")))
-        .collect();
-    let verify = !off(ctx, Weakening::Signature);
-    if signatures.is_empty() && verify {
-        return refuse(
-            Reason::SignatureMissing,
-            "neither the response nor the assertion is signed",
-        );
-    }
-    let mut response_signed = false;
-    let mut assertion_signed = false;
-    if verify {
-        for sig in &signatures {
-            let parent = sig.parent_element();
-            let on_response = parent == Some(root);
-            let on_assertion = parent == Some(assertion);
-            if !(on_response || on_assertion || off(ctx, Weakening::ReferenceUri)) {
-                return refuse(
-                    Reason::SignatureMisplaced,
-                    format!(
-                        "a signature sits in {:?}; only the Response and its Assertion may be signed",
-                        parent.map(|p| p.tag_name().name()).unwrap_or("(nothing)")
-                    ),
-                );
-            }
-            response_signed |= on_response;
-            assertion_signed |= on_assertion;
-            check_signature(sig, parent, ctx)?;
-        }
-        let certs: Vec<CertificateDer> = ctx
-            .connection
-            .certificates
-            .iter()
-            .map(|d| CertificateDer::from(d.clone()))
-            .collect();
-        verify_signatures(text_used, &certs, signatures.len())?;
-        let policy = ctx.settings.signature_policy;
-        let want_assertion = ctx.settings.want_assertions_signed
-            || matches!(policy, SignaturePolicy::Assertion | SignaturePolicy::Both);
-        if matches!(policy, SignaturePolicy::Response | SignaturePolicy::Both) && !response_signed {
-            return refuse(
-                Reason::ResponseNotSigned,
-                "the policy requires a signed Response",
-            );
-        }
-        if want_assertion && !assertion_signed {
-            return refuse(
-                Reason::AssertionNotSigned,
-                "the policy requires a signed Assertion",
-            );
-        }
-        if !(response_signed || assertion_signed) {
-            return refuse(
-                Reason::SignatureMissing,
-                "no signature covers the assertion",
-            );
-        }
-    }
+    // 4. Signatures: where they are, what they reference, which algorithms; then xmlsec
+    //    verifies them with the connection's keys only, and the policy says which must exist.
+    let (response_signed, assertion_signed) =
+        check_signatures(&doc, text_used, root, assertion, ctx)?;
 
-    // 5. Response addressing.
-    let destination = root.attribute("Destination");
-    if !off(ctx, Weakening::Destination) {
-        match destination {
-            Some(d) if d != ctx.acs_url => {
-                return refuse(
-                    Reason::DestinationMismatch,
-                    format!("Destination is {d:?}, this ACS is {:?}", ctx.acs_url),
-                );
-            }
-            None if response_signed => {
-                return refuse(
-                    Reason::DestinationMissing,
-                    "a signed Response must carry Destination",
-                );
-            }
-            _ => {}
-        }
-    }
+    // 5. Response addressing and issuers.
+    check_destination(root, response_signed, ctx)?;
     if !off(ctx, Weakening::Issuer) {
-        match child_text(root, SAML, "Issuer") {
-            Some(issuer) if issuer != ctx.connection.entity_id => {
-                return refuse(
-                    Reason::IssuerMismatch,
-                    format!("the Response Issuer is {issuer:?}"),
-                );
-            }
-            None if response_signed => {
-                return refuse(
-                    Reason::IssuerMissing,
-                    "a signed Response must carry an Issuer (SAML Profiles §4.1.4.2, errata)",
-                );
-            }
-            _ => {}
-        }
-        match child_text(assertion, SAML, "Issuer") {
-            Some(issuer) if issuer == ctx.connection.entity_id => {}
-            other => {
-                return refuse(
-                    Reason::IssuerMismatch,
-                    format!(
-                        "the Assertion Issuer is {other:?}, not {:?}",
-                        ctx.connection.entity_id
-                    ),
-                );
-            }
-        }
+        check_issuer(root, "Response", response_signed, ctx)?;
+        check_issuer(assertion, "Assertion", true, ctx)?;
     }
-
-    // IssueInstant: required, and not in the future beyond the skew.
     let skew = Duration::seconds(ctx.settings.clock_skew_seconds.max(0));
     for (what, node) in [("Response", root), ("Assertion", assertion)] {
         match instant(node.attribute("IssueInstant")) {
@@ -381,9 +228,359 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
         }
     }
 
-    // 6. Session binding.
+    // 6. Session binding: InResponseTo names a request this browser has outstanding.
     let in_response_to = root.attribute("InResponseTo").map(str::to_owned);
-    match &in_response_to {
+    check_in_response_to(in_response_to.as_deref(), ctx)?;
+
+    // 7. Subject confirmation (bearer).
+    let scd_not_on_or_after =
+        check_subject_confirmation(assertion, in_response_to.as_deref(), skew, ctx)?;
+
+    // 8. Conditions.
+    let conditions = assertion
+        .children()
+        .find(|n| n.has_tag_name((SAML, "Conditions")));
+    check_conditions(conditions, skew, ctx)?;
+
+    // 9. Authentication statement.
+    let authn = assertion
+        .children()
+        .find(|n| n.has_tag_name((SAML, "AuthnStatement")));
+    if authn.is_none() && !off(ctx, Weakening::AuthnStatement) {
+        return refuse(
+            Reason::AuthnStatementMissing,
+            "the assertion has no AuthnStatement",
+        );
+    }
+    let session_not_on_or_after = authn.and_then(|a| instant(a.attribute("SessionNotOnOrAfter")));
+    if let Some(t) = session_not_on_or_after
+        && t <= ctx.now
+    {
+        return refuse(
+            Reason::SessionExpired,
+            format!("SessionNotOnOrAfter {t} has passed"),
+        );
+    }
+
+    // 10. Identity, from the verified assertion (or, weakened, the first one in the document).
+    let source = match all_assertions.first() {
+        Some(first) if off(ctx, Weakening::FirstAssertion) => *first,
+        _ => assertion,
+    };
+    let email = identity(source, ctx)?;
+    let assertion_id = assertion.attribute("ID").unwrap_or_default().to_owned();
+    let replay_until = scd_not_on_or_after
+        .or_else(|| conditions.and_then(|c| instant(c.attribute("NotOnOrAfter"))))
+        .unwrap_or(ctx.now + Duration::minutes(10))
+        .max(ctx.now)
+        + skew;
+    Ok(Login {
+        email,
+        assertion_id,
+        replay_until,
+        in_response_to,
+        session_not_on_or_after,
+        signed: (response_signed, assertion_signed),
+    })
+}
+
+/// Parses strictly: well-formed, one root element, nothing but whitespace after it. With
+/// `xml-single-root` weakened, whatever follows the first root is cut off (libxml2's recover
+/// mode keeps the first root the same way).
+fn parse<'x>(
+    xml: &'x str,
+    has_doctype: bool,
+    ctx: &Context<'_>,
+) -> Result<(Document<'x>, &'x str), Refusal> {
+    // External entities are never resolved (roxmltree's default resolver refuses them); a
+    // DOCTYPE is only parsed at all when `xml-doctype` is weakened.
+    let options = || roxmltree::ParsingOptions {
+        allow_dtd: has_doctype,
+        nodes_limit: 100_000,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let malformed = |e: roxmltree::Error| {
+        Refusal::new(
+            Reason::XmlMalformed,
+            format!("the response is not well-formed XML: {e}"),
+        )
+    };
+    let trailing = || {
+        Refusal::new(
+            Reason::XmlMultipleRoots,
+            "content follows the root element (a second root or trailing data)",
+        )
+    };
+    match Document::parse_with_options(xml, options()) {
+        Ok(doc) => {
+            // Comments and processing instructions after the root are well-formed XML, but
+            // nothing a real IdP sends: refused like a second root.
+            let root_end = doc.root_element().range().end;
+            let after = &xml[root_end.min(xml.len())..];
+            if after.trim().is_empty() {
+                Ok((doc, xml))
+            } else if off(ctx, Weakening::XmlSingleRoot) {
+                let prefix = &xml[..root_end];
+                Document::parse_with_options(prefix, options())
+                    .map(|doc| (doc, prefix))
+                    .map_err(malformed)
+            } else {
+                Err(trailing())
+            }
+        }
+        Err(e) => match first_root(xml) {
+            Some(prefix) if prefix.len() < xml.trim_end().len() => {
+                if !off(ctx, Weakening::XmlSingleRoot) {
+                    return Err(trailing());
+                }
+                Document::parse_with_options(prefix, options())
+                    .map(|doc| (doc, prefix))
+                    .map_err(malformed)
+            }
+            _ => Err(malformed(e)),
+        },
+    }
+}
+
+/// IDs are unique across the document, counting every attribute named `ID` in any namespace
+/// (xmlsec registers `x:ID` too, first one wins: a decoy could otherwise capture a reference).
+fn check_ids(doc: &Document<'_>) -> Result<(), Refusal> {
+    let mut ids = HashSet::new();
+    for node in doc.descendants().filter(Node::is_element) {
+        for attr in node.attributes().filter(|a| a.name() == "ID") {
+            if attr.namespace().is_some() {
+                return refuse(
+                    Reason::IdInvalid,
+                    format!(
+                        "a foreign-namespace ID attribute ({:?}) on {:?}",
+                        attr.value(),
+                        node.tag_name().name()
+                    ),
+                );
+            }
+            if !ids.insert(attr.value()) {
+                return refuse(
+                    Reason::DuplicateId,
+                    format!("the ID {:?} appears twice", attr.value()),
+                );
+            }
+        }
+    }
+    require_id(doc.root_element(), "Response")
+}
+
+/// The element carries an `ID` that is an xs:ID (an NCName), so `#ID` can only ever be a plain
+/// same-document reference (never an XPointer expression).
+fn require_id(node: Node<'_, '_>, what: &str) -> Result<(), Refusal> {
+    match node.attribute("ID") {
+        Some(id) if is_ncname(id) => Ok(()),
+        other => refuse(
+            Reason::IdInvalid,
+            format!("the {what}'s ID {other:?} is not an xs:ID"),
+        ),
+    }
+}
+
+fn is_ncname(value: &str) -> bool {
+    let mut chars = value.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+type Assertions<'a, 'input> = (Node<'a, 'input>, Vec<Node<'a, 'input>>);
+
+/// The one assertion (a child of the Response), and every `saml:Assertion` in the document
+/// (for the `first-assertion` weakening).
+fn the_assertion<'a, 'input>(
+    doc: &'a Document<'input>,
+    root: Node<'a, 'input>,
+    ctx: &Context<'_>,
+) -> Result<Assertions<'a, 'input>, Refusal> {
+    let all: Vec<Node<'a, 'input>> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name((SAML, "Assertion")))
+        .collect();
+    if all.is_empty() {
+        let encrypted = doc
+            .descendants()
+            .any(|n| n.has_tag_name((SAML, "EncryptedAssertion")));
+        return refuse(
+            Reason::AssertionMissing,
+            if encrypted {
+                "the response carries only an EncryptedAssertion; this SP publishes no encryption key"
+            } else {
+                "the response carries no assertion"
+            },
+        );
+    }
+    let lenient = off(ctx, Weakening::SingleAssertion) || off(ctx, Weakening::FirstAssertion);
+    if all.len() > 1 && !lenient {
+        return refuse(
+            Reason::MultipleAssertions,
+            format!(
+                "the response carries {} assertions; exactly one is accepted",
+                all.len()
+            ),
+        );
+    }
+    let direct: Vec<Node<'a, 'input>> = root
+        .children()
+        .filter(|n| n.has_tag_name((SAML, "Assertion")))
+        .collect();
+    let signed = direct
+        .iter()
+        .copied()
+        .find(|a| a.children().any(|c| c.has_tag_name((DS, "Signature"))));
+    match signed.or_else(|| direct.first().copied()) {
+        Some(a) => Ok((a, all)),
+        None => refuse(
+            Reason::AssertionMissing,
+            "no assertion is a child of the Response",
+        ),
+    }
+}
+
+/// Every signature: placed on the Response or its Assertion, one SignedInfo, one same-document
+/// Reference to its parent, allowed algorithms and transforms, verified by xmlsec with the
+/// connection's keys; then the signature policy. Whether the Response and the Assertion are
+/// signed.
+fn check_signatures(
+    doc: &Document<'_>,
+    text: &str,
+    root: Node<'_, '_>,
+    assertion: Node<'_, '_>,
+    ctx: &Context<'_>,
+) -> Result<(bool, bool), Refusal> {
+    if off(ctx, Weakening::Signature) {
+        return Ok((false, false));
+    }
+    let signatures: Vec<Node<'_, '_>> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name((DS, "Signature")))
+        .collect();
+    if signatures.is_empty() {
+        return refuse(
+            Reason::SignatureMissing,
+            "neither the response nor the assertion is signed",
+        );
+    }
+    let mut response_signed = false;
+    let mut assertion_signed = false;
+    for sig in &signatures {
+        let parent = sig.parent_element();
+        let on_response = parent == Some(root);
+        let on_assertion = parent == Some(assertion);
+        if !(on_response || on_assertion || off(ctx, Weakening::ReferenceUri)) {
+            return refuse(
+                Reason::SignatureMisplaced,
+                format!(
+                    "a signature sits in {:?}; only the Response and its Assertion may be signed",
+                    parent.map(|p| p.tag_name().name()).unwrap_or("(nothing)")
+                ),
+            );
+        }
+        response_signed |= on_response;
+        assertion_signed |= on_assertion;
+        check_signature(sig, parent, ctx)?;
+    }
+    if ctx.connection.certificates.is_empty() {
+        // A connection is never stored without a key; this is the belt to that brace.
+        return refuse(
+            Reason::IdpNotConfigured,
+            "the IdP connection has no signing key; nothing can be verified",
+        );
+    }
+    let certs: Vec<CertificateDer> = ctx
+        .connection
+        .certificates
+        .iter()
+        .map(|d| CertificateDer::from(d.clone()))
+        .collect();
+    verify_signatures(text, &certs, signatures.len())?;
+    let policy = ctx.settings.signature_policy;
+    let want_assertion = ctx.settings.want_assertions_signed
+        || matches!(policy, SignaturePolicy::Assertion | SignaturePolicy::Both);
+    if matches!(policy, SignaturePolicy::Response | SignaturePolicy::Both) && !response_signed {
+        return refuse(
+            Reason::ResponseNotSigned,
+            "the policy requires a signed Response",
+        );
+    }
+    if want_assertion && !assertion_signed {
+        return refuse(
+            Reason::AssertionNotSigned,
+            "the policy requires a signed Assertion",
+        );
+    }
+    if !(response_signed || assertion_signed) {
+        return refuse(
+            Reason::SignatureMissing,
+            "no signature covers the assertion",
+        );
+    }
+    Ok((response_signed, assertion_signed))
+}
+
+/// Destination: compared whenever present; required when the Response is signed (Bindings
+/// §3.5.5.2; samael drops this requirement).
+fn check_destination(
+    root: Node<'_, '_>,
+    response_signed: bool,
+    ctx: &Context<'_>,
+) -> Result<(), Refusal> {
+    if off(ctx, Weakening::Destination) {
+        return Ok(());
+    }
+    match root.attribute("Destination") {
+        Some(d) if d != ctx.acs_url => refuse(
+            Reason::DestinationMismatch,
+            format!("Destination is {d:?}, this ACS is {:?}", ctx.acs_url),
+        ),
+        None if response_signed => refuse(
+            Reason::DestinationMissing,
+            "a signed Response must carry Destination",
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Issuer: exactly the IdP's entityID, Format omitted or `entity`; required on assertions and
+/// on signed Responses (Profiles §4.1.4.2 with errata).
+fn check_issuer(
+    node: Node<'_, '_>,
+    what: &str,
+    required: bool,
+    ctx: &Context<'_>,
+) -> Result<(), Refusal> {
+    let Some(issuer) = node.children().find(|n| n.has_tag_name((SAML, "Issuer"))) else {
+        return if required {
+            refuse(Reason::IssuerMissing, format!("the {what} has no Issuer"))
+        } else {
+            Ok(())
+        };
+    };
+    let text = full_text(issuer);
+    if text.trim() != ctx.connection.entity_id {
+        return refuse(
+            Reason::IssuerMismatch,
+            format!(
+                "the {what} Issuer is {:?}, not {:?}",
+                text.trim(),
+                ctx.connection.entity_id
+            ),
+        );
+    }
+    match issuer.attribute("Format") {
+        None | Some(ENTITY_FORMAT) => Ok(()),
+        Some(other) => refuse(
+            Reason::IssuerMismatch,
+            format!("the {what} Issuer has Format {other:?}; only entity is allowed"),
+        ),
+    }
+}
+
+fn check_in_response_to(in_response_to: Option<&str>, ctx: &Context<'_>) -> Result<(), Refusal> {
+    match in_response_to {
         Some(irt) => {
             if !off(ctx, Weakening::InResponseTo) && !ctx.outstanding.iter().any(|r| r == irt) {
                 return refuse(
@@ -393,13 +590,32 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
             }
         }
         None => {
+            if let Some(request) = ctx.relay_request
+                && !off(ctx, Weakening::InResponseTo)
+            {
+                return refuse(
+                    Reason::InResponseToMissing,
+                    format!(
+                        "the RelayState belongs to request {request:?}, but the Response has no InResponseTo"
+                    ),
+                );
+            }
             if !ctx.settings.idp_initiated && !off(ctx, Weakening::IdpInitiated) {
                 return refuse(Reason::UnsolicitedNotAllowed, "IdP-initiated login is off");
             }
         }
     }
+    Ok(())
+}
 
-    // 7. Subject confirmation.
+/// A bearer SubjectConfirmationData: no NotBefore, Recipient = ACS, NotOnOrAfter required and
+/// not passed, InResponseTo equal to the Response's. Its NotOnOrAfter, for the replay cache.
+fn check_subject_confirmation(
+    assertion: Node<'_, '_>,
+    in_response_to: Option<&str>,
+    skew: Duration,
+    ctx: &Context<'_>,
+) -> Result<Option<DateTime<Utc>>, Refusal> {
     let subject = assertion
         .children()
         .find(|n| n.has_tag_name((SAML, "Subject")));
@@ -435,9 +651,9 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
             ),
         );
     }
-    let scd_not_on_or_after = instant(scd.attribute("NotOnOrAfter"));
+    let not_on_or_after = instant(scd.attribute("NotOnOrAfter"));
     if !off(ctx, Weakening::SubjectConfirmationExpiry) {
-        match scd_not_on_or_after {
+        match not_on_or_after {
             Some(t) if ctx.now < t + skew => {}
             Some(t) => {
                 return refuse(
@@ -453,9 +669,7 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
             }
         }
     }
-    if !off(ctx, Weakening::InResponseTo)
-        && scd.attribute("InResponseTo").map(str::to_owned) != in_response_to
-    {
+    if !off(ctx, Weakening::InResponseTo) && scd.attribute("InResponseTo") != in_response_to {
         return refuse(
             Reason::InResponseToMismatch,
             format!(
@@ -465,18 +679,25 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
             ),
         );
     }
+    Ok(not_on_or_after)
+}
 
-    // 8. Conditions.
-    let conditions = assertion
-        .children()
-        .find(|n| n.has_tag_name((SAML, "Conditions")));
+/// Conditions: understood elements only, the time window, and an exact AudienceRestriction
+/// (required: Profiles §4.1.4.2).
+fn check_conditions(
+    conditions: Option<Node<'_, '_>>,
+    skew: Duration,
+    ctx: &Context<'_>,
+) -> Result<(), Refusal> {
     if let Some(c) = conditions {
         check_condition_elements(c)?;
     }
     if !off(ctx, Weakening::TimeWindow)
         && let Some(c) = conditions
     {
-        if let Some(nb) = instant(c.attribute("NotBefore"))
+        let not_before = instant(c.attribute("NotBefore"));
+        let not_on_or_after = instant(c.attribute("NotOnOrAfter"));
+        if let Some(nb) = not_before
             && ctx.now + skew < nb
         {
             return refuse(
@@ -484,7 +705,7 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
                 format!("the assertion is valid from {nb}"),
             );
         }
-        if let Some(noa) = instant(c.attribute("NotOnOrAfter"))
+        if let Some(noa) = not_on_or_after
             && ctx.now >= noa + skew
         {
             return refuse(
@@ -492,10 +713,8 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
                 format!("the assertion expired at {noa}"),
             );
         }
-        if let (Some(nb), Some(noa)) = (
-            instant(c.attribute("NotBefore")),
-            instant(c.attribute("NotOnOrAfter")),
-        ) && nb >= noa
+        if let (Some(nb), Some(noa)) = (not_before, not_on_or_after)
+            && nb >= noa
         {
             return refuse(
                 Reason::ConditionsInvalid,
@@ -503,75 +722,36 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
             );
         }
     }
-    if !off(ctx, Weakening::Audience) {
-        let restrictions: Vec<Node<'_, '_>> = conditions
-            .into_iter()
-            .flat_map(|c| c.children())
-            .filter(|n| n.has_tag_name((SAML, "AudienceRestriction")))
-            .collect();
-        if restrictions.is_empty() {
+    if off(ctx, Weakening::Audience) {
+        return Ok(());
+    }
+    let restrictions: Vec<Node<'_, '_>> = conditions
+        .into_iter()
+        .flat_map(|c| c.children())
+        .filter(|n| n.has_tag_name((SAML, "AudienceRestriction")))
+        .collect();
+    if restrictions.is_empty() {
+        return refuse(
+            Reason::AudienceMissing,
+            "the assertion has no AudienceRestriction",
+        );
+    }
+    for r in restrictions {
+        let ok = r
+            .children()
+            .filter(|n| n.has_tag_name((SAML, "Audience")))
+            .any(|a| full_text(a).trim() == ctx.sp_entity_id);
+        if !ok {
             return refuse(
-                Reason::AudienceMissing,
-                "the assertion has no AudienceRestriction",
+                Reason::AudienceMismatch,
+                format!(
+                    "an AudienceRestriction does not name {:?}",
+                    ctx.sp_entity_id
+                ),
             );
         }
-        for r in restrictions {
-            let ok = r
-                .children()
-                .filter(|n| n.has_tag_name((SAML, "Audience")))
-                .any(|a| full_text(a).trim() == ctx.sp_entity_id);
-            if !ok {
-                return refuse(
-                    Reason::AudienceMismatch,
-                    format!(
-                        "an AudienceRestriction does not name {:?}",
-                        ctx.sp_entity_id
-                    ),
-                );
-            }
-        }
     }
-
-    // 9. Authentication statement.
-    let authn = assertion
-        .children()
-        .find(|n| n.has_tag_name((SAML, "AuthnStatement")));
-    if authn.is_none() && !off(ctx, Weakening::AuthnStatement) {
-        return refuse(
-            Reason::AuthnStatementMissing,
-            "the assertion has no AuthnStatement",
-        );
-    }
-    let session_not_on_or_after = authn.and_then(|a| instant(a.attribute("SessionNotOnOrAfter")));
-    if let Some(t) = session_not_on_or_after
-        && t <= ctx.now
-    {
-        return refuse(
-            Reason::SessionExpired,
-            format!("SessionNotOnOrAfter {t} has passed"),
-        );
-    }
-
-    // 10. Identity, from the verified assertion (or, weakened, the first one in the document).
-    let source = if off(ctx, Weakening::FirstAssertion) {
-        all_assertions[0]
-    } else {
-        assertion
-    };
-    let email = identity(source, ctx)?;
-    let assertion_id = assertion.attribute("ID").unwrap_or_default().to_owned();
-    let replay_until = scd_not_on_or_after
-        .or_else(|| conditions.and_then(|c| instant(c.attribute("NotOnOrAfter"))))
-        .unwrap_or(ctx.now + Duration::minutes(10))
-        + skew;
-    Ok(Login {
-        email,
-        assertion_id,
-        replay_until,
-        in_response_to,
-        session_not_on_or_after,
-        signed: (response_signed, assertion_signed),
-    })
+    Ok(())
 }
 
 /// Verifies every signature against the IdP's keys. One signature: xmlsec verifies it directly
@@ -754,7 +934,9 @@ fn identity(assertion: Node<'_, '_>, ctx: &Context<'_>) -> Result<String, Refusa
         }
         IdentitySource::Attribute { name } => {
             let value = assertion
-                .descendants()
+                .children()
+                .filter(|n| n.has_tag_name((SAML, "AttributeStatement")))
+                .flat_map(|s| s.children())
                 .filter(|n| {
                     n.has_tag_name((SAML, "Attribute"))
                         && n.attribute("Name") == Some(name.as_str())
@@ -792,12 +974,6 @@ fn full_text(node: Node<'_, '_>) -> String {
         .filter(Node::is_text)
         .filter_map(|t| t.text())
         .collect()
-}
-
-fn child_text(node: Node<'_, '_>, ns: &str, name: &str) -> Option<String> {
-    node.children()
-        .find(|n| n.has_tag_name((ns, name)))
-        .map(|n| full_text(n).trim().to_owned())
 }
 
 fn instant(value: Option<&str>) -> Option<DateTime<Utc>> {

@@ -18,12 +18,16 @@ use serde::Deserialize;
 use crate::connection::Connection;
 use crate::reason::{Reason, Refusal};
 use crate::settings::Settings;
-use crate::store::{Pending, Store, User};
+use crate::store::{Pending, Store, User, UserRow};
 use crate::validate::{self, Context};
 use crate::weaken::Weakening;
 
 const BROWSER_COOKIE: &str = "sp_browser";
 const SESSION_COOKIE: &str = "sp_session";
+
+/// The largest request body accepted (a SAMLResponse of [`validate::MAX_RESPONSE_BYTES`],
+/// base64- and URL-encoded, fits).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The SP's shared state.
 #[derive(Debug)]
@@ -33,7 +37,7 @@ pub struct App {
     pub(crate) admin_token: String,
     pub(crate) weaken: BTreeSet<Weakening>,
     pub(crate) initial_settings: Settings,
-    pub(crate) initial_users: Vec<(User, Option<String>)>,
+    pub(crate) initial_users: Vec<UserRow>,
     pub(crate) initial_connection: Option<Connection>,
 }
 
@@ -84,6 +88,7 @@ pub fn router(app: Shared) -> Router {
             post(admin_reset_password),
         )
         .route("/admin/reset", post(admin_reset))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app);
     if weakened.is_empty() {
         router
@@ -170,7 +175,8 @@ fn refused(app: &App, headers: &HeaderMap, refusal: &Refusal) -> Response {
             app,
             "Sign-in refused",
             &format!(
-                "<p>SSO auth failed: <code id=\"reason\">{}</code></p><p id=\"detail\">{}</p><p><a href=\"/login\">Back to sign-in</a></p>",
+                "<p id=\"message\">{}</p><p>Reason: <code id=\"reason\">{}</code></p><p id=\"detail\">{}</p><p><a href=\"/login\">Back to sign-in</a></p>",
+                escape(refusal.reason.message()),
                 refusal.reason,
                 escape(&refusal.detail)
             ),
@@ -399,12 +405,21 @@ async fn consume(
             ))
         })?;
     let now = Utc::now();
-    let outstanding = match cookie(headers, BROWSER_COOKIE) {
-        Some(b) => app
-            .store
-            .outstanding(&b, now)
-            .map_err(|e| Err(e.to_string()))?,
-        None => Vec::new(),
+    let browser = cookie(headers, BROWSER_COOKIE);
+    let (outstanding, relay_request) = match &browser {
+        Some(b) => (
+            app.store
+                .outstanding(b, now)
+                .map_err(|e| Err(e.to_string()))?,
+            match relay {
+                Some(r) => app
+                    .store
+                    .pending_by_relay(b, r)
+                    .map_err(|e| Err(e.to_string()))?,
+                None => None,
+            },
+        ),
+        None => (Vec::new(), None),
     };
     let login = {
         let app = Arc::clone(app);
@@ -419,6 +434,7 @@ async fn consume(
                 settings: &settings,
                 weaken: &app.weaken,
                 outstanding: &outstanding,
+                relay_request: relay_request.as_deref(),
                 now,
             };
             validate::validate(&xml, &ctx)
@@ -438,13 +454,24 @@ async fn consume(
             format!("assertion {} was already used", login.assertion_id),
         )));
     }
-    let pending = match &login.in_response_to {
-        Some(irt) => app
+    // The request is consumed once, by this browser: a second post answering it (or a
+    // concurrent one that passed validation at the same time) finds it gone.
+    let pending = match (&login.in_response_to, &browser) {
+        (Some(irt), Some(b)) => app
             .store
-            .take_pending(irt)
+            .take_pending(b, irt)
             .map_err(|e| Err(e.to_string()))?,
-        None => None,
+        _ => None,
     };
+    if let Some(irt) = &login.in_response_to
+        && pending.is_none()
+        && !app.weaken.contains(&Weakening::InResponseTo)
+    {
+        return Err(Ok(Refusal::new(
+            Reason::InResponseToUnknown,
+            format!("request {irt} was already answered"),
+        )));
+    }
     if let Some(typed) = pending.as_ref().and_then(|p| p.email.as_deref())
         && !typed.eq_ignore_ascii_case(&login.email)
         && !app.weaken.contains(&Weakening::EmailMatch)
@@ -477,6 +504,9 @@ async fn consume(
             )));
         }
     }
+    app.store
+        .mark_sso_used(&login.email)
+        .map_err(|e| Err(e.to_string()))?;
     let session = app
         .store
         .create_session(&login.email, "sso", now, login.session_not_on_or_after)
@@ -604,13 +634,12 @@ async fn me(State(app): State<Shared>, headers: HeaderMap) -> Response {
         Ok(None) => return not_signed_in(),
         Err(e) => return internal(e),
     };
-    let role = app
-        .store
-        .user(&session.email)
-        .ok()
-        .flatten()
-        .map(|u| u.role)
-        .unwrap_or_default();
+    let role = match app.store.user(&session.email) {
+        Ok(Some(u)) => u.role,
+        // The user was deleted: the session names nobody.
+        Ok(None) => return not_signed_in(),
+        Err(e) => return internal(e),
+    };
     axum::Json(serde_json::json!({
         "email": session.email,
         "role": role,
@@ -632,7 +661,7 @@ async fn logout(State(app): State<Shared>, headers: HeaderMap) -> Response {
         [
             (
                 header::SET_COOKIE,
-                format!("{SESSION_COOKIE}=; Path=/; Max-Age=0"),
+                format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
             ),
             (header::LOCATION, "/login".to_owned()),
         ],
@@ -663,11 +692,18 @@ async fn whoami(State(app): State<Shared>, headers: HeaderMap) -> Response {
     let Some((email, password)) = basic_auth(&headers) else {
         return unauthorized();
     };
+    let settings = match app.store.settings() {
+        Ok(s) => s,
+        Err(e) => return internal(e),
+    };
     match (
         app.store.user(&email),
         app.store.check_password(&email, &password),
     ) {
-        (Ok(Some(user)), Ok(true)) if user.api || user.role == "admin" => {
+        // API users always; anyone else only while their password login is allowed.
+        (Ok(Some(user)), Ok(true))
+            if (user.api && !user.reset_required) || password_allowed(&settings, &user).is_ok() =>
+        {
             axum::Json(serde_json::json!({"email": user.email, "role": user.role})).into_response()
         }
         (Err(e), _) | (_, Err(e)) => internal(e),
@@ -742,11 +778,14 @@ async fn admin_patch_settings(
         Ok(n) => n,
         Err(m) => return bad_request(m),
     };
-    if current.sso_enabled
-        && !next.sso_enabled
-        && let Err(e) = app.store.require_resets()
-    {
-        return internal(e);
+    if current.sso_enabled && !next.sso_enabled {
+        match app
+            .store
+            .require_resets(&current.sso_domains, current.admin_password_fallback)
+        {
+            Ok(marked) => tracing::info!(?marked, "SSO turned off: password resets required"),
+            Err(e) => return internal(e),
+        }
     }
     match app.store.set_settings(&next) {
         Ok(()) => {
@@ -833,8 +872,8 @@ async fn admin_users(State(app): State<Shared>, headers: HeaderMap) -> Response 
 struct UserBody {
     role: String,
     password: Option<String>,
-    #[serde(default)]
-    api: bool,
+    /// Basic auth on the API; kept as it was when absent (new users: true for role `api`).
+    api: Option<bool>,
 }
 
 async fn admin_put_user(
@@ -853,9 +892,16 @@ async fn admin_put_user(
     if !matches!(body.role.as_str(), "member" | "admin" | "api") || !email.contains('@') {
         return bad_request("role must be member, admin or api, and the email must contain @");
     }
+    let api = match body.api {
+        Some(api) => api,
+        None => match app.store.user(&email) {
+            Ok(existing) => existing.map_or(body.role == "api", |u| u.api),
+            Err(e) => return internal(e),
+        },
+    };
     match app
         .store
-        .put_user(&email, &body.role, body.password.as_deref(), body.api)
+        .put_user(&email, &body.role, body.password.as_deref(), api)
     {
         Ok(()) => axum::Json(app.store.user(&email).ok().flatten()).into_response(),
         Err(e) => internal(e),
@@ -907,7 +953,7 @@ async fn admin_reset(State(app): State<Shared>, headers: HeaderMap) -> Response 
     let result = app
         .store
         .set_settings(&app.initial_settings)
-        .and_then(|()| app.store.replace_users(&app.initial_users))
+        .and_then(|()| app.store.restore_users(&app.initial_users))
         .and_then(|()| match &app.initial_connection {
             Some(c) => app.store.set_connection(c),
             None => Ok(()),
