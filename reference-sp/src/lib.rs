@@ -148,6 +148,75 @@ pub(crate) async fn fetch_metadata(url: &str) -> Result<String, String> {
     Ok(text)
 }
 
+/// Opens the database, configures the IdP and seeds the demo tenant: everything but the
+/// socket (handler tests use it with `tower::ServiceExt::oneshot`).
+pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App, StartError> {
+    let base_url = base_url.trim_end_matches('/').to_owned();
+    let store = store::Store::open(&config.database)?;
+    let connection = match config.idp {
+        None => None,
+        Some(IdpSource::MetadataXml(xml)) => Some(Connection::from_metadata(&xml)),
+        Some(IdpSource::Fields {
+            entity_id,
+            sso_url,
+            certificate_pem,
+        }) => Some(Connection::from_fields(
+            &entity_id,
+            &sso_url,
+            &certificate_pem,
+        )),
+        Some(IdpSource::MetadataUrl(url)) => {
+            let mut last = String::new();
+            let mut fetched = None;
+            for _ in 0..50 {
+                match fetch_metadata(&url).await {
+                    Ok(xml) => {
+                        fetched = Some(xml);
+                        break;
+                    }
+                    Err(e) => last = e,
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let xml = fetched.ok_or(StartError::Idp(last))?;
+            Some(Connection::from_metadata(&xml))
+        }
+    };
+    if let Some(c) = connection {
+        let c = c.map_err(|e| StartError::Idp(e.to_string()))?;
+        store.set_connection(&c)?;
+    }
+    let mut settings = store.settings()?;
+    if config.demo {
+        if settings.sso_domains.is_empty() {
+            settings.sso_domains = vec!["corp.example".to_owned()];
+        }
+        store.set_settings(&settings)?;
+        for (email, role, password, api) in DEMO_USERS {
+            store.put_user(email, role, *password, *api)?;
+        }
+    }
+    let initial_users = store.snapshot_users()?;
+    for w in &config.weaken {
+        tracing::warn!(check = w.name(), "WEAKENED: {}", w.description());
+    }
+    if !config.weaken.is_empty() {
+        tracing::warn!(
+            "this SP is deliberately weakened and accepts responses a correct SP refuses; for harness self-tests only"
+        );
+    }
+    let initial_connection = store.connection()?;
+    Ok(web::App {
+        store,
+        base_url,
+        admin_token: config.admin_token.unwrap_or_else(random_token),
+        weaken: config.weaken,
+        initial_settings: settings,
+        initial_users,
+        initial_connection,
+    })
+}
+
 /// A running SP. Dropping it stops the server.
 #[derive(Debug)]
 pub struct ReferenceSp {
@@ -168,67 +237,9 @@ impl ReferenceSp {
             .map_err(|e| StartError::Bind(config.bind, e))?;
         let base_url = config
             .public_url
-            .unwrap_or_else(|| format!("http://{addr}"))
-            .trim_end_matches('/')
-            .to_owned();
-        let store = store::Store::open(&config.database)?;
-        let connection = match config.idp {
-            None => None,
-            Some(IdpSource::MetadataXml(xml)) => Some(Connection::from_metadata(&xml)),
-            Some(IdpSource::Fields {
-                entity_id,
-                sso_url,
-                certificate_pem,
-            }) => Some(Connection::from_fields(
-                &entity_id,
-                &sso_url,
-                &certificate_pem,
-            )),
-            Some(IdpSource::MetadataUrl(url)) => {
-                let mut last = String::new();
-                let mut fetched = None;
-                for _ in 0..50 {
-                    match fetch_metadata(&url).await {
-                        Ok(xml) => {
-                            fetched = Some(xml);
-                            break;
-                        }
-                        Err(e) => last = e,
-                    }
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                let xml = fetched.ok_or(StartError::Idp(last))?;
-                Some(Connection::from_metadata(&xml))
-            }
-        };
-        if let Some(c) = connection {
-            let c = c.map_err(|e| StartError::Idp(e.to_string()))?;
-            store.set_connection(&c)?;
-        }
-        let mut settings = store.settings()?;
-        if config.demo {
-            if settings.sso_domains.is_empty() {
-                settings.sso_domains = vec!["corp.example".to_owned()];
-            }
-            store.set_settings(&settings)?;
-            for (email, role, password, api) in DEMO_USERS {
-                store.put_user(email, role, *password, *api)?;
-            }
-        }
-        let initial_users = store.snapshot_users()?;
-        for w in &config.weaken {
-            tracing::warn!(check = w.name(), "WEAKENED: {}", w.description());
-        }
-        let initial_connection = store.connection()?;
-        let app = Arc::new(web::App {
-            store,
-            base_url,
-            admin_token: config.admin_token.unwrap_or_else(random_token),
-            weaken: config.weaken,
-            initial_settings: settings,
-            initial_users,
-            initial_connection,
-        });
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        let app = Arc::new(build_app(config, &base_url).await?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let router = web::router(Arc::clone(&app));
         let task = tokio::spawn(async move {

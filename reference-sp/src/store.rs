@@ -368,7 +368,8 @@ impl Store {
             .optional()?;
         Ok(match row {
             Some((Some(hash), Some(salt))) => {
-                openssl::memcmp::eq(&hash, &hash_password(password, &salt))
+                let computed = hash_password(password, &salt);
+                hash.len() == computed.len() && openssl::memcmp::eq(&hash, &computed)
             }
             _ => false,
         })

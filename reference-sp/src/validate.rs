@@ -1067,7 +1067,10 @@ fn skip_tag(bytes: &[u8], start: usize) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod parse_tests {
     use super::*;
 
     #[test]

@@ -716,9 +716,10 @@ fn authorized(app: &App, headers: &HeaderMap) -> bool {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
+    // Constant-time compare; `memcmp::eq` panics on different lengths, so those go first.
     if bearer.is_some_and(|t| {
-        openssl::memcmp::eq(t.as_bytes(), app.admin_token.as_bytes())
-            && t.len() == app.admin_token.len()
+        t.len() == app.admin_token.len()
+            && openssl::memcmp::eq(t.as_bytes(), app.admin_token.as_bytes())
     }) {
         return true;
     }
@@ -963,3 +964,6 @@ async fn admin_reset(State(app): State<Shared>, headers: HeaderMap) -> Response 
         Err(e) => internal(e),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,673 @@
+//! The validator in-process: responses from the mock IdP's pipeline (no HTTP), and attack
+//! shapes built here by editing the signed bytes, the way an attacker without the key would.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine as _;
+use chrono::Utc;
+use mock_idp::authn_request::AuthnRequestInfo;
+use mock_idp::{Idp, IdpSettings, KeyStore, KeyType, Plan, SpEntry, SystemClock};
+use serde_json::json;
+
+use super::*;
+
+const SP: &str = "http://sp.test/saml/metadata";
+const ACS: &str = "http://sp.test/saml/acs";
+const REQUEST: &str = "_request-1";
+const ALICE: &str = "alice@corp.example";
+
+fn idp() -> &'static Idp {
+    static IDP: OnceLock<Idp> = OnceLock::new();
+    IDP.get_or_init(|| {
+        let idp = Idp::new(
+            IdpSettings {
+                entity_id: "http://idp.test/metadata".to_owned(),
+                base_url: "http://idp.test".to_owned(),
+                default_user: ALICE.to_owned(),
+            },
+            KeyStore::generate(KeyType::Rsa2048).expect("keys"),
+            Arc::new(SystemClock),
+        );
+        idp.register_entry(SpEntry::new(SP, ACS));
+        idp
+    })
+}
+
+fn connection() -> Connection {
+    Connection::from_metadata(&idp().metadata_xml()).expect("the mock IdP's metadata")
+}
+
+/// The response the mock IdP builds for `plan` (JSON), answering [`REQUEST`] unless
+/// `unsolicited`.
+fn build(plan: serde_json::Value, unsolicited: bool) -> String {
+    let mut plan = plan;
+    if plan.get("user").is_none() {
+        plan["user"] = json!(ALICE);
+    }
+    let plan: Plan = serde_json::from_value(plan).expect("a valid plan");
+    let request = AuthnRequestInfo {
+        id: REQUEST.to_owned(),
+        issuer: SP.to_owned(),
+        acs_url: Some(ACS.to_owned()),
+        acs_index: None,
+        protocol_binding: None,
+        destination: None,
+        name_id_format: None,
+        allow_create: None,
+        force_authn: false,
+        is_passive: false,
+        requested_authn_context: Vec::new(),
+        has_xml_signature: false,
+    };
+    idp()
+        .respond(
+            &plan,
+            &SpEntry::new(SP, ACS),
+            ACS,
+            (!unsolicited).then_some(&request),
+        )
+        .expect("the mock IdP builds it")
+        .xml
+}
+
+/// What the validator says with the default policy, optionally with changed settings or
+/// weakenings.
+struct Check {
+    settings: Settings,
+    weaken: BTreeSet<Weakening>,
+    outstanding: Vec<String>,
+    relay_request: Option<String>,
+    connection: Connection,
+}
+
+impl Check {
+    fn new() -> Self {
+        Self {
+            settings: Settings::default(),
+            weaken: BTreeSet::new(),
+            outstanding: vec![REQUEST.to_owned()],
+            relay_request: None,
+            connection: connection(),
+        }
+    }
+
+    fn weaken(mut self, w: Weakening) -> Self {
+        self.weaken.insert(w);
+        self
+    }
+
+    fn run(&self, xml: &str) -> Result<Login, Refusal> {
+        let ctx = Context {
+            sp_entity_id: SP,
+            acs_url: ACS,
+            connection: &self.connection,
+            settings: &self.settings,
+            weaken: &self.weaken,
+            outstanding: &self.outstanding,
+            relay_request: self.relay_request.as_deref(),
+            now: Utc::now(),
+        };
+        validate(xml, &ctx)
+    }
+
+    #[track_caller]
+    fn refuses(&self, xml: &str, reason: Reason) {
+        match self.run(xml) {
+            Err(r) => assert_eq!(r.reason, reason, "{r}"),
+            Ok(login) => panic!("accepted ({login:?}), expected {reason}"),
+        }
+    }
+
+    #[track_caller]
+    fn accepts(&self, xml: &str) -> Login {
+        self.run(xml).unwrap_or_else(|r| panic!("refused: {r}"))
+    }
+}
+
+/// The byte range of the `nth` element named `name` (local name) in document order.
+fn element(xml: &str, name: &str, nth: usize) -> Range<usize> {
+    let doc = Document::parse(xml).expect("xml");
+    doc.descendants()
+        .filter(|n| n.is_element() && n.tag_name().name() == name)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no {name} #{nth}"))
+        .range()
+}
+
+fn attribute(xml: &str, element_name: &str, nth: usize, attr: &str) -> String {
+    let doc = Document::parse(xml).expect("xml");
+    doc.descendants()
+        .filter(|n| n.is_element() && n.tag_name().name() == element_name)
+        .nth(nth)
+        .and_then(|n| n.attribute(attr))
+        .unwrap_or_else(|| panic!("no {element_name}/@{attr}"))
+        .to_owned()
+}
+
+fn cut(xml: &str, range: Range<usize>) -> String {
+    format!("{}{}", &xml[..range.start], &xml[range.end..])
+}
+
+fn insert(xml: &str, at: usize, what: &str) -> String {
+    format!("{}{what}{}", &xml[..at], &xml[at..])
+}
+
+/// An unsigned copy of the signed assertion with another ID and NameID.
+fn evil_assertion(xml: &str, name_id: &str) -> String {
+    let range = element(xml, "Assertion", 0);
+    let assertion = &xml[range];
+    let sig = element(assertion, "Signature", 0);
+    let unsigned = cut(assertion, sig);
+    let id = attribute(&unsigned, "Assertion", 0, "ID");
+    unsigned
+        .replacen(&format!("ID=\"{id}\""), "ID=\"_evil\"", 1)
+        .replace(ALICE, name_id)
+}
+
+/// A loopback listener that counts connections (a verifier that fetches would hit it).
+fn probe() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        }
+    });
+    (format!("http://127.0.0.1:{port}/probe"), hits)
+}
+
+#[test]
+fn valid_responses_pass_in_every_layout_and_flavour() {
+    for layout in ["response", "assertion", "both"] {
+        let login = Check::new().accepts(&build(json!({"signing": {"layout": layout}}), false));
+        assert_eq!(login.email, ALICE);
+        assert_eq!(login.in_response_to.as_deref(), Some(REQUEST));
+        assert!(login.replay_until > Utc::now());
+    }
+    for flavour in ["generic", "entra"] {
+        Check::new().accepts(&build(json!({"flavour": flavour}), false));
+    }
+    let mut okta = Check::new();
+    okta.settings.identity = IdentitySource::Attribute {
+        name: "email".to_owned(),
+    };
+    okta.settings.require_email_name_id_format = false;
+    assert_eq!(
+        okta.accepts(&build(json!({"flavour": "okta"}), false))
+            .email,
+        ALICE
+    );
+    let mut entra = Check::new();
+    entra.settings.identity = IdentitySource::Attribute {
+        name: mock_idp::flavour::CLAIM_EMAIL.to_owned(),
+    };
+    assert_eq!(
+        entra
+            .accepts(&build(json!({"flavour": "entra"}), false))
+            .email,
+        ALICE
+    );
+}
+
+#[test]
+fn validate_response_decodes_the_post_field() {
+    let xml = build(json!({}), false);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&xml);
+    let check = Check::new();
+    let ctx = Context {
+        sp_entity_id: SP,
+        acs_url: ACS,
+        connection: &check.connection,
+        settings: &check.settings,
+        weaken: &check.weaken,
+        outstanding: &check.outstanding,
+        relay_request: None,
+        now: Utc::now(),
+    };
+    assert_eq!(
+        validate_response(&encoded, &ctx).expect("valid").email,
+        ALICE
+    );
+    assert_eq!(
+        validate_response("not base64!", &ctx)
+            .expect_err("garbage")
+            .reason,
+        Reason::ResponseNotBase64
+    );
+}
+
+#[test]
+fn strict_xml_refuses_doctypes_trailing_content_and_malformed_documents() {
+    let xml = build(json!({}), false);
+    let check = Check::new();
+    let doctype = format!("<!DOCTYPE samlp:Response [<!ENTITY e \"x\">]>{xml}");
+    check.refuses(&doctype, Reason::XmlDoctype);
+    let (url, hits) = probe();
+    let external = format!("<!DOCTYPE r [<!ENTITY % x SYSTEM \"{url}\"> %x;]>{xml}");
+    check.refuses(&external, Reason::XmlDoctype);
+    assert_eq!(
+        check
+            .clone_with(Weakening::XmlDoctype)
+            .run(&external)
+            .map(|l| l.email)
+            .ok(),
+        None,
+        "even with DOCTYPEs allowed, an external entity is not resolved"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing was fetched");
+    check.refuses(&format!("{xml}<samlp:Response/>"), Reason::XmlMultipleRoots);
+    check.refuses(&format!("{xml}<!-- trailing -->"), Reason::XmlMultipleRoots);
+    check.refuses(&format!("{xml}junk"), Reason::XmlMultipleRoots);
+    check.refuses(&xml[..xml.len() - 3], Reason::XmlMalformed);
+    check.refuses("<samlp:Response", Reason::XmlMalformed);
+    // Whitespace after the root is fine.
+    check.accepts(&format!("{xml}\n"));
+}
+
+impl Check {
+    fn clone_with(&self, w: Weakening) -> Self {
+        Self {
+            settings: self.settings.clone(),
+            weaken: self.weaken.clone(),
+            outstanding: self.outstanding.clone(),
+            relay_request: self.relay_request.clone(),
+            connection: self.connection.clone(),
+        }
+        .weaken(w)
+    }
+}
+
+#[test]
+fn signature_wrapping_shapes_are_refused() {
+    let check = Check::new();
+    // XSW3/4 style: an evil unsigned assertion before or after the signed one.
+    let signed = build(json!({"signing": {"layout": "assertion"}}), false);
+    let at = element(&signed, "Assertion", 0);
+    let evil = evil_assertion(&signed, "admin@corp.example");
+    check.refuses(
+        &insert(&signed, at.start, &evil),
+        Reason::MultipleAssertions,
+    );
+    check.refuses(&insert(&signed, at.end, &evil), Reason::MultipleAssertions);
+    // The signed assertion hidden in the evil one's Advice (XSW: evil wraps original).
+    let original = &signed[at.clone()];
+    let wrapped = evil.replacen(
+        "</saml:Issuer>",
+        &format!("</saml:Issuer><saml:Advice>{original}</saml:Advice>"),
+        1,
+    );
+    let advice = format!("{}{wrapped}{}", &signed[..at.start], &signed[at.end..]);
+    check.refuses(&advice, Reason::MultipleAssertions);
+    // The signed assertion moved into Extensions, the evil one in its place.
+    let extensions = format!(
+        "{}<samlp:Extensions>{original}</samlp:Extensions>{}",
+        &signed[..at.start],
+        &signed[at.end..]
+    );
+    let status = element(&extensions, "Status", 0);
+    let moved = insert(
+        &cut(&extensions, element(&extensions, "Extensions", 0)),
+        status.start,
+        &extensions[element(&extensions, "Extensions", 0)],
+    );
+    let moved = insert(&moved, element(&moved, "Status", 0).end, &evil);
+    check.refuses(&moved, Reason::MultipleAssertions);
+    // The same ID twice (SAMLRaider XSW7/8 keep the signed ID on the copy).
+    let id = attribute(&signed, "Assertion", 0, "ID");
+    let same_id = evil.replacen("ID=\"_evil\"", &format!("ID=\"{id}\""), 1);
+    check.refuses(&insert(&signed, at.start, &same_id), Reason::DuplicateId);
+    // A foreign-namespace ID (xmlsec registers it; roxmltree would not).
+    let foreign = signed.replacen(
+        "<samlp:Status>",
+        &format!("<samlp:Status xmlns:x=\"urn:x\" x:ID=\"{id}\">"),
+        1,
+    );
+    check.refuses(&foreign, Reason::IdInvalid);
+    // The assertion's signature relocated onto the Response (P8): its reference no longer
+    // names its parent.
+    let sig_range = element(original, "Signature", 0);
+    let sig = &original[sig_range.clone()];
+    let stripped = cut(original, sig_range);
+    let relocated = format!("{}{}{}", &signed[..at.start], stripped, &signed[at.end..]);
+    let relocated = insert(&relocated, element(&relocated, "Status", 0).start, sig);
+    check.refuses(&relocated, Reason::ReferenceUriInvalid);
+    // XSW1/2 at the Response level: a new Response around the signed one.
+    let signed_response = build(json!({"signing": {"layout": "response"}}), false);
+    let evil_response = format!(
+        "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_evilr\" Version=\"2.0\" IssueInstant=\"{now}\" Destination=\"{ACS}\" InResponseTo=\"{REQUEST}\"><samlp:Extensions>{signed_response}</samlp:Extensions><samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status>{evil}</samlp:Response>",
+        now = Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+    );
+    check.refuses(&evil_response, Reason::MultipleAssertions);
+    // With the check off (first-assertion), the evil identity is read: the weakening works.
+    let login = check
+        .clone_with(Weakening::FirstAssertion)
+        .accepts(&insert(&signed, at.start, &evil));
+    assert_eq!(login.email, "admin@corp.example");
+}
+
+#[test]
+fn references_must_name_their_parent_and_nothing_is_fetched() {
+    let check = Check::new();
+    let signed = build(json!({"signing": {"layout": "response"}}), false);
+    let id = attribute(&signed, "Response", 0, "ID");
+    let (url, hits) = probe();
+    for uri in [
+        String::new(),
+        "#xpointer(/)".to_owned(),
+        "#_other".to_owned(),
+        format!("a#{id}"),
+        url.clone(),
+    ] {
+        let edited = signed.replacen(&format!("URI=\"#{id}\""), &format!("URI=\"{uri}\""), 1);
+        check.refuses(&edited, Reason::ReferenceUriInvalid);
+    }
+    // A second Reference in the same SignedInfo.
+    let reference = element(&signed, "Reference", 0);
+    let doubled = insert(&signed, reference.end, &signed[reference]);
+    check.refuses(&doubled, Reason::ReferenceUriInvalid);
+    // KeyInfo is never consulted: a RetrievalMethod pointing at the probe is not followed.
+    let key_info = element(&signed, "KeyInfo", 0);
+    let retrieval = insert(
+        &signed,
+        key_info.end - "</ds:KeyInfo>".len(),
+        &format!("<ds:RetrievalMethod URI=\"{url}\"/>"),
+    );
+    check.accepts(&retrieval);
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing was fetched");
+}
+
+#[test]
+fn signatures_are_verified_with_the_configured_keys_only() {
+    let check = Check::new();
+    check.refuses(
+        &build(json!({"signing": {"layout": "none"}}), false),
+        Reason::SignatureMissing,
+    );
+    for key in ["attacker-self-signed", "attacker-clone"] {
+        check.refuses(
+            &build(json!({"signing": {"key": key}}), false),
+            Reason::SignatureInvalid,
+        );
+    }
+    check.refuses(
+        &build(
+            json!({"tamper": [{"kind": "edit-name-id", "value": "admin@corp.example"}]}),
+            false,
+        ),
+        Reason::SignatureInvalid,
+    );
+    // S_A with its signature removed; S_RA with one SignatureValue corrupted.
+    check.refuses(
+        &build(
+            json!({"signing": {"layout": "assertion"}, "tamper": [{"kind": "remove-signature", "which": "assertion"}]}),
+            false,
+        ),
+        Reason::SignatureMissing,
+    );
+    let both = build(json!({"signing": {"layout": "both"}}), false);
+    let value = element(&both, "SignatureValue", 0);
+    let inner = &both[value.clone()];
+    let flipped = inner.replacen('>', ">AAAA", 1);
+    check.refuses(
+        &format!("{}{flipped}{}", &both[..value.start], &both[value.end..]),
+        Reason::SignatureInvalid,
+    );
+    // Two SignedInfo elements in one Signature (SAMLStorm).
+    let info = element(&both, "SignedInfo", 0);
+    check.refuses(
+        &insert(&both, info.end, &both[info]),
+        Reason::SignatureInvalid,
+    );
+    // A connection without keys verifies nothing, so it accepts nothing.
+    let mut keyless = Check::new();
+    keyless.connection.certificates.clear();
+    keyless.refuses(&both, Reason::IdpNotConfigured);
+    // Samael's no-key behaviour, on purpose.
+    Check::new()
+        .weaken(Weakening::Signature)
+        .accepts(&build(json!({"signing": {"layout": "none"}}), false));
+}
+
+#[test]
+fn algorithms_transforms_and_the_signature_policy() {
+    let check = Check::new();
+    let sha1 = build(
+        json!({"signing": {"algorithm": "rsa-sha1", "digest": "sha1"}}),
+        false,
+    );
+    check.refuses(&sha1, Reason::SignatureAlgorithmRefused);
+    check.clone_with(Weakening::Algorithms).accepts(&sha1);
+    let signed = build(json!({"signing": {"layout": "response"}}), false);
+    let hmac = signed.replacen(
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        "http://www.w3.org/2000/09/xmldsig#hmac-sha1",
+        1,
+    );
+    check.refuses(&hmac, Reason::SignatureAlgorithmRefused);
+    let (url, hits) = probe();
+    let xslt = signed.replacen(
+        "<ds:Transforms>",
+        &format!(
+            "<ds:Transforms><ds:Transform Algorithm=\"http://www.w3.org/TR/1999/REC-xslt-19991116\"><xsl:stylesheet xmlns:xsl=\"http://www.w3.org/1999/XSL/Transform\" version=\"1.0\"><xsl:template match=\"/\"><xsl:copy-of select=\"document('{url}')\"/></xsl:template></xsl:stylesheet></ds:Transform>"
+        ),
+        1,
+    );
+    check.refuses(&xslt, Reason::SignatureTransformRefused);
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing was fetched");
+    let c14n = signed.replacen(
+        "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+        "<ds:CanonicalizationMethod Algorithm=\"urn:unknown\"/>",
+        1,
+    );
+    check.refuses(&c14n, Reason::SignatureTransformRefused);
+
+    let response_only = build(json!({"signing": {"layout": "response"}}), false);
+    let assertion_only = build(json!({"signing": {"layout": "assertion"}}), false);
+    let mut policy = Check::new();
+    policy.settings.signature_policy = SignaturePolicy::Both;
+    policy.refuses(&response_only, Reason::AssertionNotSigned);
+    policy.refuses(&assertion_only, Reason::ResponseNotSigned);
+    policy.settings.signature_policy = SignaturePolicy::Response;
+    policy.refuses(&assertion_only, Reason::ResponseNotSigned);
+    policy.accepts(&response_only);
+    policy.settings.signature_policy = SignaturePolicy::Either;
+    policy.settings.want_assertions_signed = true;
+    policy.refuses(&response_only, Reason::AssertionNotSigned);
+    // S_RA with the assertion's signature removed after signing: the Response's digest
+    // covered it, so the Response signature breaks.
+    check.refuses(
+        &build(
+            json!({"signing": {"layout": "both"}, "tamper": [{"kind": "remove-signature", "which": "assertion"}]}),
+            false,
+        ),
+        Reason::SignatureInvalid,
+    );
+}
+
+#[test]
+fn comments_never_truncate_the_identity() {
+    let xml = build(
+        json!({"user": "admin@corp.example.evil.test", "signing": {"layout": "assertion"}, "tamper": [{"kind": "comment-in-name-id", "after": "admin@corp.example"}]}),
+        false,
+    );
+    assert_eq!(
+        Check::new().accepts(&xml).email,
+        "admin@corp.example.evil.test",
+        "the signature still verifies (c14n drops comments); the full text is read"
+    );
+    assert_eq!(
+        Check::new()
+            .weaken(Weakening::CommentTruncation)
+            .accepts(&xml)
+            .email,
+        "admin@corp.example"
+    );
+}
+
+#[test]
+fn session_binding() {
+    let check = Check::new();
+    let answer = build(json!({}), false);
+    let mut other_browser = Check::new();
+    other_browser.outstanding = vec!["_another".to_owned()];
+    other_browser.refuses(&answer, Reason::InResponseToUnknown);
+    // Assertion transplant (S_A): the unsigned Response IRT rewritten, the signed one not.
+    let transplant = build(
+        json!({"signing": {"layout": "assertion"}, "alter": [{"kind": "in-response-to", "value": "_old", "scope": "subject-confirmation"}]}),
+        false,
+    );
+    check.refuses(&transplant, Reason::InResponseToMismatch);
+    let unsolicited = build(json!({}), true);
+    check.refuses(&unsolicited, Reason::UnsolicitedNotAllowed);
+    let mut on = Check::new();
+    on.settings.idp_initiated = true;
+    assert_eq!(on.accepts(&unsolicited).in_response_to, None);
+    // Our RelayState came back, but the Response does not say which request it answers.
+    on.relay_request = Some(REQUEST.to_owned());
+    on.refuses(&unsolicited, Reason::InResponseToMissing);
+}
+
+#[test]
+fn each_addressing_time_and_content_defect_has_its_reason() {
+    let check = Check::new();
+    let cases: &[(serde_json::Value, Reason)] = &[
+        (
+            json!({"alter": [{"kind": "destination", "value": "http://sp.test/saml/acs/"}]}),
+            Reason::DestinationMismatch,
+        ),
+        (
+            json!({"signing": {"layout": "both"}, "alter": [{"kind": "omit", "element": "destination"}]}),
+            Reason::DestinationMissing,
+        ),
+        (
+            json!({"alter": [{"kind": "recipient", "value": "http://sp.test/other/acs"}]}),
+            Reason::RecipientMismatch,
+        ),
+        (
+            json!({"alter": [{"kind": "omit", "element": "recipient"}]}),
+            Reason::RecipientMismatch,
+        ),
+        (
+            json!({"alter": [{"kind": "audience", "value": "http://sp.test/saml/metadata.evil"}]}),
+            Reason::AudienceMismatch,
+        ),
+        (
+            json!({"alter": [{"kind": "omit", "element": "audience-restriction"}]}),
+            Reason::AudienceMissing,
+        ),
+        (
+            json!({"alter": [{"kind": "omit", "element": "conditions"}]}),
+            Reason::AudienceMissing,
+        ),
+        (
+            json!({"alter": [{"kind": "issuer", "value": "http://other-idp.test", "scope": "assertion"}]}),
+            Reason::IssuerMismatch,
+        ),
+        (
+            json!({"alter": [{"kind": "issuer", "value": "http://other-idp.test", "scope": "response"}]}),
+            Reason::IssuerMismatch,
+        ),
+        (
+            json!({"alter": [{"kind": "omit", "element": "assertion-issuer"}]}),
+            Reason::IssuerMissing,
+        ),
+        (
+            json!({"signing": {"layout": "both"}, "alter": [{"kind": "omit", "element": "response-issuer"}]}),
+            Reason::IssuerMissing,
+        ),
+        (
+            json!({"alter": [{"kind": "time", "field": "response-issue-instant", "offset_seconds": 3600}]}),
+            Reason::IssueInstantInvalid,
+        ),
+        (
+            json!({"alter": [{"kind": "time", "field": "subject-confirmation-not-on-or-after", "offset_seconds": -600}]}),
+            Reason::SubjectConfirmationExpired,
+        ),
+        (
+            json!({"alter": [{"kind": "omit", "element": "subject-confirmation-not-on-or-after"}]}),
+            Reason::SubjectConfirmationExpired,
+        ),
+        (
+            json!({"alter": [{"kind": "time", "field": "subject-confirmation-not-before", "offset_seconds": 600}]}),
+            Reason::SubjectConfirmationInvalid,
+        ),
+        (
+            json!({"alter": [{"kind": "confirmation-method", "value": "holder-of-key"}]}),
+            Reason::SubjectConfirmationMissing,
+        ),
+        (
+            json!({"alter": [{"kind": "time", "field": "not-on-or-after", "offset_seconds": -600}]}),
+            Reason::AssertionExpired,
+        ),
+        (
+            json!({"alter": [{"kind": "time", "field": "not-before", "offset_seconds": 600}]}),
+            Reason::AssertionNotYetValid,
+        ),
+        (
+            json!({"alter": [{"kind": "condition", "element": "unknown"}]}),
+            Reason::ConditionsInvalid,
+        ),
+        (
+            json!({"alter": [{"kind": "condition", "element": "one-time-use"}, {"kind": "condition", "element": "one-time-use"}]}),
+            Reason::ConditionsInvalid,
+        ),
+        (
+            json!({"alter": [{"kind": "omit", "element": "authn-statement"}]}),
+            Reason::AuthnStatementMissing,
+        ),
+        (
+            json!({"alter": [{"kind": "time", "field": "session-not-on-or-after", "offset_seconds": -60}]}),
+            Reason::SessionExpired,
+        ),
+        (
+            json!({"alter": [{"kind": "omit", "element": "assertion"}]}),
+            Reason::AssertionMissing,
+        ),
+        (
+            json!({"alter": [{"kind": "version", "value": "1.1", "scope": "response"}]}),
+            Reason::VersionInvalid,
+        ),
+        (
+            json!({"alter": [{"kind": "version", "value": "1.1", "scope": "assertion"}]}),
+            Reason::VersionInvalid,
+        ),
+        (
+            json!({"alter": [{"kind": "status", "code": "Responder"}]}),
+            Reason::StatusNotSuccess,
+        ),
+        (
+            json!({"alter": [{"kind": "status", "code": "Requester", "second_level": "Success"}]}),
+            Reason::StatusNotSuccess,
+        ),
+        (
+            json!({"alter": [{"kind": "name-id-format", "value": "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"}]}),
+            Reason::NameIdFormatInvalid,
+        ),
+        (
+            json!({"alter": [{"kind": "name-id", "value": "  "}]}),
+            Reason::IdentityMissing,
+        ),
+    ];
+    let mut problems = Vec::new();
+    for (plan, reason) in cases {
+        match check.run(&build(plan.clone(), false)) {
+            Err(r) if r.reason == *reason => {}
+            other => problems.push(format!("{plan}: expected {reason}, got {other:?}")),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // Inside the skew: two minutes late is still fine.
+    check.accepts(&build(
+        json!({"alter": [{"kind": "time", "field": "not-on-or-after", "offset_seconds": -30}]}),
+        false,
+    ));
+}

@@ -1,0 +1,804 @@
+//! The HTTP surface through `tower::ServiceExt::oneshot`: no socket, no IdP round trip (the
+//! end-to-end suite does those).
+
+use std::io::Read as _;
+
+use axum::body::Body;
+use axum::http::Request;
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+
+use super::*;
+use crate::{Config, IdpSource};
+
+const BASE: &str = "http://sp.test";
+const TOKEN: &str = "t0ken";
+
+async fn app(weaken: &[Weakening]) -> Router {
+    let keys = mock_idp::KeyStore::generate(mock_idp::KeyType::EcdsaP256).expect("keys");
+    let mut config = Config::new();
+    config.demo = true;
+    config.admin_token = Some(TOKEN.to_owned());
+    config.weaken = weaken.iter().copied().collect();
+    config.idp = Some(IdpSource::Fields {
+        entity_id: "http://idp.test/metadata".to_owned(),
+        sso_url: "http://idp.test/sso".to_owned(),
+        certificate_pem: keys.trusted().cert_pem(),
+    });
+    let app = crate::build_app(config, BASE).await.expect("app");
+    router(Arc::new(app))
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// `name=value` of a Set-Cookie header.
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+    }
+}
+
+async fn call(router: &Router, request: Request<Body>) -> Answer {
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+fn get(uri: &str) -> axum::http::request::Builder {
+    Request::get(uri)
+}
+
+fn post_form(uri: &str, fields: &[(&str, &str)]) -> axum::http::request::Builder {
+    let _ = fields;
+    Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+}
+
+fn form_body(fields: &[(&str, &str)]) -> Body {
+    Body::from(
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish(),
+    )
+}
+
+async fn password_login(router: &Router, email: &str, password: &str) -> Answer {
+    let fields = [("email", email), ("password", password)];
+    call(
+        router,
+        post_form("/login/password", &fields)
+            .header(header::ACCEPT, "application/json")
+            .body(form_body(&fields))
+            .expect("request"),
+    )
+    .await
+}
+
+async fn admin(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    json: Option<serde_json::Value>,
+) -> Answer {
+    let builder = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, "application/json");
+    let body = json.map_or_else(Body::empty, |j| Body::from(j.to_string()));
+    call(router, builder.body(body).expect("request")).await
+}
+
+fn basic(email: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{email}:{password}"))
+    )
+}
+
+async fn whoami(router: &Router, email: &str, password: &str) -> StatusCode {
+    call(
+        router,
+        get("/api/whoami")
+            .header(header::AUTHORIZATION, basic(email, password))
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+    .status
+}
+
+#[tokio::test]
+async fn health_and_metadata() {
+    let router = app(&[]).await;
+    let health = call(&router, get("/healthz").body(Body::empty()).expect("r")).await;
+    assert_eq!(
+        (health.status, health.body.as_str()),
+        (StatusCode::OK, "ok")
+    );
+    let md = call(
+        &router,
+        get("/saml/metadata").body(Body::empty()).expect("r"),
+    )
+    .await;
+    assert_eq!(md.status, StatusCode::OK);
+    assert!(
+        md.body
+            .contains("entityID=\"http://sp.test/saml/metadata\""),
+        "{}",
+        md.body
+    );
+    assert!(md.body.contains("Location=\"http://sp.test/saml/acs\""));
+    assert!(
+        md.body
+            .contains("nameid-format:emailAddress</md:NameIDFormat>")
+    );
+    assert!(md.body.contains("WantAssertionsSigned=\"false\""));
+    admin(
+        &router,
+        "PATCH",
+        "/admin/settings",
+        Some(serde_json::json!({"want_assertions_signed": true})),
+    )
+    .await;
+    let md = call(
+        &router,
+        get("/saml/metadata").body(Body::empty()).expect("r"),
+    )
+    .await;
+    assert!(md.body.contains("WantAssertionsSigned=\"true\""));
+    assert!(
+        health.headers.get("x-reference-sp-weakened").is_none(),
+        "a strict SP carries no weakening header"
+    );
+}
+
+#[tokio::test]
+async fn email_first_login_routes_by_domain() {
+    let router = app(&[]).await;
+    let submit = |email: &'static str| {
+        let fields = [("email", email)];
+        post_form("/login", &fields)
+            .body(form_body(&fields))
+            .expect("r")
+    };
+    let page = call(&router, get("/login").body(Body::empty()).expect("r")).await;
+    assert!(page.body.contains("name=\"email\""));
+    let sso = call(&router, submit("alice@corp.example")).await;
+    assert_eq!(sso.status, StatusCode::SEE_OTHER);
+    assert_eq!(sso.location(), "/login/sso?email=alice%40corp.example");
+    let password = call(&router, submit("carol@other.example")).await;
+    assert_eq!(
+        password.location(),
+        "/login/password?email=carol%40other.example"
+    );
+    admin(
+        &router,
+        "PATCH",
+        "/admin/settings",
+        Some(serde_json::json!({"sso_enabled": false})),
+    )
+    .await;
+    let off = call(&router, submit("alice@corp.example")).await;
+    assert_eq!(off.location(), "/login/password?email=alice%40corp.example");
+}
+
+#[tokio::test]
+async fn login_sso_sends_a_deflated_authn_request_bound_to_the_browser() {
+    let router = app(&[]).await;
+    let answer = call(
+        &router,
+        get("/login/sso?email=alice%40corp.example&return_to=%2F%2Fevil.test")
+            .body(Body::empty())
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER);
+    let location = answer.location().to_owned();
+    assert!(
+        location.starts_with("http://idp.test/sso?SAMLRequest="),
+        "{location}"
+    );
+    let query: Vec<(String, String)> = form_urlencoded::parse(
+        location
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or_default()
+            .as_bytes(),
+    )
+    .into_owned()
+    .collect();
+    let value = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let deflated = base64::engine::general_purpose::STANDARD
+        .decode(value("SAMLRequest"))
+        .expect("base64");
+    let mut xml = String::new();
+    flate2::read::DeflateDecoder::new(&deflated[..])
+        .read_to_string(&mut xml)
+        .expect("raw DEFLATE");
+    let doc = roxmltree::Document::parse(&xml).expect("xml");
+    let request = doc.root_element();
+    assert_eq!(request.tag_name().name(), "AuthnRequest");
+    for (attr, expected) in [
+        ("Version", Some("2.0")),
+        ("Destination", Some("http://idp.test/sso")),
+        (
+            "AssertionConsumerServiceURL",
+            Some("http://sp.test/saml/acs"),
+        ),
+        (
+            "ProtocolBinding",
+            Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"),
+        ),
+    ] {
+        assert_eq!(request.attribute(attr), expected, "{attr}");
+    }
+    assert!(
+        request
+            .attribute("ID")
+            .is_some_and(|id| id.starts_with('_'))
+    );
+    assert!(request.attribute("IssueInstant").is_some());
+    assert!(xml.contains(">http://sp.test/saml/metadata</saml:Issuer>"));
+    assert!(xml.contains("Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\""));
+    let relay = value("RelayState");
+    assert_eq!(relay.len(), 32, "an opaque token, not the return path");
+    let browser = answer.cookie(BROWSER_COOKIE).expect("pre-login cookie");
+    let set_cookie = answer.headers[header::SET_COOKIE].to_str().expect("ascii");
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"));
+    assert!(!set_cookie.contains("Secure"), "plain http on loopback");
+    // A second login from the same browser keeps the same pre-login cookie.
+    let again = call(
+        &router,
+        get("/login/sso")
+            .header(header::COOKIE, &browser)
+            .body(Body::empty())
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(
+        again.cookie(BROWSER_COOKIE).as_deref(),
+        Some(browser.as_str())
+    );
+}
+
+#[tokio::test]
+async fn the_acs_refuses_wrong_bindings_and_garbage_with_403_and_a_reason() {
+    let router = app(&[]).await;
+    let html = call(
+        &router,
+        get("/saml/acs?SAMLResponse=abc")
+            .body(Body::empty())
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(html.status, StatusCode::FORBIDDEN);
+    assert!(
+        html.body
+            .contains("<code id=\"reason\">wrong_binding</code>"),
+        "{}",
+        html.body
+    );
+    assert!(html.body.contains(Reason::WrongBinding.message()));
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("RelayState", "x")], "wrong_binding"),
+        (&[("SAMLResponse", "%%%not base64")], "response_not_base64"),
+        (&[("SAMLResponse", "aGVsbG8=")], "wrong_binding"),
+        (&[("SAMLResponse", "PGEvPg==")], "not_a_response"),
+        (&[("SAMLResponse", "PGE+")], "xml_malformed"),
+    ];
+    for (fields, reason) in cases {
+        let answer = call(
+            &router,
+            post_form("/saml/acs", fields)
+                .header(header::ACCEPT, "application/json")
+                .body(form_body(fields))
+                .expect("r"),
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{fields:?}");
+        let json = answer.json();
+        assert_eq!(json["error"], "refused");
+        assert_eq!(json["reason"], *reason, "{fields:?}: {json}");
+        assert!(json["detail"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+    // A body beyond the limit is refused before it is read, never a 5xx.
+    let huge = "A".repeat(MAX_BODY_BYTES + 1);
+    let answer = call(
+        &router,
+        post_form("/saml/acs", &[])
+            .body(Body::from(format!("SAMLResponse={huge}")))
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // A large but admissible response is refused for its size, not crashed on.
+    let big =
+        base64::engine::general_purpose::STANDARD
+            .encode(vec![b'<'; validate::MAX_RESPONSE_BYTES + 1]);
+    let fields = [("SAMLResponse", big.as_str())];
+    let answer = call(
+        &router,
+        post_form("/saml/acs", &fields)
+            .header(header::ACCEPT, "application/json")
+            .body(form_body(&fields))
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(answer.json()["reason"], "response_too_large");
+}
+
+#[tokio::test]
+async fn password_login_me_and_logout() {
+    let router = app(&[]).await;
+    let me = |cookie: Option<String>| {
+        let mut builder = get("/me");
+        if let Some(c) = cookie {
+            builder = builder.header(header::COOKIE, c);
+        }
+        builder.body(Body::empty()).expect("r")
+    };
+    let anonymous = call(&router, me(None)).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anonymous.json(),
+        serde_json::json!({"error": "not_signed_in"})
+    );
+    let wrong = password_login(&router, "carol@other.example", "nope").await;
+    assert_eq!(
+        (wrong.status, wrong.json()["reason"].clone()),
+        (StatusCode::FORBIDDEN, "bad_credentials".into())
+    );
+    let nobody = password_login(&router, "nobody@other.example", "x").await;
+    assert_eq!(nobody.json()["reason"], "bad_credentials");
+    let sso_only = password_login(&router, "alice@corp.example", "").await;
+    assert_eq!(
+        sso_only.json()["reason"],
+        "bad_credentials",
+        "alice has no password"
+    );
+    let ok = password_login(&router, "carol@other.example", "carol-pass-1").await;
+    assert_eq!((ok.status, ok.location()), (StatusCode::SEE_OTHER, "/me"));
+    let session = ok.cookie(SESSION_COOKIE).expect("session cookie");
+    let signed_in = call(&router, me(Some(session.clone()))).await;
+    assert_eq!(signed_in.status, StatusCode::OK);
+    let json = signed_in.json();
+    assert_eq!(json["email"], "carol@other.example");
+    assert_eq!(json["role"], "member");
+    assert_eq!(json["method"], "password");
+    assert_eq!(json["tenant"], "default");
+    assert!(json["session_expires_at"].is_null());
+    let out = call(
+        &router,
+        Request::post("/logout")
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(
+        (out.status, out.location()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+    assert_eq!(
+        call(&router, me(Some(session))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // A deleted user's session names nobody.
+    let ok = password_login(&router, "carol@other.example", "carol-pass-1").await;
+    let session = ok.cookie(SESSION_COOKIE).expect("session");
+    admin(&router, "DELETE", "/admin/users/carol@other.example", None).await;
+    assert_eq!(
+        call(&router, me(Some(session))).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn enforcement_admin_fallback_and_api_basic_auth() {
+    let router = app(&[]).await;
+    assert_eq!(
+        whoami(&router, "api@corp.example", "api-pass-1").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        whoami(&router, "carol@other.example", "carol-pass-1").await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        whoami(&router, "api@corp.example", "wrong").await,
+        StatusCode::UNAUTHORIZED
+    );
+    let anonymous = call(&router, get("/api/whoami").body(Body::empty()).expect("r")).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert!(anonymous.headers.contains_key(header::WWW_AUTHENTICATE));
+
+    admin(
+        &router,
+        "PATCH",
+        "/admin/settings",
+        Some(serde_json::json!({"enforced_domains": ["corp.example", "other.example"]})),
+    )
+    .await;
+    let refused = password_login(&router, "carol@other.example", "carol-pass-1").await;
+    assert_eq!(
+        refused.json()["reason"],
+        "password_login_disabled_sso_enforced"
+    );
+    assert_eq!(
+        whoami(&router, "carol@other.example", "carol-pass-1").await,
+        StatusCode::UNAUTHORIZED,
+        "no password path around enforcement"
+    );
+    assert_eq!(
+        whoami(&router, "api@corp.example", "api-pass-1").await,
+        StatusCode::OK,
+        "API users keep their passwords"
+    );
+    assert_eq!(
+        password_login(&router, "admin@corp.example", "admin-pass-1")
+            .await
+            .status,
+        StatusCode::SEE_OTHER,
+        "admin fallback"
+    );
+    admin(
+        &router,
+        "PATCH",
+        "/admin/settings",
+        Some(serde_json::json!({"admin_password_fallback": false})),
+    )
+    .await;
+    let admin_refused = password_login(&router, "admin@corp.example", "admin-pass-1").await;
+    assert_eq!(
+        admin_refused.json()["reason"],
+        "password_login_disabled_sso_enforced"
+    );
+}
+
+#[tokio::test]
+async fn turning_sso_off_sends_former_sso_users_through_a_reset() {
+    let router = app(&[]).await;
+    admin(
+        &router,
+        "PUT",
+        "/admin/users/bob@corp.example",
+        Some(serde_json::json!({"role": "member", "password": "bob-pass-123"})),
+    )
+    .await;
+    admin(
+        &router,
+        "PATCH",
+        "/admin/settings",
+        Some(serde_json::json!({"sso_enabled": false})),
+    )
+    .await;
+    for email in ["alice@corp.example", "bob@corp.example"] {
+        let answer = password_login(&router, email, "bob-pass-123").await;
+        assert_eq!(
+            answer.json()["reason"],
+            "password_reset_required",
+            "{email}"
+        );
+    }
+    assert_eq!(
+        password_login(&router, "admin@corp.example", "admin-pass-1")
+            .await
+            .status,
+        StatusCode::SEE_OTHER,
+        "the admin's fallback password stays"
+    );
+    assert_eq!(
+        password_login(&router, "carol@other.example", "carol-pass-1")
+            .await
+            .status,
+        StatusCode::SEE_OTHER,
+        "never an SSO user"
+    );
+    assert_eq!(
+        whoami(&router, "api@corp.example", "api-pass-1").await,
+        StatusCode::OK
+    );
+    let sso = call(
+        &router,
+        get("/login/sso")
+            .header(header::ACCEPT, "application/json")
+            .body(Body::empty())
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(sso.json()["reason"], "sso_disabled");
+    let token = admin(
+        &router,
+        "POST",
+        "/admin/users/alice@corp.example/reset-password",
+        None,
+    )
+    .await
+    .json();
+    let token = token["token"].as_str().expect("token").to_owned();
+    let short = [("token", token.as_str()), ("password", "short")];
+    let answer = call(
+        &router,
+        post_form("/password-reset", &short)
+            .header(header::ACCEPT, "application/json")
+            .body(form_body(&short))
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "too short");
+    let fields = [("token", token.as_str()), ("password", "alice-new-pass")];
+    let answer = call(
+        &router,
+        post_form("/password-reset", &fields)
+            .body(form_body(&fields))
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        password_login(&router, "alice@corp.example", "alice-new-pass")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let reused = call(
+        &router,
+        post_form("/password-reset", &fields)
+            .header(header::ACCEPT, "application/json")
+            .body(form_body(&fields))
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(
+        reused.status,
+        StatusCode::FORBIDDEN,
+        "a reset token works once"
+    );
+}
+
+#[tokio::test]
+async fn the_admin_api_authorizes_validates_and_resets() {
+    let router = app(&[]).await;
+    let anonymous = call(
+        &router,
+        get("/admin/settings").body(Body::empty()).expect("r"),
+    )
+    .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert!(anonymous.json()["error"].is_string());
+    let wrong = call(
+        &router,
+        get("/admin/settings")
+            .header(header::AUTHORIZATION, "Bearer t0ke")
+            .body(Body::empty())
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let settings = admin(&router, "GET", "/admin/settings", None).await.json();
+    assert_eq!(settings["signature_policy"], "either");
+    assert_eq!(settings["clock_skew_seconds"], 120);
+    assert_eq!(
+        settings["identity"],
+        serde_json::json!({"source": "name-id"})
+    );
+    assert_eq!(settings["sso_domains"], serde_json::json!(["corp.example"]));
+    let unknown = admin(
+        &router,
+        "PATCH",
+        "/admin/settings",
+        Some(serde_json::json!({"jit": true, "nope": 1})),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert!(
+        unknown.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("nope"))
+    );
+    let bad_value = admin(
+        &router,
+        "PATCH",
+        "/admin/settings",
+        Some(serde_json::json!({"signature_policy": "sometimes"})),
+    )
+    .await;
+    assert_eq!(bad_value.status, StatusCode::BAD_REQUEST);
+    let changed = admin(&router, "PATCH", "/admin/settings", Some(serde_json::json!({"allowed_algorithms": ["rsa-sha1", "sha1"], "identity": {"source": "attribute", "name": "urn:oid:0.9.2342.19200300.100.1.3"}}))).await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(
+        changed.json()["allowed_algorithms"][0],
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+    );
+
+    // Users: create, read, delete, 404.
+    let created = admin(
+        &router,
+        "PUT",
+        "/admin/users/dave@corp.example",
+        Some(serde_json::json!({"role": "admin", "password": "dave-pass-1"})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::OK);
+    assert_eq!(created.json()["role"], "admin");
+    let bad_role = admin(
+        &router,
+        "PUT",
+        "/admin/users/eve@corp.example",
+        Some(serde_json::json!({"role": "root"})),
+    )
+    .await;
+    assert_eq!(bad_role.status, StatusCode::BAD_REQUEST);
+    let users = admin(&router, "GET", "/admin/users", None).await.json();
+    assert_eq!(users.as_array().map(Vec::len), Some(6));
+    assert!(
+        users.to_string().find("password_hash").is_none(),
+        "hashes never leave"
+    );
+    // An admin session authorizes the admin API too.
+    let session = password_login(&router, "dave@corp.example", "dave-pass-1")
+        .await
+        .cookie(SESSION_COOKIE)
+        .expect("session");
+    let by_session = call(
+        &router,
+        get("/admin/users")
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(by_session.status, StatusCode::OK);
+    let member = password_login(&router, "carol@other.example", "carol-pass-1")
+        .await
+        .cookie(SESSION_COOKIE)
+        .expect("session");
+    let by_member = call(
+        &router,
+        get("/admin/users")
+            .header(header::COOKIE, &member)
+            .body(Body::empty())
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(by_member.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        admin(&router, "DELETE", "/admin/users/dave@corp.example", None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        admin(&router, "DELETE", "/admin/users/dave@corp.example", None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        admin(
+            &router,
+            "POST",
+            "/admin/users/nobody@x.test/reset-password",
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The IdP connection: validated, and never without a key.
+    let idp = admin(&router, "GET", "/admin/idp", None).await.json();
+    assert_eq!(idp["entity_id"], "http://idp.test/metadata");
+    let keyless = admin(&router, "PUT", "/admin/idp", Some(serde_json::json!({"metadata_xml": "<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" entityID=\"x\"><md:IDPSSODescriptor><md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"http://x.test/sso\"/></md:IDPSSODescriptor></md:EntityDescriptor>"}))).await;
+    assert_eq!(keyless.status, StatusCode::BAD_REQUEST);
+    assert!(
+        keyless.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no signing certificate"))
+    );
+    let neither = admin(
+        &router,
+        "PUT",
+        "/admin/idp",
+        Some(serde_json::json!({"entity_id": "x"})),
+    )
+    .await;
+    assert_eq!(neither.status, StatusCode::BAD_REQUEST);
+
+    // Reset: settings and users as they started, passwords included.
+    admin(
+        &router,
+        "PUT",
+        "/admin/users/carol@other.example",
+        Some(serde_json::json!({"role": "admin", "password": "changed-pass"})),
+    )
+    .await;
+    admin(&router, "DELETE", "/admin/users/bob@corp.example", None).await;
+    assert_eq!(
+        admin(&router, "POST", "/admin/reset", None).await.status,
+        StatusCode::OK
+    );
+    let settings = admin(&router, "GET", "/admin/settings", None).await.json();
+    assert_eq!(
+        settings["identity"],
+        serde_json::json!({"source": "name-id"})
+    );
+    assert_eq!(settings["jit"], false);
+    let users = admin(&router, "GET", "/admin/users", None).await.json();
+    assert_eq!(users.as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        password_login(&router, "carol@other.example", "carol-pass-1")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let api = users
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["email"] == "api@corp.example"))
+        .cloned()
+        .expect("api user");
+    assert_eq!(
+        (api["role"].clone(), api["api"].clone()),
+        ("api".into(), true.into())
+    );
+}
+
+#[tokio::test]
+async fn a_weakened_sp_says_so_on_every_response_and_page() {
+    let router = app(&[Weakening::Audience, Weakening::Replay]).await;
+    for uri in ["/healthz", "/login", "/me", "/saml/metadata"] {
+        let answer = call(&router, get(uri).body(Body::empty()).expect("r")).await;
+        assert_eq!(
+            answer
+                .headers
+                .get("x-reference-sp-weakened")
+                .and_then(|v| v.to_str().ok()),
+            Some("audience,replay"),
+            "{uri}"
+        );
+    }
+    let page = call(&router, get("/login").body(Body::empty()).expect("r")).await;
+    assert!(
+        page.body
+            .contains("WARNING: this SP is deliberately weakened (audience, replay)")
+    );
+    let refusal = call(&router, get("/saml/acs").body(Body::empty()).expect("r")).await;
+    assert!(refusal.body.contains("deliberately weakened"));
+}
