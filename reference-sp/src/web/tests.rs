@@ -119,6 +119,19 @@ async fn admin(
     call(router, builder.body(body).expect("request")).await
 }
 
+async fn patch(router: &Router, json: serde_json::Value) -> Answer {
+    admin(router, "PATCH", "/admin/settings", Some(json)).await
+}
+
+/// A GET with headers.
+async fn get_with(router: &Router, uri: &str, headers: &[(header::HeaderName, &str)]) -> Answer {
+    let mut builder = get(uri);
+    for (name, value) in headers {
+        builder = builder.header(name, *value);
+    }
+    call(router, builder.body(Body::empty()).expect("request")).await
+}
+
 fn basic(email: &str, password: &str) -> String {
     format!(
         "Basic {}",
@@ -141,16 +154,12 @@ async fn whoami(router: &Router, email: &str, password: &str) -> StatusCode {
 #[tokio::test]
 async fn health_and_metadata() {
     let router = app(&[]).await;
-    let health = call(&router, get("/healthz").body(Body::empty()).expect("r")).await;
+    let health = get_with(&router, "/healthz", &[]).await;
     assert_eq!(
         (health.status, health.body.as_str()),
         (StatusCode::OK, "ok")
     );
-    let md = call(
-        &router,
-        get("/saml/metadata").body(Body::empty()).expect("r"),
-    )
-    .await;
+    let md = get_with(&router, "/saml/metadata", &[]).await;
     assert_eq!(md.status, StatusCode::OK);
     assert!(
         md.body
@@ -164,18 +173,8 @@ async fn health_and_metadata() {
             .contains("nameid-format:emailAddress</md:NameIDFormat>")
     );
     assert!(md.body.contains("WantAssertionsSigned=\"false\""));
-    admin(
-        &router,
-        "PATCH",
-        "/admin/settings",
-        Some(serde_json::json!({"want_assertions_signed": true})),
-    )
-    .await;
-    let md = call(
-        &router,
-        get("/saml/metadata").body(Body::empty()).expect("r"),
-    )
-    .await;
+    patch(&router, serde_json::json!({"want_assertions_signed": true})).await;
+    let md = get_with(&router, "/saml/metadata", &[]).await;
     assert!(md.body.contains("WantAssertionsSigned=\"true\""));
     assert!(
         health.headers.get("x-reference-sp-weakened").is_none(),
@@ -192,7 +191,7 @@ async fn email_first_login_routes_by_domain() {
             .body(form_body(&fields))
             .expect("r")
     };
-    let page = call(&router, get("/login").body(Body::empty()).expect("r")).await;
+    let page = get_with(&router, "/login", &[]).await;
     assert!(page.body.contains("name=\"email\""));
     let sso = call(&router, submit("alice@corp.example")).await;
     assert_eq!(sso.status, StatusCode::SEE_OTHER);
@@ -202,13 +201,7 @@ async fn email_first_login_routes_by_domain() {
         password.location(),
         "/login/password?email=carol%40other.example"
     );
-    admin(
-        &router,
-        "PATCH",
-        "/admin/settings",
-        Some(serde_json::json!({"sso_enabled": false})),
-    )
-    .await;
+    patch(&router, serde_json::json!({"sso_enabled": false})).await;
     let off = call(&router, submit("alice@corp.example")).await;
     assert_eq!(off.location(), "/login/password?email=alice%40corp.example");
 }
@@ -216,11 +209,10 @@ async fn email_first_login_routes_by_domain() {
 #[tokio::test]
 async fn login_sso_sends_a_deflated_authn_request_bound_to_the_browser() {
     let router = app(&[]).await;
-    let answer = call(
+    let answer = get_with(
         &router,
-        get("/login/sso?email=alice%40corp.example&return_to=%2F%2Fevil.test")
-            .body(Body::empty())
-            .expect("r"),
+        "/login/sso?email=alice%40corp.example&return_to=%2F%2Fevil.test",
+        &[],
     )
     .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
@@ -284,14 +276,7 @@ async fn login_sso_sends_a_deflated_authn_request_bound_to_the_browser() {
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"));
     assert!(!set_cookie.contains("Secure"), "plain http on loopback");
     // A second login from the same browser keeps the same pre-login cookie.
-    let again = call(
-        &router,
-        get("/login/sso")
-            .header(header::COOKIE, &browser)
-            .body(Body::empty())
-            .expect("r"),
-    )
-    .await;
+    let again = get_with(&router, "/login/sso", &[(header::COOKIE, &browser)]).await;
     assert_eq!(
         again.cookie(BROWSER_COOKIE).as_deref(),
         Some(browser.as_str())
@@ -301,13 +286,7 @@ async fn login_sso_sends_a_deflated_authn_request_bound_to_the_browser() {
 #[tokio::test]
 async fn the_acs_refuses_wrong_bindings_and_garbage_with_403_and_a_reason() {
     let router = app(&[]).await;
-    let html = call(
-        &router,
-        get("/saml/acs?SAMLResponse=abc")
-            .body(Body::empty())
-            .expect("r"),
-    )
-    .await;
+    let html = get_with(&router, "/saml/acs?SAMLResponse=abc", &[]).await;
     assert_eq!(html.status, StatusCode::FORBIDDEN);
     assert!(
         html.body
@@ -445,15 +424,13 @@ async fn enforcement_admin_fallback_and_api_basic_auth() {
         whoami(&router, "api@corp.example", "wrong").await,
         StatusCode::UNAUTHORIZED
     );
-    let anonymous = call(&router, get("/api/whoami").body(Body::empty()).expect("r")).await;
+    let anonymous = get_with(&router, "/api/whoami", &[]).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert!(anonymous.headers.contains_key(header::WWW_AUTHENTICATE));
 
-    admin(
+    patch(
         &router,
-        "PATCH",
-        "/admin/settings",
-        Some(serde_json::json!({"enforced_domains": ["corp.example", "other.example"]})),
+        serde_json::json!({"enforced_domains": ["corp.example", "other.example"]}),
     )
     .await;
     let refused = password_login(&router, "carol@other.example", "carol-pass-1").await;
@@ -478,11 +455,9 @@ async fn enforcement_admin_fallback_and_api_basic_auth() {
         StatusCode::SEE_OTHER,
         "admin fallback"
     );
-    admin(
+    patch(
         &router,
-        "PATCH",
-        "/admin/settings",
-        Some(serde_json::json!({"admin_password_fallback": false})),
+        serde_json::json!({"admin_password_fallback": false}),
     )
     .await;
     let admin_refused = password_login(&router, "admin@corp.example", "admin-pass-1").await;
@@ -502,13 +477,7 @@ async fn turning_sso_off_sends_former_sso_users_through_a_reset() {
         Some(serde_json::json!({"role": "member", "password": "bob-pass-123"})),
     )
     .await;
-    admin(
-        &router,
-        "PATCH",
-        "/admin/settings",
-        Some(serde_json::json!({"sso_enabled": false})),
-    )
-    .await;
+    patch(&router, serde_json::json!({"sso_enabled": false})).await;
     for email in ["alice@corp.example", "bob@corp.example"] {
         let answer = password_login(&router, email, "bob-pass-123").await;
         assert_eq!(
@@ -535,12 +504,10 @@ async fn turning_sso_off_sends_former_sso_users_through_a_reset() {
         whoami(&router, "api@corp.example", "api-pass-1").await,
         StatusCode::OK
     );
-    let sso = call(
+    let sso = get_with(
         &router,
-        get("/login/sso")
-            .header(header::ACCEPT, "application/json")
-            .body(Body::empty())
-            .expect("r"),
+        "/login/sso",
+        &[(header::ACCEPT, "application/json")],
     )
     .await;
     assert_eq!(sso.json()["reason"], "sso_disabled");
@@ -596,19 +563,13 @@ async fn turning_sso_off_sends_former_sso_users_through_a_reset() {
 #[tokio::test]
 async fn the_admin_api_authorizes_validates_and_resets() {
     let router = app(&[]).await;
-    let anonymous = call(
-        &router,
-        get("/admin/settings").body(Body::empty()).expect("r"),
-    )
-    .await;
+    let anonymous = get_with(&router, "/admin/settings", &[]).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert!(anonymous.json()["error"].is_string());
-    let wrong = call(
+    let wrong = get_with(
         &router,
-        get("/admin/settings")
-            .header(header::AUTHORIZATION, "Bearer t0ke")
-            .body(Body::empty())
-            .expect("r"),
+        "/admin/settings",
+        &[(header::AUTHORIZATION, "Bearer t0ke")],
     )
     .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
@@ -620,28 +581,20 @@ async fn the_admin_api_authorizes_validates_and_resets() {
         serde_json::json!({"source": "name-id"})
     );
     assert_eq!(settings["sso_domains"], serde_json::json!(["corp.example"]));
-    let unknown = admin(
-        &router,
-        "PATCH",
-        "/admin/settings",
-        Some(serde_json::json!({"jit": true, "nope": 1})),
-    )
-    .await;
+    let unknown = patch(&router, serde_json::json!({"jit": true, "nope": 1})).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     assert!(
         unknown.json()["error"]
             .as_str()
             .is_some_and(|e| e.contains("nope"))
     );
-    let bad_value = admin(
+    let bad_value = patch(
         &router,
-        "PATCH",
-        "/admin/settings",
-        Some(serde_json::json!({"signature_policy": "sometimes"})),
+        serde_json::json!({"signature_policy": "sometimes"}),
     )
     .await;
     assert_eq!(bad_value.status, StatusCode::BAD_REQUEST);
-    let changed = admin(&router, "PATCH", "/admin/settings", Some(serde_json::json!({"allowed_algorithms": ["rsa-sha1", "sha1"], "identity": {"source": "attribute", "name": "urn:oid:0.9.2342.19200300.100.1.3"}}))).await;
+    let changed = patch(&router, serde_json::json!({"allowed_algorithms": ["rsa-sha1", "sha1"], "identity": {"source": "attribute", "name": "urn:oid:0.9.2342.19200300.100.1.3"}})).await;
     assert_eq!(changed.status, StatusCode::OK);
     assert_eq!(
         changed.json()["allowed_algorithms"][0],
@@ -677,27 +630,13 @@ async fn the_admin_api_authorizes_validates_and_resets() {
         .await
         .cookie(SESSION_COOKIE)
         .expect("session");
-    let by_session = call(
-        &router,
-        get("/admin/users")
-            .header(header::COOKIE, &session)
-            .body(Body::empty())
-            .expect("r"),
-    )
-    .await;
+    let by_session = get_with(&router, "/admin/users", &[(header::COOKIE, &session)]).await;
     assert_eq!(by_session.status, StatusCode::OK);
     let member = password_login(&router, "carol@other.example", "carol-pass-1")
         .await
         .cookie(SESSION_COOKIE)
         .expect("session");
-    let by_member = call(
-        &router,
-        get("/admin/users")
-            .header(header::COOKIE, &member)
-            .body(Body::empty())
-            .expect("r"),
-    )
-    .await;
+    let by_member = get_with(&router, "/admin/users", &[(header::COOKIE, &member)]).await;
     assert_eq!(by_member.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         admin(&router, "DELETE", "/admin/users/dave@corp.example", None)
@@ -784,7 +723,7 @@ async fn the_admin_api_authorizes_validates_and_resets() {
 async fn a_weakened_sp_says_so_on_every_response_and_page() {
     let router = app(&[Weakening::Audience, Weakening::Replay]).await;
     for uri in ["/healthz", "/login", "/me", "/saml/metadata"] {
-        let answer = call(&router, get(uri).body(Body::empty()).expect("r")).await;
+        let answer = get_with(&router, uri, &[]).await;
         assert_eq!(
             answer
                 .headers
@@ -794,11 +733,11 @@ async fn a_weakened_sp_says_so_on_every_response_and_page() {
             "{uri}"
         );
     }
-    let page = call(&router, get("/login").body(Body::empty()).expect("r")).await;
+    let page = get_with(&router, "/login", &[]).await;
     assert!(
         page.body
             .contains("WARNING: this SP is deliberately weakened (audience, replay)")
     );
-    let refusal = call(&router, get("/saml/acs").body(Body::empty()).expect("r")).await;
+    let refusal = get_with(&router, "/saml/acs", &[]).await;
     assert!(refusal.body.contains("deliberately weakened"));
 }
