@@ -306,3 +306,90 @@ fn a_connection_from_the_three_fields_works_and_one_without_a_key_is_refused() {
     let err = reference_sp::Connection::from_metadata(no_key).expect_err("no key");
     assert!(err.to_string().contains("no signing certificate"), "{err}");
 }
+
+#[tokio::test]
+async fn an_ecdsa_idp_signs_in_in_every_layout() {
+    let pair = crate::support::ecdsa_pair().await;
+    for layout in ["response", "assertion", "both"] {
+        let out = sp_login(
+            &pair,
+            ALICE,
+            plan(serde_json::json!({"user": ALICE, "signing": {"layout": layout}})),
+        )
+        .await;
+        assert_eq!(out.signed_in.as_deref(), Some(ALICE), "{layout}: {out:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_identity_comes_from_each_documented_attribute() {
+    let pair = pair(&[]).await;
+    for (name, flavour) in [
+        ("email", "generic"),
+        (mock_idp::flavour::CLAIM_EMAIL, "entra"),
+        ("urn:oid:0.9.2342.19200300.100.1.3", "generic"),
+    ] {
+        patch_settings(
+            &pair,
+            serde_json::json!({"identity": {"source": "attribute", "name": name}, "require_email_name_id_format": false}),
+        )
+        .await;
+        // The NameID names someone else: only the attribute may decide.
+        let p = plan(serde_json::json!({
+            "flavour": flavour,
+            "user": ALICE,
+            "attributes": {"urn:oid:0.9.2342.19200300.100.1.3": [ALICE]},
+            "alter": [{"kind": "name-id", "value": "opaque-id-123"}]
+        }));
+        let out = sp_login(&pair, ALICE, p).await;
+        assert_eq!(out.signed_in.as_deref(), Some(ALICE), "{name}: {out:?}");
+    }
+    patch_settings(
+        &pair,
+        serde_json::json!({"identity": {"source": "attribute", "name": "mail"}}),
+    )
+    .await;
+    let missing = sp_login(&pair, ALICE, plan(serde_json::json!({"user": ALICE}))).await;
+    assert_eq!(
+        missing.reason.as_deref(),
+        Some("identity_missing"),
+        "{missing:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_idp_connection_can_be_replaced_from_a_metadata_url_or_the_three_fields() {
+    let pair = pair(&[]).await;
+    let url = format!("{}/admin/idp", pair.sp.base_url());
+    let put = |body: serde_json::Value| {
+        let client = pair.client.clone();
+        let url = url.clone();
+        async move {
+            client
+                .put(url)
+                .bearer_auth(TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .expect("admin")
+        }
+    };
+    let from_url =
+        put(serde_json::json!({"metadata_url": format!("{}/metadata", pair.idp.base_url())})).await;
+    assert_eq!(from_url.status(), 200);
+    let out = sp_login(&pair, ALICE, plan(serde_json::json!({"user": ALICE}))).await;
+    assert_eq!(out.signed_in.as_deref(), Some(ALICE), "{out:?}");
+    // The three fields with another key: the IdP's real key no longer verifies.
+    let other = mock_idp::KeyStore::generate(mock_idp::KeyType::EcdsaP256).expect("keys");
+    let fields = put(serde_json::json!({
+        "entity_id": pair.idp.idp().settings().entity_id,
+        "sso_url": format!("{}/sso", pair.idp.base_url()),
+        "certificate_pem": other.trusted().cert_pem(),
+    }))
+    .await;
+    assert_eq!(fields.status(), 200);
+    let out = sp_login(&pair, ALICE, plan(serde_json::json!({"user": ALICE}))).await;
+    assert_eq!(out.reason.as_deref(), Some("signature_invalid"), "{out:?}");
+    let unreachable = put(serde_json::json!({"metadata_url": "http://127.0.0.1:9/metadata"})).await;
+    assert_eq!(unreachable.status(), 400);
+}

@@ -287,3 +287,52 @@ async fn a_remote_reference_uri_is_refused_before_anything_is_fetched() {
         }
     }
 }
+
+#[test]
+fn every_weakening_is_exercised_by_a_case_here() {
+    // Cases in the table, plus the ones with a test of their own (replay, the remote Reference
+    // URI probe, and relay-state in `sessions`, in-response-to there too).
+    let mut covered: std::collections::BTreeSet<Weakening> =
+        cases().iter().map(|c| c.weakening).collect();
+    covered.extend([
+        Weakening::Replay,
+        Weakening::ReferenceUri,
+        Weakening::RelayState,
+    ]);
+    let missing: Vec<_> = Weakening::ALL
+        .iter()
+        .filter(|w| !covered.contains(w))
+        .collect();
+    assert!(missing.is_empty(), "no end-to-end case for {missing:?}");
+}
+
+#[tokio::test]
+async fn tampered_signed_content_and_foreign_keys_are_refused() {
+    let pair = pair(&[]).await;
+    for (p, reason) in [
+        (
+            json!({"user": ALICE, "tamper": [{"kind": "edit-name-id", "value": ADMIN}]}),
+            "signature_invalid",
+        ),
+        (
+            json!({"user": ALICE, "signing": {"key": "attacker-self-signed"}}),
+            "signature_invalid",
+        ),
+        (
+            json!({"user": ALICE, "signing": {"key": "attacker-clone"}}),
+            "signature_invalid",
+        ),
+        (
+            json!({"user": ALICE, "signing": {"layout": "assertion"}, "tamper": [{"kind": "remove-signature", "which": "all"}]}),
+            "signature_missing",
+        ),
+        (
+            json!({"user": ALICE, "signing": {"layout": "assertion"}, "tamper": [{"kind": "insert-assertion-copy", "position": "before", "name_id": ADMIN, "keep_id": true}]}),
+            "duplicate_id",
+        ),
+    ] {
+        let out = sp_login(&pair, ALICE, plan(p.clone())).await;
+        assert_eq!(out.reason.as_deref(), Some(reason), "{p}: {out:?}");
+        assert_eq!(out.signed_in, None);
+    }
+}

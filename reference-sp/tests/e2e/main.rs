@@ -4,9 +4,11 @@
 //!   the API and the admin API.
 //! - `hardening`: one case per hardened check: refused with its reason code, and accepted once
 //!   the matching `--weaken` turns the check off. No network fetch during verification.
+//! - `sessions`: session binding (login CSRF, used once), RelayState, SessionNotOnOrAfter.
 //! - `binary`: the `reference-sp` binary on loopback, `--weaken help`, SIGTERM.
 
 mod binary;
 mod flows;
 mod hardening;
+mod sessions;
 mod support;

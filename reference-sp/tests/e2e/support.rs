@@ -27,9 +27,11 @@ pub(crate) struct Pair {
 }
 
 pub(crate) async fn pair(weaken: &[Weakening]) -> Pair {
-    let idp = MockIdp::start(StartOptions::new(keys()))
-        .await
-        .expect("idp");
+    pair_with_keys(keys(), weaken).await
+}
+
+async fn pair_with_keys(keys: KeyStore, weaken: &[Weakening]) -> Pair {
+    let idp = MockIdp::start(StartOptions::new(keys)).await.expect("idp");
     let mut config = Config::new();
     config.demo = true;
     config.admin_token = Some(TOKEN.to_owned());
@@ -63,6 +65,8 @@ pub(crate) struct Outcome {
     pub(crate) signed_in: Option<String>,
     /// The raw ACS form, for replays.
     pub(crate) form: Vec<(String, String)>,
+    /// Where the ACS redirected to, on success.
+    pub(crate) location: Option<String>,
 }
 
 impl std::fmt::Debug for Outcome {
@@ -71,11 +75,12 @@ impl std::fmt::Debug for Outcome {
             .field("status", &self.status)
             .field("reason", &self.reason)
             .field("signed_in", &self.signed_in)
+            .field("location", &self.location)
             .finish_non_exhaustive()
     }
 }
 
-fn agent() -> reqwest::Client {
+pub(crate) fn agent() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -120,6 +125,11 @@ pub(crate) async fn post_acs(
         .await
         .expect("ACS answers");
     let status = answer.status().as_u16();
+    let location = answer
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body: serde_json::Value = answer.json().await.unwrap_or_default();
     let me = ua
         .get(format!("{}/me", pair.sp.base_url()))
@@ -137,16 +147,15 @@ pub(crate) async fn post_acs(
         reason: body["reason"].as_str().map(str::to_owned),
         signed_in,
         form,
+        location,
     }
 }
 
-/// An SP-initiated login typed as `email`, answered by the IdP following `plan`.
-pub(crate) async fn sp_login(pair: &Pair, email: &str, plan: Plan) -> Outcome {
-    let plan_id = pair.idp.idp().create_plan(plan);
-    let ua = agent();
+/// Starts SP-initiated login at `/login/sso` with `query`; the IdP URL the SP redirects to.
+pub(crate) async fn sp_start(pair: &Pair, ua: &reqwest::Client, query: &[(&str, &str)]) -> String {
     let start = ua
         .get(format!("{}/login/sso", pair.sp.base_url()))
-        .query(&[("email", email)])
+        .query(query)
         .send()
         .await
         .expect("login starts");
@@ -156,13 +165,31 @@ pub(crate) async fn sp_login(pair: &Pair, email: &str, plan: Plan) -> Outcome {
         .expect("location")
         .to_owned();
     assert!(location.starts_with(pair.idp.base_url()), "{location}");
+    location
+}
+
+/// The IdP's auto-post form for the request at `location`, answered following `plan`.
+pub(crate) async fn idp_answer(
+    pair: &Pair,
+    ua: &reqwest::Client,
+    location: &str,
+    plan: Plan,
+) -> (String, Vec<(String, String)>) {
+    let plan_id = pair.idp.idp().create_plan(plan);
     let page = ua
         .get(format!("{location}&plan={plan_id}"))
         .send()
         .await
         .expect("the IdP answers");
     assert_eq!(page.status(), 200, "the IdP answers the request");
-    let (action, form) = auto_form(&page.text().await.expect("html"));
+    auto_form(&page.text().await.expect("html"))
+}
+
+/// An SP-initiated login typed as `email`, answered by the IdP following `plan`.
+pub(crate) async fn sp_login(pair: &Pair, email: &str, plan: Plan) -> Outcome {
+    let ua = agent();
+    let location = sp_start(pair, &ua, &[("email", email)]).await;
+    let (action, form) = idp_answer(pair, &ua, &location, plan).await;
     post_acs(pair, &ua, &action, form).await
 }
 
@@ -173,16 +200,31 @@ pub(crate) async fn idp_login(
     plan: Plan,
     ua: Option<&reqwest::Client>,
 ) -> Outcome {
+    idp_login_with_relay(pair, email, plan, ua, None).await
+}
+
+/// An unsolicited login carrying `relay_state`.
+pub(crate) async fn idp_login_with_relay(
+    pair: &Pair,
+    email: &str,
+    plan: Plan,
+    ua: Option<&reqwest::Client>,
+    relay_state: Option<&str>,
+) -> Outcome {
     let plan_id = pair.idp.idp().create_plan(plan);
     let fresh = agent();
     let ua = ua.unwrap_or(&fresh);
+    let mut query = vec![
+        ("sp", pair.sp.entity_id()),
+        ("user", email.to_owned()),
+        ("plan", plan_id.as_str().to_owned()),
+    ];
+    if let Some(r) = relay_state {
+        query.push(("relay_state", r.to_owned()));
+    }
     let page = ua
         .get(format!("{}/idp-initiated", pair.idp.base_url()))
-        .query(&[
-            ("sp", pair.sp.entity_id().as_str()),
-            ("user", email),
-            ("plan", plan_id.as_str()),
-        ])
+        .query(&query)
         .send()
         .await
         .expect("the IdP answers");
@@ -207,6 +249,11 @@ pub(crate) async fn patch_settings(pair: &Pair, json: serde_json::Value) {
 /// A fresh user agent.
 pub(crate) fn new_agent() -> reqwest::Client {
     agent()
+}
+
+/// A mock IdP with an ECDSA P-256 key and a demo SP that trusts it.
+pub(crate) async fn ecdsa_pair() -> Pair {
+    pair_with_keys(KeyStore::generate(KeyType::EcdsaP256).expect("keys"), &[]).await
 }
 
 /// A plan from JSON.
