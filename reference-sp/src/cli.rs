@@ -87,7 +87,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if !config.bind.ip().is_loopback() {
         tracing::warn!(bind = %config.bind, "listening beyond loopback");
     }
+    let weakened: Vec<&str> = config.weaken.iter().map(|w| w.name()).collect();
     let sp = ReferenceSp::start(config).await?;
+    // For the person (or script) who started it: where it is, what to paste into the IdP, and
+    // the admin token.
+    let mut banner = format!(
+        "reference-sp listening on {url}\nSP entityID: {entity}\nACS URL: {acs}\nmetadata: {entity}\nadmin token: {token}\n",
+        url = sp.base_url(),
+        entity = sp.entity_id(),
+        acs = sp.acs_url(),
+        token = sp.admin_token(),
+    );
+    if !weakened.is_empty() {
+        banner.push_str(&format!(
+            "WARNING: deliberately weakened ({}): accepts responses a correct SP refuses\n",
+            weakened.join(", ")
+        ));
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        std::io::Write::write_all(&mut out, banner.as_bytes())?;
+        std::io::Write::flush(&mut out)?;
+    }
     tracing::info!(
         url = sp.base_url(),
         entity_id = %sp.entity_id(),
@@ -96,6 +117,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "reference SP listening"
     );
     shutdown_signal().await;
+    tracing::info!("shutting down");
     sp.shutdown().await?;
     Ok(())
 }

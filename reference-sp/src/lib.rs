@@ -1,19 +1,59 @@
 //! A real SAML 2.0 service provider of the kind the harness exists for (a SaaS console whose
-//! admins plug in Entra ID, Okta, Google, ADFS or Shibboleth), built on samael, axum and
-//! SQLite, hardened where samael is lenient, with deliberate weakenings for self-tests.
+//! admins plug in Entra ID, Okta, Google, ADFS or Shibboleth), built on samael (xmlsec), axum
+//! and SQLite, hardened where samael is lenient, with deliberate weakenings for self-tests.
 //!
 //! - [`web`]: the HTTP surface (email-first login, SSO, ACS, password login, `/me`, the API,
 //!   the admin API).
-//! - [`validate`]: the ACS validator; every refusal has a [`Reason`].
-//! - [`settings`]: tenant policy; [`connection`]: the IdP; [`store`]: SQLite.
+//! - [`validate`]: the ACS validator, callable without HTTP ([`validate_response`]); every
+//!   refusal is a [`Refusal`] with a [`Reason`].
+//! - [`settings`]: tenant policy; [`connection`]: the IdP; [`store`]: SQLite (schema created
+//!   and migrated at start).
 //! - [`Weakening`]: one check turned off, loudly.
 //!
-//! The contract the harness relies on: SP entityID `{base}/saml/metadata`, ACS
-//! `{base}/saml/acs`; `/login/sso?email=E` starts SSO; `/me` answers 200 with
-//! `{"email","role","method","tenant","session_expires_at"}` or 401; refusals are HTTP 403
-//! pages carrying `<code id="reason">REASON</code>` (JSON with `Accept: application/json`);
-//! `/admin/settings` (GET, PATCH), `/admin/idp` (GET, PUT), `/admin/users[/{email}]`,
-//! `/admin/reset` with `Authorization: Bearer TOKEN`.
+//! # The contract the harness relies on
+//!
+//! **Rust.** [`ReferenceSp::start`] with a [`Config`] (`Config::new()`: loopback, an ephemeral
+//! port, in-memory database, random admin token, no IdP, no demo data); [`ReferenceSp::addr`],
+//! [`ReferenceSp::base_url`], [`ReferenceSp::admin_token`], [`ReferenceSp::shutdown`] (dropping
+//! it stops it too). [`validate_response`] with a [`Context`] validates a base64 `SAMLResponse`
+//! in-process and returns a [`Login`] or a [`Refusal`]; the replay cache and the binding of
+//! requests to browsers are the caller's (the ACS handler keeps both in SQLite).
+//!
+//! **Binary.** `reference-sp serve [--bind 127.0.0.1:8280] [--public-url URL] [--database
+//! PATH|:memory:] [--admin-token TOKEN] [--idp-metadata FILE|URL | --idp-entity-id X
+//! --idp-sso-url Y --idp-cert PEMFILE] [--demo] [--weaken CHECK]...`. It prints its URL, the SP
+//! entityID, the ACS URL and the admin token on stdout, and stops cleanly on SIGTERM or
+//! Ctrl-C. `--weaken help` lists the checks and exits 0; an unknown name exits 2.
+//!
+//! **URLs** (base = the public URL): SP entityID and metadata `{base}/saml/metadata`, ACS
+//! `{base}/saml/acs`.
+//!
+//! | endpoint | behaviour |
+//! |---|---|
+//! | `GET /healthz` | 200 `ok` |
+//! | `GET /saml/metadata` | entityID, ACS (HTTP-POST), NameIDFormat emailAddress, `WantAssertionsSigned` per policy |
+//! | `GET /login`, `POST /login` (`email`) | email-first: 303 to `/login/sso?email=` for an SSO domain (SSO on), else `/login/password?email=` |
+//! | `GET /login/sso?email=&return_to=` | 303 to the IdP with a DEFLATEd AuthnRequest and an opaque RelayState bound server-side to this browser's pre-login cookie, the request ID, the typed email and the return path |
+//! | `POST /saml/acs` (`SAMLResponse`, `RelayState`) | success: session cookie and 303 to the return path (or `/me`); refusal: 403 page with `<code id="reason">REASON</code>`, or `{"error":"refused","reason","detail"}` with `Accept: application/json`; GET is `wrong_binding`; bodies over 1 MiB are 413 |
+//! | `GET /login/password`, `POST /login/password` (`email`, `password`) | 303 `/me`, or 403 with a reason (`bad_credentials`, `password_login_disabled_sso_enforced`, `password_reset_required`) |
+//! | `POST /password-reset` (`token`, `password`) | sets the password with a token from the admin API |
+//! | `GET /me` | 200 `{"email","role","method","tenant","session_expires_at"}`; 401 `{"error":"not_signed_in"}` |
+//! | `GET|POST /logout` | ends the session, 303 `/login` |
+//! | `GET /api/whoami` (basic auth) | 200 `{"email","role"}` for API users and users whose password login is allowed; 401 otherwise |
+//! | `GET|PATCH /admin/settings` | the tenant policy; a partial JSON merge; an unknown field is a 400 naming it |
+//! | `GET|PUT /admin/idp` | `{"metadata_xml"}`, `{"metadata_url"}` or `{"entity_id","sso_url","certificate_pem"}`; a connection without a signing key is a 400 |
+//! | `GET /admin/users`, `PUT|DELETE /admin/users/{email}`, `POST /admin/users/{email}/reset-password` | users and roles (`member`, `admin`, `api`) |
+//! | `POST /admin/reset` | settings, users (with their passwords) and the IdP connection as the SP started; the replay cache and sessions stay |
+//!
+//! The admin API takes `Authorization: Bearer TOKEN` or an admin's session cookie; its errors
+//! are JSON `{"error": "..."}` with 400, 401 or 404. Cookies are `HttpOnly; SameSite=Lax`.
+//! A weakened SP adds `X-Reference-Sp-Weakened: name,name` to every response, a red banner to
+//! every HTML page, and a warning per weakening to the log at start.
+//!
+//! **Demo tenant** (`--demo`): SSO domain `corp.example`; `alice@` and `bob@corp.example`
+//! (member, SSO only), `admin@corp.example` (admin, `admin-pass-1`), `api@corp.example` (api,
+//! `api-pass-1`), `carol@other.example` (member, `carol-pass-1`). See [`Settings`] for the
+//! default policy.
 
 pub mod cli;
 pub mod connection;
@@ -33,6 +73,7 @@ pub use crate::connection::Connection;
 pub use crate::reason::{Reason, Refusal};
 pub use crate::settings::Settings;
 pub use crate::store::Database;
+pub use crate::validate::{Context, Login, validate_response};
 pub use crate::weaken::Weakening;
 
 /// A random URL-safe token (128 bits).

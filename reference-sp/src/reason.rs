@@ -114,3 +114,33 @@ impl Refusal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_serialize_as_themselves() {
+        let mut seen = std::collections::HashSet::new();
+        for r in Reason::ALL {
+            assert!(seen.insert(r.code()), "{} twice", r.code());
+            assert!(
+                r.code()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{}",
+                r.code()
+            );
+            assert_eq!(
+                serde_json::to_value(r).expect("json"),
+                serde_json::json!(r.code())
+            );
+            assert!(r.message().ends_with('.'), "{}", r.code());
+        }
+        let refusal = Refusal::new(Reason::DestinationMismatch, "Destination is x");
+        assert_eq!(
+            refusal.to_string(),
+            "destination_mismatch: Destination is x"
+        );
+    }
+}

@@ -29,7 +29,11 @@ pub enum IdentitySource {
     },
 }
 
-/// The tenant's settings.
+/// The tenant's settings. Defaults (also the demo tenant's, plus SSO domain `corp.example`):
+/// signature `either`; algorithms rsa-sha256, rsa-sha512, ecdsa-sha256 with sha256 or sha512
+/// digests (SHA-1 and MD5 refused); clock skew 120 s; IdP-initiated off; JIT off with role
+/// `member`; identity from the NameID, format emailAddress required; SSO on; no enforced
+/// domains; admin password fallback on; WantAssertionsSigned off.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -70,19 +74,47 @@ pub const DEFAULT_ALGORITHMS: &[&str] = &[
     "http://www.w3.org/2001/04/xmlenc#sha512",
 ];
 
-/// Short names admins may use for algorithm URIs.
-pub fn algorithm_uri(name: &str) -> String {
-    match name {
-        "rsa-sha256" => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-        "rsa-sha512" => "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-        "rsa-sha1" => "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
-        "ecdsa-sha256" => "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-        "sha256" => "http://www.w3.org/2001/04/xmlenc#sha256",
-        "sha512" => "http://www.w3.org/2001/04/xmlenc#sha512",
-        "sha1" => "http://www.w3.org/2000/09/xmldsig#sha1",
-        other => other,
+/// Short names admins may use for algorithm URIs (signature methods and digests).
+pub const ALGORITHM_NAMES: &[(&str, &str)] = &[
+    (
+        "rsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    ),
+    (
+        "rsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    ),
+    (
+        "rsa-sha512",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    ),
+    ("rsa-sha1", "http://www.w3.org/2000/09/xmldsig#rsa-sha1"),
+    ("rsa-md5", "http://www.w3.org/2001/04/xmldsig-more#rsa-md5"),
+    (
+        "ecdsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    ),
+    (
+        "ecdsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    ),
+    (
+        "ecdsa-sha512",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+    ),
+    ("sha256", "http://www.w3.org/2001/04/xmlenc#sha256"),
+    ("sha384", "http://www.w3.org/2001/04/xmldsig-more#sha384"),
+    ("sha512", "http://www.w3.org/2001/04/xmlenc#sha512"),
+    ("sha1", "http://www.w3.org/2000/09/xmldsig#sha1"),
+    ("md5", "http://www.w3.org/2001/04/xmldsig-more#md5"),
+];
+
+/// The URI for a short name, or the URI itself; `None` for an unknown short name.
+pub fn algorithm_uri(name: &str) -> Option<String> {
+    if let Some((_, uri)) = ALGORITHM_NAMES.iter().find(|(n, _)| *n == name) {
+        return Some((*uri).to_owned());
     }
-    .to_owned()
+    (name.contains("://") || name.starts_with("urn:")).then(|| name.to_owned())
 }
 
 impl Default for Settings {
@@ -120,25 +152,44 @@ impl Settings {
                 return Err(format!("unknown setting `{key}`"));
             }
             let value = if key == "allowed_algorithms" {
-                match value.as_array() {
-                    Some(items) => serde_json::Value::Array(
-                        items
-                            .iter()
-                            .map(|v| {
-                                serde_json::Value::String(algorithm_uri(
-                                    v.as_str().unwrap_or_default(),
-                                ))
-                            })
-                            .collect(),
-                    ),
-                    None => value.clone(),
+                let Some(items) = value.as_array() else {
+                    return Err("allowed_algorithms must be a list".to_owned());
+                };
+                let mut uris = Vec::with_capacity(items.len());
+                for item in items {
+                    let name = item.as_str().unwrap_or_default();
+                    let uri = algorithm_uri(name).ok_or_else(|| {
+                        format!("unknown algorithm `{name}` in allowed_algorithms (a URI or one of: {})",
+                            ALGORITHM_NAMES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "))
+                    })?;
+                    uris.push(serde_json::Value::String(uri));
                 }
+                serde_json::Value::Array(uris)
             } else {
                 value.clone()
             };
             fields.insert(key.clone(), value);
         }
-        serde_json::from_value(current).map_err(|e| format!("invalid settings: {e}"))
+        let next: Self =
+            serde_json::from_value(current).map_err(|e| format!("invalid settings: {e}"))?;
+        next.check()?;
+        Ok(next)
+    }
+
+    /// Values that parse but make no sense.
+    fn check(&self) -> Result<(), String> {
+        if !(0..=3600).contains(&self.clock_skew_seconds) {
+            return Err("clock_skew_seconds must be between 0 and 3600".to_owned());
+        }
+        if !matches!(self.default_role.as_str(), "member" | "admin" | "api") {
+            return Err("default_role must be member, admin or api".to_owned());
+        }
+        if let IdentitySource::Attribute { name } = &self.identity
+            && name.trim().is_empty()
+        {
+            return Err("identity.name must name an attribute".to_owned());
+        }
+        Ok(())
     }
 
     /// Whether an email's domain is in a list (case-insensitive).
@@ -172,5 +223,31 @@ mod tests {
             .patch(&serde_json::json!({"jit": "yes"}))
             .expect_err("type");
         assert!(err.contains("invalid"), "{err}");
+        for (patch, needle) in [
+            (
+                serde_json::json!({"allowed_algorithms": ["rsa-sha257"]}),
+                "rsa-sha257",
+            ),
+            (serde_json::json!({"clock_skew_seconds": -1}), "clock_skew"),
+            (serde_json::json!({"default_role": "root"}), "default_role"),
+            (
+                serde_json::json!({"identity": {"source": "attribute", "name": ""}}),
+                "identity",
+            ),
+            (
+                serde_json::json!({"identity": {"source": "attribute"}}),
+                "invalid",
+            ),
+        ] {
+            let err = s.patch(&patch).expect_err("refused");
+            assert!(err.contains(needle), "{patch}: {err}");
+        }
+        let uri = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384";
+        assert_eq!(
+            s.patch(&serde_json::json!({"allowed_algorithms": [uri, "sha384"]}))
+                .expect("URIs and names")
+                .allowed_algorithms,
+            [uri, "http://www.w3.org/2001/04/xmldsig-more#sha384"]
+        );
     }
 }

@@ -31,10 +31,22 @@ fn the_binary_serves_on_loopback_and_stops_on_sigterm() {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
     let port = probe.local_addr().expect("addr").port();
     drop(probe);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reference-sp"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--demo"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+    let db = tempfile::tempdir().expect("tempdir");
+    let child = Command::new(env!("CARGO_BIN_EXE_reference-sp"))
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--demo",
+            "--admin-token",
+            "bin-token",
+            "--weaken",
+            "audience",
+            "--database",
+        ])
+        .arg(db.path().join("sp.sqlite"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("starts");
     let started = Instant::now();
@@ -55,7 +67,29 @@ fn the_binary_serves_on_loopback_and_stops_on_sigterm() {
         .status()
         .expect("kill");
     assert!(killed.success());
-    let status = child.wait().expect("exits");
+    let out = child.wait_with_output().expect("exits");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(up, "the SP answered /healthz");
-    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    assert!(
+        out.status.success(),
+        "clean exit on SIGTERM: {:?}",
+        out.status
+    );
+    for line in [
+        format!("SP entityID: http://127.0.0.1:{port}/saml/metadata"),
+        format!("ACS URL: http://127.0.0.1:{port}/saml/acs"),
+        "admin token: bin-token".to_owned(),
+        "WARNING: deliberately weakened (audience)".to_owned(),
+    ] {
+        assert!(stdout.contains(&line), "{line:?} missing from:\n{stdout}");
+    }
+    assert!(
+        stderr.contains("WEAKENED") && stderr.contains("audience"),
+        "the weakening is logged at warn level: {stderr}"
+    );
+    assert!(
+        db.path().join("sp.sqlite").exists(),
+        "the database file was created"
+    );
 }
