@@ -553,10 +553,20 @@ fn check_issuer(
     ctx: &Context<'_>,
 ) -> Result<(), Refusal> {
     let Some(issuer) = node.children().find(|n| n.has_tag_name((SAML, "Issuer"))) else {
-        return if required {
-            refuse(Reason::IssuerMissing, format!("the {what} has no Issuer"))
-        } else {
-            Ok(())
+        // A signed Response without Issuer is `issuer_missing`; an Assertion without one
+        // cannot name the IdP at all, which the committed baselines record as a mismatch.
+        return match (what, required) {
+            (_, false) => Ok(()),
+            ("Response", true) => {
+                refuse(Reason::IssuerMissing, "the signed Response has no Issuer")
+            }
+            _ => refuse(
+                Reason::IssuerMismatch,
+                format!(
+                    "the {what} has no Issuer; it must be {:?}",
+                    ctx.connection.entity_id
+                ),
+            ),
         };
     };
     let text = full_text(issuer);

@@ -578,7 +578,7 @@ fn each_addressing_time_and_content_defect_has_its_reason() {
         ),
         (
             json!({"alter": [{"kind": "omit", "element": "assertion-issuer"}]}),
-            Reason::IssuerMissing,
+            Reason::IssuerMismatch,
         ),
         (
             json!({"signing": {"layout": "both"}, "alter": [{"kind": "omit", "element": "response-issuer"}]}),
