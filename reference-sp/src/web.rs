@@ -356,6 +356,18 @@ async fn acs_get(State(app): State<Shared>, headers: HeaderMap) -> Response {
 
 async fn acs(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let fields = form(&body);
+    for name in ["SAMLResponse", "RelayState"] {
+        if fields.iter().filter(|(k, _)| k == name).count() > 1 {
+            return refused(
+                &app,
+                &headers,
+                &Refusal::new(
+                    Reason::WrongBinding,
+                    format!("{name} appears more than once (parameter smuggling)"),
+                ),
+            );
+        }
+    }
     let Some(encoded) = field(&fields, "SAMLResponse") else {
         return refused(
             &app,

@@ -671,3 +671,95 @@ fn each_addressing_time_and_content_defect_has_its_reason() {
         false,
     ));
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One signed response per test binary (building it costs a signature).
+    fn signed() -> &'static str {
+        static XML: OnceLock<String> = OnceLock::new();
+        XML.get_or_init(|| build(json!({"signing": {"layout": "both"}}), false))
+    }
+
+    const SNIPPETS: &[&str] = &[
+        "<!---->",
+        "<?x?>",
+        "<![CDATA[x]]>",
+        "&amp;",
+        "&lt;",
+        "<",
+        ">",
+        "\"",
+        "</saml:Assertion>",
+        "<saml:Assertion>",
+        "<ds:Signature/>",
+        "admin@corp.example",
+        " ID=\"_x\"",
+        "\u{0}",
+        "\u{1F600}",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Insert(usize, usize),
+        Delete(usize, usize),
+        Duplicate(usize, usize),
+    }
+
+    fn apply(xml: &str, edits: &[Edit]) -> String {
+        let mut text = xml.to_owned();
+        for edit in edits {
+            let at = |i: usize, t: &str| {
+                let mut i = i % (t.len() + 1);
+                while !t.is_char_boundary(i) {
+                    i -= 1;
+                }
+                i
+            };
+            match *edit {
+                Edit::Insert(pos, which) => {
+                    let i = at(pos, &text);
+                    text.insert_str(i, SNIPPETS[which % SNIPPETS.len()]);
+                }
+                Edit::Delete(pos, len) => {
+                    let i = at(pos, &text);
+                    let j = at(i + len % 64, &text).max(i);
+                    text.replace_range(i..j, "");
+                }
+                Edit::Duplicate(pos, len) => {
+                    let i = at(pos, &text);
+                    let j = at(i + len % 400, &text).max(i);
+                    let copy = text[i..j].to_owned();
+                    text.insert_str(j, &copy);
+                }
+            }
+        }
+        text
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            (any::<usize>(), any::<usize>()).prop_map(|(p, w)| Edit::Insert(p, w)),
+            (any::<usize>(), any::<usize>()).prop_map(|(p, l)| Edit::Delete(p, l)),
+            (any::<usize>(), any::<usize>()).prop_map(|(p, l)| Edit::Duplicate(p, l)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Whatever an attacker without the key does to a signed response, the validator never
+        /// panics and never signs anyone in but the signed identity.
+        #[test]
+        fn edits_of_a_signed_response_never_forge_an_identity(
+            edits in proptest::collection::vec(edit(), 1..4)
+        ) {
+            let xml = apply(signed(), &edits);
+            if let Ok(login) = Check::new().run(&xml) {
+                prop_assert_eq!(login.email, ALICE);
+            }
+        }
+    }
+}

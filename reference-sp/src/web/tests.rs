@@ -301,6 +301,10 @@ async fn the_acs_refuses_wrong_bindings_and_garbage_with_403_and_a_reason() {
         (&[("SAMLResponse", "aGVsbG8=")], "wrong_binding"),
         (&[("SAMLResponse", "PGEvPg==")], "not_a_response"),
         (&[("SAMLResponse", "PGE+")], "xml_malformed"),
+        (
+            &[("SAMLResponse", "PGEvPg=="), ("SAMLResponse", "PGEvPg==")],
+            "wrong_binding",
+        ),
     ];
     for (fields, reason) in cases {
         let answer = call(
