@@ -605,7 +605,22 @@ async fn password_submit(State(app): State<Shared>, headers: HeaderMap, body: By
 }
 
 async fn password_reset(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let fields = form(&body);
+    // A form (`token`, `password`) or the same fields as JSON.
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let fields = if is_json {
+        match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&body) {
+            Ok(map) => map
+                .into_iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned())))
+                .collect(),
+            Err(e) => return bad_request(format!("invalid JSON: {e}")),
+        }
+    } else {
+        form(&body)
+    };
     let token = field(&fields, "token").unwrap_or_default();
     let password = field(&fields, "password").unwrap_or_default();
     if password.len() < 8 {

@@ -534,6 +534,21 @@ async fn turning_sso_off_sends_former_sso_users_through_a_reset() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "too short");
+    let json = call(
+        &router,
+        Request::post("/password-reset")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(
+                serde_json::json!({"token": "not-a-token", "password": "long-enough"}).to_string(),
+            ))
+            .expect("r"),
+    )
+    .await;
+    assert_eq!(
+        json.status,
+        StatusCode::FORBIDDEN,
+        "JSON bodies are read too"
+    );
     let fields = [("token", token.as_str()), ("password", "alice-new-pass")];
     let answer = call(
         &router,
