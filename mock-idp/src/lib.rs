@@ -8,8 +8,10 @@
 //! Run it as a server with the `mock-idp` binary, or in-process with [`MockIdp::start`].
 
 pub mod authn_request;
+pub mod c14n;
 pub mod cli;
 pub mod clock;
+mod dsig;
 pub mod exchange;
 pub mod flavour;
 pub mod idp;

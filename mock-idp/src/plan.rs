@@ -47,7 +47,13 @@ impl Plan {
     /// Whether every signature in the response must verify against a published key: no
     /// tampering, a signing layout, and a key from metadata. The self-check enforces this.
     pub fn promises_valid_signatures(&self, layout: SigningLayout) -> bool {
-        self.tamper.is_empty() && layout != SigningLayout::None && self.signing.key.is_trusted()
+        self.tamper.is_empty()
+            && layout != SigningLayout::None
+            && self.signing.key.is_trusted()
+            && self
+                .signing
+                .algorithm
+                .is_none_or(|a| a.xmlsec_signs() && !a.is_hmac())
     }
 
     /// Whether the plan describes a fully valid response (nothing altered or tampered, signed
@@ -126,6 +132,14 @@ pub enum SignatureAlgorithm {
     RsaSha512,
     /// ECDSA with SHA-256.
     EcdsaSha256,
+    /// RSA PKCS#1 v1.5 with MD5 (broken; an algorithm-downgrade attack). xmlsec will not make
+    /// it, so the mock IdP signs SignedInfo itself.
+    RsaMd5,
+    /// HMAC-SHA1 keyed with the trusted certificate's PEM text, which anyone can read from the
+    /// IdP's metadata (HMAC/RSA key confusion, GHSA-c27r-x354-4m68).
+    HmacSha1,
+    /// HMAC-SHA256 keyed the same way.
+    HmacSha256,
 }
 
 impl SignatureAlgorithm {
@@ -138,6 +152,9 @@ impl SignatureAlgorithm {
             SignatureAlgorithm::EcdsaSha256 => {
                 "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
             }
+            SignatureAlgorithm::RsaMd5 => "http://www.w3.org/2001/04/xmldsig-more#rsa-md5",
+            SignatureAlgorithm::HmacSha1 => "http://www.w3.org/2000/09/xmldsig#hmac-sha1",
+            SignatureAlgorithm::HmacSha256 => "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256",
         }
     }
 
@@ -149,9 +166,35 @@ impl SignatureAlgorithm {
         }
     }
 
-    /// Whether the algorithm needs an RSA key (otherwise an EC key).
+    /// Whether the algorithm needs an RSA key (otherwise an EC key, or a shared secret).
     pub fn is_rsa(self) -> bool {
-        !matches!(self, SignatureAlgorithm::EcdsaSha256)
+        matches!(
+            self,
+            SignatureAlgorithm::RsaSha256
+                | SignatureAlgorithm::RsaSha1
+                | SignatureAlgorithm::RsaSha512
+                | SignatureAlgorithm::RsaMd5
+        )
+    }
+
+    /// Whether the algorithm is an HMAC (keyed with the trusted certificate's PEM text,
+    /// whatever key the plan names).
+    pub fn is_hmac(self) -> bool {
+        matches!(
+            self,
+            SignatureAlgorithm::HmacSha1 | SignatureAlgorithm::HmacSha256
+        )
+    }
+
+    /// Whether xmlsec can make this signature; otherwise the mock IdP signs SignedInfo itself
+    /// (see [`crate::dsig`]).
+    pub fn xmlsec_signs(self) -> bool {
+        !matches!(
+            self,
+            SignatureAlgorithm::RsaMd5
+                | SignatureAlgorithm::HmacSha1
+                | SignatureAlgorithm::HmacSha256
+        )
     }
 }
 
@@ -416,10 +459,180 @@ pub enum Tamper {
         /// The new URI (`""` references the whole document and still verifies).
         value: String,
     },
-    /// Put a DOCTYPE with an internal entity before the root; the signature is unaffected.
-    Doctype,
-    /// Append a second root element after the signed response.
-    TrailingRoot,
+    /// Put a DOCTYPE before the root (after the XML declaration). The signed elements are
+    /// unchanged, so only a parser that refuses DTDs (or does not resolve them) stops it.
+    Doctype {
+        /// What the DTD declares; an internal entity when absent.
+        #[serde(default)]
+        entity: DoctypeEntity,
+        /// The URL external entities point at (the harness passes its witness listener, so a
+        /// fetch is evidence). Required by the external kinds.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+    },
+    /// Append a second root element after the signed response: an empty Response, or with
+    /// `name_id`, a Response carrying an unsigned copy of the assertion for that NameID
+    /// (CVE-2022-39299: a consumer that verifies the first root and reads the last).
+    TrailingRoot {
+        /// The forged copy's NameID.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name_id: Option<String>,
+    },
+    /// SAMLRaider's XML Signature Wrapping constructions XSW1-XSW8, built literally
+    /// (shared/reference/saml-rules-and-attacks.md §2.2): the evil copy has every text node
+    /// that equals the signed NameID replaced by `name_id`. XSW1-2 need a signed Response,
+    /// XSW3-8 a signed Assertion.
+    Xsw {
+        /// 1 to 8.
+        variant: u8,
+        /// The forged identity.
+        name_id: String,
+    },
+    /// Split the text of the signed NameID or email attribute value right after `after`
+    /// (Duo Labs 2018, CVE-2017-11427): exclusive c14n without comments reads the same text,
+    /// so the signature still verifies; a consumer that reads only the first text node sees
+    /// `after`.
+    SplitText {
+        /// Which value.
+        field: TextField,
+        /// The prefix after which the split goes.
+        after: String,
+        /// What splits it.
+        with: TextSplit,
+    },
+    /// A second `ds:SignedInfo` in the assertion's signature whose Reference points at an
+    /// inserted unsigned copy for `name_id`, with that copy's correct digest (SAMLStorm,
+    /// CVE-2025-29774): the SignatureValue still verifies over the first SignedInfo.
+    SecondSignedInfo {
+        /// The forged copy's NameID.
+        name_id: String,
+    },
+    /// Edit the signed assertion's NameID to `name_id` and put the digest of the edited
+    /// assertion in a comment at the start of its DigestValue (SAMLStorm, CVE-2025-29775).
+    DigestComment {
+        /// The forged NameID.
+        name_id: String,
+    },
+    /// Edit the signed assertion's NameID to `name_id` and put a `ds:DigestValue` holding the
+    /// edited assertion's digest earlier in document order, in `samlp:Extensions`
+    /// (CVE-2024-45409: a document-wide XPath finds it first).
+    StrayDigestValue {
+        /// The forged NameID.
+        name_id: String,
+    },
+    /// Declare a namespace with a relative or otherwise odd URI on the signed assertion
+    /// (void canonicalization, CVE-2025-66568 / CVE-2025-66578: some c14n code returns ""
+    /// for it and the library hashes that).
+    OddNamespace {
+        /// The namespace URI, e.g. `1` or `http://example.com\u{80}`.
+        uri: String,
+    },
+    /// Re-sign the assertion with an enveloping signature: the assertion moves into the
+    /// `ds:Object` of a `ds:Signature` that is a child of the Response (SAML Core §5.4.1
+    /// requires enveloped signatures). Valid cryptographically.
+    EnvelopingSignature,
+    /// Re-sign the assertion with a detached signature: a `ds:Signature` child of the Response
+    /// after the assertion, referencing it without the enveloped transform. Valid
+    /// cryptographically.
+    DetachedSignature,
+    /// The signed assertion becomes an unsigned forgery for `name_id` with a new ID; its
+    /// signature now references a pristine copy placed in a `ds:Object` inside the signature,
+    /// without the enveloped transform (which would remove the copy), re-signed: a reference
+    /// into ds:Object, cryptographically valid.
+    ObjectReference {
+        /// The forged NameID.
+        name_id: String,
+    },
+    /// Put a second `saml:Subject` with a `saml:NameID` for `name_id` outside the signed
+    /// assertion, earlier in document order (in `samlp:Extensions`; CVE-2017-1000452).
+    ExtraNameId {
+        /// The forged NameID.
+        name_id: String,
+    },
+    /// Add an XSLT transform whose stylesheet loads `url`, then re-sign SignedInfo with the
+    /// plan's key (a verifier that runs XSLT fetches it; W3C XML Signature BP5).
+    XsltTransform {
+        /// Which signature.
+        which: SignatureSelector,
+        /// What the stylesheet loads.
+        url: String,
+    },
+    /// Append a third transform (another exclusive c14n; the digest is unchanged) and re-sign
+    /// SignedInfo (SAML Core §5.4.4 allows only enveloped-signature and exclusive c14n).
+    ExtraTransform {
+        /// Which signature.
+        which: SignatureSelector,
+    },
+    /// Set SignedInfo's CanonicalizationMethod to `algorithm` and re-sign it as if it were
+    /// exclusive c14n (a verifier that ignores the algorithm accepts it).
+    CanonicalizationMethod {
+        /// Which signature.
+        which: SignatureSelector,
+        /// The algorithm URI.
+        algorithm: String,
+    },
+    /// Replace the KeyInfo content with a `ds:RetrievalMethod` pointing at `url` (a verifier
+    /// must never fetch keys; CVE-2023-36661). KeyInfo is not signed.
+    KeyInfoRetrieval {
+        /// Which signature.
+        which: SignatureSelector,
+        /// Where the retrieval method points.
+        url: String,
+    },
+}
+
+/// What a DOCTYPE declares.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum DoctypeEntity {
+    /// An internal general entity, never referenced.
+    #[default]
+    Internal,
+    /// An external general entity (`SYSTEM url`) referenced at the end of the NameID; the
+    /// witness answers with nothing, so the signed text is the same once expanded.
+    External,
+    /// An external parameter entity, referenced in the DTD (SAMLRaider's XXE payload).
+    Parameter,
+    /// An external DTD subset (`<!DOCTYPE r SYSTEM url>`).
+    ExternalSubset,
+    /// Nested entity expansion ("billion laughs"), referenced in an unsigned place.
+    Expansion,
+}
+
+impl DoctypeEntity {
+    /// Whether the kind points at a URL.
+    pub fn is_external(self) -> bool {
+        matches!(
+            self,
+            DoctypeEntity::External | DoctypeEntity::Parameter | DoctypeEntity::ExternalSubset
+        )
+    }
+}
+
+/// A text value tampering can split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TextField {
+    /// The signed Subject's NameID.
+    NameId,
+    /// The first value of the `email` attribute (or of any attribute whose value equals the
+    /// NameID when there is none named so).
+    EmailAttribute,
+}
+
+/// What splits a text node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TextSplit {
+    /// `<!---->`.
+    Comment,
+    /// `<?harness?>`. Exclusive c14n keeps processing instructions, so this one also changes
+    /// the digest: a verifying SP refuses it whatever it reads.
+    ProcessingInstruction,
+    /// The rest of the text as a CDATA section.
+    Cdata,
 }
 
 /// Where an inserted copy goes.

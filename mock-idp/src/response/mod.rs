@@ -71,9 +71,24 @@ pub fn build(
         alter::apply(alteration, &mut doc, ctx)?;
     }
     let key = keys.get(plan.signing.key)?;
-    let mut xml = sign::sign(&doc, layout, &plan.signing, key)?;
+    let mut xml = sign::sign(
+        &doc,
+        layout,
+        &plan.signing,
+        key,
+        &keys.attacker_hmac_secret(),
+    )?;
+    let hmac_secret = keys.attacker_hmac_secret();
+    let tamper_ctx = tamper::TamperContext {
+        key: crate::dsig::SignatureKey {
+            key,
+            hmac_secret: &hmac_secret,
+        },
+        algorithm: sign::algorithm(&plan.signing, key),
+        digest: plan.signing.digest,
+    };
     for tampering in &plan.tamper {
-        xml = tamper::apply(tampering, &xml)?;
+        xml = tamper::apply(tampering, &xml, &tamper_ctx)?;
     }
     let self_checked = plan.promises_valid_signatures(layout);
     if self_checked {

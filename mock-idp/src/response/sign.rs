@@ -7,13 +7,18 @@
 
 use super::PipelineError;
 use super::model::{ResponseDoc, Template, render_assertion, render_response};
+use crate::dsig::{self, SignatureKey};
 use crate::keys::{KeyKind, SigningKey};
 use crate::plan::{SignatureAlgorithm, Signing, SigningLayout};
 use crate::xml::NS_DS;
 
 /// The enveloped `ds:Signature` template for the element with `reference_id`.
-pub(crate) fn template(reference_id: &str, signing: &Signing, key: &SigningKey) -> String {
-    let algorithm = algorithm(signing, key);
+pub(crate) fn template(
+    reference_id: &str,
+    signing: &Signing,
+    key: &SigningKey,
+    algorithm: SignatureAlgorithm,
+) -> String {
     format!(
         concat!(
             "<ds:Signature xmlns:ds=\"{ds}\"><ds:SignedInfo>",
@@ -40,45 +45,95 @@ pub(crate) fn template(reference_id: &str, signing: &Signing, key: &SigningKey) 
     )
 }
 
-/// Renders `doc` and signs what `layout` asks for with `key`.
+/// Renders `doc` and signs what `layout` asks for with `key` (HMAC algorithms with
+/// `hmac_secret` instead).
 pub(crate) fn sign(
     doc: &ResponseDoc,
     layout: SigningLayout,
     signing: &Signing,
     key: &SigningKey,
+    hmac_secret: &[u8],
 ) -> Result<String, PipelineError> {
     if layout != SigningLayout::None {
         check_key_fits(signing, key)?;
     }
+    let signer = Signer {
+        signing,
+        algorithm: algorithm(signing, key),
+        key: SignatureKey { key, hmac_secret },
+    };
     let assertion_xml = match &doc.assertion {
         Some(assertion) if layout.signs_assertion() => {
-            let text = template(&assertion.id, signing, key);
+            let text = signer.template(&assertion.id);
             let unsigned = render_assertion(assertion, doc.saml_ns, Some(Template { text: &text }));
-            Some(sign_text(&unsigned, key)?)
+            Some(signer.sign_first(&unsigned)?)
         }
         Some(assertion) => Some(render_assertion(assertion, doc.saml_ns, None)),
         None => None,
     };
     if layout.signs_response() {
-        let text = template(&doc.id, signing, key);
+        let text = signer.template(&doc.id);
         let unsigned = render_response(
             doc,
             assertion_xml.as_deref(),
             Some(Template { text: &text }),
         );
-        sign_text(&unsigned, key)
+        signer.sign_first(&unsigned)
     } else {
         Ok(render_response(doc, assertion_xml.as_deref(), None))
     }
 }
 
-fn sign_text(xml: &str, key: &SigningKey) -> Result<String, PipelineError> {
-    crate::saml::sign_first_template(xml, key.private_pkcs8_der())
-        .map_err(|e| PipelineError::Sign(e.to_string()))
+struct Signer<'a> {
+    signing: &'a Signing,
+    algorithm: SignatureAlgorithm,
+    key: SignatureKey<'a>,
+}
+
+impl Signer<'_> {
+    /// The algorithm xmlsec signs with: the plan's, or for algorithms xmlsec cannot make, the
+    /// key's own (the mock IdP then signs SignedInfo again with the plan's).
+    fn xmlsec_algorithm(&self) -> SignatureAlgorithm {
+        if self.algorithm.xmlsec_signs() {
+            self.algorithm
+        } else {
+            SignatureAlgorithm::for_key(self.key.key.kind())
+        }
+    }
+
+    fn template(&self, reference_id: &str) -> String {
+        template(
+            reference_id,
+            self.signing,
+            self.key.key,
+            self.xmlsec_algorithm(),
+        )
+    }
+
+    /// Signs the first template in document order.
+    fn sign_first(&self, xml: &str) -> Result<String, PipelineError> {
+        let signed = crate::saml::sign_first_template(xml, self.key.key.private_pkcs8_der())
+            .map_err(|e| PipelineError::Sign(e.to_string()))?;
+        if self.algorithm.xmlsec_signs() {
+            return Ok(signed);
+        }
+        let from = format!(
+            "<ds:SignatureMethod Algorithm=\"{}\"/>",
+            self.xmlsec_algorithm().uri()
+        );
+        let to = format!(
+            "<ds:SignatureMethod Algorithm=\"{}\"/>",
+            self.algorithm.uri()
+        );
+        let at = signed.find("<ds:Signature").unwrap_or_default();
+        let swapped = signed.replacen(&from, &to, 1);
+        dsig::resign(&swapped, at, self.algorithm, self.key)
+            .map_err(|e| PipelineError::Sign(e.to_string()))
+    }
 }
 
 /// The plan's algorithm, or the one that fits the key.
-fn algorithm(signing: &Signing, key: &SigningKey) -> SignatureAlgorithm {
+pub(crate) fn algorithm(signing: &Signing, key: &SigningKey) -> SignatureAlgorithm {
     signing
         .algorithm
         .unwrap_or_else(|| SignatureAlgorithm::for_key(key.kind()))
@@ -87,7 +142,7 @@ fn algorithm(signing: &Signing, key: &SigningKey) -> SignatureAlgorithm {
 fn check_key_fits(signing: &Signing, key: &SigningKey) -> Result<(), PipelineError> {
     let is_rsa = matches!(key.kind(), KeyKind::Rsa { .. });
     let algorithm = algorithm(signing, key);
-    if algorithm.is_rsa() == is_rsa {
+    if algorithm.is_hmac() || algorithm.is_rsa() == is_rsa {
         return Ok(());
     }
     let family = |rsa: bool| if rsa { "an RSA" } else { "an EC" };

@@ -1,5 +1,6 @@
 //! End-to-end tests of the mock IdP: one test binary (samael and xmlsec link once).
 
+mod attacks;
 mod binary;
 mod http;
 mod in_process;

@@ -1,0 +1,443 @@
+//! The attack tamperings build the shapes the reference describes
+//! (shared/reference/saml-rules-and-attacks.md §2), and those meant to stay cryptographically
+//! valid verify with the `xmlsec1` command-line tool.
+
+use std::process::Command;
+
+use mock_idp::Plan;
+use mock_idp::plan::{
+    DoctypeEntity, SignatureAlgorithm, SignatureSelector, Signing, SigningLayout, Tamper,
+    TextField, TextSplit,
+};
+use mock_idp::response::{ResponseContext, build};
+use roxmltree::{Document, Node, ParsingOptions};
+
+use crate::support::shared_keys;
+
+const ALICE: &str = "alice@example.test";
+const ADMIN: &str = "admin@example.test";
+const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
+const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
+
+fn response(layout: SigningLayout, tamper: Vec<Tamper>) -> String {
+    response_with(
+        Signing {
+            layout: Some(layout),
+            ..Signing::default()
+        },
+        tamper,
+    )
+}
+
+fn response_with(signing: Signing, tamper: Vec<Tamper>) -> String {
+    try_response(signing, tamper).expect("build")
+}
+
+fn try_response(
+    signing: Signing,
+    tamper: Vec<Tamper>,
+) -> Result<String, mock_idp::response::PipelineError> {
+    let ctx = ResponseContext {
+        now: chrono::Utc::now(),
+        idp_entity_id: "https://idp.test/metadata",
+        sp_entity_id: "https://sp.test/saml",
+        acs_url: "https://sp.test/saml/acs",
+        in_response_to: Some("_request-1"),
+        default_user: ALICE,
+    };
+    let plan = Plan {
+        signing,
+        tamper,
+        ..Plan::default()
+    };
+    build(&ctx, &plan, shared_keys()).map(|r| r.xml)
+}
+
+fn parse(xml: &str) -> Document<'_> {
+    Document::parse_with_options(
+        xml,
+        ParsingOptions {
+            allow_dtd: true,
+            ..ParsingOptions::default()
+        },
+    )
+    .expect("well-formed")
+}
+
+/// Every Assertion in document order: (ID, NameID text, has its own signature, depth).
+fn assertions(xml: &str) -> Vec<(String, String, bool, usize)> {
+    let doc = parse(xml);
+    doc.descendants()
+        .filter(|n| n.has_tag_name((SAML, "Assertion")))
+        .map(|a| {
+            let name = a
+                .children()
+                .find(|n| n.has_tag_name((SAML, "Subject")))
+                .and_then(|s| s.children().find(|n| n.has_tag_name((SAML, "NameID"))))
+                .and_then(|n| n.text())
+                .unwrap_or_default()
+                .to_owned();
+            (
+                a.attribute("ID").unwrap_or_default().to_owned(),
+                name,
+                a.children().any(|c| c.has_tag_name((DS, "Signature"))),
+                a.ancestors().count(),
+            )
+        })
+        .collect()
+}
+
+fn xsw(variant: u8, layout: SigningLayout) -> String {
+    response(
+        layout,
+        vec![Tamper::Xsw {
+            variant,
+            name_id: ADMIN.into(),
+        }],
+    )
+}
+
+/// `xmlsec1 --verify` checks the first signature in document order against the trusted key.
+fn xmlsec1_verifies(xml: &str) -> Result<(), String> {
+    xmlsec1_verifies_ids(xml, true)
+}
+
+/// As [`xmlsec1_verifies`]; `assertion_ids` off when assertions share an ID (xmlsec1 refuses
+/// to load a document whose registered IDs repeat).
+fn xmlsec1_verifies_ids(xml: &str, assertion_ids: bool) -> Result<(), String> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = dir.path().join("cert.pem");
+    std::fs::write(&cert, shared_keys().trusted().cert_pem()).expect("write");
+    let file = dir.path().join("response.xml");
+    std::fs::write(&file, xml).expect("write");
+    let output = Command::new("xmlsec1")
+        .arg("--verify")
+        .arg("--pubkey-cert-pem")
+        .arg(&cert)
+        .args([
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+        ])
+        .args(if assertion_ids {
+            &[
+                "--id-attr:ID",
+                "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+            ][..]
+        } else {
+            &[][..]
+        })
+        .arg(&file)
+        .output()
+        .expect("xmlsec1 is not installed: run `cargo xtask setup` (Debian package xmlsec1)");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    if output.status.success() && stderr.contains("OK") {
+        Ok(())
+    } else {
+        Err(stderr)
+    }
+}
+
+#[test]
+fn xsw1_and_xsw2_hide_the_pristine_response_inside_or_beside_the_signature() {
+    for (variant, inside) in [(1, true), (2, false)] {
+        let xml = xsw(variant, SigningLayout::Response);
+        let doc = parse(&xml);
+        let root = doc.root_element();
+        assert_eq!(root.attribute("ID"), Some("_evil_response_ID"));
+        let signature = root
+            .children()
+            .find(|n| n.has_tag_name((DS, "Signature")))
+            .expect("the original signature stays on the evil root");
+        let pristine = doc
+            .descendants()
+            .filter(|n| n.tag_name().name() == "Response")
+            .nth(1)
+            .expect("a pristine clone");
+        assert_eq!(
+            pristine.parent() == Some(signature),
+            inside,
+            "XSW{variant}: clone placement"
+        );
+        let names: Vec<String> = assertions(&xml).into_iter().map(|a| a.1).collect();
+        assert!(names.contains(&ADMIN.to_owned()) && names.contains(&ALICE.to_owned()));
+        // Both responses hold an assertion with the same ID. xmlsec refuses XSW1's extra
+        // child of ds:Signature outright; XSW2's detached shape verifies.
+        if variant == 2 {
+            xmlsec1_verifies_ids(&xml, false).unwrap_or_else(|e| panic!("XSW{variant}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn xsw3_to_xsw6_keep_the_signed_original_and_add_an_evil_assertion() {
+    // (variant, expected assertions in document order: (name, signed, nested deeper))
+    for variant in 3..=6 {
+        let xml = xsw(variant, SigningLayout::Assertion);
+        let found = assertions(&xml);
+        assert_eq!(found.len(), 2, "XSW{variant}: {found:?}");
+        let evil = found
+            .iter()
+            .find(|a| a.1 == ADMIN)
+            .unwrap_or_else(|| panic!("XSW{variant}: no evil assertion in {xml}"));
+        let pristine = found.iter().find(|a| a.1 == ALICE).expect("pristine");
+        assert_ne!(evil.0, pristine.0, "IDs differ");
+        assert_eq!(evil.0, "_evil_assertion_ID");
+        assert_eq!(found[0].1, ADMIN, "XSW{variant}: the evil one comes first");
+        match variant {
+            3 => assert!(pristine.2 && !evil.2),
+            4 => assert!(
+                pristine.2 && pristine.3 > evil.3,
+                "the original nests inside"
+            ),
+            5 => assert!(evil.2 && !pristine.2, "the signature stays in the evil one"),
+            _ => assert!(
+                evil.2 && pristine.3 > evil.3,
+                "the copy is inside the signature"
+            ),
+        }
+        // xmlsec's enveloped transform removes everything inside the signature, so XSW6's
+        // copy digests as nothing there; libraries that only drop the Signature child accept it.
+        if variant != 6 {
+            xmlsec1_verifies(&xml).unwrap_or_else(|e| panic!("XSW{variant}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn xsw7_and_xsw8_duplicate_the_id_in_namespace_less_wrappers() {
+    for (variant, wrapper) in [(7, "Extensions"), (8, "Object")] {
+        let xml = xsw(variant, SigningLayout::Assertion);
+        let found = assertions(&xml);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].0, found[1].0, "XSW{variant}: the same ID twice");
+        let doc = parse(&xml);
+        let wrapped = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == wrapper)
+            .expect("wrapper");
+        assert_eq!(wrapped.tag_name().namespace(), None, "no namespace");
+        let inside = wrapped
+            .first_element_child()
+            .and_then(|a| a.descendants().find(|n| n.has_tag_name((SAML, "NameID"))))
+            .and_then(|n| n.text());
+        assert_eq!(inside, Some(if variant == 7 { ADMIN } else { ALICE }));
+    }
+}
+
+#[test]
+fn xsw_refuses_a_layout_it_does_not_apply_to() {
+    let refused = try_response(
+        Signing {
+            layout: Some(SigningLayout::Assertion),
+            ..Signing::default()
+        },
+        vec![Tamper::Xsw {
+            variant: 1,
+            name_id: ADMIN.into(),
+        }],
+    )
+    .expect_err("XSW1 needs a signed Response");
+    assert!(refused.is_plan_error());
+    assert!(refused.to_string().contains("signed Response"), "{refused}");
+}
+
+#[test]
+fn constructions_that_stay_cryptographically_valid_verify_with_xmlsec1() {
+    let cases: Vec<(&str, SigningLayout, Tamper)> = vec![
+        (
+            "object-reference",
+            SigningLayout::Assertion,
+            Tamper::ObjectReference {
+                name_id: ADMIN.into(),
+            },
+        ),
+        (
+            "enveloping",
+            SigningLayout::Assertion,
+            Tamper::EnvelopingSignature,
+        ),
+        (
+            "detached",
+            SigningLayout::Assertion,
+            Tamper::DetachedSignature,
+        ),
+        (
+            "extra transform",
+            SigningLayout::Response,
+            Tamper::ExtraTransform {
+                which: SignatureSelector::Response,
+            },
+        ),
+        (
+            "second SignedInfo",
+            SigningLayout::Assertion,
+            Tamper::SecondSignedInfo {
+                name_id: ADMIN.into(),
+            },
+        ),
+        (
+            "digest comment",
+            SigningLayout::Assertion,
+            Tamper::DigestComment {
+                name_id: ADMIN.into(),
+            },
+        ),
+    ];
+    for (name, layout, tamper) in cases {
+        let xml = response(layout, vec![tamper]);
+        let result = xmlsec1_verifies(&xml);
+        // A comment in DigestValue leaves the SignatureValue valid, but the real digest no
+        // longer matches the edited assertion: xmlsec1 must refuse it. So must the second
+        // SignedInfo (xmlsec1 takes the first, and the forgery it names is a different one).
+        match name {
+            "digest comment" | "second SignedInfo" => assert!(result.is_err(), "{name}: {xml}"),
+            _ => result.unwrap_or_else(|e| panic!("{name}: {e}\n{xml}")),
+        }
+    }
+}
+
+#[test]
+fn the_second_signed_info_names_the_forgery_with_its_correct_digest() {
+    let xml = response(
+        SigningLayout::Assertion,
+        vec![Tamper::SecondSignedInfo {
+            name_id: ADMIN.into(),
+        }],
+    );
+    let doc = parse(&xml);
+    let infos: Vec<Node<'_, '_>> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name((DS, "SignedInfo")))
+        .collect();
+    assert_eq!(infos.len(), 2);
+    let uri = infos[1]
+        .descendants()
+        .find(|n| n.has_tag_name((DS, "Reference")))
+        .and_then(|r| r.attribute("URI"))
+        .expect("uri");
+    let forged = doc
+        .descendants()
+        .find(|n| n.has_tag_name((SAML, "Assertion")) && Some(&uri[1..]) == n.attribute("ID"))
+        .expect("the second SignedInfo names an assertion in the document");
+    let canonical = mock_idp::c14n::canonicalize(&xml, forged, None);
+    let digest = openssl::hash::hash(openssl::hash::MessageDigest::sha256(), canonical.as_bytes())
+        .expect("hash");
+    use base64::Engine as _;
+    let expected = base64::engine::general_purpose::STANDARD.encode(digest);
+    let written = infos[1]
+        .descendants()
+        .find(|n| n.has_tag_name((DS, "DigestValue")))
+        .and_then(|n| n.text());
+    assert_eq!(written, Some(expected.as_str()));
+}
+
+#[test]
+fn text_splits_keep_the_digest_except_the_processing_instruction() {
+    for (field, with, valid) in [
+        (TextField::NameId, TextSplit::Comment, true),
+        (TextField::NameId, TextSplit::Cdata, true),
+        (TextField::NameId, TextSplit::ProcessingInstruction, false),
+        (TextField::EmailAttribute, TextSplit::Comment, true),
+        (TextField::EmailAttribute, TextSplit::Cdata, true),
+    ] {
+        let xml = response(
+            SigningLayout::Assertion,
+            vec![Tamper::SplitText {
+                field,
+                after: "alice@example".into(),
+                with,
+            }],
+        );
+        assert!(xml.contains("alice@example"), "{xml}");
+        assert_eq!(
+            xmlsec1_verifies(&xml).is_ok(),
+            valid,
+            "{field:?} split by {with:?}"
+        );
+    }
+}
+
+#[test]
+fn hmac_and_md5_signatures_carry_their_algorithm_and_a_value() {
+    for (algorithm, uri) in [
+        (
+            SignatureAlgorithm::HmacSha256,
+            "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256",
+        ),
+        (
+            SignatureAlgorithm::RsaMd5,
+            "http://www.w3.org/2001/04/xmldsig-more#rsa-md5",
+        ),
+    ] {
+        let xml = response_with(
+            Signing {
+                layout: Some(SigningLayout::Response),
+                algorithm: Some(algorithm),
+                ..Signing::default()
+            },
+            Vec::new(),
+        );
+        assert!(xml.contains(uri), "{xml}");
+        let doc = parse(&xml);
+        let value = doc
+            .descendants()
+            .find(|n| n.has_tag_name((DS, "SignatureValue")))
+            .and_then(|n| n.text())
+            .unwrap_or_default();
+        assert!(value.len() > 20, "{algorithm:?}: {value:?}");
+    }
+}
+
+#[test]
+fn doctypes_point_external_entities_at_the_given_url() {
+    let url = "http://127.0.0.1:9/w/token";
+    for (entity, needle) in [
+        (
+            DoctypeEntity::External,
+            "<!ENTITY xxe SYSTEM \"http://127.0.0.1:9/w/token\">",
+        ),
+        (DoctypeEntity::Parameter, "<!ENTITY % xxe SYSTEM"),
+        (
+            DoctypeEntity::ExternalSubset,
+            "SYSTEM \"http://127.0.0.1:9/w/token\">",
+        ),
+        (DoctypeEntity::Expansion, "<!ENTITY lol9"),
+    ] {
+        let xml = response(
+            SigningLayout::Response,
+            vec![Tamper::Doctype {
+                entity,
+                url: Some(url.into()),
+            }],
+        );
+        assert!(xml.starts_with("<!DOCTYPE samlp:Response"), "{xml}");
+        assert!(xml.contains(needle), "{entity:?}: {xml}");
+    }
+}
+
+#[test]
+fn relocated_digests_and_names_sit_before_the_signed_assertion() {
+    for tamper in [
+        Tamper::StrayDigestValue {
+            name_id: ADMIN.into(),
+        },
+        Tamper::ExtraNameId {
+            name_id: ADMIN.into(),
+        },
+    ] {
+        let xml = response(SigningLayout::Assertion, vec![tamper.clone()]);
+        let extensions = xml.find("<samlp:Extensions").expect("extensions");
+        assert!(
+            extensions < xml.find("<saml:Assertion").expect("assertion"),
+            "{tamper:?}"
+        );
+    }
+    let xml = response(
+        SigningLayout::Response,
+        vec![Tamper::TrailingRoot {
+            name_id: Some(ADMIN.into()),
+        }],
+    );
+    let second = xml.rfind("<samlp:Response").expect("second root");
+    assert!(second > 0 && xml[second..].contains(ADMIN));
+}
