@@ -264,7 +264,7 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
 
     // 10. Identity, from the verified assertion (or, weakened, the first one in the document).
     let source = match all_assertions.first() {
-        Some(first) if off(ctx, Weakening::FirstAssertion) => *first,
+        Some(first) if off(ctx, Weakening::TrustFirstAssertion) => *first,
         _ => assertion,
     };
     let email = identity(source, ctx)?;
@@ -390,7 +390,7 @@ fn is_ncname(value: &str) -> bool {
 type Assertions<'a, 'input> = (Node<'a, 'input>, Vec<Node<'a, 'input>>);
 
 /// The one assertion (a child of the Response), and every `saml:Assertion` in the document
-/// (for the `first-assertion` weakening).
+/// (for the `trust-first-assertion` weakening).
 fn the_assertion<'a, 'input>(
     doc: &'a Document<'input>,
     root: Node<'a, 'input>,
@@ -413,7 +413,7 @@ fn the_assertion<'a, 'input>(
             },
         );
     }
-    let lenient = off(ctx, Weakening::SingleAssertion) || off(ctx, Weakening::FirstAssertion);
+    let lenient = off(ctx, Weakening::SingleAssertion) || off(ctx, Weakening::TrustFirstAssertion);
     if all.len() > 1 && !lenient {
         return refuse(
             Reason::MultipleAssertions,
@@ -930,7 +930,7 @@ fn identity(assertion: Node<'_, '_>, ctx: &Context<'_>) -> Result<String, Refusa
                     ),
                 );
             }
-            let text = if off(ctx, Weakening::CommentTruncation) {
+            let text = if off(ctx, Weakening::NameidTextToFirstComment) {
                 name_id
                     .children()
                     .find(Node::is_text)

@@ -56,8 +56,8 @@ weakenings! {
     AuthnStatement => "authn-statement": "do not require an AuthnStatement",
     NameIdFormat => "name-id-format": "accept any NameID format where the policy requires emailAddress",
     EmailMatch => "email-match": "do not require the asserted email to equal the one the user typed",
-    FirstAssertion => "first-assertion": "take the identity from the first Assertion in the document, verified or not (signature wrapping)",
-    CommentTruncation => "comment-truncation": "read NameID text only up to the first comment (CVE-2017-11427 style)",
+    TrustFirstAssertion => "trust-first-assertion": "take the identity from the first Assertion in the document, verified or not (signature wrapping)",
+    NameidTextToFirstComment => "nameid-text-to-first-comment": "read NameID text only up to the first comment (CVE-2017-11427 style)",
     RelayState => "relay-state": "redirect to whatever RelayState an unsolicited response carries (an open redirect)",
 }
 

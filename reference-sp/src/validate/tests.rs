@@ -347,9 +347,9 @@ fn signature_wrapping_shapes_are_refused() {
         now = Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
     );
     check.refuses(&evil_response, Reason::MultipleAssertions);
-    // With the check off (first-assertion), the evil identity is read: the weakening works.
+    // With the check off (trust-first-assertion), the evil identity is read: the weakening works.
     let login = check
-        .clone_with(Weakening::FirstAssertion)
+        .clone_with(Weakening::TrustFirstAssertion)
         .accepts(&insert(&signed, at.start, &evil));
     assert_eq!(login.email, "admin@corp.example");
 }
@@ -506,7 +506,7 @@ fn comments_never_truncate_the_identity() {
     );
     assert_eq!(
         Check::new()
-            .weaken(Weakening::CommentTruncation)
+            .weaken(Weakening::NameidTextToFirstComment)
             .accepts(&xml)
             .email,
         "admin@corp.example"

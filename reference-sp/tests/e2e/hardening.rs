@@ -154,7 +154,7 @@ fn cases() -> Vec<Case> {
         Case {
             typed: ADMIN,
             ..case(
-                Weakening::FirstAssertion,
+                Weakening::TrustFirstAssertion,
                 json!({"user": ALICE, "signing": {"layout": "assertion"}, "tamper": [{"kind": "insert-assertion-copy", "position": "before", "name_id": ADMIN}]}),
                 "multiple_assertions",
                 ADMIN,
@@ -163,7 +163,7 @@ fn cases() -> Vec<Case> {
         Case {
             typed: ADMIN,
             ..case(
-                Weakening::CommentTruncation,
+                Weakening::NameidTextToFirstComment,
                 json!({"user": "admin@corp.example.evil.test", "signing": {"layout": "assertion"}, "tamper": [{"kind": "comment-in-name-id", "after": ADMIN}]}),
                 "email_mismatch",
                 ADMIN,
