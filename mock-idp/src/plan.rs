@@ -563,6 +563,12 @@ pub enum Tamper {
         /// Which signature.
         which: SignatureSelector,
     },
+    /// Repeat SignedInfo's Reference (same URI, same digest) and re-sign: two references where
+    /// SAML Core §5.4.2 allows exactly one.
+    ExtraReference {
+        /// Which signature.
+        which: SignatureSelector,
+    },
     /// Set SignedInfo's CanonicalizationMethod to `algorithm` and re-sign it as if it were
     /// exclusive c14n (a verifier that ignores the algorithm accepts it).
     CanonicalizationMethod {

@@ -99,6 +99,14 @@ pub(crate) fn apply(
                 ctx,
             );
         }
+        Tamper::ExtraReference { which } => {
+            return signature::edit_signed_info(
+                xml,
+                *which,
+                signature::SignedInfoEdit::ExtraReference,
+                ctx,
+            );
+        }
         Tamper::CanonicalizationMethod { which, algorithm } => {
             return signature::edit_signed_info(
                 xml,

@@ -240,6 +240,8 @@ pub(super) enum SignedInfoEdit<'a> {
     Xslt(&'a str),
     /// A third transform (exclusive c14n again).
     ExtraTransform,
+    /// The Reference twice.
+    ExtraReference,
     /// This CanonicalizationMethod algorithm.
     Canonicalization(&'a str),
     /// No enveloped-signature transform (for a reference to content inside the signature,
@@ -290,6 +292,11 @@ pub(super) fn edit_signed_info(
                 let transforms = find("Transforms")?;
                 let at = content_end(&out, transforms);
                 (at..at, format!("<ds:Transform Algorithm=\"{EXC_C14N}\"/>"))
+            }
+            SignedInfoEdit::ExtraReference => {
+                let reference = find("Reference")?;
+                let at = reference.range().end;
+                (at..at, out[reference.range()].to_owned())
             }
             SignedInfoEdit::Canonicalization(algorithm) => {
                 let method = find("CanonicalizationMethod")?;
