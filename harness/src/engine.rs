@@ -190,7 +190,14 @@ async fn execute(
             evidence,
         );
     };
+    let token = mock_idp::xml::new_id()
+        .trim_start_matches('_')
+        .chars()
+        .take(16)
+        .collect::<String>();
+    let witness_url = env.witness().url_for(&token);
     let mut vars = env.vars().clone();
+    vars.set("witness.url", witness_url.clone());
     vars.set("user.name", user_name.clone())
         .set("user.email", user.email.clone())
         .set("user.password", user.password.clone().unwrap_or_default());
@@ -222,7 +229,7 @@ async fn execute(
         Ok(o) => o,
         Err(message) => Observation::Error { message },
     };
-    let judgement = judge(
+    let mut judgement = judge(
         &scenario.file.expect,
         scenario.file.level,
         scenario.file.severity,
@@ -231,6 +238,16 @@ async fn execute(
         &target.file.users,
         off_origin.as_deref(),
     );
+    let fetched = env.witness().hits_for(&token);
+    if !fetched.is_empty() {
+        for hit in &fetched {
+            evidence.notes.push(format!(
+                "the SP fetched the witness: {} {}",
+                hit.method, hit.path
+            ));
+        }
+        judgement = crate::judge::fetched(judgement, &witness_url, fetched.len());
+    }
     Verdict {
         id: scenario.id.clone(),
         title: scenario.file.title.clone(),

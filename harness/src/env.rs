@@ -11,6 +11,7 @@ use reference_sp::{ReferenceSp, Weakening};
 
 use crate::target::{CommandHook, HookAction, HttpHook, Target, TargetError};
 use crate::template::{TemplateError, Vars};
+use crate::witness::Witness;
 
 /// How the SP under test comes to exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +90,7 @@ pub struct Environment {
     vars: Vars,
     client: reqwest::Client,
     notes: Vec<String>,
+    witness: Witness,
 }
 
 #[derive(Debug)]
@@ -118,6 +120,9 @@ impl Environment {
             .await
             .map_err(|e| EnvError::Idp(e.to_string()))?;
         let idp_base = idp.base_url().to_owned();
+        let witness = Witness::start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .map_err(|e| EnvError::Idp(format!("failed to start the witness listener: {e}")))?;
         let idp_vars = [
             ("idp.base_url", idp_base.clone()),
             ("idp.metadata_url", format!("{idp_base}/metadata")),
@@ -229,7 +234,13 @@ impl Environment {
             vars,
             client,
             notes,
+            witness,
         })
+    }
+
+    /// The witness listener (see [`crate::witness`]).
+    pub fn witness(&self) -> &Witness {
+        &self.witness
     }
 
     /// The target.
@@ -368,6 +379,7 @@ impl Environment {
         if let Err(e) = self.idp.shutdown().await {
             tracing::warn!(error = %e, "mock IdP did not stop cleanly");
         }
+        self.witness.shutdown().await;
     }
 }
 

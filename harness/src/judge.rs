@@ -46,6 +46,22 @@ pub fn describe(expectation: &Expectation) -> String {
     }
 }
 
+/// Overrides a judgement when the SP fetched the scenario's witness URL: whatever it did
+/// with the response, it dereferenced a URL from an untrusted document (XXE, XSLT, KeyInfo
+/// or Reference URIs). That is a critical failure.
+pub fn fetched(judgement: Judgement, url: &str, requests: usize) -> Judgement {
+    Judgement {
+        status: Status::Fail,
+        severity: Some(Severity::Critical),
+        reason: format!(
+            "the SP fetched {url} ({requests} request{}) while handling the response: it dereferences URLs from untrusted XML; {}",
+            if requests == 1 { "" } else { "s" },
+            judgement.reason
+        ),
+        expected: judgement.expected,
+    }
+}
+
 /// Decides one scenario. `off_origin` is a redirect to another origin the SP sent the user
 /// agent after the response, if any.
 pub fn judge(
@@ -331,5 +347,29 @@ mod tests {
         let j = run(&e, Level::Must, &refused());
         assert_eq!(j.status, Status::Error);
         assert!(j.reason.contains("ghost"), "{}", j.reason);
+    }
+
+    #[test]
+    fn a_witness_fetch_fails_as_critical_even_when_the_sp_refused() {
+        let refused_ok = judge(
+            &Expectation::Refused,
+            Level::Must,
+            Severity::Medium,
+            "member",
+            &refused(),
+            &users(),
+            None,
+        );
+        assert_eq!(refused_ok.status, Status::Pass);
+        let j = fetched(refused_ok, "http://127.0.0.1:9/w/t", 2);
+        assert_eq!(j.status, Status::Fail);
+        assert_eq!(j.severity, Some(Severity::Critical));
+        assert!(
+            j.reason
+                .starts_with("the SP fetched http://127.0.0.1:9/w/t (2 requests)"),
+            "{}",
+            j.reason
+        );
+        assert_eq!(j.expected, "refused");
     }
 }

@@ -4,7 +4,8 @@
 //! [`scenario`] (the catalogue, data) and [`target`] (how to reach an SP, data) are loaded;
 //! [`env`] starts the mock IdP and, when asked, the SP; the [`engine`] runs each scenario with
 //! a [`driver`] (a fresh user agent per scenario); the [`judge`] turns what the SP did into a
-//! [`verdict`]; [`report`] writes reports from the verdicts alone.
+//! [`verdict`]; [`report`] writes reports from the verdicts alone. The [`witness`] listener
+//! records anything the SP fetches while it handles a hostile document.
 
 pub mod coverage;
 pub mod driver;
@@ -19,6 +20,7 @@ pub mod target;
 pub mod template;
 pub mod verdict;
 pub mod waivers;
+pub mod witness;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));

@@ -51,8 +51,9 @@ pub struct ScenarioFile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layouts: Vec<mock_idp::plan::SigningLayout>,
     /// What the mock IdP sends. String values may use placeholders such as
-    /// `{users.other.email}`, `{sp.acs_url}` or `{sp.entity_id}`; the plan's `user` defaults to
-    /// the scenario user's email.
+    /// `{users.other.email}`, `{sp.acs_url}` or `{sp.entity_id}`, and `{witness.url}`: a URL of
+    /// the harness's witness listener unique to this run of the scenario (any request to it
+    /// fails the scenario as critical). The plan's `user` defaults to the scenario user's email.
     #[serde(default)]
     pub plan: Plan,
     /// What the SP is expected to do.
