@@ -113,7 +113,12 @@ async function fetchMetadata(url) {
 // --- The SAML instance, rebuilt when a setting changes. ---
 
 let idp;
-const initialSettings = Object.freeze({ idp_initiated: IDP_INITIATED === "on" });
+const initialSettings = Object.freeze({
+  idp_initiated: IDP_INITIATED === "on",
+  // false: the library's default, the Response AND the Assertion must be signed. true: only
+  // the Assertion must be (wantAuthnResponseSigned false), what Entra ID's default needs.
+  assertion_signature_only: false,
+});
 let settings = { ...initialSettings };
 let saml;
 
@@ -134,8 +139,9 @@ function buildSaml() {
     acceptedClockSkewMs: 180000,
     signatureAlgorithm: "sha256",
     identifierFormat: EMAIL_FORMAT,
-    // wantAssertionsSigned and wantAuthnResponseSigned stay at the library's defaults (both
-    // true: the Response AND the Assertion must be signed).
+    // wantAssertionsSigned stays at the library's default (true). wantAuthnResponseSigned is
+    // the library's default (true) unless the `signature=assertion` hook turned it off.
+    wantAuthnResponseSigned: !settings.assertion_signature_only,
   });
 }
 

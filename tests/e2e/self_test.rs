@@ -7,12 +7,22 @@ use std::collections::BTreeSet;
 use reference_sp::Weakening;
 use saml_harness::run::TargetChoice;
 use saml_harness::scenario::Catalogue;
-use saml_harness::verdict::Status;
+use saml_harness::scenario::{Expectation, Severity};
+use saml_harness::verdict::{Observation, Status};
 
 use crate::support::run_against;
 
 /// Weakenings the catalogue does not catch yet, and why.
 const KNOWN_GAPS: &[(&str, &str)] = &[];
+
+/// Weakenings that let an attacker sign in as someone else: every identity-forgery scenario
+/// (expectation `no-effect`) that catches them must fail as critical, having seen the SP sign in
+/// as the forged identity, and there must be at least one.
+const CRITICAL: &[&str] = &["trust-first-assertion", "nameid-text-to-first-comment"];
+
+/// Weakenings under which the SP dereferences a URL from the response, and a scenario whose
+/// witness must record it (a critical failure whatever else the SP did).
+const FETCHES: &[(&str, &str)] = &[("reference-uri", "signature/reference-uri-remote")];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_weakening_is_caught_by_its_family_and_no_other_scenario() {
@@ -48,6 +58,43 @@ async fn each_weakening_is_caught_by_its_family_and_no_other_scenario() {
             .filter(|r| r.status != Status::Pass)
             .map(|r| r.id.clone())
             .collect();
+        if CRITICAL.contains(&name.as_str()) {
+            let forgeries: Vec<_> = outcome
+                .report
+                .results
+                .iter()
+                .filter(|r| expected.contains(&r.id))
+                .filter(|r| matches!(r.expectation, Some(Expectation::NoEffect { .. })))
+                .collect();
+            if forgeries.is_empty() {
+                problems.push(format!(
+                    "--weaken {name}: no identity-forgery scenario (outcome = \"no-effect\") catches it"
+                ));
+            }
+            for r in forgeries {
+                let forged = matches!(
+                    &r.observation,
+                    Some(Observation::SignedIn { identity }) if identity == "admin@corp.example"
+                );
+                if r.severity != Some(Severity::Critical) || !forged {
+                    problems.push(format!(
+                        "--weaken {name}: {} must fail as critical with the admin signed in; it is {:?} {:?}: {}",
+                        r.id, r.status, r.severity, r.observed
+                    ));
+                }
+            }
+        }
+        for (_, id) in FETCHES.iter().filter(|(w, _)| *w == name) {
+            match outcome.report.results.iter().find(|r| r.id == *id) {
+                Some(r)
+                    if r.severity == Some(Severity::Critical)
+                        && r.reason.starts_with("the SP fetched http://127.0.0.1:") => {}
+                other => problems.push(format!(
+                    "--weaken {name}: {id} must fail as critical because the witness was fetched; got {:?}",
+                    other.map(|r| (&r.status, &r.severity, &r.reason))
+                )),
+            }
+        }
         if not_passing != expected {
             let missed: Vec<_> = expected.difference(&not_passing).collect();
             let extra: Vec<_> = not_passing.difference(&expected).collect();
