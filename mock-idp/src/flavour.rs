@@ -136,6 +136,7 @@ impl Flavour {
             version: Some("2.0".to_owned()),
             id: new_id(),
             issue_instant: now,
+            issue_instant_offset_minutes: None,
             issuer: Some(ctx.idp_entity_id.to_owned()),
             name_id: NameIdDoc {
                 value: user.to_owned(),
@@ -169,6 +170,7 @@ impl Flavour {
             version: Some("2.0".to_owned()),
             id: new_id(),
             issue_instant: now,
+            issue_instant_offset_minutes: None,
             destination: Some(ctx.acs_url.to_owned()),
             in_response_to: ctx.in_response_to.map(str::to_owned),
             issuer: Some(ctx.idp_entity_id.to_owned()),

@@ -292,6 +292,15 @@ pub enum Alteration {
         /// Seconds from now.
         offset_seconds: i64,
     },
+    /// Write `IssueInstant` with a time-zone offset (the same instant; SAML Core §1.3.3 requires
+    /// UTC with no time zone component).
+    IssueInstantZone {
+        /// Minutes east of UTC, e.g. 120 for `+02:00`; -14 to +14 hours.
+        offset_minutes: i32,
+        /// Which elements change.
+        #[serde(default)]
+        scope: IssuerScope,
+    },
     /// Set the top-level status code, optionally with a second-level one.
     Status {
         /// A status URI, or its last segment (`Requester`, `Responder`, ...).

@@ -211,6 +211,17 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
     }
     let skew = Duration::seconds(ctx.settings.clock_skew_seconds.max(0));
     for (what, node) in [("Response", root), ("Assertion", assertion)] {
+        // SAML Core §1.3.3: UTC, "with no time zone component".
+        if let Some(text) = node.attribute("IssueInstant")
+            && !text.ends_with('Z')
+        {
+            return refuse(
+                Reason::IssueInstantInvalid,
+                format!(
+                    "the {what}'s IssueInstant {text} is not in UTC (SAML Core §1.3.3 wants a trailing Z)"
+                ),
+            );
+        }
         match instant(node.attribute("IssueInstant")) {
             Some(t) if t <= ctx.now + skew => {}
             Some(t) => {

@@ -33,6 +33,23 @@ pub(crate) fn apply(
             };
         }
         Alteration::Omit { element } => omit(doc, *element)?,
+        Alteration::IssueInstantZone {
+            offset_minutes,
+            scope,
+        } => {
+            if offset_minutes.abs() > 14 * 60 {
+                return Err(PipelineError::Plan(format!(
+                    "alteration `issue-instant-zone`: offset_minutes {offset_minutes} is beyond ±14 hours"
+                )));
+            }
+            if matches!(scope, IssuerScope::Response | IssuerScope::Both) {
+                doc.issue_instant_offset_minutes = Some(*offset_minutes);
+            }
+            if matches!(scope, IssuerScope::Assertion | IssuerScope::Both) {
+                assertion(doc, "issue-instant-zone")?.issue_instant_offset_minutes =
+                    Some(*offset_minutes);
+            }
+        }
         Alteration::Version { value, scope } => {
             if matches!(scope, IssuerScope::Response | IssuerScope::Both) {
                 doc.version = Some(value.clone());

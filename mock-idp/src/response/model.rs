@@ -17,6 +17,9 @@ pub struct ResponseDoc {
     pub version: Option<String>,
     /// `@IssueInstant`.
     pub issue_instant: DateTime<Utc>,
+    /// Writes `@IssueInstant` with this offset from UTC in minutes instead of `Z` (SAML Core
+    /// §1.3.3 requires UTC with no time zone component).
+    pub issue_instant_offset_minutes: Option<i32>,
     /// `@Destination`.
     pub destination: Option<String>,
     /// `@InResponseTo`.
@@ -71,6 +74,9 @@ pub struct AssertionDoc {
     pub version: Option<String>,
     /// `@IssueInstant`.
     pub issue_instant: DateTime<Utc>,
+    /// Writes `@IssueInstant` with this offset from UTC in minutes instead of `Z` (SAML Core
+    /// §1.3.3 requires UTC with no time zone component).
+    pub issue_instant_offset_minutes: Option<i32>,
     /// `saml:Issuer`.
     pub issuer: Option<String>,
     /// `Subject/NameID`.
@@ -171,6 +177,20 @@ fn push_attr(out: &mut String, name: &str, value: Option<&str>) {
     }
 }
 
+fn push_issue_instant(out: &mut String, value: DateTime<Utc>, offset_minutes: Option<i32>) {
+    let zoned = offset_minutes
+        .and_then(|m| chrono::FixedOffset::east_opt(m * 60))
+        .map(|zone| {
+            value
+                .with_timezone(&zone)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+        });
+    match zoned {
+        Some(text) => push_attr(out, "IssueInstant", Some(&text)),
+        None => push_instant(out, "IssueInstant", Some(value)),
+    }
+}
+
 fn push_instant(out: &mut String, name: &str, value: Option<DateTime<Utc>>) {
     push_attr(out, name, value.map(saml_instant).as_deref());
 }
@@ -218,7 +238,11 @@ pub(crate) fn render_assertion(
     }
     push_attr(&mut out, "ID", Some(&assertion.id));
     push_attr(&mut out, "Version", assertion.version.as_deref());
-    push_instant(&mut out, "IssueInstant", Some(assertion.issue_instant));
+    push_issue_instant(
+        &mut out,
+        assertion.issue_instant,
+        assertion.issue_instant_offset_minutes,
+    );
     out.push('>');
     if let Some(issuer) = &assertion.issuer {
         out.push_str(&format!("<{p}Issuer>{}</{p}Issuer>", escape_text(issuer)));
@@ -326,7 +350,11 @@ pub(crate) fn render_response(
     }
     push_attr(&mut out, "ID", Some(&response.id));
     push_attr(&mut out, "Version", response.version.as_deref());
-    push_instant(&mut out, "IssueInstant", Some(response.issue_instant));
+    push_issue_instant(
+        &mut out,
+        response.issue_instant,
+        response.issue_instant_offset_minutes,
+    );
     push_attr(&mut out, "Destination", response.destination.as_deref());
     push_attr(&mut out, "InResponseTo", response.in_response_to.as_deref());
     out.push('>');

@@ -589,6 +589,10 @@ fn each_addressing_time_and_content_defect_has_its_reason() {
             Reason::IssueInstantInvalid,
         ),
         (
+            json!({"alter": [{"kind": "issue-instant-zone", "offset_minutes": 120, "scope": "assertion"}]}),
+            Reason::IssueInstantInvalid,
+        ),
+        (
             json!({"alter": [{"kind": "time", "field": "subject-confirmation-not-on-or-after", "offset_seconds": -600}]}),
             Reason::SubjectConfirmationExpired,
         ),
