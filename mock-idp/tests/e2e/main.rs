@@ -3,6 +3,7 @@
 mod binary;
 mod http;
 mod in_process;
+mod outage;
 mod round_trip;
 mod snapshots;
 mod support;
