@@ -187,7 +187,6 @@ async fn set_outage(State(switch): State<OutageSwitch>, body: axum::body::Bytes)
     };
     switch.set(outage);
     if let Some(seconds) = body.seconds {
-        let switch = switch.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(seconds)).await;
             if switch.get() == outage {
