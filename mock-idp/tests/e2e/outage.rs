@@ -128,6 +128,10 @@ async fn a_slow_idp_does_not_hold_up_its_shutdown() {
         .await
         .expect("shutdown within 5 s")
         .expect("clean");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     let _ = waiting.await;
 }
