@@ -268,6 +268,20 @@ async fn set_outage(
         return Ok(());
     }
     env.idp().set_outage(outage);
+    if outage == Outage::Down {
+        // The listener closes asynchronously: wait until connections are refused.
+        let addr = env.idp().addr();
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            if started.elapsed() > Duration::from_secs(5) {
+                return Err(format!(
+                    "the mock IdP at {addr} still accepts connections 5 s into its outage"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        return Ok(());
+    }
     if outage != Outage::Up {
         return Ok(());
     }

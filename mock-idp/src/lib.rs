@@ -130,7 +130,9 @@ impl MockIdp {
         })
     }
 
-    /// Puts the IdP into an outage mode, or back [`Outage::Up`].
+    /// Puts the IdP into an outage mode, or back [`Outage::Up`]. The listener closes (for
+    /// [`Outage::Down`]) and opens again (back up) a moment later, on the server task: poll
+    /// the address when the difference matters.
     pub fn set_outage(&self, outage: Outage) {
         self.outage.set(outage);
     }
