@@ -5,7 +5,7 @@
 //! writing, run the setting's hook, run, and run the `reset` hook; every other scenario holds
 //! the lock for reading, so parallelism is kept everywhere else.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,10 +13,13 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use tokio::sync::{RwLock, Semaphore, mpsc};
 
-use crate::driver::http::{Binding, SamlSeen, UserAgent};
+use mock_idp::Outage;
+
+use crate::driver::http::{Binding, Page, SamlSeen, UserAgent, origin};
 use crate::env::Environment;
-use crate::judge::judge;
-use crate::scenario::{Flow, Scenario};
+use crate::judge::{Refusals, judge};
+use crate::scenario::{Expectation, Flow, OutageMode, Scenario, Step};
+use crate::target::Target;
 use crate::template::Vars;
 use crate::verdict::{Evidence, Observation, Status, Verdict};
 
@@ -97,7 +100,8 @@ async fn run_one(
     settings: &RwLock<()>,
 ) -> Verdict {
     let target = env.target();
-    // Skips first: capabilities, then settings that no hook can set.
+    // Skips first: capabilities, what the flows and expectations need, then settings that no
+    // hook can set.
     for capability in &scenario.file.requires.capabilities {
         if target.file.capabilities.get(capability) != Some(&true) {
             return skipped(
@@ -109,6 +113,9 @@ async fn run_one(
             );
         }
     }
+    if let Err(reason) = check_needs(target, scenario) {
+        return skipped(scenario, reason);
+    }
     let mut hooks = Vec::new();
     for setting in &scenario.file.requires.settings {
         match target.can_set(setting) {
@@ -117,9 +124,28 @@ async fn run_one(
             Err(reason) => return skipped(scenario, reason),
         }
     }
+    for step in &scenario.file.steps {
+        if let Step::Set { setting } = step
+            && let Err(reason) = target.can_apply(setting)
+        {
+            return skipped(scenario, reason);
+        }
+    }
+    let steps_exclusive = scenario.file.steps.iter().any(Step::is_exclusive);
+    let needs_reset = !hooks.is_empty()
+        || scenario
+            .file
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Set { .. }));
+    let uses_idp_outage = scenario
+        .file
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::Idp { .. }));
 
     let body = async {
-        if hooks.is_empty() {
+        if hooks.is_empty() && !steps_exclusive {
             let _shared = settings.read().await;
             let _permit = permits.acquire().await;
             let started = Instant::now();
@@ -136,28 +162,152 @@ async fn run_one(
                 }
                 notes.push(format!("hook `{hook}` set the SP up"));
             }
-            let verdict = timed(execute(env, scenario, options, &notes).await, started);
-            if let Err(e) = env.run_hook("reset").await {
+            let mut verdict = timed(execute(env, scenario, options, &notes).await, started);
+            if uses_idp_outage && let Err(e) = set_outage(env, OutageMode::Up, None).await {
+                verdict
+                    .evidence
+                    .notes
+                    .push(format!("the mock IdP did not come back afterwards: {e}"));
+            }
+            if needs_reset && let Err(e) = env.run_hook("reset").await {
                 tracing::error!(error = %e, scenario = %scenario.id, "reset hook failed");
-                let mut v = verdict;
-                v.evidence
+                verdict
+                    .evidence
                     .notes
                     .push(format!("the reset hook failed afterwards: {e}"));
-                return v;
             }
             verdict
         }
     };
     match tokio::time::timeout(options.scenario_timeout, body).await {
         Ok(v) => v,
-        Err(_) => errored(
-            scenario,
-            format!(
-                "the scenario did not finish within {} s",
-                options.scenario_timeout.as_secs()
-            ),
-            Evidence::default(),
+        Err(_) => {
+            // Whatever the scenario changed is undone even so.
+            if uses_idp_outage {
+                let _ = set_outage(env, OutageMode::Up, None).await;
+            }
+            if needs_reset {
+                let _ = env.run_hook("reset").await;
+            }
+            errored(
+                scenario,
+                format!(
+                    "the scenario did not finish within {} s",
+                    options.scenario_timeout.as_secs()
+                ),
+                Evidence::default(),
+            )
+        }
+    }
+}
+
+/// What the scenario's flows, steps and expectations need from the target, beyond
+/// capabilities and settings; `Err` is the skip reason.
+fn check_needs(target: &Target, scenario: &Scenario) -> Result<(), String> {
+    let name = &target.file.name;
+    let mut flows = vec![scenario.file.flow];
+    let mut expectations = vec![&scenario.file.expect];
+    for step in &scenario.file.steps {
+        match step {
+            Step::Login { flow, expect, .. } => {
+                flows.push(*flow);
+                expectations.extend(expect.iter());
+            }
+            Step::Logout if target.file.session.logout_url.is_none() => {
+                return Err(format!(
+                    "target {name} does not say how to sign out ([session].logout_url)"
+                ));
+            }
+            Step::ResetPassword { .. } if target.file.login.password_reset.is_none() => {
+                return Err(format!(
+                    "target {name} does not say how to reset a password ([login.password_reset])"
+                ));
+            }
+            _ => {}
+        }
+    }
+    for flow in flows {
+        match flow {
+            Flow::Password if target.file.login.password.is_none() => {
+                return Err(format!(
+                    "target {name} has no password login form ([login.password])"
+                ));
+            }
+            Flow::Api if target.file.api.is_none() => {
+                return Err(format!("target {name} has no basic-auth API ([api])"));
+            }
+            _ => {}
+        }
+    }
+    let wants_role = expectations
+        .iter()
+        .any(|e| matches!(e, Expectation::SignedIn { role: Some(_), .. }));
+    if wants_role && target.file.session.role.is_none() {
+        return Err(format!(
+            "target {name} does not say how to read a user's role ([session].role)"
+        ));
+    }
+    Ok(())
+}
+
+/// Puts the mock IdP into an outage mode; back `up`, waits (bounded) until it answers again.
+async fn set_outage(
+    env: &Environment,
+    mode: OutageMode,
+    delay_ms: Option<u64>,
+) -> Result<(), String> {
+    let outage = match mode {
+        OutageMode::Up => Outage::Up,
+        OutageMode::Down => Outage::Down,
+        OutageMode::Error => Outage::Error,
+        OutageMode::Slow => Outage::slow(
+            delay_ms.map_or(mock_idp::outage::DEFAULT_SLOW_DELAY, Duration::from_millis),
         ),
+    };
+    if env.idp().outage() == outage {
+        return Ok(());
+    }
+    env.idp().set_outage(outage);
+    if outage == Outage::Down {
+        // The listener closes asynchronously: wait until connections are refused.
+        let addr = env.idp().addr();
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            if started.elapsed() > Duration::from_secs(5) {
+                return Err(format!(
+                    "the mock IdP at {addr} still accepts connections 5 s into its outage"
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        return Ok(());
+    }
+    if outage != Outage::Up {
+        return Ok(());
+    }
+    let url = format!("{}/metadata", env.idp().base_url());
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(1))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    loop {
+        if client
+            .get(&url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            return Err(format!(
+                "{url} did not answer within 5 s of the outage's end"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -167,7 +317,18 @@ fn timed(mut verdict: Verdict, started: Instant) -> Verdict {
     verdict
 }
 
-/// Runs the flow and judges it.
+/// One login of a scenario: the flow, as whom, and whether the IdP is out.
+struct Attempt<'a> {
+    flow: Flow,
+    user_name: &'a str,
+    outage: bool,
+    want_role: bool,
+    relay_state: Option<&'a str>,
+    /// This scenario run's witness URL (`{witness.url}`).
+    witness_url: &'a str,
+}
+
+/// Runs the steps and the flow, and judges them.
 async fn execute(
     env: &Environment,
     scenario: &Scenario,
@@ -179,47 +340,165 @@ async fn execute(
         ..Evidence::default()
     };
     let target = env.target();
-    let user_name = &scenario.file.user;
-    let Some(user) = target.file.users.get(user_name) else {
-        return errored(
-            scenario,
-            format!(
-                "the scenario's user `{user_name}` is not in target {}'s [users]",
-                target.file.name
-            ),
-            evidence,
-        );
-    };
     let token = mock_idp::xml::new_id()
         .trim_start_matches('_')
         .chars()
         .take(16)
         .collect::<String>();
     let witness_url = env.witness().url_for(&token);
-    let mut vars = env.vars().clone();
-    vars.set("witness.url", witness_url.clone());
-    vars.set("user.name", user_name.clone())
-        .set("user.email", user.email.clone())
-        .set("user.password", user.password.clone().unwrap_or_default());
-
-    let plan = match render_plan(scenario, &vars, &user.email) {
-        Ok(plan) => plan,
-        Err(message) => return errored(scenario, message, evidence),
-    };
-    evidence.plan = serde_json::to_value(&plan).ok();
-    let plan_id = env.idp().idp().create_plan(plan);
-    let idp_base = env.idp().base_url().to_owned();
     let sp_base = env.sp_base().to_owned();
-
+    let idp_base = env.idp().base_url().to_owned();
+    let mut ua = match UserAgent::new(&sp_base, &idp_base, options.step_timeout) {
+        Ok(ua) => ua,
+        Err(e) => return errored(scenario, e.to_string(), evidence),
+    };
+    // Passwords changed by a reset step, by logical user.
+    let mut passwords: BTreeMap<String, String> = BTreeMap::new();
+    let mut outage = false;
     let mut off_origin = None;
-    let observation = match drive(
+
+    for (i, step) in scenario.file.steps.iter().enumerate() {
+        let n = i + 1;
+        match step {
+            Step::Login { flow, user, expect } => {
+                let user_name = user.as_deref().unwrap_or(&scenario.file.user);
+                let attempt = Attempt {
+                    flow: *flow,
+                    user_name,
+                    outage,
+                    want_role: expect
+                        .as_ref()
+                        .is_some_and(|e| matches!(e, Expectation::SignedIn { role: Some(_), .. })),
+                    relay_state: scenario.file.relay_state.as_deref(),
+                    witness_url: &witness_url,
+                };
+                let mut step_evidence = Evidence::default();
+                let mut step_off_origin = None;
+                let observation = match attempt_login(
+                    env,
+                    scenario,
+                    &attempt,
+                    &passwords,
+                    &mut ua,
+                    options,
+                    &mut step_evidence,
+                    &mut step_off_origin,
+                )
+                .await
+                {
+                    Ok(o) => o,
+                    Err(message) => Observation::Error { message },
+                };
+                evidence.hops.append(&mut step_evidence.hops);
+                evidence.notes.push(format!(
+                    "step {n} ({} as {user_name}): {}",
+                    flow.as_str(),
+                    observation.summary()
+                ));
+                evidence.notes.append(&mut step_evidence.notes);
+                if let Some(expect) = expect {
+                    let judgement = judge(
+                        expect,
+                        scenario.file.level,
+                        scenario.file.severity,
+                        user_name,
+                        &observation,
+                        &target.file.users,
+                        step_off_origin.as_deref(),
+                        Refusals::of(target.file.refusal.as_ref()),
+                    );
+                    if judgement.status != Status::Pass {
+                        return Verdict {
+                            id: scenario.id.clone(),
+                            title: scenario.file.title.clone(),
+                            status: judgement.status,
+                            severity: judgement.severity,
+                            level: scenario.file.level,
+                            expected: format!("step {n}: {}", judgement.expected),
+                            observed: format!("step {n}: {}", observation.summary()),
+                            reason: format!("step {n} ({}): {}", flow.as_str(), judgement.reason),
+                            spec: scenario.file.spec.clone(),
+                            duration_ms: 0,
+                            observation: Some(observation),
+                            expectation: Some(expect.clone()),
+                            evidence,
+                        };
+                    }
+                }
+            }
+            Step::Set { setting } => {
+                if let Err(e) = env.run_hook(setting).await {
+                    return errored(scenario, format!("step {n}: {e}"), evidence);
+                }
+                evidence
+                    .notes
+                    .push(format!("step {n}: hook `{setting}` changed the SP"));
+            }
+            Step::Idp {
+                outage: mode,
+                delay_ms,
+            } => {
+                if let Err(e) = set_outage(env, *mode, *delay_ms).await {
+                    return errored(scenario, format!("step {n}: {e}"), evidence);
+                }
+                outage = *mode != OutageMode::Up;
+                evidence.notes.push(format!(
+                    "step {n}: the mock IdP is now {}",
+                    env.idp().outage().describe()
+                ));
+            }
+            Step::Logout => {
+                let url = target
+                    .file
+                    .session
+                    .logout_url
+                    .as_deref()
+                    .map(|u| env.vars().render(u))
+                    .transpose();
+                let Ok(Some(url)) = url else {
+                    return errored(
+                        scenario,
+                        format!("step {n}: no usable logout URL"),
+                        evidence,
+                    );
+                };
+                let mut seen = SamlSeen::default();
+                if let Err(e) = ua.navigate("GET", &url, Vec::new(), &mut seen).await {
+                    evidence.hops.extend(ua.take_hops());
+                    return errored(scenario, format!("step {n}: {e}"), evidence);
+                }
+                evidence.hops.extend(ua.take_hops());
+                evidence.notes.push(format!("step {n}: signed out ({url})"));
+            }
+            Step::ResetPassword { password } => {
+                match reset_password(env, scenario, password, &mut ua).await {
+                    Ok(note) => {
+                        passwords.insert(scenario.file.user.clone(), password.clone());
+                        evidence.notes.push(format!("step {n}: {note}"));
+                    }
+                    Err(e) => return errored(scenario, format!("step {n}: {e}"), evidence),
+                }
+            }
+        }
+    }
+
+    let attempt = Attempt {
+        flow: scenario.file.flow,
+        user_name: &scenario.file.user,
+        outage,
+        want_role: matches!(
+            scenario.file.expect,
+            Expectation::SignedIn { role: Some(_), .. }
+        ),
+        relay_state: scenario.file.relay_state.as_deref(),
+        witness_url: &witness_url,
+    };
+    let observation = match attempt_login(
         env,
         scenario,
-        &vars,
-        &user.email,
-        plan_id.as_str(),
-        &idp_base,
-        &sp_base,
+        &attempt,
+        &passwords,
+        &mut ua,
         options,
         &mut evidence,
         &mut off_origin,
@@ -233,10 +512,11 @@ async fn execute(
         &scenario.file.expect,
         scenario.file.level,
         scenario.file.severity,
-        user_name,
+        &scenario.file.user,
         &observation,
         &target.file.users,
         off_origin.as_deref(),
+        Refusals::of(target.file.refusal.as_ref()),
     );
     let fetched = env.witness().hits_for(&token);
     if !fetched.is_empty() {
@@ -265,6 +545,236 @@ async fn execute(
     }
 }
 
+/// One login as `attempt` says, in `ua`; the observation afterwards.
+#[allow(clippy::too_many_arguments)]
+async fn attempt_login(
+    env: &Environment,
+    scenario: &Scenario,
+    attempt: &Attempt<'_>,
+    passwords: &BTreeMap<String, String>,
+    ua: &mut UserAgent,
+    options: RunOptions,
+    evidence: &mut Evidence,
+    off_origin: &mut Option<String>,
+) -> Result<Observation, String> {
+    let target = env.target();
+    let user_name = attempt.user_name;
+    let Some(user) = target.file.users.get(user_name) else {
+        return Err(format!(
+            "the scenario's user `{user_name}` is not in target {}'s [users]",
+            target.file.name
+        ));
+    };
+    let mut vars = env.vars().clone();
+    vars.set("witness.url", attempt.witness_url.to_owned());
+    vars.set("user.name", user_name.to_owned())
+        .set("user.email", user.email.clone())
+        .set(
+            "user.password",
+            passwords
+                .get(user_name)
+                .cloned()
+                .or_else(|| user.password.clone())
+                .unwrap_or_default(),
+        );
+    match attempt.flow {
+        Flow::Password => {
+            let Some(form) = &target.file.login.password else {
+                return Err(format!("target {} has no password form", target.file.name));
+            };
+            let url = vars.render(&form.url).map_err(|e| e.to_string())?;
+            let fields = form
+                .fields
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), vars.render(v)?)))
+                .collect::<Result<Vec<_>, crate::template::TemplateError>>()
+                .map_err(|e| e.to_string())?;
+            let mut seen = SamlSeen::default();
+            let page = ua.navigate("POST", &url, fields, &mut seen).await;
+            evidence.hops.extend(ua.take_hops());
+            let page = page.map_err(|e| e.to_string())?;
+            let (observation, note) = probe(ua, env, &vars, attempt.want_role).await?;
+            evidence.probe = Some(note);
+            evidence.hops.extend(ua.take_hops());
+            Ok(refusal_from(observation, Some(&page), env, None))
+        }
+        Flow::Api => {
+            let Some(api) = &target.file.api else {
+                return Err(format!("target {} has no API", target.file.name));
+            };
+            let url = vars.render(&api.url).map_err(|e| e.to_string())?;
+            let password = vars.get("user.password").unwrap_or_default().to_owned();
+            let page = ua
+                .get_basic(&url, &user.email, &password)
+                .await
+                .map_err(|e| e.to_string())?;
+            evidence.hops.extend(ua.take_hops());
+            evidence.probe = Some(format!(
+                "GET {url} (basic auth as {}) -> {}",
+                user.email, page.status
+            ));
+            Ok(if (200..300).contains(&page.status) {
+                match api.identity.extract(&page.body) {
+                    Some(identity) => Observation::SignedIn {
+                        identity,
+                        role: None,
+                    },
+                    None => {
+                        return Err(format!(
+                            "the API answered {} but the identity could not be read from it",
+                            page.status
+                        ));
+                    }
+                }
+            } else {
+                refusal_from(
+                    Observation::NotSignedIn {
+                        status: None,
+                        reason: None,
+                        ended: None,
+                        password_form: false,
+                    },
+                    Some(&page),
+                    env,
+                    None,
+                )
+            })
+        }
+        Flow::Session => {
+            let (observation, note) = probe(ua, env, &vars, attempt.want_role).await?;
+            evidence.probe = Some(note);
+            evidence.hops.extend(ua.take_hops());
+            Ok(observation)
+        }
+        Flow::SpInitiated
+        | Flow::IdpInitiated
+        | Flow::Replay
+        | Flow::IdpInitiatedReplay
+        | Flow::CrossAgent => {
+            let plan = render_plan(scenario, &vars, &user.email)?;
+            evidence.plan = serde_json::to_value(&plan).ok();
+            let plan_id = env.idp().idp().create_plan(plan);
+            let idp_base = env.idp().base_url().to_owned();
+            ua.add_cookie(
+                &format!("{}={plan_id}; Path=/", mock_idp::server::PLAN_COOKIE),
+                &idp_base,
+            );
+            drive(
+                env,
+                attempt,
+                &vars,
+                &user.email,
+                plan_id.as_str(),
+                &idp_base,
+                ua,
+                options,
+                evidence,
+                off_origin,
+            )
+            .await
+        }
+    }
+}
+
+/// The target's password reset for the scenario's user: a token, then the form.
+async fn reset_password(
+    env: &Environment,
+    scenario: &Scenario,
+    password: &str,
+    ua: &mut UserAgent,
+) -> Result<String, String> {
+    let target = env.target();
+    let Some(reset) = &target.file.login.password_reset else {
+        return Err(format!(
+            "target {} has no [login.password_reset]",
+            target.file.name
+        ));
+    };
+    let Some(user) = target.file.users.get(&scenario.file.user) else {
+        return Err(format!("no user `{}` in the target", scenario.file.user));
+    };
+    let mut vars = env.vars().clone();
+    vars.set("user.email", user.email.clone())
+        .set("reset.password", password.to_owned());
+    let body = env
+        .http_request(&reset.token_request, &vars)
+        .await
+        .map_err(|e| format!("the reset token request failed: {e}"))?;
+    let token = reset
+        .token
+        .extract(&body)
+        .ok_or_else(|| "no reset token in the answer to the token request".to_owned())?;
+    vars.set("reset.token", token);
+    let url = vars.render(&reset.url).map_err(|e| e.to_string())?;
+    let fields = reset
+        .fields
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), vars.render(v)?)))
+        .collect::<Result<Vec<_>, crate::template::TemplateError>>()
+        .map_err(|e| e.to_string())?;
+    let mut seen = SamlSeen::default();
+    let page = ua
+        .navigate("POST", &url, fields, &mut seen)
+        .await
+        .map_err(|e| e.to_string())?;
+    if page.status >= 400 {
+        return Err(format!(
+            "the reset form answered {}: {}",
+            page.status,
+            page.body.chars().take(200).collect::<String>()
+        ));
+    }
+    Ok(format!(
+        "password reset for {} through {url} ({})",
+        user.email, page.status
+    ))
+}
+
+/// Completes a not-signed-in observation with what the last page shows: its status and
+/// refusal reason when it is one of the SP's error pages, whether it is a password form, and
+/// `ended` when the attempt did not end at the SP.
+fn refusal_from(
+    observation: Observation,
+    page: Option<&Page>,
+    env: &Environment,
+    ended: Option<String>,
+) -> Observation {
+    let Observation::NotSignedIn { status, reason, .. } = observation else {
+        return observation;
+    };
+    let sp_page = page.filter(|p| origin(&p.url) == origin(env.sp_base()));
+    let error_page = sp_page.filter(|p| p.status >= 400);
+    Observation::NotSignedIn {
+        status: status.or(error_page.map(|p| p.status)),
+        reason: reason.or_else(|| {
+            error_page.and_then(|p| {
+                env.target()
+                    .file
+                    .refusal
+                    .as_ref()
+                    .and_then(|r| r.reason.extract(&p.body))
+            })
+        }),
+        ended: ended.or_else(|| match page {
+            Some(p) if sp_page.is_none() => Some(format!(
+                "the attempt ended at {} (HTTP {})",
+                origin(&p.url),
+                p.status
+            )),
+            _ => None,
+        }),
+        password_form: sp_page.is_some_and(|p| has_password_field(&p.body)),
+    }
+}
+
+/// Whether an HTML page has a password input.
+fn has_password_field(body: &str) -> bool {
+    let lower = body.to_ascii_lowercase();
+    lower.contains("type=\"password\"")
+        || lower.contains("type='password'")
+        || lower.contains("type=password")
+}
+
 /// The scenario's plan with placeholders filled and the user defaulted.
 fn render_plan(scenario: &Scenario, vars: &Vars, email: &str) -> Result<mock_idp::Plan, String> {
     let mut json = serde_json::to_value(&scenario.file.plan)
@@ -282,88 +792,104 @@ fn render_plan(scenario: &Scenario, vars: &Vars, email: &str) -> Result<mock_idp
 #[allow(clippy::too_many_arguments)]
 async fn drive(
     env: &Environment,
-    scenario: &Scenario,
+    attempt: &Attempt<'_>,
     vars: &Vars,
     email: &str,
     plan_id: &str,
     idp_base: &str,
-    sp_base: &str,
+    first: &mut UserAgent,
     options: RunOptions,
     evidence: &mut Evidence,
     off_origin: &mut Option<String>,
 ) -> Result<Observation, String> {
     let target = env.target();
+    let sp_base = env.sp_base().to_owned();
+    let flow = attempt.flow;
     let new_agent =
-        || UserAgent::new(sp_base, idp_base, options.step_timeout).map_err(|e| e.to_string());
-    let mut ua = new_agent()?;
-    ua.add_cookie(
-        &format!("{}={plan_id}; Path=/", mock_idp::server::PLAN_COOKIE),
-        idp_base,
-    );
+        || UserAgent::new(&sp_base, idp_base, options.step_timeout).map_err(|e| e.to_string());
     let mut seen = SamlSeen {
-        hold_response: scenario.file.flow == Flow::CrossAgent,
+        hold_response: flow == Flow::CrossAgent,
         ..SamlSeen::default()
     };
-    let start_url = match scenario.file.flow {
-        Flow::SpInitiated | Flow::Replay | Flow::CrossAgent => vars
-            .render(&target.file.login.sp_initiated_url)
-            .map_err(|e| e.to_string())?,
+    let start_url = match flow {
         Flow::IdpInitiated | Flow::IdpInitiatedReplay => {
             let mut query = form_urlencoded::Serializer::new(String::new());
             query
                 .append_pair("sp", vars.get("sp.entity_id").unwrap_or_default())
                 .append_pair("user", email)
                 .append_pair("plan", plan_id);
-            if let Some(rs) = &scenario.file.relay_state {
+            if let Some(rs) = attempt.relay_state {
                 query.append_pair("relay_state", &vars.render(rs).map_err(|e| e.to_string())?);
             }
             format!("{idp_base}/idp-initiated?{}", query.finish())
         }
+        _ => vars
+            .render(&target.file.login.sp_initiated_url)
+            .map_err(|e| e.to_string())?,
     };
-    let navigation = ua.navigate("GET", &start_url, Vec::new(), &mut seen).await;
+    let navigation = first
+        .navigate("GET", &start_url, Vec::new(), &mut seen)
+        .await;
     record_saml(&seen, evidence);
-    if let Err(e) = &navigation
-        && seen.response_post.is_none()
-        && seen.after_response.is_none()
-    {
-        evidence.hops = ua.take_hops();
-        return Err(e.to_string());
-    }
-    if let Err(e) = &navigation {
-        evidence
+    let mut ended = None;
+    let mut last_page = None;
+    match &navigation {
+        Ok(page) => last_page = Some(page.clone()),
+        Err(e) if seen.response_post.is_none() && seen.after_response.is_none() => {
+            if !attempt.outage {
+                evidence.hops.extend(first.take_hops());
+                return Err(e.to_string());
+            }
+            // The IdP is out on purpose: where the attempt died is the observation (in words
+            // that do not change from run to run: no URLs, no ports).
+            let _ = e;
+            ended = Some(match first.hops().last() {
+                Some(hop) => format!(
+                    "no answer from {}: {}",
+                    if hop.to == "sp" { "the SP" } else { "the IdP" },
+                    hop.error
+                        .as_deref()
+                        .and_then(|m| m.split(':').next())
+                        .unwrap_or("request failed")
+                ),
+                None => "no answer".to_owned(),
+            });
+        }
+        Err(e) => evidence
             .notes
-            .push(format!("navigation after the response ended early: {e}"));
+            .push(format!("navigation after the response ended early: {e}")),
     }
 
-    let second_agent = match scenario.file.flow {
+    let second_agent = match flow {
         Flow::CrossAgent => Some((
             "the first user agent's login did not produce a response",
             "a second user agent starts its own login, then posts the first one's response",
         )),
         Flow::Replay | Flow::IdpInitiatedReplay => {
-            let first = probe(&mut ua, env, vars).await?;
+            let first_try = probe(first, env, vars, false).await?;
             evidence.notes.push(format!(
                 "first attempt (the legitimate login): {}",
-                first.0.summary()
+                first_try.0.summary()
             ));
             Some((
                 "the first login did not deliver a response to replay",
                 "replaying the same response from a fresh user agent",
             ))
         }
-        Flow::SpInitiated | Flow::IdpInitiated => None,
+        _ => None,
     };
-    let (mut ua, seen) = match second_agent {
-        None => (ua, seen),
+    let mut other_agent = None;
+    let seen = match second_agent {
+        None => seen,
         Some((missing, note)) => {
             let form = seen.response_post.clone();
-            evidence.hops = ua.take_hops();
+            evidence.hops.extend(first.take_hops());
             let Some(form) = form else {
                 return Err(missing.to_owned());
             };
             evidence.notes.push(note.to_owned());
             let mut other = new_agent()?;
-            if scenario.file.flow == Flow::CrossAgent {
+            if flow == Flow::CrossAgent {
                 // The second browser has a login of its own in flight.
                 let mut own = SamlSeen {
                     hold_response: true,
@@ -378,14 +904,21 @@ async fn drive(
             let posted = other
                 .navigate("POST", &form.action, form.fields, &mut seen_other)
                 .await;
-            if let Err(e) = posted
-                && seen_other.after_response.is_none()
-            {
-                evidence.hops.extend(other.take_hops());
-                return Err(e.to_string());
+            match posted {
+                Ok(page) => last_page = Some(page),
+                Err(e) if seen_other.after_response.is_none() => {
+                    evidence.hops.extend(other.take_hops());
+                    return Err(e.to_string());
+                }
+                Err(_) => {}
             }
-            (other, seen_other)
+            other_agent = Some(other);
+            seen_other
         }
+    };
+    let ua: &mut UserAgent = match other_agent.as_mut() {
+        Some(other) => other,
+        None => first,
     };
 
     if let Some(url) = &seen.off_origin_redirect {
@@ -394,13 +927,13 @@ async fn drive(
         ));
         *off_origin = Some(url.clone());
     }
-    let (observation, probe_note) = probe(&mut ua, env, vars).await?;
+    let (observation, probe_note) = probe(ua, env, vars, attempt.want_role).await?;
     evidence.probe = Some(probe_note);
     evidence.hops.extend(ua.take_hops());
     Ok(match observation {
         Observation::NotSignedIn { .. } => {
             let after = seen.after_response.as_ref();
-            Observation::NotSignedIn {
+            let observed = Observation::NotSignedIn {
                 status: after.map(|p| p.status),
                 reason: after.and_then(|p| {
                     target
@@ -409,17 +942,27 @@ async fn drive(
                         .as_ref()
                         .and_then(|r| r.reason.extract(&p.body))
                 }),
+                ended: None,
+                password_form: false,
+            };
+            let page = after.or(last_page.as_ref());
+            if ended.is_some() {
+                refusal_from(observed, None, env, ended)
+            } else {
+                refusal_from(observed, page, env, None)
             }
         }
         other => other,
     })
 }
 
-/// Asks the SP who is signed in. Returns the observation and a note for the evidence.
+/// Asks the SP who is signed in (and, with `want_role`, with which role). Returns the
+/// observation and a note for the evidence.
 async fn probe(
     ua: &mut UserAgent,
     env: &Environment,
     vars: &Vars,
+    want_role: bool,
 ) -> Result<(Observation, String), String> {
     let session = &env.target().file.session;
     let url = vars.render(&session.probe_url).map_err(|e| e.to_string())?;
@@ -431,12 +974,21 @@ async fn probe(
             Observation::NotSignedIn {
                 status: None,
                 reason: None,
+                ended: None,
+                password_form: false,
             },
             note,
         ));
     }
     match session.identity.extract(&page.body) {
-        Some(identity) => Ok((Observation::SignedIn { identity }, note)),
+        Some(identity) => {
+            let role = if want_role {
+                session.role.as_ref().and_then(|r| r.extract(&page.body))
+            } else {
+                None
+            };
+            Ok((Observation::SignedIn { identity, role }, note))
+        }
         None => Err(format!(
             "the session probe answered {} (signed in) but the identity could not be read from it: {excerpt}",
             page.status

@@ -292,18 +292,22 @@ impl Environment {
     }
 
     async fn run_http_hook(&self, hook: &HttpHook) -> Result<(), String> {
-        let url = self.vars.render(&hook.url).map_err(|e| e.to_string())?;
+        self.http_request(hook, &self.vars).await.map(|_| ())
+    }
+
+    /// Sends an HTTP request described like a hook, with `vars` for its placeholders; the
+    /// body of a 2xx answer (a password reset's token request, for example).
+    pub async fn http_request(&self, hook: &HttpHook, vars: &Vars) -> Result<String, String> {
+        let url = vars.render(&hook.url).map_err(|e| e.to_string())?;
         let method = reqwest::Method::from_bytes(hook.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("invalid method `{}`", hook.method))?;
         let mut request = self.client.request(method.clone(), &url);
         for (k, v) in &hook.headers {
-            request = request.header(k, self.vars.render(v).map_err(|e| e.to_string())?);
+            request = request.header(k, vars.render(v).map_err(|e| e.to_string())?);
         }
         if let Some(json) = &hook.json {
             let mut body = json.clone();
-            self.vars
-                .render_json(&mut body)
-                .map_err(|e| e.to_string())?;
+            vars.render_json(&mut body).map_err(|e| e.to_string())?;
             request = request.json(&body);
         }
         let response = request
@@ -311,10 +315,10 @@ impl Environment {
             .await
             .map_err(|e| format!("{method} {url}: {e}"))?;
         let status = response.status();
+        let body = response.text().await.unwrap_or_default();
         if status.is_success() {
-            Ok(())
+            Ok(body)
         } else {
-            let body = response.text().await.unwrap_or_default();
             Err(format!(
                 "{method} {url} answered {status}: {}",
                 body.chars().take(300).collect::<String>()

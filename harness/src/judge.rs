@@ -32,11 +32,45 @@ impl Identities for std::collections::BTreeMap<String, crate::target::User> {
     }
 }
 
+/// What the judge knows of how the target shows refusals.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Refusals<'a> {
+    /// Whether the target says how to read a refusal reason.
+    pub readable: bool,
+    /// The target's codes for reason names.
+    pub codes: Option<&'a std::collections::BTreeMap<String, String>>,
+}
+
+impl<'a> Refusals<'a> {
+    /// From a target's `[refusal]` section.
+    pub fn of(section: Option<&'a crate::target::RefusalSection>) -> Self {
+        Self {
+            readable: section.is_some(),
+            codes: section.map(|r| &r.codes),
+        }
+    }
+}
+
+fn refused_words(reason: Option<&str>, clear: bool) -> String {
+    let mut text = "refused".to_owned();
+    if let Some(r) = reason {
+        text.push_str(&format!(" ({r})"));
+    }
+    if clear {
+        text.push_str(", with a clear answer from the SP");
+    }
+    text
+}
+
 /// The expectation in words, with logical user names (for scenarios that did not run).
 pub fn describe(expectation: &Expectation) -> String {
     match expectation {
-        Expectation::SignedIn { user } => format!("signed in as {user}"),
-        Expectation::Refused => "refused".to_owned(),
+        Expectation::SignedIn { user, role: None } => format!("signed in as {user}"),
+        Expectation::SignedIn {
+            user,
+            role: Some(role),
+        } => format!("signed in as {user} with role {role}"),
+        Expectation::Refused { reason, clear } => refused_words(reason.as_deref(), *clear),
         Expectation::NoEffect { user } => format!("refused, or signed in as {user} only"),
         Expectation::StaysOnOrigin => "no redirect to another origin".to_owned(),
         Expectation::Policy { recommended } => match recommended {
@@ -64,6 +98,7 @@ pub fn fetched(judgement: Judgement, url: &str, requests: usize) -> Judgement {
 
 /// Decides one scenario. `off_origin` is a redirect to another origin the SP sent the user
 /// agent after the response, if any.
+#[allow(clippy::too_many_arguments)]
 pub fn judge(
     expectation: &Expectation,
     level: Level,
@@ -72,14 +107,18 @@ pub fn judge(
     observation: &Observation,
     users: &dyn Identities,
     off_origin: Option<&str>,
+    refusals: Refusals<'_>,
 ) -> Judgement {
     let who = |user: &str| users.identity(user).map(str::to_owned);
     let expected = match expectation {
-        Expectation::SignedIn { user } => format!(
-            "signed in as {}",
-            who(user).unwrap_or_else(|| user.to_owned())
+        Expectation::SignedIn { user, role } => format!(
+            "signed in as {}{}",
+            who(user).unwrap_or_else(|| user.to_owned()),
+            role.as_ref()
+                .map(|r| format!(" with role {r}"))
+                .unwrap_or_default()
         ),
-        Expectation::Refused => "refused".to_owned(),
+        Expectation::Refused { reason, clear } => refused_words(reason.as_deref(), *clear),
         Expectation::NoEffect { user } => format!(
             "refused, or signed in as {} only",
             who(user).unwrap_or_else(|| user.to_owned())
@@ -107,7 +146,7 @@ pub fn judge(
         );
     }
     let signed_in_as = match observation {
-        Observation::SignedIn { identity } => Some(identity.as_str()),
+        Observation::SignedIn { identity, .. } => Some(identity.as_str()),
         _ => None,
     };
     let same = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
@@ -120,14 +159,29 @@ pub fn judge(
 
     // Met or not, and why.
     let (met, reason) = match expectation {
-        Expectation::SignedIn { user } => {
+        Expectation::SignedIn { user, role } => {
             let Some(want) = who(user) else {
                 return unknown_user(user);
             };
+            let got_role = match observation {
+                Observation::SignedIn { role, .. } => role.as_deref(),
+                _ => None,
+            };
             match signed_in_as {
-                Some(got) if same(got, &want) => {
-                    (true, format!("signed in as {want}, as expected"))
-                }
+                Some(got) if same(got, &want) => match (role, got_role) {
+                    (None, _) => (true, format!("signed in as {want}, as expected")),
+                    (Some(r), Some(g)) if same(r, g) => (
+                        true,
+                        format!("signed in as {want} with role {g}, as expected"),
+                    ),
+                    (Some(r), Some(g)) => {
+                        (false, format!("signed in as {want} with role {g}, not {r}"))
+                    }
+                    (Some(r), None) => (
+                        false,
+                        format!("signed in as {want}, but the SP shows no role (expected {r})"),
+                    ),
+                },
                 Some(got) => (
                     false,
                     format!("signed in as {got}, but the response was for {want}"),
@@ -148,11 +202,26 @@ pub fn judge(
                 format!("the SP redirected the user agent to {url} (an open redirect)"),
             ),
         },
-        Expectation::Refused => match signed_in_as {
-            None => (true, "refused, as expected".to_owned()),
-            Some(got) => (
+        Expectation::Refused { reason, clear } => match observation {
+            Observation::NotSignedIn {
+                reason: shown,
+                ended,
+                password_form,
+                ..
+            } => refused_as_expected(
+                reason.as_deref(),
+                *clear,
+                shown.as_deref(),
+                ended.as_deref(),
+                *password_form,
+                refusals,
+            ),
+            _ => (
                 false,
-                format!("the SP accepted a response it must refuse and signed in {got}"),
+                format!(
+                    "the SP accepted a response it must refuse and signed in {}",
+                    signed_in_as.unwrap_or_default()
+                ),
             ),
         },
         Expectation::NoEffect { user } => {
@@ -206,6 +275,56 @@ pub fn judge(
     decided(status, reason)
 }
 
+/// Whether a refusal is the expected one: the reason (when one is named) and, for `clear`, an
+/// answer from the SP itself that is not a password form.
+fn refused_as_expected(
+    reason: Option<&str>,
+    clear: bool,
+    shown: Option<&str>,
+    ended: Option<&str>,
+    password_form: bool,
+    refusals: Refusals<'_>,
+) -> (bool, String) {
+    if clear {
+        if let Some(e) = ended {
+            return (
+                false,
+                format!("nobody was signed in, but the user got no clear answer from the SP: {e}"),
+            );
+        }
+        if password_form {
+            return (
+                false,
+                "nobody was signed in, but the SP offered a password form instead".to_owned(),
+            );
+        }
+    }
+    let Some(name) = reason else {
+        return (true, "refused, as expected".to_owned());
+    };
+    match (refusals.codes.and_then(|c| c.get(name)), shown) {
+        (Some(code), Some(got)) if got == code => {
+            (true, format!("refused with reason {got}, as expected"))
+        }
+        (Some(code), got) => (
+            false,
+            format!(
+                "refused, but with reason {} instead of {code}",
+                got.unwrap_or("(none shown)")
+            ),
+        ),
+        (None, Some(got)) => (true, format!("refused with reason {got}")),
+        (None, None) if refusals.readable => (
+            false,
+            format!("refused, but the SP showed no reason (expected: {name})"),
+        ),
+        (None, None) => (
+            true,
+            "refused, as expected (the target shows no reason to check)".to_owned(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -235,6 +354,7 @@ mod tests {
     fn signed_in(who: &str) -> Observation {
         Observation::SignedIn {
             identity: who.to_owned(),
+            role: None,
         }
     }
 
@@ -242,11 +362,118 @@ mod tests {
         Observation::NotSignedIn {
             status: Some(403),
             reason: Some("destination_mismatch".into()),
+            ended: None,
+            password_form: false,
         }
     }
 
     fn run(e: &Expectation, level: Level, o: &Observation) -> Judgement {
-        judge(e, level, Severity::Critical, "member", o, &users(), None)
+        judge(
+            e,
+            level,
+            Severity::Critical,
+            "member",
+            o,
+            &users(),
+            None,
+            Refusals::default(),
+        )
+    }
+
+    const REFUSED: Expectation = Expectation::Refused {
+        reason: None,
+        clear: false,
+    };
+
+    #[test]
+    fn roles_reasons_and_clear_answers_are_checked() {
+        let e = Expectation::SignedIn {
+            user: "member".into(),
+            role: Some("member".into()),
+        };
+        let as_role = |role: Option<&str>| Observation::SignedIn {
+            identity: "alice@corp.example".into(),
+            role: role.map(str::to_owned),
+        };
+        assert_eq!(
+            run(&e, Level::Must, &as_role(Some("member"))).status,
+            Status::Pass
+        );
+        let j = run(&e, Level::Must, &as_role(Some("admin")));
+        assert_eq!(j.status, Status::Fail);
+        assert!(j.reason.contains("admin"), "{}", j.reason);
+        assert_eq!(run(&e, Level::Must, &as_role(None)).status, Status::Fail);
+
+        let codes: BTreeMap<String, String> =
+            [("unknown-user".to_owned(), "unknown_user".to_owned())].into();
+        let refusals = Refusals {
+            readable: true,
+            codes: Some(&codes),
+        };
+        let e = Expectation::Refused {
+            reason: Some("unknown-user".into()),
+            clear: true,
+        };
+        let not_in = |reason: Option<&str>, ended: Option<&str>, password_form: bool| {
+            Observation::NotSignedIn {
+                status: Some(403),
+                reason: reason.map(str::to_owned),
+                ended: ended.map(str::to_owned),
+                password_form,
+            }
+        };
+        let decide = |o: &Observation, r: Refusals<'_>| {
+            judge(
+                &e,
+                Level::Must,
+                Severity::Medium,
+                "member",
+                o,
+                &users(),
+                None,
+                r,
+            )
+            .status
+        };
+        assert_eq!(
+            decide(&not_in(Some("unknown_user"), None, false), refusals),
+            Status::Pass
+        );
+        assert_eq!(
+            decide(&not_in(Some("bad_credentials"), None, false), refusals),
+            Status::Fail
+        );
+        assert_eq!(decide(&not_in(None, None, false), refusals), Status::Fail);
+        assert_eq!(
+            decide(
+                &not_in(
+                    Some("unknown_user"),
+                    Some("the IdP refused the connection"),
+                    false
+                ),
+                refusals
+            ),
+            Status::Fail
+        );
+        assert_eq!(
+            decide(&not_in(Some("unknown_user"), None, true), refusals),
+            Status::Fail
+        );
+        // A target without a code for the name: some reason must show; without an extractor,
+        // nothing can be checked.
+        let no_codes = Refusals {
+            readable: true,
+            codes: None,
+        };
+        assert_eq!(
+            decide(&not_in(Some("whatever"), None, false), no_codes),
+            Status::Pass
+        );
+        assert_eq!(decide(&not_in(None, None, false), no_codes), Status::Fail);
+        assert_eq!(
+            decide(&not_in(None, None, false), Refusals::default()),
+            Status::Pass
+        );
     }
 
     #[test]
@@ -261,6 +488,7 @@ mod tests {
             &o,
             &users(),
             Some("https://evil.test/"),
+            Refusals::default(),
         );
         assert_eq!(j.status, Status::Fail);
         assert!(j.reason.contains("https://evil.test/"), "{}", j.reason);
@@ -271,6 +499,7 @@ mod tests {
     fn signed_in_needs_the_right_identity_not_just_a_session() {
         let e = Expectation::SignedIn {
             user: "member".into(),
+            role: None,
         };
         assert_eq!(
             run(&e, Level::Must, &signed_in("Alice@corp.example")).status,
@@ -290,7 +519,7 @@ mod tests {
 
     #[test]
     fn refused_fails_on_any_session() {
-        let e = Expectation::Refused;
+        let e = REFUSED;
         assert_eq!(run(&e, Level::Must, &refused()).status, Status::Pass);
         let j = run(&e, Level::Must, &signed_in("alice@corp.example"));
         assert_eq!(j.status, Status::Fail);
@@ -298,6 +527,8 @@ mod tests {
         let none = Observation::NotSignedIn {
             status: None,
             reason: None,
+            ended: None,
+            password_form: false,
         };
         assert_eq!(run(&e, Level::Must, &none).status, Status::Pass);
     }
@@ -336,13 +567,14 @@ mod tests {
 
     #[test]
     fn errors_and_unknown_users_are_errors_not_failures() {
-        let e = Expectation::Refused;
+        let e = REFUSED;
         let o = Observation::Error {
             message: "connection refused".into(),
         };
         assert_eq!(run(&e, Level::Must, &o).status, Status::Error);
         let e = Expectation::SignedIn {
             user: "ghost".into(),
+            role: None,
         };
         let j = run(&e, Level::Must, &refused());
         assert_eq!(j.status, Status::Error);
@@ -351,15 +583,7 @@ mod tests {
 
     #[test]
     fn a_witness_fetch_fails_as_critical_even_when_the_sp_refused() {
-        let refused_ok = judge(
-            &Expectation::Refused,
-            Level::Must,
-            Severity::Medium,
-            "member",
-            &refused(),
-            &users(),
-            None,
-        );
+        let refused_ok = run(&REFUSED, Level::Must, &refused());
         assert_eq!(refused_ok.status, Status::Pass);
         let j = fetched(refused_ok, "http://127.0.0.1:9/w/t", 2);
         assert_eq!(j.status, Status::Fail);

@@ -42,6 +42,11 @@ pub struct ScenarioFile {
     /// What the SP must provide for the scenario to run.
     #[serde(default)]
     pub requires: Requirements,
+    /// Steps run in order before the main flow, in the same user agent: earlier logins (each
+    /// with an optional expectation of its own), settings changed mid-scenario, mock-IdP
+    /// outages, password resets. A scenario with steps that change shared state runs alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
     /// Names of reference-SP weakenings this scenario detects (the harness's self-test runs
     /// the catalogue against `reference-sp --weaken X` and expects exactly these to fail).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -137,6 +142,14 @@ pub enum Flow {
     /// posted from the second (InResponseTo bound to another browser: login CSRF, session
     /// fixation). The expectation is about the second user agent.
     CrossAgent,
+    /// The target's password form, with the user's email and password (the target's
+    /// `[login.password]`); no SAML.
+    Password,
+    /// The target's API with HTTP basic auth (the target's `[api]`): `signed-in` means the API
+    /// accepted the credentials and named that user.
+    Api,
+    /// No new login: asks the SP who is signed in in this user agent now (after the steps).
+    Session,
 }
 
 impl Flow {
@@ -148,7 +161,72 @@ impl Flow {
             Flow::Replay => "replay",
             Flow::IdpInitiatedReplay => "idp-initiated-replay",
             Flow::CrossAgent => "cross-agent",
+            Flow::Password => "password",
+            Flow::Api => "api",
+            Flow::Session => "session",
         }
+    }
+}
+
+/// One step before the main flow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Step {
+    /// A login in this user agent (any flow but the replay and cross-agent ones), as `user`
+    /// (default: the scenario's), with the scenario's plan; `expect` is judged right after it,
+    /// and a step that does not meet it decides the verdict.
+    Login {
+        /// How the login goes.
+        flow: Flow,
+        /// The logical user (default: the scenario's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        /// What this step must lead to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect: Option<Expectation>,
+    },
+    /// Changes an SP setting mid-scenario with the target's hook of that name (the `reset`
+    /// hook undoes it after the scenario).
+    Set {
+        /// The setting (`enforcement=on`).
+        setting: String,
+    },
+    /// Puts the mock IdP into an outage mode (or back up); it is back up after the scenario.
+    Idp {
+        /// The mode.
+        outage: OutageMode,
+        /// For `slow`: how long the IdP takes to answer (default 30 s).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delay_ms: Option<u64>,
+    },
+    /// Signs out of this user agent's session (the target's `[session].logout_url`).
+    Logout,
+    /// The target's password-reset flow (`[login.password_reset]`) for the scenario's user:
+    /// a reset token, then the new password; later password logins use it.
+    ResetPassword {
+        /// The new password.
+        password: String,
+    },
+}
+
+/// How the mock IdP fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutageMode {
+    /// Working normally.
+    Up,
+    /// Not listening: connections are refused.
+    Down,
+    /// HTTP 500 on every endpoint.
+    Error,
+    /// Answers only after a delay.
+    Slow,
+}
+
+impl Step {
+    /// Whether the step changes state other scenarios share (SP settings, the mock IdP).
+    pub fn is_exclusive(&self) -> bool {
+        !matches!(self, Step::Login { .. } | Step::Logout)
     }
 }
 
@@ -182,9 +260,24 @@ pub enum Expectation {
         /// The logical user (a key of the target's `[users]`).
         #[serde(rename = "as")]
         user: String,
+        /// The role the SP must give the user (read with the target's `[session].role`; a
+        /// target that cannot tell skips the scenario).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<String>,
     },
     /// No session at all.
-    Refused,
+    Refused {
+        /// The reason the SP must give, by a name the target maps to its own code
+        /// (`[refusal.codes]`); a target without that code must show some reason, a target
+        /// without a `[refusal]` extractor is not checked for one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        /// The user must get a clear answer from the SP itself, promptly: the attempt ends on
+        /// one of the SP's pages (not at a dead or failing IdP, not after a step timeout), and
+        /// that page is not a password form.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        clear: bool,
+    },
     /// The SP may refuse, or sign in, but only as the signed identity, never another one.
     NoEffect {
         /// The only logical user a session may be for.
@@ -328,6 +421,24 @@ impl Scenario {
                 None,
                 "field `title` must not be empty".to_owned(),
             ));
+        }
+        for (i, step) in file.steps.iter().enumerate() {
+            if let Step::Login { flow, .. } = step
+                && matches!(
+                    flow,
+                    Flow::Replay | Flow::IdpInitiatedReplay | Flow::CrossAgent
+                )
+            {
+                return Err(fail(
+                    field_line("steps"),
+                    None,
+                    format!(
+                        "step {}: a login step may use sp-initiated, idp-initiated, password, api or session, not {}",
+                        i + 1,
+                        flow.as_str()
+                    ),
+                ));
+            }
         }
         if !file.layouts.is_empty() && file.plan.signing.layout.is_some() {
             return Err(fail(
@@ -588,7 +699,8 @@ expect = { outcome = "signed-in", as = "member" }
         assert_eq!(
             s.file.expect,
             Expectation::SignedIn {
-                user: "member".into()
+                user: "member".into(),
+                role: None,
             }
         );
     }

@@ -123,7 +123,7 @@ fn default_ready_timeout() -> u64 {
 }
 
 /// How logins start.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginSection {
     /// The URL that starts an SP-initiated login (may use `{user.email}`).
@@ -131,6 +131,24 @@ pub struct LoginSection {
     /// A password login form, if the SP has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<PasswordLogin>,
+    /// How a user resets a password, if the SP lets the harness do it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_reset: Option<PasswordReset>,
+}
+
+/// A password reset: how to obtain a reset token (the harness stands in for the email the SP
+/// would send), then the form that sets the new password.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    /// The request that issues a token for `{user.email}`.
+    pub token_request: HttpHook,
+    /// Where the token is in that request's answer.
+    pub token: Extractor,
+    /// Where the reset form posts.
+    pub url: String,
+    /// The form fields; values may use `{reset.token}` and `{reset.password}`.
+    pub fields: BTreeMap<String, String>,
 }
 
 /// A password login form.
@@ -154,6 +172,9 @@ pub struct SessionSection {
     pub signed_in_status: u16,
     /// How to read the identity from the probe's body.
     pub identity: Extractor,
+    /// How to read the user's role from the probe's body, if the SP shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Extractor>,
     /// Where to log out, if the SP has such a URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logout_url: Option<String>,
@@ -169,6 +190,10 @@ fn default_signed_in_status() -> u16 {
 pub struct RefusalSection {
     /// The extractor, applied to the body of the ACS answer.
     pub reason: Extractor,
+    /// The SP's own codes for the reasons scenarios name (`unknown-user = "unknown_user"`):
+    /// a scenario expecting that reason then needs exactly that code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub codes: BTreeMap<String, String>,
 }
 
 /// An API check with basic auth.
@@ -368,7 +393,9 @@ impl Target {
         };
         for extractor in [
             Some(&file.session.identity),
+            file.session.role.as_ref(),
             file.refusal.as_ref().map(|r| &r.reason),
+            file.login.password_reset.as_ref().map(|r| &r.token),
         ]
         .into_iter()
         .flatten()
@@ -434,6 +461,25 @@ impl Target {
             }
         }
         Ok(vars)
+    }
+
+    /// Whether a hook can set `setting` in the middle of a scenario (a default does not count:
+    /// the step changes the SP); `Err` says why not.
+    pub fn can_apply(&self, setting: &str) -> Result<(), String> {
+        match (
+            self.file.hooks.contains_key(setting),
+            self.file.hooks.contains_key("reset"),
+        ) {
+            (true, true) => Ok(()),
+            (true, false) => Err(format!(
+                "target {} has a hook for `{setting}` but no `reset` hook to undo it",
+                self.file.name
+            )),
+            (false, _) => Err(format!(
+                "target {} has no hook for setting `{setting}`",
+                self.file.name
+            )),
+        }
     }
 
     /// Whether a setting holds by default or can be set by a hook; `Err` says why not.

@@ -61,6 +61,9 @@ pub enum Observation {
     SignedIn {
         /// The identity the probe yielded (an email for most SPs).
         identity: String,
+        /// The role the probe yielded, when the scenario asks about roles.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<String>,
     },
     /// The session probe says nobody is signed in.
     NotSignedIn {
@@ -70,6 +73,13 @@ pub enum Observation {
         /// The refusal reason the SP showed, read as the target file says.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// How the attempt ended when it did not end on one of the SP's pages (at an IdP that
+        /// refused the connection or failed, or after a step timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ended: Option<String>,
+        /// Whether the last page was a password form.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        password_form: bool,
     },
     /// The exchange could not be completed (timeout, connection refused, unexpected page).
     Error {
@@ -82,14 +92,32 @@ impl Observation {
     /// A one-line description for reports: `signed in as X`, `refused (403 destination_mismatch)`.
     pub fn summary(&self) -> String {
         match self {
-            Observation::SignedIn { identity } => format!("signed in as {identity}"),
-            Observation::NotSignedIn { status, reason } => {
+            Observation::SignedIn {
+                identity,
+                role: None,
+            } => format!("signed in as {identity}"),
+            Observation::SignedIn {
+                identity,
+                role: Some(role),
+            } => format!("signed in as {identity} (role {role})"),
+            Observation::NotSignedIn {
+                status,
+                reason,
+                ended,
+                password_form,
+            } => {
                 let mut text = "refused".to_owned();
                 match (status, reason) {
                     (Some(s), Some(r)) => text.push_str(&format!(" ({s} {r})")),
                     (Some(s), None) => text.push_str(&format!(" ({s})")),
                     (None, Some(r)) => text.push_str(&format!(" ({r})")),
                     (None, None) => {}
+                }
+                if let Some(e) = ended {
+                    text.push_str(&format!("; {e}"));
+                }
+                if *password_form {
+                    text.push_str("; shown a password form");
                 }
                 text
             }

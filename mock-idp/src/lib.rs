@@ -17,6 +17,7 @@ pub mod flavour;
 pub mod idp;
 pub mod keys;
 pub mod metadata;
+pub mod outage;
 pub mod plan;
 pub mod registry;
 pub mod response;
@@ -32,6 +33,7 @@ pub use crate::exchange::{Exchange, PlanId};
 pub use crate::flavour::Flavour;
 pub use crate::idp::{Idp, IdpSettings};
 pub use crate::keys::{KeyChoice, KeyStore, KeyType};
+pub use crate::outage::{Outage, OutageSwitch};
 pub use crate::plan::Plan;
 pub use crate::registry::{SpEntry, SpSource};
 
@@ -69,13 +71,14 @@ impl StartOptions {
     }
 }
 
-/// A running IdP: its address, the shared state for creating plans without HTTP, and the
-/// server task. Dropping it stops the server.
+/// A running IdP: its address, the shared state for creating plans without HTTP, the outage
+/// switch, and the server task. Dropping it stops the server.
 #[derive(Debug)]
 pub struct MockIdp {
     idp: Arc<Idp>,
     addr: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    outage: OutageSwitch,
+    shutdown: tokio::sync::watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
@@ -111,21 +114,34 @@ impl MockIdp {
                 Err(e) => return Err(StartError::Sp(e)),
             }
         }
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = server::router(Arc::clone(&idp));
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let (shutdown, stop) = tokio::sync::watch::channel(false);
+        let outage = OutageSwitch::new();
+        let app = server::router(Arc::clone(&idp))
+            .merge(outage::control_router(outage.clone()))
+            .layer(axum::middleware::from_fn_with_state(
+                outage.clone(),
+                outage::middleware,
+            ));
+        let task = tokio::spawn(serve(listener, addr, app, outage.clone(), stop));
         Ok(Self {
             idp,
             addr,
-            shutdown: Some(tx),
+            outage,
+            shutdown,
             task: Some(task),
         })
+    }
+
+    /// Puts the IdP into an outage mode, or back [`Outage::Up`]. The listener closes (for
+    /// [`Outage::Down`]) and opens again (back up) a moment later, on the server task: poll
+    /// the address when the difference matters.
+    pub fn set_outage(&self, outage: Outage) {
+        self.outage.set(outage);
+    }
+
+    /// The current outage mode.
+    pub fn outage(&self) -> Outage {
+        self.outage.get()
     }
 
     /// The bound address.
@@ -145,9 +161,9 @@ impl MockIdp {
 
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.shutdown.send_replace(true);
+        // Ends any slow request still waiting, so the graceful shutdown does not wait for it.
+        self.outage.set(Outage::Up);
         match self.task.take() {
             Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
             None => Ok(()),
@@ -157,10 +173,73 @@ impl MockIdp {
 
 impl Drop for MockIdp {
     fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        self.shutdown.send_replace(true);
+        self.outage.set(Outage::Up);
     }
+}
+
+/// Serves until `stop` turns true. While the outage switch says [`Outage::Down`], the listener
+/// is closed (connections refused) and open connections are shut; afterwards the same address
+/// is bound again.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    app: axum::Router,
+    outage: OutageSwitch,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut listener = Some(listener);
+    loop {
+        let current = match listener.take() {
+            Some(l) => l,
+            None => rebind(addr).await?,
+        };
+        let mut stop_serving = stop.clone();
+        let mut changes = outage.subscribe();
+        axum::serve(current, app.clone())
+            .with_graceful_shutdown(async move {
+                loop {
+                    if *stop_serving.borrow_and_update()
+                        || *changes.borrow_and_update() == Outage::Down
+                    {
+                        return;
+                    }
+                    tokio::select! {
+                        r = stop_serving.changed() => if r.is_err() { return },
+                        r = changes.changed() => if r.is_err() { return },
+                    }
+                }
+            })
+            .await?;
+        // Down (or stopping): wait with the port closed.
+        let mut changes = outage.subscribe();
+        loop {
+            if *stop.borrow_and_update() {
+                return Ok(());
+            }
+            if *changes.borrow_and_update() != Outage::Down {
+                break;
+            }
+            tokio::select! {
+                r = stop.changed() => if r.is_err() { return Ok(()) },
+                r = changes.changed() => if r.is_err() { return Ok(()) },
+            }
+        }
+        tracing::info!(%addr, "outage over: listening again");
+    }
+}
+
+/// Binds `addr` again after an outage, retrying briefly while the port is still settling.
+async fn rebind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for _ in 0..40 {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("rebind failed")))
 }
 
 /// Failed to start an IdP.

@@ -33,7 +33,7 @@
 //! | `GET /healthz` | 200 `ok` |
 //! | `GET /saml/metadata` | entityID, ACS (HTTP-POST), NameIDFormat emailAddress, `WantAssertionsSigned` per policy |
 //! | `GET /login`, `POST /login` (`email`) | email-first: 303 to `/login/sso?email=` for an SSO domain (SSO on), else `/login/password?email=` |
-//! | `GET /login/sso?email=&return_to=` | 303 to the IdP with a DEFLATEd AuthnRequest and an opaque RelayState bound server-side to this browser's pre-login cookie, the request ID, the typed email and the return path |
+//! | `GET /login/sso?email=&return_to=` | 503 `idp_unavailable` when the IdP's SSO URL does not answer (below 500) within `idp_patience_ms`; else 303 to the IdP with a DEFLATEd AuthnRequest and an opaque RelayState bound server-side to this browser's pre-login cookie, the request ID, the typed email and the return path |
 //! | `POST /saml/acs` (`SAMLResponse`, `RelayState`) | success: session cookie and 303 to the return path (or `/me`); refusal: 403 page with `<code id="reason">REASON</code>`, or `{"error":"refused","reason","detail"}` with `Accept: application/json`; GET is `wrong_binding`; bodies over 1 MiB are 413 |
 //! | `GET /login/password`, `POST /login/password` (`email`, `password`) | 303 `/me`, or 403 with a reason (`bad_credentials`, `password_login_disabled_sso_enforced`, `password_reset_required`) |
 //! | `POST /password-reset` (`token`, `password`) | sets the password with a token from the admin API |
@@ -52,8 +52,8 @@
 //!
 //! **Demo tenant** (`--demo`): SSO domain `corp.example`; `alice@` and `bob@corp.example`
 //! (member, SSO only), `admin@corp.example` (admin, `admin-pass-1`), `api@corp.example` (api,
-//! `api-pass-1`), `carol@other.example` (member, `carol-pass-1`). See [`Settings`] for the
-//! default policy.
+//! `api-pass-1`), `carol@other.example` (member, `carol-pass-1`), `dave@corp.example` (member
+//! with a password from before SSO, `dave-pass-1`). See [`Settings`] for the default policy.
 
 pub mod cli;
 pub mod connection;
@@ -162,6 +162,7 @@ pub const DEMO_USERS: &[(&str, &str, Option<&str>, bool)] = &[
     ("admin@corp.example", "admin", Some("admin-pass-1"), false),
     ("api@corp.example", "api", Some("api-pass-1"), true),
     ("carol@other.example", "member", Some("carol-pass-1"), false),
+    ("dave@corp.example", "member", Some("dave-pass-1"), false),
 ];
 
 /// Fetches IdP metadata over HTTP(S), bounded in time and size, without proxies.

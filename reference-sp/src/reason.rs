@@ -84,6 +84,7 @@ reasons! {
     UnknownUser => "unknown_user": "The user has no account here and just-in-time provisioning is off.",
     SsoDisabled => "sso_disabled": "Single sign-on is turned off for this tenant.",
     IdpNotConfigured => "idp_not_configured": "No usable IdP connection is configured.",
+    IdpUnavailable => "idp_unavailable": "Your identity provider is not answering right now; try again later (administrators can still sign in with a password).",
     BadCredentials => "bad_credentials": "Wrong email or password.",
     PasswordLoginDisabledSsoEnforced => "password_login_disabled_sso_enforced": "Your organisation requires single sign-on; password sign-in is off for your domain.",
     PasswordResetRequired => "password_reset_required": "Set a new password before signing in with one.",

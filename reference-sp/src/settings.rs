@@ -33,7 +33,8 @@ pub enum IdentitySource {
 /// signature `either`; algorithms rsa-sha256, rsa-sha512, ecdsa-sha256 with sha256 or sha512
 /// digests (SHA-1 and MD5 refused); clock skew 120 s; IdP-initiated off; JIT off with role
 /// `member`; identity from the NameID, format emailAddress required; SSO on; no enforced
-/// domains; admin password fallback on; WantAssertionsSigned off.
+/// domains; admin password fallback on; WantAssertionsSigned off; the IdP must answer a
+/// reachability check within 2 s before a user is sent there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -63,6 +64,15 @@ pub struct Settings {
     pub admin_password_fallback: bool,
     /// Whether the SP's metadata says WantAssertionsSigned.
     pub want_assertions_signed: bool,
+    /// How long the SP waits for the IdP's SSO URL to answer (any status below 500) before
+    /// it sends a user there; beyond it, or on a 5xx or a refused connection, the user gets
+    /// `idp_unavailable` at once instead of a browser stuck on a dead IdP. 0: no check.
+    #[serde(default = "default_idp_patience_ms")]
+    pub idp_patience_ms: u64,
+}
+
+fn default_idp_patience_ms() -> u64 {
+    2000
 }
 
 /// The algorithms accepted by default: SHA-256 and up.
@@ -133,6 +143,7 @@ impl Default for Settings {
             enforced_domains: Vec::new(),
             admin_password_fallback: true,
             want_assertions_signed: false,
+            idp_patience_ms: default_idp_patience_ms(),
         }
     }
 }
@@ -180,6 +191,9 @@ impl Settings {
     fn check(&self) -> Result<(), String> {
         if !(0..=3600).contains(&self.clock_skew_seconds) {
             return Err("clock_skew_seconds must be between 0 and 3600".to_owned());
+        }
+        if self.idp_patience_ms > 60_000 {
+            return Err("idp_patience_ms must be at most 60000".to_owned());
         }
         if !matches!(self.default_role.as_str(), "member" | "admin" | "api") {
             return Err("default_role must be member, admin or api".to_owned());

@@ -83,6 +83,9 @@ pub struct Login {
     pub session_not_on_or_after: Option<DateTime<Utc>>,
     /// Whether the response or the assertion was signed (for logs).
     pub signed: (bool, bool),
+    /// The verified assertion's attributes (Name, values), in document order. Never used for
+    /// authorization (roles stay the SP's), only logged, unless weakened.
+    pub attributes: Vec<(String, Vec<String>)>,
 }
 
 /// Decodes the `SAMLResponse` form field (base64, not DEFLATEd).
@@ -292,7 +295,27 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
         in_response_to,
         session_not_on_or_after,
         signed: (response_signed, assertion_signed),
+        attributes: attributes(assertion),
     })
+}
+
+/// The attributes of an assertion: (Name, values).
+fn attributes(assertion: Node<'_, '_>) -> Vec<(String, Vec<String>)> {
+    assertion
+        .children()
+        .filter(|n| n.has_tag_name((SAML, "AttributeStatement")))
+        .flat_map(|s| s.children())
+        .filter(|n| n.has_tag_name((SAML, "Attribute")))
+        .map(|a| {
+            (
+                a.attribute("Name").unwrap_or_default().to_owned(),
+                a.children()
+                    .filter(|v| v.has_tag_name((SAML, "AttributeValue")))
+                    .map(full_text)
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 /// Parses strictly: well-formed, one root element, nothing but whitespace after it. With

@@ -59,6 +59,8 @@ weakenings! {
     TrustFirstAssertion => "trust-first-assertion": "take the identity from the first Assertion in the document, verified or not (signature wrapping)",
     NameidTextToFirstComment => "nameid-text-to-first-comment": "read NameID text only up to the first comment (CVE-2017-11427 style)",
     RelayState => "relay-state": "redirect to whatever RelayState an unsolicited response carries (an open redirect)",
+    Enforcement => "enforcement": "let users of SSO-enforced domains sign in with a password (and use it on the API)",
+    RolesFromAttributes => "roles-from-attributes": "take the user's role from a role or group attribute of the assertion",
 }
 
 impl std::fmt::Display for Weakening {

@@ -162,15 +162,21 @@ fn page(app: &App, title: &str, body: &str) -> String {
 
 fn refused(app: &App, headers: &HeaderMap, refusal: &Refusal) -> Response {
     tracing::warn!(reason = %refusal.reason, detail = %refusal.detail, "refused");
+    // Not the user's fault, and worth a retry later: 503. Everything else: 403.
+    let status = if refusal.reason == Reason::IdpUnavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::FORBIDDEN
+    };
     if wants_json(headers) {
         return (
-            StatusCode::FORBIDDEN,
+            status,
             axum::Json(serde_json::json!({"error": "refused", "reason": refusal.reason, "detail": refusal.detail})),
         )
             .into_response();
     }
     (
-        StatusCode::FORBIDDEN,
+        status,
         Html(page(
             app,
             "Sign-in refused",
@@ -291,6 +297,19 @@ async fn login_sso(
         }
         Err(e) => return internal(e),
     };
+    if settings.idp_patience_ms > 0
+        && let Err(detail) = idp_answers(
+            &connection.sso_url,
+            std::time::Duration::from_millis(settings.idp_patience_ms),
+        )
+        .await
+    {
+        return refused(
+            &app,
+            &headers,
+            &Refusal::new(Reason::IdpUnavailable, detail),
+        );
+    }
     let browser = cookie(&headers, BROWSER_COOKIE).unwrap_or_else(crate::random_token);
     let now = Utc::now();
     let request_id = format!("_{}", crate::random_token());
@@ -341,6 +360,37 @@ async fn login_sso(
         ],
     )
         .into_response()
+}
+
+/// Whether the IdP's SSO URL answers (any status below 500) within `patience`: checked before
+/// a user is sent there, so that a dead, failing or hanging IdP gives a clear refusal at once
+/// rather than a browser error page or a tab that never loads.
+async fn idp_answers(sso_url: &str, patience: std::time::Duration) -> Result<(), String> {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            // No pooled connections: a connection from before an outage must not hide it.
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap_or_default()
+    });
+    match client.get(sso_url).timeout(patience).send().await {
+        Ok(r) if r.status().is_server_error() => Err(format!(
+            "the IdP's SSO URL {sso_url} answered HTTP {}",
+            r.status().as_u16()
+        )),
+        Ok(_) => Ok(()),
+        Err(e) if e.is_timeout() => Err(format!(
+            "the IdP's SSO URL {sso_url} did not answer within {} ms",
+            patience.as_millis()
+        )),
+        Err(e) if e.is_connect() => Err(format!(
+            "the IdP's SSO URL {sso_url} refused the connection or is unreachable"
+        )),
+        Err(e) => Err(format!("the IdP's SSO URL {sso_url} failed: {e}")),
+    }
 }
 
 async fn acs_get(State(app): State<Shared>, headers: HeaderMap) -> Response {
@@ -496,17 +546,20 @@ async fn consume(
             ),
         )));
     }
-    if app
-        .store
-        .user(&login.email)
-        .map_err(|e| Err(e.to_string()))?
-        .is_none()
-    {
-        if settings.jit {
+    let store_error = |e: crate::store::StoreError| Err(e.to_string());
+    let account = match app.store.user(&login.email).map_err(store_error)? {
+        Some(user) => user,
+        None if settings.jit => {
+            // Just in time, with the tenant's default role: never one the IdP asserts.
             app.store
                 .put_user(&login.email, &settings.default_role, None, false)
-                .map_err(|e| Err(e.to_string()))?;
-        } else {
+                .map_err(store_error)?;
+            app.store
+                .user(&login.email)
+                .map_err(store_error)?
+                .ok_or_else(|| Err("the user just created is gone".to_owned()))?
+        }
+        None => {
             return Err(Ok(Refusal::new(
                 Reason::UnknownUser,
                 format!(
@@ -515,21 +568,58 @@ async fn consume(
                 ),
             )));
         }
+    };
+    if app.weaken.contains(&Weakening::RolesFromAttributes)
+        && let Some(role) = role_claim(&login.attributes)
+    {
+        app.store
+            .put_user(&account.email, role, None, account.api)
+            .map_err(store_error)?;
     }
     app.store
-        .mark_sso_used(&login.email)
-        .map_err(|e| Err(e.to_string()))?;
+        .mark_sso_used(&account.email)
+        .map_err(store_error)?;
+    // The session is the account's (its stored spelling), whatever case the IdP used.
     let session = app
         .store
-        .create_session(&login.email, "sso", now, login.session_not_on_or_after)
-        .map_err(|e| Err(e.to_string()))?;
-    tracing::info!(email = %login.email, signed = ?login.signed, "SSO login");
+        .create_session(&account.email, "sso", now, login.session_not_on_or_after)
+        .map_err(store_error)?;
+    tracing::info!(email = %account.email, signed = ?login.signed, attributes = ?login.attributes, "SSO login");
     let return_to = match pending {
         Some(p) => p.return_to,
         None if app.weaken.contains(&Weakening::RelayState) => relay.unwrap_or("/me").to_owned(),
         None => safe_path(relay),
     };
     Ok((session, return_to))
+}
+
+/// Attribute names IdPs use for roles and groups (Entra's claim URIs included).
+const ROLE_ATTRIBUTES: &[&str] = &[
+    "role",
+    "roles",
+    "groups",
+    "memberof",
+    "http://schemas.microsoft.com/ws/2008/06/identity/claims/role",
+    "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups",
+];
+
+/// The role a role or group attribute claims, as the `roles-from-attributes` weakening reads it
+/// (a correct SP never does: roles are the SP's own).
+fn role_claim(attributes: &[(String, Vec<String>)]) -> Option<&'static str> {
+    let values = attributes
+        .iter()
+        .filter(|(name, _)| ROLE_ATTRIBUTES.iter().any(|r| r.eq_ignore_ascii_case(name)))
+        .flat_map(|(_, values)| values.iter().map(|v| v.trim().to_ascii_lowercase()));
+    let mut claimed = None;
+    for value in values {
+        match value.as_str() {
+            "admin" | "admins" | "administrator" | "administrators" => return Some("admin"),
+            "api" => claimed = Some("api"),
+            "member" | "members" | "users" => claimed = claimed.or(Some("member")),
+            _ => {}
+        }
+    }
+    claimed
 }
 
 #[derive(Debug, Deserialize)]
@@ -548,8 +638,9 @@ async fn password_page(State(app): State<Shared>, Query(q): Query<EmailQuery>) -
     ))
 }
 
-fn password_allowed(settings: &Settings, user: &User) -> Result<(), Refusal> {
-    if Settings::domain_in(&user.email, &settings.enforced_domains)
+fn password_allowed(app: &App, settings: &Settings, user: &User) -> Result<(), Refusal> {
+    if !app.weaken.contains(&Weakening::Enforcement)
+        && Settings::domain_in(&user.email, &settings.enforced_domains)
         && settings.sso_enabled
         && !(user.role == "admin" && settings.admin_password_fallback)
         && !user.api
@@ -580,7 +671,7 @@ async fn password_submit(State(app): State<Shared>, headers: HeaderMap, body: By
     let Some(user) = user else {
         return refused(&app, &headers, &bad());
     };
-    if let Err(r) = password_allowed(&settings, &user) {
+    if let Err(r) = password_allowed(&app, &settings, &user) {
         return refused(&app, &headers, &r);
     }
     match app.store.check_password(&user.email, password) {
@@ -729,7 +820,8 @@ async fn whoami(State(app): State<Shared>, headers: HeaderMap) -> Response {
     ) {
         // API users always; anyone else only while their password login is allowed.
         (Ok(Some(user)), Ok(true))
-            if (user.api && !user.reset_required) || password_allowed(&settings, &user).is_ok() =>
+            if (user.api && !user.reset_required)
+                || password_allowed(&app, &settings, &user).is_ok() =>
         {
             axum::Json(serde_json::json!({"email": user.email, "role": user.role})).into_response()
         }

@@ -39,7 +39,7 @@ fn the_catalogue_has_positive_controls_beside_refusals() {
         .count();
     let refusals = catalogue
         .iter()
-        .filter(|s| matches!(s.file.expect, Expectation::Refused))
+        .filter(|s| matches!(s.file.expect, Expectation::Refused { .. }))
         .count();
     assert!(
         positives >= 4 && refusals >= 10,

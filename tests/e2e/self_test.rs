@@ -74,7 +74,7 @@ async fn each_weakening_is_caught_by_its_family_and_no_other_scenario() {
             for r in forgeries {
                 let forged = matches!(
                     &r.observation,
-                    Some(Observation::SignedIn { identity }) if identity == "admin@corp.example"
+                    Some(Observation::SignedIn { identity, .. }) if identity == "admin@corp.example"
                 );
                 if r.severity != Some(Severity::Critical) || !forged {
                     problems.push(format!(

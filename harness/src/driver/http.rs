@@ -291,6 +291,59 @@ impl UserAgent {
         page
     }
 
+    /// GETs a URL with HTTP basic auth, without following anything (an API call).
+    pub async fn get_basic(
+        &mut self,
+        url: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<Page, DriverError> {
+        let started = Instant::now();
+        let result = self
+            .client
+            .get(url)
+            .basic_auth(user, Some(password))
+            .header("Accept", "application/json")
+            .send()
+            .await;
+        let mut hop = Hop {
+            to: self.actor(url),
+            method: "GET".to_owned(),
+            url: url.to_owned(),
+            form: Vec::new(),
+            status: None,
+            location: None,
+            body_excerpt: None,
+            duration_ms: 0,
+            error: None,
+        };
+        let outcome = match result {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let body = read_body(response).await;
+                hop.status = Some(status);
+                hop.body_excerpt = (!body.is_empty()).then(|| excerpt(&body));
+                Ok(Page {
+                    url: url.to_owned(),
+                    status,
+                    body,
+                })
+            }
+            Err(e) => {
+                let message = error_chain(&e);
+                hop.error = Some(message.clone());
+                Err(DriverError::Request {
+                    method: "GET".to_owned(),
+                    url: url.to_owned(),
+                    message,
+                })
+            }
+        };
+        hop.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.hops.push(hop);
+        outcome
+    }
+
     /// GETs a URL without following anything (the session probe).
     pub async fn get(&mut self, url: &str) -> Result<Page, DriverError> {
         self.request("GET", url, &[]).await.map(|(page, _)| page)

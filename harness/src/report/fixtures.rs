@@ -24,8 +24,13 @@ fn verdict(id: &str, status: Status, level: Level) -> Verdict {
         observation: Some(Observation::NotSignedIn {
             status: Some(403),
             reason: Some("destination_mismatch".to_owned()),
+            ended: None,
+            password_form: false,
         }),
-        expectation: Some(Expectation::Refused),
+        expectation: Some(Expectation::Refused {
+            reason: None,
+            clear: false,
+        }),
         evidence: Evidence::default(),
     }
 }
@@ -34,6 +39,7 @@ fn verdict(id: &str, status: Status, level: Level) -> Verdict {
 pub(crate) fn verdicts() -> Vec<Verdict> {
     let signed_in = |who: &str| Observation::SignedIn {
         identity: who.to_owned(),
+        role: None,
     };
 
     let mut unsigned = verdict("signature/unsigned-response", Status::Fail, Level::Must);
@@ -121,6 +127,7 @@ pub(crate) fn verdicts() -> Vec<Verdict> {
     login.observation = Some(signed_in("alice@corp.example"));
     login.expectation = Some(Expectation::SignedIn {
         user: "member".to_owned(),
+        role: None,
     });
 
     vec![login, unsigned, xsw, warn, skip, error, pass]

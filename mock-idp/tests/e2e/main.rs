@@ -4,6 +4,7 @@ mod attacks;
 mod binary;
 mod http;
 mod in_process;
+mod outage;
 mod round_trip;
 mod snapshots;
 mod support;

@@ -25,7 +25,13 @@ async fn app(weaken: &[Weakening]) -> Router {
         sso_url: "http://idp.test/sso".to_owned(),
         certificate_pem: keys.trusted().cert_pem(),
     });
-    let app = crate::build_app(config, BASE).await.expect("app");
+    let mut app = crate::build_app(config, BASE).await.expect("app");
+    // idp.test does not exist: no reachability check before the redirect (tests of the
+    // check itself run against a real mock IdP in tests/e2e/policy.rs).
+    app.initial_settings.idp_patience_ms = 0;
+    app.store
+        .set_settings(&app.initial_settings)
+        .expect("settings");
     router(Arc::new(app))
 }
 
@@ -720,7 +726,10 @@ async fn the_admin_api_authorizes_validates_and_resets() {
     );
     assert_eq!(settings["jit"], false);
     let users = admin(&router, "GET", "/admin/users", None).await.json();
-    assert_eq!(users.as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        users.as_array().map(Vec::len),
+        Some(crate::DEMO_USERS.len())
+    );
     assert_eq!(
         password_login(&router, "carol@other.example", "carol-pass-1")
             .await

@@ -291,13 +291,16 @@ async fn a_remote_reference_uri_is_refused_before_anything_is_fetched() {
 #[test]
 fn every_weakening_is_exercised_by_a_case_here() {
     // Cases in the table, plus the ones with a test of their own (replay, the remote Reference
-    // URI probe, and relay-state in `sessions`, in-response-to there too).
+    // URI probe, and relay-state in `sessions`, in-response-to there too; enforcement and
+    // roles-from-attributes in `policy`).
     let mut covered: std::collections::BTreeSet<Weakening> =
         cases().iter().map(|c| c.weakening).collect();
     covered.extend([
         Weakening::Replay,
         Weakening::ReferenceUri,
         Weakening::RelayState,
+        Weakening::Enforcement,
+        Weakening::RolesFromAttributes,
     ]);
     let missing: Vec<_> = Weakening::ALL
         .iter()

@@ -5,10 +5,13 @@
 //! - `hardening`: one case per hardened check: refused with its reason code, and accepted once
 //!   the matching `--weaken` turns the check off. No network fetch during verification.
 //! - `sessions`: session binding (login CSRF, used once), RelayState, SessionNotOnOrAfter.
+//! - `policy`: enforcement and role attributes under their weakenings, the IdP reachability
+//!   check (a dead, failing or hanging IdP), the account's spelling of an email.
 //! - `binary`: the `reference-sp` binary on loopback, `--weaken help`, SIGTERM.
 
 mod binary;
 mod flows;
 mod hardening;
+mod policy;
 mod sessions;
 mod support;
