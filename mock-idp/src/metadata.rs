@@ -12,22 +12,33 @@ const POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 /// formats the IdP can send. Plain, unprefixed-where-usual XML that samael, python3-saml,
 /// pysaml2 and node-saml import as is.
 pub fn render(entity_id: &str, base_url: &str, keys: &KeyStore) -> String {
-    render_with(entity_id, base_url, keys, KeyUse::Signing)
+    render_with(entity_id, base_url, keys, Options::default())
+}
+
+/// Variations of the metadata, for SPs' import paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    /// How the KeyDescriptors are marked.
+    pub key_use: KeyUse,
+    /// Also publish the 1024-bit RSA key (`attacker-rsa1024`), which saml2int SDP-MD06 says no
+    /// one may use: an SP must not trust signatures made with it.
+    pub weak_key: bool,
 }
 
 /// How the metadata marks its signing keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KeyUse {
     /// `use="signing"` (the default).
+    #[default]
     Signing,
     /// No `use` attribute: valid for signing and encryption (IIP-MD11); SPs must still use
     /// the keys to verify signatures.
     Omitted,
 }
 
-/// [`render`], with the `KeyDescriptor` marking chosen.
-pub fn render_with(entity_id: &str, base_url: &str, keys: &KeyStore, key_use: KeyUse) -> String {
-    let use_attr = match key_use {
+/// [`render`], with [`Options`].
+pub fn render_with(entity_id: &str, base_url: &str, keys: &KeyStore, options: Options) -> String {
+    let use_attr = match options.key_use {
         KeyUse::Signing => " use=\"signing\"",
         KeyUse::Omitted => "",
     };
@@ -38,7 +49,11 @@ pub fn render_with(entity_id: &str, base_url: &str, keys: &KeyStore, key_use: Ke
         escape_attr(entity_id)
     ));
     out.push_str("  <md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n");
-    for key in keys.published() {
+    let weak = options
+        .weak_key
+        .then(|| keys.get(crate::keys::KeyChoice::AttackerRsa1024).ok())
+        .flatten();
+    for key in keys.published().into_iter().chain(weak) {
         out.push_str(&format!(
             "    <md:KeyDescriptor{use_attr}>\n      <ds:KeyInfo>\n        <ds:X509Data>\n          <ds:X509Certificate>{}</ds:X509Certificate>\n        </ds:X509Data>\n      </ds:KeyInfo>\n    </md:KeyDescriptor>\n",
             key.cert_base64()

@@ -322,6 +322,13 @@ pub enum Alteration {
         /// The address.
         value: String,
     },
+    /// Set the AuthnStatement's `AuthnContext/AuthnContextClassRef` (the flavour's is
+    /// `Password` or `PasswordProtectedTransport`); a short name means
+    /// `urn:oasis:names:tc:SAML:2.0:ac:classes:` + it.
+    AuthnContextClass {
+        /// The class, e.g. `unspecified`, `X509` or a URI.
+        value: String,
+    },
     /// Set `SubjectConfirmation/@Method` (`holder-of-key`, `sender-vouches`, or a URI).
     ConfirmationMethod {
         /// The method, short or as a URI.
@@ -594,6 +601,61 @@ pub enum Tamper {
         /// Where the retrieval method points.
         url: String,
     },
+    /// Set the ID of the Response or the Assertion to `value` (the Reference URI that names
+    /// it follows), then re-digest and re-sign every signature with the plan's key: an ID
+    /// that is not an `xs:ID` (NCName, SAML Core §1.3.4) under valid signatures.
+    Id {
+        /// Whose ID.
+        element: IdElement,
+        /// The new ID, e.g. `1-starts-with-a-digit`.
+        value: String,
+    },
+    /// A second assertion for `name_id` after the signed one, with its own ID and its own
+    /// enveloped signature by the plan's key; every signature re-signed. Both assertions
+    /// verify, about different principals (SAML Profiles §4.1.4.2). Needs a signed Assertion.
+    SecondSignedAssertion {
+        /// The second assertion's identity.
+        name_id: String,
+    },
+    /// Put a comment of `bytes` bytes (the letter A repeated) before the signed root: the
+    /// signatures still verify, and the message deflates to a thousandth of its size (a
+    /// decompression bomb over the DEFLATE bindings; an oversize body over HTTP-POST). At most
+    /// 64 MiB.
+    Padding {
+        /// How many bytes of padding.
+        bytes: usize,
+    },
+    /// Reshape the signed content into something the SAML schemas forbid, then re-digest and
+    /// re-sign every signature (pysaml2 CVE-2021-21238: verification without schema
+    /// validation).
+    SchemaInvalid {
+        /// Which shape.
+        shape: SchemaShape,
+    },
+}
+
+/// Whose ID [`Tamper::Id`] sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdElement {
+    /// The `samlp:Response`.
+    Response,
+    /// The `saml:Assertion`.
+    Assertion,
+}
+
+/// A shape the SAML 2.0 schemas forbid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchemaShape {
+    /// The Assertion's `Subject` before its `Issuer` (the schema fixes the order: Issuer,
+    /// Signature, Subject, Conditions, Advice, statements).
+    SubjectBeforeIssuer,
+    /// An element the schema does not allow, `saml:Extension`, right after the Assertion's
+    /// Issuer.
+    UnknownAssertionChild,
+    /// The Response's `Status` after its Assertion.
+    StatusAfterAssertion,
 }
 
 /// What a DOCTYPE declares.

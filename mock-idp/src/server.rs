@@ -67,20 +67,28 @@ async fn index(State(idp): Shared) -> String {
     )
 }
 
-/// `GET /metadata[?key_use=omit]`: `key_use=omit` leaves `use` off the KeyDescriptors.
+/// `GET /metadata[?key_use=omit][&weak_key=include]`: `key_use=omit` leaves `use` off the
+/// KeyDescriptors; `weak_key=include` also publishes the 1024-bit RSA key.
 async fn metadata(State(idp): Shared, RawQuery(query): RawQuery) -> Response {
-    let omit = query.as_deref().is_some_and(|q| {
-        form_urlencoded::parse(q.as_bytes()).any(|(k, v)| k == "key_use" && v == "omit")
-    });
-    let key_use = if omit {
-        crate::metadata::KeyUse::Omitted
-    } else {
-        crate::metadata::KeyUse::Signing
-    };
+    let mut options = crate::metadata::Options::default();
+    for (key, value) in form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()) {
+        match (&*key, &*value) {
+            ("key_use", "omit") => options.key_use = crate::metadata::KeyUse::Omitted,
+            ("weak_key", "include") => options.weak_key = true,
+            _ => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    &format!(
+                        "unknown metadata option `{key}={value}`; the options are key_use=omit and weak_key=include"
+                    ),
+                );
+            }
+        }
+    }
     let settings = idp.settings();
     (
         [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
-        crate::metadata::render_with(&settings.entity_id, &settings.base_url, idp.keys(), key_use),
+        crate::metadata::render_with(&settings.entity_id, &settings.base_url, idp.keys(), options),
     )
         .into_response()
 }

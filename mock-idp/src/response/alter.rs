@@ -61,6 +61,21 @@ pub(crate) fn apply(
         Alteration::Address { value } => {
             assertion(doc, "address")?.confirmation.address = Some(value.clone());
         }
+        Alteration::AuthnContextClass { value } => {
+            let authn = assertion(doc, "authn-context-class")?
+                .authn
+                .as_mut()
+                .ok_or_else(|| {
+                    PipelineError::Plan(
+                        "alteration `authn-context-class`: the AuthnStatement was omitted".into(),
+                    )
+                })?;
+            authn.class_ref = if value.contains(':') {
+                value.clone()
+            } else {
+                format!("urn:oasis:names:tc:SAML:2.0:ac:classes:{value}")
+            };
+        }
         Alteration::ConfirmationMethod { value } => {
             assertion(doc, "confirmation-method")?.confirmation.method = if value.contains(':') {
                 value.clone()

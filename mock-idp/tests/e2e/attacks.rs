@@ -441,3 +441,86 @@ fn relocated_digests_and_names_sit_before_the_signed_assertion() {
     let second = xml.rfind("<samlp:Response").expect("second root");
     assert!(second > 0 && xml[second..].contains(ADMIN));
 }
+
+/// The text of the `index`th Assertion, as a document of its own.
+fn assertion_text(xml: &str, index: usize) -> String {
+    let doc = parse(xml);
+    let node = doc
+        .descendants()
+        .filter(|n| n.has_tag_name((SAML, "Assertion")))
+        .nth(index)
+        .expect("assertion");
+    xml[node.range()].to_owned()
+}
+
+fn element_names(node: Node<'_, '_>) -> Vec<String> {
+    node.children()
+        .filter(Node::is_element)
+        .map(|n| n.tag_name().name().to_owned())
+        .collect()
+}
+
+#[test]
+fn structural_tamperings_are_re_signed_and_verify_with_xmlsec1() {
+    use mock_idp::plan::{IdElement, SchemaShape};
+    for layout in [SigningLayout::Assertion, SigningLayout::Both] {
+        let xml = response(
+            layout,
+            vec![Tamper::Id {
+                element: IdElement::Assertion,
+                value: "1-not-an-ncname".into(),
+            }],
+        );
+        assert_eq!(assertions(&xml)[0].0, "1-not-an-ncname");
+        assert!(xml.contains("URI=\"#1-not-an-ncname\""), "{xml}");
+        xmlsec1_verifies(&xml).unwrap_or_else(|e| panic!("id, {layout:?}: {e}"));
+
+        let xml = response(
+            layout,
+            vec![Tamper::SecondSignedAssertion {
+                name_id: ADMIN.into(),
+            }],
+        );
+        let found = assertions(&xml);
+        assert_eq!(found.len(), 2);
+        assert_eq!((found[0].1.as_str(), found[0].2), (ALICE, true));
+        assert_eq!((found[1].1.as_str(), found[1].2), (ADMIN, true));
+        assert_ne!(found[0].0, found[1].0);
+        xmlsec1_verifies(&xml).unwrap_or_else(|e| panic!("second, {layout:?}: {e}"));
+        for index in 0..2 {
+            xmlsec1_verifies(&assertion_text(&xml, index))
+                .unwrap_or_else(|e| panic!("assertion {index} alone, {layout:?}: {e}"));
+        }
+
+        for (shape, parent, order) in [
+            (
+                SchemaShape::SubjectBeforeIssuer,
+                "Assertion",
+                &["Subject", "Issuer"][..],
+            ),
+            (
+                SchemaShape::UnknownAssertionChild,
+                "Assertion",
+                &["Issuer", "Extension"][..],
+            ),
+            (
+                SchemaShape::StatusAfterAssertion,
+                "Response",
+                &["Assertion", "Status"][..],
+            ),
+        ] {
+            let xml = response(layout, vec![Tamper::SchemaInvalid { shape }]);
+            let doc = parse(&xml);
+            let node = doc
+                .descendants()
+                .find(|n| n.tag_name().name() == parent)
+                .expect("parent");
+            let names: Vec<String> = element_names(node)
+                .into_iter()
+                .filter(|n| order.contains(&n.as_str()))
+                .collect();
+            assert_eq!(names, order, "{shape:?}, {layout:?}");
+            xmlsec1_verifies(&xml).unwrap_or_else(|e| panic!("{shape:?}, {layout:?}: {e}"));
+        }
+    }
+}

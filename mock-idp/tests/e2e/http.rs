@@ -41,6 +41,28 @@ fn decoded(html: &str) -> String {
 }
 
 #[tokio::test]
+async fn metadata_options_drop_key_use_or_add_the_weak_key_and_unknown_ones_are_refused() {
+    let idp = idp();
+    let (_, body, _) = call(&idp, get("/metadata?key_use=omit")).await;
+    assert_eq!(body.matches("<md:KeyDescriptor>").count(), 2, "{body}");
+    let (status, body, _) = call(&idp, get("/metadata?weak_key=include")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body.matches("<md:KeyDescriptor use=\"signing\">").count(),
+        3
+    );
+    let weak = idp
+        .keys()
+        .get(mock_idp::keys::KeyChoice::AttackerRsa1024)
+        .expect("weak key")
+        .cert_base64();
+    assert!(body.contains(&weak), "the 1024-bit key is published");
+    let (status, body, _) = call(&idp, get("/metadata?weak_key=yes")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("weak_key=include"), "{body}");
+}
+
+#[tokio::test]
 async fn metadata_publishes_two_signing_keys_and_both_sso_bindings() {
     let idp = idp();
     let (status, body, headers) = call(&idp, get("/metadata")).await;

@@ -16,6 +16,7 @@ use crate::plan::{
 use crate::xml::{NS_DS, NS_SAML, NS_SAMLP, escape_text, strict_options};
 
 mod signature;
+mod structure;
 mod text;
 mod wrapping;
 
@@ -115,6 +116,12 @@ pub(crate) fn apply(
                 ctx,
             );
         }
+        Tamper::Padding { bytes } => return padding(&doc, xml, *bytes),
+        Tamper::Id { element, value } => return structure::id(xml, *element, value, ctx),
+        Tamper::SecondSignedAssertion { name_id } => {
+            return structure::second_signed_assertion(xml, name_id, ctx);
+        }
+        Tamper::SchemaInvalid { shape } => return structure::schema_invalid(xml, *shape, ctx),
         Tamper::KeyInfoRetrieval { which, url } => {
             signature::key_info_retrieval(&doc, xml, *which, url)?
         }
@@ -274,6 +281,25 @@ fn reference_uri(
         )));
     }
     Ok(edits)
+}
+
+/// The largest [`Tamper::Padding`].
+const MAX_PADDING: usize = 64 << 20;
+
+fn padding(doc: &Document<'_>, xml: &str, bytes: usize) -> Result<String, PipelineError> {
+    if bytes > MAX_PADDING {
+        return Err(PipelineError::Plan(format!(
+            "tamper `padding`: {bytes} bytes is more than the limit of {MAX_PADDING}"
+        )));
+    }
+    let at = doc.root_element().range().start;
+    let mut out = String::with_capacity(xml.len() + bytes + 8);
+    out.push_str(&xml[..at]);
+    out.push_str("<!--");
+    out.push_str(&"A".repeat(bytes));
+    out.push_str("-->");
+    out.push_str(&xml[at..]);
+    Ok(out)
 }
 
 fn in_subject(node: Node<'_, '_>) -> bool {

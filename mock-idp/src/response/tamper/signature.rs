@@ -25,7 +25,7 @@ fn sign_error(e: impl std::fmt::Display) -> PipelineError {
 /// The digest of an element given as standalone text (exclusive c14n is independent of
 /// context as long as the prefixes it uses are declared on it), leaving out its own enveloped
 /// signature.
-fn digest_of(element: &str, ctx: &TamperContext<'_>) -> Result<String, PipelineError> {
+pub(super) fn digest_of(element: &str, ctx: &TamperContext<'_>) -> Result<String, PipelineError> {
     let doc = Document::parse_with_options(element, strict_options()).map_err(|e| {
         PipelineError::Plan(format!("tamper: a copied element does not parse: {e}"))
     })?;
