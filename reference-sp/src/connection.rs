@@ -17,6 +17,13 @@ pub struct Connection {
     /// The signing certificates (DER), every one of which is trusted (key rollover).
     #[serde(with = "der_list")]
     pub certificates: Vec<Vec<u8>>,
+    /// Certificates the IdP published that are not trusted, and why (keys too weak to sign
+    /// with: RSA under 2048 bits, EC under 256, saml2int SDP-MD06).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<String>,
+    /// Those certificates (DER), kept for the `key-size` weakening only.
+    #[serde(with = "der_list", default, skip_serializing_if = "Vec::is_empty")]
+    pub weak_certificates: Vec<Vec<u8>>,
 }
 
 mod der_list {
@@ -139,9 +146,26 @@ impl Connection {
                 "the IdP has no signing certificate; refusing a connection that could not verify signatures".to_owned(),
             ));
         }
-        for der in &certificates {
-            openssl::x509::X509::from_der(der)
+        let mut trusted = Vec::with_capacity(certificates.len());
+        let mut ignored = Vec::new();
+        let mut weak = Vec::new();
+        for der in certificates {
+            let cert = openssl::x509::X509::from_der(&der)
                 .map_err(|e| ConnectionError(format!("a signing certificate is invalid: {e}")))?;
+            match too_weak(&cert) {
+                Some(why) => {
+                    tracing::warn!(certificate = %fingerprint(&der), "ignoring an IdP signing certificate: {why}");
+                    ignored.push(format!("{}: {why}", fingerprint(&der)));
+                    weak.push(der);
+                }
+                None => trusted.push(der),
+            }
+        }
+        if trusted.is_empty() {
+            return Err(ConnectionError(format!(
+                "no usable signing certificate: {}",
+                ignored.join("; ")
+            )));
         }
         if entity_id.trim().is_empty()
             || !(sso_url.starts_with("http://") || sso_url.starts_with("https://"))
@@ -153,7 +177,72 @@ impl Connection {
         Ok(Self {
             entity_id,
             sso_url,
-            certificates,
+            certificates: trusted,
+            ignored,
+            weak_certificates: weak,
         })
+    }
+}
+
+/// Why a certificate's key is too weak to verify signatures with, if it is: RSA under 2048
+/// bits or EC under 256 (saml2int SDP-MD06/MD07).
+fn too_weak(cert: &openssl::x509::X509) -> Option<String> {
+    let key = cert.public_key().ok()?;
+    let bits = key.bits();
+    match key.id() {
+        openssl::pkey::Id::RSA if bits < 2048 => Some(format!(
+            "an RSA key of {bits} bits (at least 2048 are required, saml2int SDP-MD06)"
+        )),
+        openssl::pkey::Id::EC if bits < 256 => Some(format!(
+            "an EC key of {bits} bits (at least 256 are required, saml2int SDP-MD07)"
+        )),
+        _ => None,
+    }
+}
+
+/// The certificate's SHA-256 fingerprint, as IdP admin consoles show it.
+fn fingerprint(der: &[u8]) -> String {
+    openssl::sha::sha256(der)
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use mock_idp::keys::{KeyChoice, KeyStore, KeyType};
+    use mock_idp::metadata::{Options, render_with};
+
+    use super::*;
+
+    #[test]
+    fn keys_under_2048_bits_are_ignored_and_named_and_alone_they_are_refused() {
+        let keys = KeyStore::generate(KeyType::Rsa2048).expect("keys");
+        let options = Options {
+            weak_key: true,
+            ..Options::default()
+        };
+        let xml = render_with("https://idp.test", "http://127.0.0.1:9", &keys, options);
+        let connection = Connection::from_metadata(&xml).expect("two usable keys remain");
+        assert_eq!(connection.certificates.len(), 2);
+        assert_eq!(connection.ignored.len(), 1, "{:?}", connection.ignored);
+        assert!(
+            connection.ignored[0].contains("RSA key of 1024 bits"),
+            "{:?}",
+            connection.ignored
+        );
+
+        let weak = keys.get(KeyChoice::AttackerRsa1024).expect("weak key");
+        let err = Connection::from_fields(
+            "https://idp.test",
+            "http://127.0.0.1:9/sso",
+            &weak.cert_pem(),
+        )
+        .expect_err("a lone weak key is no connection");
+        assert!(
+            err.to_string().contains("no usable signing certificate"),
+            "{err}"
+        );
     }
 }

@@ -46,6 +46,8 @@ reasons! {
     VersionInvalid => "version_invalid": "The Response or Assertion Version is not 2.0.",
     DuplicateId => "duplicate_id": "Two elements carry the same ID.",
     IdInvalid => "id_invalid": "An ID is missing, not an xs:ID, or in a foreign namespace.",
+    AuthnContextMismatch => "authn_context_mismatch": "The IdP authenticated the user with another method than the one this SP requires (AuthnContextClassRef).",
+    SchemaInvalid => "schema_invalid": "The Response or its Assertion breaks the SAML schema: an element out of order, missing or unknown.",
     StatusNotSuccess => "status_not_success": "The IdP answered with an error status instead of signing you in.",
     SignatureMissing => "signature_missing": "Neither the Response nor the Assertion is signed; the IdP must sign one of them.",
     SignatureInvalid => "signature_invalid": "A signature does not verify with the IdP certificate configured here (wrong certificate, or the response was changed).",

@@ -69,6 +69,10 @@ pub struct Settings {
     /// `idp_unavailable` at once instead of a browser stuck on a dead IdP. 0: no check.
     #[serde(default = "default_idp_patience_ms")]
     pub idp_patience_ms: u64,
+    /// An AuthnContextClassRef URI the SP requests (`Comparison="exact"`) and then requires in
+    /// every AuthnStatement (IIP-SP07); none by default.
+    #[serde(default)]
+    pub requested_authn_context: Option<String>,
 }
 
 fn default_idp_patience_ms() -> u64 {
@@ -144,6 +148,7 @@ impl Default for Settings {
             admin_password_fallback: true,
             want_assertions_signed: false,
             idp_patience_ms: default_idp_patience_ms(),
+            requested_authn_context: None,
         }
     }
 }
@@ -197,6 +202,14 @@ impl Settings {
         }
         if !matches!(self.default_role.as_str(), "member" | "admin" | "api") {
             return Err("default_role must be member, admin or api".to_owned());
+        }
+        if let Some(class) = &self.requested_authn_context
+            && (class.trim() != class || !class.contains(':'))
+        {
+            return Err(
+                "requested_authn_context must be a URI, e.g. urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+                    .to_owned(),
+            );
         }
         if let IdentitySource::Attribute { name } = &self.identity
             && name.trim().is_empty()

@@ -174,6 +174,9 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
         );
     }
     check_ids(&doc)?;
+    if !off(ctx, Weakening::Schema) {
+        check_schema(root)?;
+    }
 
     // 2. Status.
     let status = root
@@ -265,6 +268,27 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
             Reason::AuthnStatementMissing,
             "the assertion has no AuthnStatement",
         );
+    }
+    if let Some(want) = &ctx.settings.requested_authn_context {
+        let got = authn
+            .and_then(|a| {
+                a.children()
+                    .find(|n| n.has_tag_name((SAML, "AuthnContext")))
+            })
+            .and_then(|c| {
+                c.children()
+                    .find(|n| n.has_tag_name((SAML, "AuthnContextClassRef")))
+            })
+            .map(|r| full_text(r).trim().to_owned());
+        if got.as_deref() != Some(want.as_str()) {
+            return refuse(
+                Reason::AuthnContextMismatch,
+                format!(
+                    "the SP requested AuthnContextClassRef {want} exactly; the assertion has {}",
+                    got.as_deref().unwrap_or("none")
+                ),
+            );
+        }
     }
     let session_not_on_or_after = authn.and_then(|a| instant(a.attribute("SessionNotOnOrAfter")));
     if let Some(t) = session_not_on_or_after
@@ -421,6 +445,86 @@ fn is_ncname(value: &str) -> bool {
         && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+/// The children of the Response and of each of its Assertions come in the order the SAML
+/// schemas give, and are elements those schemas allow there (SAML Core §3.2.2, §3.3.3 and
+/// §2.3.3). A verifier that only checks signatures accepts reordered or extended documents,
+/// which is how wrapped content hides (pysaml2 CVE-2021-21238).
+fn check_schema(root: Node<'_, '_>) -> Result<(), Refusal> {
+    const RESPONSE: &[(&str, &str, Occurs)] = &[
+        (SAML, "Issuer", Occurs::Optional),
+        (DS, "Signature", Occurs::Optional),
+        (SAMLP, "Extensions", Occurs::Optional),
+        (SAMLP, "Status", Occurs::One),
+        (SAML, "Assertion|EncryptedAssertion", Occurs::Many),
+    ];
+    // The Assertion's Issuer is required, but a missing one is the issuer check's to refuse
+    // (issuer_mismatch), so that `--weaken issuer` shows.
+    const ASSERTION: &[(&str, &str, Occurs)] = &[
+        (SAML, "Issuer", Occurs::Optional),
+        (DS, "Signature", Occurs::Optional),
+        (SAML, "Subject", Occurs::Optional),
+        (SAML, "Conditions", Occurs::Optional),
+        (SAML, "Advice", Occurs::Optional),
+        (
+            SAML,
+            "Statement|AuthnStatement|AuthzDecisionStatement|AttributeStatement",
+            Occurs::Many,
+        ),
+    ];
+    in_schema_order(root, "Response", RESPONSE)?;
+    for assertion in root
+        .children()
+        .filter(|n| n.has_tag_name((SAML, "Assertion")))
+    {
+        in_schema_order(assertion, "Assertion", ASSERTION)?;
+    }
+    Ok(())
+}
+
+/// How often an element of a schema sequence may occur.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Occurs {
+    One,
+    Optional,
+    Many,
+}
+
+/// `node`'s element children match `sequence` (namespace, `|`-separated names, occurrence).
+fn in_schema_order(
+    node: Node<'_, '_>,
+    what: &str,
+    sequence: &[(&str, &str, Occurs)],
+) -> Result<(), Refusal> {
+    let mut children = node.children().filter(Node::is_element).peekable();
+    for &(ns, names, occurs) in sequence {
+        let matches = |n: &Node<'_, '_>| {
+            n.tag_name().namespace() == Some(ns)
+                && names.split('|').any(|m| n.tag_name().name() == m)
+        };
+        let mut seen = 0;
+        while (occurs == Occurs::Many || seen == 0) && children.peek().is_some_and(matches) {
+            children.next();
+            seen += 1;
+        }
+        if occurs == Occurs::One && seen == 0 {
+            return refuse(
+                Reason::SchemaInvalid,
+                format!("the {what} has no {names} where the schema requires one"),
+            );
+        }
+    }
+    match children.next() {
+        None => Ok(()),
+        Some(extra) => refuse(
+            Reason::SchemaInvalid,
+            format!(
+                "the {what} has a {:?} element where the schema allows none (out of order, repeated or unknown)",
+                extra.tag_name().name()
+            ),
+        ),
+    }
+}
+
 type Assertions<'a, 'input> = (Node<'a, 'input>, Vec<Node<'a, 'input>>);
 
 /// The one assertion (a child of the Response), and every `saml:Assertion` in the document
@@ -524,10 +628,16 @@ fn check_signatures(
             "the IdP connection has no signing key; nothing can be verified",
         );
     }
+    let weak: &[Vec<u8>] = if off(ctx, Weakening::KeySize) {
+        &ctx.connection.weak_certificates
+    } else {
+        &[]
+    };
     let certs: Vec<CertificateDer> = ctx
         .connection
         .certificates
         .iter()
+        .chain(weak)
         .map(|d| CertificateDer::from(d.clone()))
         .collect();
     verify_signatures(text, &certs, signatures.len())?;

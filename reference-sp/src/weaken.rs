@@ -40,8 +40,10 @@ macro_rules! weakenings {
 weakenings! {
     Signature => "signature": "do not verify signatures at all (samael's behaviour when the metadata has no key)",
     Algorithms => "algorithms": "accept any signature and digest algorithm, SHA-1 and MD5 included",
+    KeySize => "key-size": "trust RSA keys under 2048 bits and EC keys under 256 that the IdP's metadata publishes",
     XmlDoctype => "xml-doctype": "accept documents with a DOCTYPE",
     XmlSingleRoot => "xml-single-root": "accept trailing content after the root element",
+    Schema => "schema": "accept elements out of the schema's order or unknown to it in the Response and its Assertion",
     ReferenceUri => "reference-uri": "do not check that each Reference URI is `#` + the ID of the signed element",
     SingleAssertion => "single-assertion": "accept responses with more than one assertion (the verified one is still used)",
     Destination => "destination": "do not require or compare the Response's Destination",

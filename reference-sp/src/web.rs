@@ -132,6 +132,16 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.starts_with("application/json"))
 }
 
+/// The `RequestedAuthnContext` element for a class the SP requires, exactly.
+fn requested_authn_context(class: Option<&str>) -> String {
+    class.map_or_else(String::new, |c| {
+        format!(
+            r#"<samlp:RequestedAuthnContext Comparison="exact"><saml:AuthnContextClassRef>{}</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>"#,
+            escape(c)
+        )
+    })
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -323,7 +333,8 @@ async fn login_sso(
         return internal(e);
     }
     let request = format!(
-        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress" AllowCreate="true"/></samlp:AuthnRequest>"#,
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress" AllowCreate="true"/>{context}</samlp:AuthnRequest>"#,
+        context = requested_authn_context(settings.requested_authn_context.as_deref()),
         id = request_id,
         instant = now.format("%Y-%m-%dT%H:%M:%SZ"),
         dest = escape(&connection.sso_url),

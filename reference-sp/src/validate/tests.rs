@@ -298,11 +298,12 @@ fn signature_wrapping_shapes_are_refused() {
         Reason::MultipleAssertions,
     );
     check.refuses(&insert(&signed, at.end, &evil), Reason::MultipleAssertions);
-    // The signed assertion hidden in the evil one's Advice (XSW: evil wraps original).
+    // The signed assertion hidden in the evil one's Advice (XSW: evil wraps original), where
+    // the schema allows Advice.
     let original = &signed[at.clone()];
     let wrapped = evil.replacen(
-        "</saml:Issuer>",
-        &format!("</saml:Issuer><saml:Advice>{original}</saml:Advice>"),
+        "</saml:Conditions>",
+        &format!("</saml:Conditions><saml:Advice>{original}</saml:Advice>"),
         1,
     );
     let advice = format!("{}{wrapped}{}", &signed[..at.start], &signed[at.end..]);
@@ -766,4 +767,36 @@ mod properties {
             }
         }
     }
+}
+
+#[test]
+fn a_requested_authn_context_is_required_exactly() {
+    let mut check = Check::new();
+    let ppt = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+    check.settings = check
+        .settings
+        .patch(&json!({ "requested_authn_context": ppt }))
+        .expect("a URI is a valid class");
+    check.accepts(&build(
+        json!({"alter": [{"kind": "authn-context-class", "value": ppt}]}),
+        false,
+    ));
+    check.refuses(
+        &build(
+            json!({"alter": [{"kind": "authn-context-class", "value": "unspecified"}]}),
+            false,
+        ),
+        Reason::AuthnContextMismatch,
+    );
+    check.refuses(
+        &build(
+            json!({"alter": [{"kind": "omit", "element": "authn-statement"}]}),
+            false,
+        ),
+        Reason::AuthnStatementMissing,
+    );
+    let error = Settings::default()
+        .patch(&json!({ "requested_authn_context": "PasswordProtectedTransport" }))
+        .expect_err("not a URI");
+    assert!(error.contains("must be a URI"), "{error}");
 }

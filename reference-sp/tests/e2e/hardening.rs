@@ -62,6 +62,12 @@ fn cases() -> Vec<Case> {
             ALICE,
         ),
         case(
+            Weakening::Schema,
+            json!({"signing": {"layout": "both"}, "tamper": [{"kind": "schema-invalid", "shape": "subject-before-issuer"}]}),
+            "schema_invalid",
+            ALICE,
+        ),
+        case(
             Weakening::ReferenceUri,
             json!({"signing": {"layout": "response", "reference_uri": ""}}),
             "reference_uri_invalid",
@@ -288,6 +294,36 @@ async fn a_remote_reference_uri_is_refused_before_anything_is_fetched() {
     }
 }
 
+#[tokio::test]
+async fn a_1024_bit_key_in_the_idp_metadata_is_ignored_unless_weakened() {
+    for weaken in [&[][..], &[Weakening::KeySize][..]] {
+        let pair = pair(weaken).await;
+        let imported = pair
+            .client
+            .put(format!("{}/admin/idp", pair.sp.base_url()))
+            .bearer_auth(crate::support::TOKEN)
+            .json(&json!({"metadata_url": format!("{}/metadata?weak_key=include", pair.idp.base_url())}))
+            .send()
+            .await
+            .expect("admin");
+        assert_eq!(imported.status(), 200);
+        let body: serde_json::Value = imported.json().await.expect("json");
+        let ignored = body.to_string();
+        assert!(ignored.contains("RSA key of 1024 bits"), "{ignored}");
+        let out = sp_login(
+            &pair,
+            ALICE,
+            plan(json!({"user": ALICE, "signing": {"layout": "both", "key": "attacker-rsa1024"}})),
+        )
+        .await;
+        if weaken.is_empty() {
+            assert_eq!(out.reason.as_deref(), Some("signature_invalid"), "{out:?}");
+        } else {
+            assert_eq!(out.signed_in.as_deref(), Some(ALICE), "{out:?}");
+        }
+    }
+}
+
 #[test]
 fn every_weakening_is_exercised_by_a_case_here() {
     // Cases in the table, plus the ones with a test of their own (replay, the remote Reference
@@ -301,6 +337,7 @@ fn every_weakening_is_exercised_by_a_case_here() {
         Weakening::RelayState,
         Weakening::Enforcement,
         Weakening::RolesFromAttributes,
+        Weakening::KeySize,
     ]);
     let missing: Vec<_> = Weakening::ALL
         .iter()
@@ -332,6 +369,14 @@ async fn tampered_signed_content_and_foreign_keys_are_refused() {
         (
             json!({"user": ALICE, "signing": {"layout": "assertion"}, "tamper": [{"kind": "insert-assertion-copy", "position": "before", "name_id": ADMIN, "keep_id": true}]}),
             "duplicate_id",
+        ),
+        (
+            json!({"user": ALICE, "signing": {"layout": "both"}, "tamper": [{"kind": "second-signed-assertion", "name_id": ADMIN}]}),
+            "multiple_assertions",
+        ),
+        (
+            json!({"user": ALICE, "signing": {"layout": "both"}, "tamper": [{"kind": "id", "element": "assertion", "value": "1-not-an-ncname"}]}),
+            "id_invalid",
         ),
     ] {
         let out = sp_login(&pair, ALICE, plan(p.clone())).await;
