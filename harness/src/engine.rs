@@ -470,6 +470,10 @@ async fn execute(
                 evidence.hops.extend(ua.take_hops());
                 evidence.notes.push(format!("step {n}: signed out ({url})"));
             }
+            Step::Wait { ms } => {
+                tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+                evidence.notes.push(format!("step {n}: waited {ms} ms"));
+            }
             Step::ResetPassword { password } => {
                 match reset_password(env, scenario, password, &mut ua).await {
                     Ok(note) => {
@@ -1004,8 +1008,27 @@ fn record_saml(seen: &SamlSeen, evidence: &mut Evidence) {
     if let Some(form) = &seen.response_post
         && let Some((_, value)) = form.fields.iter().find(|(k, _)| k == "SAMLResponse")
     {
-        evidence.response = decode_saml(value, false);
+        evidence.response = decode_saml(value, false).map(elide_middle);
     }
+}
+
+/// The most of a decoded message the evidence keeps; a padded response (a size or
+/// decompression scenario) keeps its start and end around a note of what was left out.
+const MAX_EVIDENCE_XML: usize = 64 * 1024;
+
+fn elide_middle(xml: String) -> String {
+    if xml.len() <= MAX_EVIDENCE_XML {
+        return xml;
+    }
+    let half = MAX_EVIDENCE_XML / 2;
+    let head = xml.floor_char_boundary(half);
+    let tail = xml.ceil_char_boundary(xml.len() - half);
+    format!(
+        "{}\n<!-- saml-harness: {} bytes left out of the evidence -->\n{}",
+        &xml[..head],
+        tail - head,
+        &xml[tail..]
+    )
 }
 
 /// Decodes a SAML message: base64, then DEFLATE for the Redirect binding. `None` when it is
@@ -1064,4 +1087,27 @@ pub fn ids_with(verdicts: &[Verdict], status: Status) -> BTreeSet<String> {
         .filter(|v| v.status == status)
         .map(|v| v.id.clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_responses_keep_their_ends_in_the_evidence_and_say_what_was_left_out() {
+        let small = "<samlp:Response/>".to_owned();
+        assert_eq!(elide_middle(small.clone()), small);
+        let big = format!("<r>{}é{}</r>", "a".repeat(40_000), "b".repeat(40_000));
+        let kept = elide_middle(big.clone());
+        assert!(kept.len() < MAX_EVIDENCE_XML + 100, "{}", kept.len());
+        assert!(kept.starts_with("<r>aaa") && kept.ends_with("bbb</r>"));
+        let left_out = big.len() - (kept.len() - kept.lines().nth(1).map_or(0, str::len) - 2);
+        assert!(
+            kept.contains(&format!(
+                "<!-- saml-harness: {left_out} bytes left out of the evidence -->"
+            )),
+            "{}",
+            kept.lines().nth(1).unwrap_or_default()
+        );
+    }
 }

@@ -201,6 +201,12 @@ pub enum Step {
     },
     /// Signs out of this user agent's session (the target's `[session].logout_url`).
     Logout,
+    /// Waits, e.g. for a session lifetime (SessionNotOnOrAfter) to pass; at most
+    /// [`MAX_WAIT_MS`].
+    Wait {
+        /// How long, in milliseconds.
+        ms: u64,
+    },
     /// The target's password-reset flow (`[login.password_reset]`) for the scenario's user:
     /// a reset token, then the new password; later password logins use it.
     ResetPassword {
@@ -226,9 +232,12 @@ pub enum OutageMode {
 impl Step {
     /// Whether the step changes state other scenarios share (SP settings, the mock IdP).
     pub fn is_exclusive(&self) -> bool {
-        !matches!(self, Step::Login { .. } | Step::Logout)
+        !matches!(self, Step::Login { .. } | Step::Logout | Step::Wait { .. })
     }
 }
+
+/// The longest `wait` step: scenarios stay quick, and the catalogue has a time budget.
+pub const MAX_WAIT_MS: u64 = 10_000;
 
 /// What the SP must provide for a scenario to run; a target that lacks any of it skips the
 /// scenario with that reason.
@@ -423,6 +432,18 @@ impl Scenario {
             ));
         }
         for (i, step) in file.steps.iter().enumerate() {
+            if let Step::Wait { ms } = step
+                && *ms > MAX_WAIT_MS
+            {
+                return Err(fail(
+                    field_line("steps"),
+                    None,
+                    format!(
+                        "step {}: a wait of {ms} ms is longer than the {MAX_WAIT_MS} ms a step may wait",
+                        i + 1
+                    ),
+                ));
+            }
             if let Step::Login { flow, .. } = step
                 && matches!(
                     flow,
@@ -743,6 +764,17 @@ expect = { outcome = "signed-in", as = "member" }
         let both = format!("{text}\n[plan]\nsigning = {{ layout = \"both\" }}\n");
         let err = Scenario::parse("a/b", Origin::Embedded, &both).expect_err("conflict");
         assert!(err.message.contains("layouts"), "{err}");
+    }
+
+    #[test]
+    fn a_wait_step_is_bounded_and_shares_nothing() {
+        let text = format!("{VALID}steps = [{{ do = \"wait\", ms = 2100 }}]\n");
+        let s = Scenario::parse("a/b", Origin::Embedded, &text).expect("valid");
+        assert_eq!(s.file.steps, [Step::Wait { ms: 2100 }]);
+        assert!(!s.file.steps[0].is_exclusive());
+        let long = format!("{VALID}steps = [{{ do = \"wait\", ms = 60000 }}]\n");
+        let err = Scenario::parse("a/b", Origin::Embedded, &long).expect_err("too long");
+        assert!(err.message.contains("10000 ms"), "{err}");
     }
 
     #[test]

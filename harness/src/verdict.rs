@@ -163,7 +163,8 @@ pub struct Evidence {
     /// The decoded AuthnRequest the SP sent, pretty-printed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authn_request: Option<String>,
-    /// The decoded Response the IdP sent, exactly as sent (not re-serialized).
+    /// The decoded Response the IdP sent, exactly as sent (not re-serialized); beyond 64 KiB
+    /// only its first and last 32 KiB, around a comment saying how much was left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<String>,
     /// The session probe's status and body excerpt.

@@ -16,7 +16,8 @@ const MAX_HOPS: usize = 20;
 /// How much of a body a hop keeps.
 const BODY_EXCERPT: usize = 2048;
 /// The largest body read.
-const MAX_BODY: usize = 4 * 1024 * 1024;
+/// The largest body read (the mock IdP's form page for a padded response is the largest).
+const MAX_BODY: usize = 128 * 1024 * 1024;
 
 /// A page the user agent ended on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +171,13 @@ impl UserAgent {
                     .get(CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
                     .is_none_or(|t| t.contains("text") || t.contains("json") || t.contains("xml"));
-                let body = read_body(response).await;
+                let body = match read_body(response).await {
+                    Ok(body) => body,
+                    Err(message) => {
+                        hop.status = Some(status);
+                        return Err(self.failed(hop, started, method, message));
+                    }
+                };
                 hop.status = Some(status);
                 hop.location.clone_from(&location);
                 if location.is_none() && !body.is_empty() {
@@ -320,7 +327,13 @@ impl UserAgent {
         let outcome = match result {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let body = read_body(response).await;
+                let body = match read_body(response).await {
+                    Ok(body) => body,
+                    Err(message) => {
+                        hop.status = Some(status);
+                        return Err(self.failed(hop, started, "GET", message));
+                    }
+                };
                 hop.status = Some(status);
                 hop.body_excerpt = (!body.is_empty()).then(|| excerpt(&body));
                 Ok(Page {
@@ -342,6 +355,25 @@ impl UserAgent {
         hop.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.hops.push(hop);
         outcome
+    }
+
+    /// Records `hop` as failed with `message` and returns the error.
+    fn failed(
+        &mut self,
+        mut hop: Hop,
+        started: Instant,
+        method: &str,
+        message: String,
+    ) -> DriverError {
+        hop.error = Some(message.clone());
+        hop.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let url = hop.url.clone();
+        self.hops.push(hop);
+        DriverError::Request {
+            method: method.to_owned(),
+            url,
+            message,
+        }
     }
 
     /// GETs a URL without following anything (the session probe).
@@ -386,16 +418,30 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-async fn read_body(mut response: reqwest::Response) -> String {
+/// The whole body, or why it could not be read: a read error, or more than [`MAX_BODY`]
+/// bytes (never a silently truncated page, whose form would go unseen).
+async fn read_body(mut response: reqwest::Response) -> Result<String, String> {
     let mut bytes = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        bytes.extend_from_slice(&chunk);
-        if bytes.len() > MAX_BODY {
-            bytes.truncate(MAX_BODY);
-            break;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                bytes.extend_from_slice(&chunk);
+                if bytes.len() > MAX_BODY {
+                    return Err(format!(
+                        "the body is larger than the harness reads ({MAX_BODY} bytes)"
+                    ));
+                }
+            }
+            Ok(None) => return Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(e) => {
+                return Err(format!(
+                    "the body broke off after {} bytes: {}",
+                    bytes.len(),
+                    error_chain(&e)
+                ));
+            }
         }
     }
-    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 fn error_chain(e: &reqwest::Error) -> String {
