@@ -25,8 +25,20 @@ pub const NAMEID_TRANSIENT: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:tr
 
 const ATTRNAME_BASIC: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic";
 const ATTRNAME_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified";
+const ATTRNAME_URI: &str = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri";
 const AC_PASSWORD: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password";
 const AC_PPT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+const AC_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified";
+
+/// `mail` (RFC 4524) as SAML attribute profiles for LDAP name it: Shibboleth's default.
+pub const OID_MAIL: &str = "urn:oid:0.9.2342.19200300.100.1.3";
+/// PKCS #9 `emailAddress`: Keycloak's built-in "X500 email" mapper.
+pub const OID_EMAIL_ADDRESS: &str = "urn:oid:1.2.840.113549.1.9.1";
+const OID_GIVEN_NAME: &str = "urn:oid:2.5.4.42";
+const OID_SURNAME: &str = "urn:oid:2.5.4.4";
+const OID_EPPN: &str = "urn:oid:1.3.6.1.4.1.5923.1.1.1.6";
+/// The UPN claim (AD FS, Entra).
+pub const CLAIM_UPN: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn";
 
 /// Claim URIs Entra ID uses (and that SPs match users by).
 pub const CLAIM_EMAIL: &str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress";
@@ -58,11 +70,55 @@ pub enum Flavour {
     Entra,
     /// Okta.
     Okta,
+    /// Google Workspace (a custom SAML app).
+    Google,
+    /// Active Directory Federation Services.
+    Adfs,
+    /// Shibboleth Identity Provider (v4, v5).
+    Shibboleth,
+    /// OneLogin.
+    Onelogin,
+    /// Keycloak.
+    Keycloak,
 }
 
 impl Flavour {
     /// Every flavour, for tests and listings.
-    pub const ALL: [Flavour; 3] = [Flavour::Generic, Flavour::Entra, Flavour::Okta];
+    pub const ALL: [Flavour; 8] = [
+        Flavour::Generic,
+        Flavour::Entra,
+        Flavour::Okta,
+        Flavour::Google,
+        Flavour::Adfs,
+        Flavour::Shibboleth,
+        Flavour::Onelogin,
+        Flavour::Keycloak,
+    ];
+
+    /// Whether the NameID carries the user's email (Shibboleth's is an opaque transient ID).
+    pub fn name_id_is_email(self) -> bool {
+        self != Flavour::Shibboleth
+    }
+
+    /// The NameID format of its responses.
+    pub fn name_id_format(self) -> &'static str {
+        match self {
+            Flavour::Generic | Flavour::Entra | Flavour::Adfs | Flavour::Onelogin => NAMEID_EMAIL,
+            Flavour::Okta | Flavour::Google | Flavour::Keycloak => NAMEID_UNSPECIFIED,
+            Flavour::Shibboleth => NAMEID_TRANSIENT,
+        }
+    }
+
+    /// The attribute that carries the user's email.
+    pub fn email_attribute(self) -> &'static str {
+        match self {
+            Flavour::Generic | Flavour::Okta | Flavour::Google => "email",
+            Flavour::Entra | Flavour::Adfs => CLAIM_EMAIL,
+            Flavour::Shibboleth => OID_MAIL,
+            Flavour::Onelogin => "User.email",
+            Flavour::Keycloak => OID_EMAIL_ADDRESS,
+        }
+    }
 
     /// What the IdP signs unless the plan says otherwise.
     pub fn default_layout(self) -> SigningLayout {
@@ -76,6 +132,25 @@ impl Flavour {
             // Source: Okta Help, "Create SAML app integrations" (advanced settings), and the
             // signed saml2p:Response in Okta's published response samples.
             Flavour::Okta => SigningLayout::Both,
+            // Google: "Signed response" is an unticked checkbox in the custom SAML app's
+            // service provider details; unticked, only the assertion is signed. Source: Google
+            // Workspace Admin Help, "Set up your own custom SAML app".
+            Flavour::Google => SigningLayout::Assertion,
+            // AD FS: a relying party trust's SamlResponseSignature defaults to AssertionOnly.
+            // Source: Microsoft Learn, Set-AdfsRelyingPartyTrust (-SamlResponseSignature).
+            Flavour::Adfs => SigningLayout::Assertion,
+            // Shibboleth: the SAML2.SSO profile's signResponses defaults to true and
+            // signAssertions to false (encryptAssertions also defaults to true; encryption is
+            // not modelled yet). Source: Shibboleth wiki, IDP4 "SAML2SSOConfiguration".
+            Flavour::Shibboleth => SigningLayout::Response,
+            // OneLogin: the connector's "SAML signature element" defaults to Assertion
+            // (Response and Both are options). Source: OneLogin Knowledge Base, "SAML Custom
+            // Connector (Advanced)" configuration fields.
+            Flavour::Onelogin => SigningLayout::Assertion,
+            // Keycloak: a new SAML client has "Sign documents" on and "Sign assertions" off.
+            // Source: Keycloak Server Administration Guide, "Creating a SAML client" (Signature
+            // and Encryption).
+            Flavour::Keycloak => SigningLayout::Response,
         }
     }
 
@@ -84,6 +159,7 @@ impl Flavour {
         let now = ctx.now;
         let minutes = |m: i64| now + chrono::Duration::minutes(m);
         let (given, surname) = names_of(user);
+        let mut name_id_value = user.to_owned();
         let (name_id_format, saml_ns, class_ref, typed, attributes) = match self {
             Flavour::Generic => (
                 NAMEID_EMAIL,
@@ -131,6 +207,88 @@ impl Flavour {
                     attribute("lastName", Some(ATTRNAME_UNSPECIFIED), &surname),
                 ],
             ),
+            // Google: "Name ID format" defaults to UNSPECIFIED and "Name ID" to Basic Information
+            // > Primary email; attributes exist only as the admin maps them (Primary email to
+            // `email` is the documented example), without NameFormat; AuthnContextClassRef
+            // unspecified; saml2/saml2p prefixes. Source: Google Workspace Admin Help, "Set up
+            // your own custom SAML app" and "SAML app error messages".
+            Flavour::Google => (
+                NAMEID_UNSPECIFIED,
+                SamlNamespaceStyle::Saml2,
+                AC_UNSPECIFIED,
+                false,
+                vec![attribute("email", None, user)],
+            ),
+            // AD FS: the NameID comes from a claim rule; the usual one transforms E-Mail Address
+            // into Name ID with the Email format. Claims travel as attributes named by their
+            // claim type URI, without NameFormat; forms login gives PasswordProtectedTransport;
+            // the assertion declares the SAML namespace as its default namespace. Source:
+            // Microsoft Learn, "Create a rule to send LDAP attributes as claims" and "Create a
+            // rule to transform an incoming claim" (AD FS operations).
+            Flavour::Adfs => (
+                NAMEID_EMAIL,
+                SamlNamespaceStyle::Default,
+                AC_PPT,
+                false,
+                vec![
+                    attribute(CLAIM_EMAIL, None, user),
+                    attribute(CLAIM_UPN, None, user),
+                    attribute(CLAIM_GIVEN, None, &given),
+                    attribute(CLAIM_SURNAME, None, &surname),
+                ],
+            ),
+            // Shibboleth: a transient NameID (an opaque, per-session value) unless the SP asks
+            // for another format; attributes named by OID with NameFormat uri and a
+            // FriendlyName (mail, givenName, sn, eduPersonPrincipalName); OpenSAML writes
+            // saml2/saml2p prefixes. Sources: Shibboleth wiki, IDP4 "NameIDGenerationConfiguration"
+            // (transient by default) and "AttributeResolverConfiguration" (the saml2 encoders
+            // of the default attribute registry); MACE-Dir SAML attribute profile.
+            Flavour::Shibboleth => {
+                name_id_value = format!("AAdzZWNyZXQx{}", new_id().trim_start_matches('_'));
+                (
+                    NAMEID_TRANSIENT,
+                    SamlNamespaceStyle::Saml2,
+                    AC_PPT,
+                    false,
+                    vec![
+                        friendly(OID_MAIL, "mail", user),
+                        friendly(OID_EPPN, "eduPersonPrincipalName", user),
+                        friendly(OID_GIVEN_NAME, "givenName", &given),
+                        friendly(OID_SURNAME, "sn", &surname),
+                    ],
+                )
+            }
+            // OneLogin: the connector's NameID is the user's Email in the emailAddress format;
+            // its default parameters are sent as `User.email`, `User.FirstName`,
+            // `User.LastName` with NameFormat basic. Source: OneLogin Knowledge Base, "SAML
+            // Custom Connector (Advanced)" (SAML nameID, parameters).
+            Flavour::Onelogin => (
+                NAMEID_EMAIL,
+                SamlNamespaceStyle::Prefixed,
+                AC_PPT,
+                true,
+                vec![
+                    attribute("User.email", Some(ATTRNAME_BASIC), user),
+                    attribute("User.FirstName", Some(ATTRNAME_BASIC), &given),
+                    attribute("User.LastName", Some(ATTRNAME_BASIC), &surname),
+                ],
+            ),
+            // Keycloak: "Name ID format" defaults to username with the unspecified format (here
+            // the username is the email, as with "Login with email"); the built-in "X500 email",
+            // "X500 givenName" and "X500 surname" mappers send OIDs with NameFormat uri and a
+            // FriendlyName; AuthnContextClassRef unspecified. Source: Keycloak Server
+            // Administration Guide, "Creating a SAML client" and "Mapping protocol mappers".
+            Flavour::Keycloak => (
+                NAMEID_UNSPECIFIED,
+                SamlNamespaceStyle::Prefixed,
+                AC_UNSPECIFIED,
+                false,
+                vec![
+                    friendly(OID_EMAIL_ADDRESS, "email", user),
+                    friendly(OID_GIVEN_NAME, "givenName", &given),
+                    friendly(OID_SURNAME, "surname", &surname),
+                ],
+            ),
         };
         let assertion = AssertionDoc {
             version: Some("2.0".to_owned()),
@@ -139,7 +297,7 @@ impl Flavour {
             issue_instant_offset_minutes: None,
             issuer: Some(ctx.idp_entity_id.to_owned()),
             name_id: NameIdDoc {
-                value: user.to_owned(),
+                value: name_id_value,
                 format: Some(name_id_format.to_owned()),
                 sp_name_qualifier: None,
             },
@@ -190,6 +348,13 @@ fn attribute(name: &str, name_format: Option<&str>, value: &str) -> AttributeDoc
     }
 }
 
+fn friendly(name: &str, friendly_name: &str, value: &str) -> AttributeDoc {
+    AttributeDoc {
+        friendly_name: Some(friendly_name.to_owned()),
+        ..attribute(name, Some(ATTRNAME_URI), value)
+    }
+}
+
 /// A given name and surname made from an email's local part (`ada.lovelace@` -> Ada, Lovelace).
 fn names_of(email: &str) -> (String, String) {
     let local = email.split('@').next().unwrap_or(email);
@@ -207,4 +372,41 @@ fn names_of(email: &str) -> (String, String) {
         .map(capital)
         .unwrap_or_else(|| "User".to_owned());
     (given, surname)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_flavour_says_what_its_baseline_carries() {
+        let ctx = ResponseContext {
+            now: chrono::Utc::now(),
+            idp_entity_id: "https://idp.test",
+            sp_entity_id: "https://sp.test",
+            acs_url: "https://sp.test/acs",
+            in_response_to: None,
+            default_user: "ada.lovelace@example.test",
+        };
+        for flavour in Flavour::ALL {
+            let doc = flavour.baseline(&ctx, "ada.lovelace@example.test");
+            let assertion = doc.assertion.expect("an assertion");
+            assert_eq!(
+                assertion.name_id.format.as_deref(),
+                Some(flavour.name_id_format()),
+                "{flavour:?}"
+            );
+            assert_eq!(
+                assertion.name_id.value == "ada.lovelace@example.test",
+                flavour.name_id_is_email(),
+                "{flavour:?}"
+            );
+            let email = assertion
+                .attributes
+                .iter()
+                .find(|a| a.name == flavour.email_attribute())
+                .unwrap_or_else(|| panic!("{flavour:?} sends {}", flavour.email_attribute()));
+            assert_eq!(email.values, ["ada.lovelace@example.test"], "{flavour:?}");
+        }
+    }
 }

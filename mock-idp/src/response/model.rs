@@ -39,8 +39,10 @@ pub struct ResponseDoc {
 pub enum SamlNamespaceStyle {
     /// `saml:` prefix (most IdPs).
     Prefixed,
-    /// A default namespace declared on `Issuer` and `Assertion` (Entra ID).
+    /// A default namespace declared on `Issuer` and `Assertion` (Entra ID, AD FS).
     Default,
+    /// `saml2:` prefix (OpenSAML: Shibboleth, Google).
+    Saml2,
 }
 
 /// `samlp:Status`.
@@ -205,16 +207,16 @@ impl Names {
             prefix: match style {
                 SamlNamespaceStyle::Prefixed => "saml:",
                 SamlNamespaceStyle::Default => "",
+                SamlNamespaceStyle::Saml2 => "saml2:",
             },
         }
     }
 
     /// The declaration to put on an element that starts a saml-namespace subtree.
     fn declaration(&self) -> String {
-        if self.prefix.is_empty() {
-            format!(" xmlns=\"{NS_SAML}\"")
-        } else {
-            format!(" xmlns:saml=\"{NS_SAML}\"")
+        match self.prefix.strip_suffix(':') {
+            None => format!(" xmlns=\"{NS_SAML}\""),
+            Some(name) => format!(" xmlns:{name}=\"{NS_SAML}\""),
         }
     }
 }

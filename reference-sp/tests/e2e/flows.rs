@@ -11,14 +11,16 @@ async fn every_flavour_signs_in_sp_and_idp_initiated() {
     let pair = pair(&[]).await;
     patch_settings(&pair, serde_json::json!({"idp_initiated": true})).await;
     for flavour in Flavour::ALL {
-        if flavour == Flavour::Okta {
-            // Okta's default NameID format is unspecified: read the email attribute instead.
-            patch_settings(
-                &pair,
-                serde_json::json!({"identity": {"source": "attribute", "name": "email"}, "require_email_name_id_format": false}),
-            )
-            .await;
-        }
+        // Where the NameID is not an email in the emailAddress format (Okta, Google, Keycloak:
+        // unspecified; Shibboleth: transient), the SP reads the flavour's email attribute.
+        let identity = if flavour.name_id_is_email()
+            && flavour.name_id_format() == mock_idp::flavour::NAMEID_EMAIL
+        {
+            serde_json::json!({"identity": {"source": "name-id"}, "require_email_name_id_format": true})
+        } else {
+            serde_json::json!({"identity": {"source": "attribute", "name": flavour.email_attribute()}, "require_email_name_id_format": false})
+        };
+        patch_settings(&pair, identity).await;
         let p = plan(serde_json::json!({"flavour": flavour, "user": ALICE}));
         let sp = sp_login(&pair, ALICE, p.clone()).await;
         assert_eq!(
