@@ -128,6 +128,30 @@ impl Check {
     }
 }
 
+#[test]
+fn cosmetic_changes_before_signing_change_nothing() {
+    for layout in ["response", "assertion", "both"] {
+        for flavour in ["generic", "entra"] {
+            let xml = build(
+                json!({
+                    "flavour": flavour,
+                    "signing": {"layout": layout},
+                    "alter": [
+                        {"kind": "whitespace", "text": "\n\t "},
+                        {"kind": "prefixes", "saml": "saml2", "samlp": "saml2p"},
+                        {"kind": "extra-attribute", "value": "é \"q\" <x> &"},
+                        {"kind": "reverse-attributes"},
+                    ],
+                }),
+                false,
+            );
+            assert!(xml.contains("fz:note="), "{xml}");
+            let login = Check::new().accepts(&xml);
+            assert_eq!(login.email, ALICE, "{layout} {flavour}");
+        }
+    }
+}
+
 /// The byte range of the `nth` element named `name` (local name) in document order.
 fn element(xml: &str, name: &str, nth: usize) -> Range<usize> {
     let doc = Document::parse(xml).expect("xml");
