@@ -49,20 +49,7 @@ fn build(plan: serde_json::Value, unsolicited: bool) -> String {
         plan["user"] = json!(ALICE);
     }
     let plan: Plan = serde_json::from_value(plan).expect("a valid plan");
-    let request = AuthnRequestInfo {
-        id: REQUEST.to_owned(),
-        issuer: SP.to_owned(),
-        acs_url: Some(ACS.to_owned()),
-        acs_index: None,
-        protocol_binding: None,
-        destination: None,
-        name_id_format: None,
-        allow_create: None,
-        force_authn: false,
-        is_passive: false,
-        requested_authn_context: Vec::new(),
-        has_xml_signature: false,
-    };
+    let request = AuthnRequestInfo::plain(REQUEST, SP, ACS);
     idp()
         .respond(
             &plan,
