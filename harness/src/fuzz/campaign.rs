@@ -522,3 +522,163 @@ fn write_scenario(
         .map_err(|e| FuzzError::Infrastructure(e.to_string()))?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use mock_idp::KeyType;
+    use mock_idp::plan::{Alteration, Tamper, TextField, TextSplit};
+    use reference_sp::Weakening;
+
+    use super::*;
+    use crate::fuzz::oracle::values;
+
+    fn options(dir: &Path, cases: u64, seed: u64) -> CampaignOptions {
+        CampaignOptions {
+            cases,
+            seed,
+            max_shrink: 256,
+            max_failures: 1,
+            batch: 64,
+            jobs: 2,
+            scenario_dir: dir.join("scenarios"),
+            regressions: dir.join("regressions.json"),
+        }
+    }
+
+    fn in_process(weaken: &[Weakening]) -> Executor {
+        Executor::InProcess(Arc::new(
+            InProcess::new(weaken, KeyType::Rsa2048).expect("in-process executor"),
+        ))
+    }
+
+    fn changes(plan: &Plan) -> usize {
+        plan.alter.len() + plan.tamper.len()
+    }
+
+    /// Each weakened check is found within 500 cases of seed 1 and shrunk to a plan of at
+    /// most two changes whose oracle verdict names the rule the check enforces; the scenario
+    /// written for it loads, and the next run replays it first and finds it again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn weakened_checks_are_found_shrunk_written_and_replayed() {
+        let cases: &[(Weakening, &str)] = &[
+            (Weakening::Destination, "CORE-3.2.2-Destination"),
+            (Weakening::Audience, "CORE-2.5.1.4-Audience"),
+            (Weakening::Signature, ""),
+            (Weakening::TrustFirstAssertion, ""),
+            (Weakening::InResponseTo, "InResponseTo"),
+        ];
+        for (weaken, rule) in cases {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let executor = in_process(&[*weaken]);
+            let result = run(&executor, &options(dir.path(), 500, 1))
+                .await
+                .expect("a campaign");
+            assert!(result.disagreements > 0, "{weaken}: nothing found");
+            let failure = &result.failures[0];
+            assert!(
+                changes(&failure.minimal) <= 2
+                    && changes(&failure.minimal) <= changes(&failure.original),
+                "{weaken}: not shrunk: {:?}",
+                failure.minimal
+            );
+            assert!(
+                failure.rules.iter().any(|r| r.contains(rule)),
+                "{weaken}: rules {:?}",
+                failure.rules
+            );
+            if *weaken == Weakening::TrustFirstAssertion {
+                assert_eq!(failure.kind, Kind::Forged, "{failure:?}");
+            }
+            let path = failure.scenario.as_ref().expect("a scenario file");
+            let text = std::fs::read_to_string(path).expect("the scenario");
+            Scenario::parse("fuzz-s1-1", Origin::File(path.clone()), &text)
+                .expect("a valid scenario");
+
+            // The regression file holds the minimal plan; a run with no new cases replays it.
+            let again = run(&executor, &options(dir.path(), 0, 2))
+                .await
+                .expect("a replay");
+            assert_eq!(again.regressions_replayed, 1, "{weaken}");
+            assert_eq!(again.disagreements, 1, "{weaken}");
+            assert_eq!(again.failures[0].minimal, failure.minimal);
+        }
+    }
+
+    /// The unweakened reference SP agrees with the oracle (the 10,000-case run is in the
+    /// README's figures; this one stays fast).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_reference_sp_agrees_with_the_oracle() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let result = run(&in_process(&[]), &options(dir.path(), 400, 11))
+            .await
+            .expect("a campaign");
+        assert_eq!(result.errors, 0, "{:?}", result.error_samples);
+        assert_eq!(result.disagreements, 0, "{:?}", result.failures);
+        // The cases are a mix, not all refusals.
+        for outcome in ["signed-in", "refused", "either"] {
+            assert!(
+                result.expected.get(outcome).copied().unwrap_or(0) >= 20,
+                "{:?}",
+                result.expected
+            );
+        }
+        assert!(result.discarded < 100, "{} discarded", result.discarded);
+    }
+
+    #[test]
+    fn an_edit_that_writes_what_a_split_left_changes_nothing() {
+        let plan = Plan {
+            tamper: vec![
+                Tamper::SplitText {
+                    field: TextField::NameId,
+                    after: values::ADMIN.into(),
+                    with: TextSplit::Comment,
+                },
+                Tamper::EditNameId {
+                    value: values::ADMIN.into(),
+                },
+            ],
+            ..Plan::default()
+        };
+        let verdict = oracle::classify(&plan);
+        assert_eq!(verdict.expected(), Expected::Either, "{verdict:?}");
+        assert_eq!(verdict.user, "attacker");
+        let mut edited = plan;
+        edited.tamper.reverse();
+        assert_eq!(oracle::classify(&edited).expected(), Expected::Refused);
+    }
+
+    #[test]
+    fn the_judge_flags_forgeries_whatever_was_expected() {
+        let users: BTreeMap<String, String> = [
+            ("member".to_owned(), "alice@corp.example".to_owned()),
+            ("admin".to_owned(), "admin@corp.example".to_owned()),
+        ]
+        .into();
+        let benign = oracle::classify(&Plan {
+            alter: vec![Alteration::ReverseAttributes],
+            ..Plan::default()
+        });
+        let refuse = oracle::classify(&Plan {
+            alter: vec![Alteration::Destination {
+                value: "https://other-sp.test/acs".into(),
+            }],
+            ..Plan::default()
+        });
+        let alice = Observed::SignedIn("Alice@corp.example".into());
+        let admin = Observed::SignedIn("admin@corp.example".into());
+        let refused = Observed::Refused(None);
+        assert_eq!(judge(&benign, &alice, &users), None);
+        assert_eq!(judge(&benign, &refused, &users), Some(Kind::Refused));
+        assert_eq!(judge(&benign, &admin, &users), Some(Kind::Forged));
+        assert_eq!(judge(&refuse, &alice, &users), Some(Kind::Accepted));
+        assert_eq!(judge(&refuse, &refused, &users), None);
+        assert_eq!(judge(&refuse, &admin, &users), Some(Kind::Forged));
+        assert_eq!(
+            judge(&refuse, &Observed::Discarded("x".into()), &users),
+            None
+        );
+    }
+}

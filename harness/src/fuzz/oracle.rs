@@ -8,7 +8,9 @@
 //!
 //! Time offsets keep a margin around the tolerance edges: saml2int SDP-G01 asks for 3 to 5
 //! minutes of clock skew, so only offsets at least 10 minutes out are must-refuse, offsets
-//! within a minute are benign, and everything in between is "either".
+//! within a minute are benign, and everything in between is "either". A session end
+//! (SessionNotOnOrAfter) a minute or more in the past is must-refuse, as the catalogue has it.
+//! A test checks the oracle against every plain scenario of the catalogue.
 
 use std::collections::BTreeMap;
 
@@ -55,6 +57,11 @@ macro_rules! table {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
         #[allow(missing_docs)]
         pub enum Key { $($key,)* }
+
+        impl Key {
+            /// Every key.
+            pub const ALL: &'static [Key] = &[$(Key::$key,)*];
+        }
 
         /// The oracle table: one row per key.
         pub const TABLE: &[Entry] = &[
@@ -111,8 +118,8 @@ table! {
     IssueInstantAboutNow => Benign, "CORE-3.2.2-IssueInstant", "SAML Core §3.2.2", Low;
     IssueInstantFar => Either, "CORE-3.2.2-IssueInstant", "SAML Core §3.2.2 (local freshness: a policy)", Low;
     IssueInstantZoned => MustRefuse, "CORE-3.2.2-IssueInstant", "SAML Core §1.3.3 (UTC, no time zone component)", Medium;
-    SessionEndedFar => MustRefuse, "CORE-2.7.2-SessionNotOnOrAfter", "SAML Core §2.7.2", High;
-    SessionEndsNearNow => Either, "CORE-2.7.2-SessionNotOnOrAfter", "SAML Core §2.7.2 (skew edge)", Low;
+    SessionEnded => MustRefuse, "CORE-2.7.2-SessionNotOnOrAfter", "SAML Core §2.7.2", High;
+    SessionEndsNearNow => Either, "CORE-2.7.2-SessionNotOnOrAfter", "SAML Core §2.7.2 (ends about now, or while the harness probes)", Low;
     SessionEndsLater => Benign, "CORE-2.7.2-SessionNotOnOrAfter", "SAML Core §2.7.2", Low;
     // Structure and status.
     StatusNotSuccess => MustRefuse, "CORE-3.2.2.2-Status", "SAML Core §3.2.2.2", High;
@@ -141,7 +148,7 @@ table! {
     Unsigned => MustRefuse, "PROF-4.1.4.5-SignedOverPost", "SAML Profiles §4.1.4.5 (errata E26)", Critical;
     SignedBoth => Benign, "PROF-4.1.4.5-SignedOverPost", "SAML Profiles §4.1.4.5", Medium;
     SignedResponseOnly => Benign, "META-WantAssertionsSigned", "SAML Profiles §4.1.4.5 (errata E26), saml2int SDP-IDP09", Medium;
-    SignedAssertionOnly => Either, "IIP-SP13-UnsignedResponse", "IIP-SP13 (a policy)", Low;
+    SignedAssertionOnly => Benign, "PROF-4.1.4.5-SignedOverPost", "SAML Profiles §4.1.4.5 (errata E26: the assertion's own signature protects it)", Medium;
     SignatureRemovedOneOfTwo => Either, "META-WantAssertionsSigned", "SAML Profiles §4.1.4.5 (errata E26: a policy)", Low;
     KeyRollover => Benign, "SDP-SP37-KeyRollover", "saml2int SDP-SP37, IIP-MD07", Medium;
     KeyAttacker => MustRefuse, "BP2-KeyTrust", "SAML Core §5.4.5, XML Signature Best Practices BP2", Critical;
@@ -169,6 +176,7 @@ table! {
     DoctypeInternal => MustRefuse, "IIP-G03-DTD", "IIP-G03, saml2int SDP-G03", Medium;
     EntityExpansion => MustRefuse, "XML-EntityExpansion", "XML Signature Best Practices BP1", High;
     TrailingRoot => MustRefuse, "XML-SingleRoot", "XML 1.0 §2.1 (one root element)", Critical;
+    EditAfterRelocation => Either, "BP12-SeeWhatIsSigned", "XML Signature Best Practices BP12 (an edit that may miss the signed text)", Critical;
     KeyInfoIgnored => Either, "BP2-KeyTrust", "SAML Core §5.4.5 (KeyInfo is not trusted, never fetched)", Critical;
 }
 
@@ -638,8 +646,8 @@ pub fn classify(plan: &Plan) -> Verdict {
                         what,
                     ),
                     6 => push(
-                        if o <= -600 {
-                            Key::SessionEndedFar
+                        if o <= -60 {
+                            Key::SessionEnded
                         } else if o < 300 {
                             Key::SessionEndsNearNow
                         } else {
@@ -720,9 +728,37 @@ pub fn classify(plan: &Plan) -> Verdict {
     // Tampering.
     let mut user = "member";
     let signed_at_all = response_signed || assertion_signed;
+    // The NameID edits change the first NameID text in document order. Once an earlier
+    // tampering split that text or put another NameID first, an edit may land on unsigned
+    // text or write what is already there: judged like the attacks a conformant SP may
+    // survive, not as a certain change of signed content.
+    let mut disturbed = false;
     for tamper in &plan.tamper {
         let what = format!("tamper {}", tamper_name(tamper));
+        let adds_name_ids = !matches!(
+            tamper,
+            Tamper::RemoveSignature { .. }
+                | Tamper::ReferenceUri { .. }
+                | Tamper::Doctype { .. }
+                | Tamper::OddNamespace { .. }
+                | Tamper::EnvelopingSignature
+                | Tamper::DetachedSignature
+                | Tamper::XsltTransform { .. }
+                | Tamper::ExtraTransform { .. }
+                | Tamper::ExtraReference { .. }
+                | Tamper::CanonicalizationMethod { .. }
+                | Tamper::KeyInfoRetrieval { .. }
+        );
+        let after_disturbance = disturbed;
+        disturbed |= adds_name_ids;
         match tamper {
+            Tamper::EditNameId { .. }
+            | Tamper::DigestComment { .. }
+            | Tamper::StrayDigestValue { .. }
+                if after_disturbance =>
+            {
+                push(Key::EditAfterRelocation, what);
+            }
             Tamper::RemoveSignature { .. } => {
                 if signed_at_all {
                     // Only one of two went: the other still covers the assertion.
@@ -795,4 +831,73 @@ pub fn tamper_name(tamper: &Tamper) -> String {
         .ok()
         .and_then(|v| v.get("kind").and_then(|k| k.as_str().map(str::to_owned)))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Catalogue, Flow};
+
+    #[test]
+    fn the_table_has_one_row_per_key_with_a_rule_and_a_citation() {
+        for key in Key::ALL {
+            let rows: Vec<_> = TABLE.iter().filter(|e| e.key == *key).collect();
+            assert_eq!(rows.len(), 1, "{key:?}");
+            assert!(
+                !rows[0].rule.is_empty() && !rows[0].spec.is_empty(),
+                "{key:?}"
+            );
+        }
+        assert_eq!(TABLE.len(), Key::ALL.len());
+    }
+
+    /// The oracle and the hand-written catalogue agree on every plain SP-initiated scenario
+    /// whose plan the fuzzer's vocabulary covers.
+    #[test]
+    fn the_oracle_agrees_with_the_catalogue() {
+        let catalogue = Catalogue::embedded().expect("the embedded catalogue");
+        let mut checked = 0;
+        let mut disagreements = Vec::new();
+        for scenario in catalogue.iter() {
+            let file = &scenario.file;
+            let plain = file.flow == Flow::SpInitiated
+                && file.steps.is_empty()
+                && file.requires.is_empty()
+                && file.level != crate::scenario::Level::Policy
+                && file
+                    .plan
+                    .user
+                    .as_deref()
+                    .is_none_or(|u| u == "{users.member.email}" || u == values::ATTACKER)
+                && !serde_json::to_string(&file.plan)
+                    .expect("json")
+                    .contains("{witness.url}");
+            if !plain {
+                continue;
+            }
+            checked += 1;
+            let verdict = classify(&file.plan);
+            // At the should level the oracle may be more lenient ("either").
+            let lenient = file.level == crate::scenario::Level::Should
+                && verdict.expected() == Expected::Either;
+            let agrees = lenient
+                || match &file.expect {
+                    Expectation::Refused { .. } => verdict.expected() == Expected::Refused,
+                    Expectation::SignedIn { .. } => verdict.expected() == Expected::SignedIn,
+                    Expectation::NoEffect { .. } => verdict.expected() != Expected::SignedIn,
+                    _ => true,
+                };
+            if !agrees {
+                disagreements.push(format!(
+                    "{}: catalogue {:?}, oracle {:?} ({:?})",
+                    scenario.id,
+                    file.expect,
+                    verdict.expected(),
+                    verdict.findings
+                ));
+            }
+        }
+        assert!(checked > 60, "only {checked} scenarios checked");
+        assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+    }
 }
