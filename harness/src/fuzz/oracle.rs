@@ -177,6 +177,7 @@ table! {
     EntityExpansion => MustRefuse, "XML-EntityExpansion", "XML Signature Best Practices BP1", High;
     TrailingRoot => MustRefuse, "XML-SingleRoot", "XML 1.0 §2.1 (one root element)", Critical;
     EditAfterRelocation => Either, "BP12-SeeWhatIsSigned", "XML Signature Best Practices BP12 (an edit that may miss the signed text)", Critical;
+    VoidedByRemoval => Either, "PROF-4.1.4.5-SignedOverPost", "SAML Profiles §4.1.4.5 (a signature's structure, then the signature removed)", Critical;
     KeyInfoIgnored => Either, "BP2-KeyTrust", "SAML Core §5.4.5 (KeyInfo is not trusted, never fetched)", Critical;
 }
 
@@ -733,8 +734,29 @@ pub fn classify(plan: &Plan) -> Verdict {
     // text or write what is already there: judged like the attacks a conformant SP may
     // survive, not as a certain change of signed content.
     let mut disturbed = false;
-    for tamper in &plan.tamper {
+    for (i, tamper) in plan.tamper.iter().enumerate() {
         let what = format!("tamper {}", tamper_name(tamper));
+        // A signature's own structure stops mattering when a later tampering removes
+        // signatures: which one goes, and what stays signed, is judged by the removal.
+        let removed_later = plan.tamper[i + 1..]
+            .iter()
+            .any(|t| matches!(t, Tamper::RemoveSignature { .. }));
+        let structural = matches!(
+            tamper,
+            Tamper::ReferenceUri { .. }
+                | Tamper::XsltTransform { .. }
+                | Tamper::ExtraTransform { .. }
+                | Tamper::ExtraReference { .. }
+                | Tamper::CanonicalizationMethod { .. }
+                | Tamper::EnvelopingSignature
+                | Tamper::DetachedSignature
+                | Tamper::ObjectReference { .. }
+                | Tamper::SecondSignedInfo { .. }
+        );
+        if structural && removed_later {
+            push(Key::VoidedByRemoval, what);
+            continue;
+        }
         let adds_name_ids = !matches!(
             tamper,
             Tamper::RemoveSignature { .. }
