@@ -273,9 +273,16 @@ impl OverHttp {
                             Observed::SignedIn(identity.clone())
                         }
                         Some(Observation::NotSignedIn { reason, .. }) => {
-                            if v.evidence.response.is_none() {
+                            // The mock IdP answers a plan it cannot build with an error
+                            // page instead of a response: nothing reached the SP's ACS.
+                            let idp_failed = v
+                                .evidence
+                                .hops
+                                .iter()
+                                .any(|h| h.to == "idp" && h.status.is_some_and(|s| s >= 400));
+                            if idp_failed {
                                 Observed::Discarded(format!(
-                                    "the mock IdP sent no response ({})",
+                                    "the mock IdP could not build the response ({})",
                                     v.reason
                                 ))
                             } else {
