@@ -118,3 +118,78 @@ pub fn write(dir: &Path, report: &FuzzReport) -> Result<(), FuzzError> {
     crate::report::write_atomically(&dir.join(FUZZ_MD), render_markdown(report).as_bytes())
         .map_err(|e| FuzzError::Infrastructure(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use mock_idp::Plan;
+    use mock_idp::plan::Alteration;
+
+    use super::*;
+    use crate::fuzz::campaign::{Failure, Kind};
+    use crate::scenario::Severity;
+
+    fn report(failures: Vec<Failure>) -> FuzzReport {
+        FuzzReport {
+            schema_version: 1,
+            target: "reference-sp".into(),
+            mode: "in-process".into(),
+            weaken: vec!["destination".into()],
+            reproduce: "saml-harness fuzz --in-process --weaken destination --cases 500 --seed 1"
+                .into(),
+            result: CampaignResult {
+                seed: 1,
+                cases: 500,
+                regressions_replayed: 0,
+                discarded: 40,
+                errors: 0,
+                error_samples: Vec::new(),
+                disagreements: failures.len() as u64,
+                by_kind: BTreeMap::from([("accepted".to_owned(), failures.len() as u64)]),
+                expected: BTreeMap::from([
+                    ("either".to_owned(), 80),
+                    ("refused".to_owned(), 250),
+                    ("signed-in".to_owned(), 130),
+                ]),
+                failures,
+                duration_ms: 1250,
+                shrink_ms: 40,
+                cases_per_second: 400.0,
+            },
+        }
+    }
+
+    #[test]
+    fn the_markdown_names_the_seed_the_throughput_and_each_minimal_plan() {
+        let minimal = Plan {
+            alter: vec![Alteration::Destination {
+                value: "{sp.acs_url}/".into(),
+            }],
+            ..Plan::default()
+        };
+        let failure = Failure {
+            origin: "seed 1 case 31".into(),
+            kind: Kind::Accepted,
+            severity: Severity::High,
+            expected: "refused".into(),
+            observed: "signed in as alice@corp.example".into(),
+            rules: vec!["CORE-3.2.2-Destination".into()],
+            original: minimal.clone(),
+            minimal,
+            shrink_steps: 8,
+            scenario: Some("reports/fuzz/scenarios/fuzz-s1-1.toml".into()),
+        };
+        insta::assert_snapshot!(render_markdown(&report(vec![failure])));
+        assert!(render_markdown(&report(Vec::new())).contains("No disagreement with the oracle."));
+    }
+
+    #[test]
+    fn the_json_carries_the_result_flat() {
+        let json = serde_json::to_value(report(Vec::new())).expect("json");
+        assert_eq!(json["seed"], 1);
+        assert_eq!(json["cases_per_second"], 400.0);
+        assert_eq!(json["mode"], "in-process");
+        assert!(json["failures"].as_array().is_some_and(Vec::is_empty));
+    }
+}
