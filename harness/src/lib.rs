@@ -11,6 +11,7 @@ pub mod coverage;
 pub mod driver;
 pub mod engine;
 pub mod env;
+pub mod fuzz;
 pub mod judge;
 pub mod listing;
 pub mod report;

@@ -50,6 +50,9 @@ enum Command {
         #[command(subcommand)]
         command: SpCommand,
     },
+    /// Property-based fuzzing of an SP's response validator; disagreements with the oracle
+    /// are shrunk to minimal plans and written as scenario files.
+    Fuzz(FuzzArgs),
     /// Compare or join reports.
     Report {
         #[command(subcommand)]
@@ -137,6 +140,47 @@ struct RunArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct FuzzArgs {
+    /// A target file (TOML), fuzzed over HTTP; without it, the embedded reference SP.
+    #[arg(long, value_name = "FILE", conflicts_with = "in_process")]
+    target: Option<PathBuf>,
+    /// Call the reference SP's validator directly (no HTTP): the fast mode.
+    #[arg(long)]
+    in_process: bool,
+    /// Random cases to run (after the regression file's).
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    cases: u64,
+    /// The seed: the same seed gives the same cases.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    seed: u64,
+    /// Where fuzz.json, fuzz.md and the minimal scenarios (scenarios/) go.
+    #[arg(long, default_value = "reports/fuzz", value_name = "DIR")]
+    report: PathBuf,
+    /// The regression file, replayed first and extended with new minimal plans
+    /// [default: REPORT/regressions.json].
+    #[arg(long, value_name = "FILE")]
+    regressions: Option<PathBuf>,
+    /// Candidate plans tried while shrinking one disagreement, at most.
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    max_shrink: u32,
+    /// Disagreements shrunk and written, at most (later ones are only counted).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    max_failures: usize,
+    /// Threads in-process, scenarios in flight over HTTP [default: cores, twice the cores].
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+    /// Seconds before one HTTP request times out.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    step_timeout: u64,
+    /// Turn a check of the embedded reference SP off (to see the fuzzer catch it).
+    #[arg(long, value_name = "CHECK", conflicts_with = "target")]
+    weaken: Vec<reference_sp::Weakening>,
+    /// Key type of the mock IdP's keys.
+    #[arg(long, value_enum, default_value_t = mock_idp::KeyType::Rsa2048)]
+    key_type: mock_idp::KeyType,
+}
+
+#[derive(Debug, clap::Args)]
 struct ListArgs {
     /// A folder of scenario files that add to or replace the embedded catalogue (repeatable).
     #[arg(long = "scenarios", value_name = "DIR")]
@@ -219,6 +263,7 @@ fn main() -> ExitCode {
                 2
             }
         },
+        Command::Fuzz(args) => runtime.block_on(fuzz_command(args)),
         Command::Report { command } => report_command(command),
     };
     ExitCode::from(code)
@@ -277,6 +322,73 @@ async fn run_command(args: RunArgs) -> u8 {
                 );
             }
             let _ = writeln!(out, "reports written to {}", report_dir.display());
+            outcome.exit_code()
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+async fn fuzz_command(args: FuzzArgs) -> u8 {
+    use saml_harness::fuzz::{self, FuzzConfig, FuzzTarget};
+    let mut config = FuzzConfig::new();
+    config.target = match (args.target, args.in_process) {
+        (Some(path), _) => FuzzTarget::File(path),
+        (None, true) => FuzzTarget::InProcess {
+            weaken: args.weaken,
+        },
+        (None, false) => FuzzTarget::EmbeddedReference {
+            weaken: args.weaken,
+        },
+    };
+    config.cases = args.cases;
+    config.seed = args.seed;
+    config.report_dir = args.report;
+    config.regressions = args.regressions;
+    config.max_shrink = args.max_shrink;
+    config.max_failures = args.max_failures;
+    config.key_type = args.key_type;
+    if let Some(jobs) = args.jobs {
+        config.jobs = jobs.max(1);
+        config.options.jobs = jobs.max(1);
+    }
+    config.options.step_timeout = Duration::from_secs(args.step_timeout.max(1));
+    let report_dir = config.report_dir.clone();
+    match fuzz::fuzz(config).await {
+        Ok(outcome) => {
+            let r = &outcome.report.result;
+            let mut out = std::io::stdout().lock();
+            for f in &r.failures {
+                let _ = writeln!(
+                    out,
+                    "FAIL [{}] {}: expected {}; observed {} ({} shrink steps) -> {}",
+                    f.severity.as_str(),
+                    f.origin,
+                    f.expected,
+                    f.observed,
+                    f.shrink_steps,
+                    f.scenario
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                );
+            }
+            let _ = writeln!(
+                out,
+                "{} ({}): seed {}: {} cases, {} regressions replayed, {} discarded, {} errors, {} disagreements, {:.0} cases/s",
+                outcome.report.target,
+                outcome.report.mode,
+                r.seed,
+                r.cases,
+                r.regressions_replayed,
+                r.discarded,
+                r.errors,
+                r.disagreements,
+                r.cases_per_second
+            );
+            let _ = writeln!(out, "fuzz report written to {}", report_dir.display());
             outcome.exit_code()
         }
         Err(e) => {

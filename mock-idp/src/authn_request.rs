@@ -44,6 +44,27 @@ pub struct AuthnRequestInfo {
     pub has_xml_signature: bool,
 }
 
+impl AuthnRequestInfo {
+    /// A plain request `id` from `issuer` for `acs_url`, nothing else asked (for building
+    /// responses without HTTP: tests and the in-process fuzzer).
+    pub fn plain(id: &str, issuer: &str, acs_url: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            issuer: issuer.to_owned(),
+            acs_url: Some(acs_url.to_owned()),
+            acs_index: None,
+            protocol_binding: None,
+            destination: None,
+            name_id_format: None,
+            allow_create: None,
+            force_authn: false,
+            is_passive: false,
+            requested_authn_context: Vec::new(),
+            has_xml_signature: false,
+        }
+    }
+}
+
 /// Failed to read an AuthnRequest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -335,6 +335,7 @@ impl Flavour {
             status: StatusDoc::success(),
             assertion: Some(assertion),
             saml_ns,
+            cosmetics: Vec::new(),
         }
     }
 }

@@ -344,6 +344,30 @@ pub enum Alteration {
         /// What to leave out.
         element: Omittable,
     },
+    /// Put `text` (XML whitespace only: space, tab, CR, LF) before every start tag but the
+    /// first, before signing: indentation that changes nothing a SAML consumer may rely on.
+    Whitespace {
+        /// The whitespace.
+        text: String,
+    },
+    /// Write the assertion and protocol namespaces with other prefixes (NCNames) before
+    /// signing: `saml2:` and `saml2p:` instead of `saml:` and `samlp:` (Namespaces in XML:
+    /// the prefix carries no meaning).
+    Prefixes {
+        /// The prefix for `urn:oasis:names:tc:SAML:2.0:assertion` (where a prefix is used).
+        saml: String,
+        /// The prefix for `urn:oasis:names:tc:SAML:2.0:protocol`.
+        samlp: String,
+    },
+    /// Add an attribute from a foreign namespace to `SubjectConfirmationData` before signing
+    /// (its schema allows any attribute from another namespace, SAML Core §2.4.1.2).
+    ExtraAttribute {
+        /// The attribute's value.
+        value: String,
+    },
+    /// Write every start tag's attributes in reverse order before signing (XML gives
+    /// attribute order no meaning; exclusive c14n sorts them).
+    ReverseAttributes,
 }
 
 /// Conditions a plan can add.

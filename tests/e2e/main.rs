@@ -5,10 +5,12 @@
 //!   baseline `reports/reference-sp/report.md` must equal a fresh run's.
 //! - `self_test`: against `reference-sp --weaken X`, exactly the scenarios that declare they
 //!   catch X stop passing.
+//! - `fuzz`: `saml-harness fuzz` over HTTP; its minimal scenarios replay through `run`.
 //! - `node_saml`: the catalogue against the node-saml target app (needs Node.js and the
 //!   app's npm packages, which `cargo xtask setup` installs).
 
 mod catalogue;
+mod fuzz;
 mod node_saml;
 mod reference;
 mod self_test;

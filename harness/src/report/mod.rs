@@ -29,5 +29,5 @@ pub use self::markdown::{REPORT_MD, render_markdown};
 pub use self::merge::merge;
 pub use self::model::{Report, ResultEntry, SCHEMA_VERSION, Summary, TargetInfo};
 pub use self::normalize::normalize;
-pub use self::write::{report_files, write_report};
+pub use self::write::{report_files, write_atomically, write_report};
 pub use crate::waivers::StaleWaiver;

@@ -58,7 +58,7 @@ pub fn write_report(dir: &Path, report: &Report) -> Result<(), ReportError> {
 }
 
 /// Writes `path` through a temporary file beside it and a rename.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let error = |source| ReportError::Write {
         path: path.to_owned(),

@@ -2,6 +2,7 @@
 
 use chrono::Duration;
 
+use super::cosmetic::Cosmetic;
 use super::model::{ResponseDoc, STATUS_PREFIX, StatusDoc};
 use super::{PipelineError, ResponseContext};
 use crate::plan::{Alteration, InResponseToScope, IssuerScope, Omittable, TimeField};
@@ -33,6 +34,18 @@ pub(crate) fn apply(
             };
         }
         Alteration::Omit { element } => omit(doc, *element)?,
+        Alteration::Whitespace { text } => cosmetic(doc, Cosmetic::Whitespace(text.clone()))?,
+        Alteration::Prefixes { saml, samlp } => cosmetic(
+            doc,
+            Cosmetic::Prefixes {
+                saml: saml.clone(),
+                samlp: samlp.clone(),
+            },
+        )?,
+        Alteration::ExtraAttribute { value } => {
+            cosmetic(doc, Cosmetic::ExtraAttribute(value.clone()))?;
+        }
+        Alteration::ReverseAttributes => cosmetic(doc, Cosmetic::ReverseAttributes)?,
         Alteration::IssueInstantZone {
             offset_minutes,
             scope,
@@ -229,4 +242,10 @@ fn status_uri(code: &str) -> String {
     } else {
         format!("{STATUS_PREFIX}{code}")
     }
+}
+
+fn cosmetic(doc: &mut ResponseDoc, change: Cosmetic) -> Result<(), PipelineError> {
+    change.check()?;
+    doc.cosmetics.push(change);
+    Ok(())
 }

@@ -5,6 +5,7 @@
 //! self-check verifies what the plan promises, and [`encode`] wraps it for the binding.
 
 pub mod alter;
+pub mod cosmetic;
 pub mod encode;
 pub mod model;
 pub mod sign;

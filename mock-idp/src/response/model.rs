@@ -32,6 +32,8 @@ pub struct ResponseDoc {
     pub assertion: Option<AssertionDoc>,
     /// How the assertion namespace is written.
     pub saml_ns: SamlNamespaceStyle,
+    /// Cosmetic changes made to the text before signing.
+    pub cosmetics: Vec<super::cosmetic::Cosmetic>,
 }
 
 /// How elements of the assertion namespace are written.

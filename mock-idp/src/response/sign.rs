@@ -6,6 +6,7 @@
 //! Exclusive canonicalization keeps the inner signature valid.
 
 use super::PipelineError;
+use super::cosmetic::apply_all;
 use super::model::{ResponseDoc, Template, render_assertion, render_response};
 use crate::dsig::{self, SignatureKey};
 use crate::keys::{KeyKind, SigningKey};
@@ -62,27 +63,45 @@ pub(crate) fn sign(
         algorithm: algorithm(signing, key),
         key: SignatureKey { key, hmac_secret },
     };
+    let cosmetic = |text: String| apply_all(&doc.cosmetics, text);
     let assertion_xml = match &doc.assertion {
         Some(assertion) if layout.signs_assertion() => {
             let text = signer.template(&assertion.id);
-            let unsigned = render_assertion(assertion, doc.saml_ns, Some(Template { text: &text }));
+            let unsigned = cosmetic(render_assertion(
+                assertion,
+                doc.saml_ns,
+                Some(Template { text: &text }),
+            ));
             Some(signer.sign_first(&unsigned)?)
         }
-        Some(assertion) => Some(render_assertion(assertion, doc.saml_ns, None)),
+        Some(assertion) => Some(cosmetic(render_assertion(assertion, doc.saml_ns, None))),
         None => None,
+    };
+    // The response's own text gets the cosmetic changes with the (possibly signed) assertion
+    // still out of it, then the assertion goes in unchanged.
+    let marker = ASSERTION_MARKER;
+    let with_marker = |template: Option<Template<'_>>| {
+        let text = cosmetic(render_response(
+            doc,
+            assertion_xml.as_ref().map(|_| marker),
+            template,
+        ));
+        match &assertion_xml {
+            Some(assertion) => text.replacen(marker, assertion, 1),
+            None => text,
+        }
     };
     if layout.signs_response() {
         let text = signer.template(&doc.id);
-        let unsigned = render_response(
-            doc,
-            assertion_xml.as_deref(),
-            Some(Template { text: &text }),
-        );
-        signer.sign_first(&unsigned)
+        signer.sign_first(&with_marker(Some(Template { text: &text })))
     } else {
-        Ok(render_response(doc, assertion_xml.as_deref(), None))
+        Ok(with_marker(None))
     }
 }
+
+/// Stands for the assertion while the response's own text gets its cosmetic changes (no
+/// cosmetic change touches text without `<`, `saml` or `SubjectConfirmationData`).
+const ASSERTION_MARKER: &str = "\u{1}assertion\u{1}";
 
 struct Signer<'a> {
     signing: &'a Signing,

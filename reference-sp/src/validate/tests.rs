@@ -49,20 +49,7 @@ fn build(plan: serde_json::Value, unsolicited: bool) -> String {
         plan["user"] = json!(ALICE);
     }
     let plan: Plan = serde_json::from_value(plan).expect("a valid plan");
-    let request = AuthnRequestInfo {
-        id: REQUEST.to_owned(),
-        issuer: SP.to_owned(),
-        acs_url: Some(ACS.to_owned()),
-        acs_index: None,
-        protocol_binding: None,
-        destination: None,
-        name_id_format: None,
-        allow_create: None,
-        force_authn: false,
-        is_passive: false,
-        requested_authn_context: Vec::new(),
-        has_xml_signature: false,
-    };
+    let request = AuthnRequestInfo::plain(REQUEST, SP, ACS);
     idp()
         .respond(
             &plan,
@@ -125,6 +112,30 @@ impl Check {
     #[track_caller]
     fn accepts(&self, xml: &str) -> Login {
         self.run(xml).unwrap_or_else(|r| panic!("refused: {r}"))
+    }
+}
+
+#[test]
+fn cosmetic_changes_before_signing_change_nothing() {
+    for layout in ["response", "assertion", "both"] {
+        for flavour in ["generic", "entra"] {
+            let xml = build(
+                json!({
+                    "flavour": flavour,
+                    "signing": {"layout": layout},
+                    "alter": [
+                        {"kind": "whitespace", "text": "\n\t "},
+                        {"kind": "prefixes", "saml": "saml2", "samlp": "saml2p"},
+                        {"kind": "extra-attribute", "value": "é \"q\" <x> &"},
+                        {"kind": "reverse-attributes"},
+                    ],
+                }),
+                false,
+            );
+            assert!(xml.contains("fz:note="), "{xml}");
+            let login = Check::new().accepts(&xml);
+            assert_eq!(login.email, ALICE, "{layout} {flavour}");
+        }
     }
 }
 

@@ -1,0 +1,331 @@
+//! proptest strategies over plans: one to several alterations and tamperings composed, with
+//! random values (unicode and whitespace in URIs, comments and text splits, time offsets
+//! around the skew edges, XSW placements, namespace prefixes, duplicated conditions and
+//! assertions), plus benign noise (whitespace, prefixes, foreign attributes, attribute order,
+//! the rollover key, unknown attributes, another IdP's shape).
+//!
+//! Values that depend on the target are placeholders ([`super::oracle::values`]), filled in
+//! per target, so a plan is a scenario `[plan]` as it stands. Alternatives are ordered from
+//! the plainest to the most exotic: proptest shrinks towards the first.
+
+use std::collections::BTreeMap;
+
+use mock_idp::plan::{
+    Alteration, ConditionKind, CopyPosition, DigestAlgorithm, DoctypeEntity, InResponseToScope,
+    IssuerScope, Omittable, Plan, ResponseBinding, SignatureAlgorithm, SignatureSelector, Signing,
+    SigningLayout, Tamper, TextField, TextSplit, TimeField,
+};
+use mock_idp::{Flavour, KeyChoice};
+use proptest::prelude::*;
+use proptest::sample::select;
+
+use super::oracle::values::{ACS, ADMIN, ATTACKER, IDP, SP};
+
+/// A whole plan.
+pub fn plan() -> impl Strategy<Value = Plan> {
+    (
+        signing(),
+        prop_oneof![9 => Just(Flavour::Generic), 1 => Just(Flavour::Entra)],
+        prop_oneof![39 => Just(ResponseBinding::Post), 1 => binding()],
+        proptest::option::weighted(0.1, ("[a-z]{1,8}", text_value())),
+        proptest::collection::vec(alteration(), 0..=3),
+        prop_oneof![
+            3 => Just(Vec::new()),
+            1 => proptest::collection::vec(tamper(), 1..=2),
+        ],
+    )
+        .prop_map(|(signing, flavour, binding, attribute, alter, tamper)| {
+            let splits = tamper
+                .iter()
+                .any(|t| matches!(t, Tamper::SplitText { .. } | Tamper::CommentInNameId { .. }));
+            let mut attributes = BTreeMap::new();
+            if let Some((name, value)) = attribute {
+                attributes.insert(format!("urn:example:fuzz:{name}"), vec![value]);
+            }
+            Plan {
+                // Text splits need a NameID that starts with another user's email.
+                user: splits.then(|| ATTACKER.to_owned()),
+                flavour,
+                signing,
+                attributes,
+                alter,
+                tamper,
+                binding,
+            }
+        })
+}
+
+fn binding() -> impl Strategy<Value = ResponseBinding> {
+    select(vec![
+        ResponseBinding::PostDeflated,
+        ResponseBinding::PostDoubleBase64,
+    ])
+}
+
+fn signing() -> impl Strategy<Value = Signing> {
+    (
+        prop_oneof![
+            6 => Just(SigningLayout::Both),
+            3 => Just(SigningLayout::Response),
+            3 => Just(SigningLayout::Assertion),
+            1 => Just(SigningLayout::None),
+        ],
+        prop_oneof![
+            16 => Just(KeyChoice::Trusted),
+            3 => Just(KeyChoice::Rollover),
+            1 => select(vec![
+                KeyChoice::AttackerSelfSigned,
+                KeyChoice::AttackerClone,
+                KeyChoice::AttackerRsa1024,
+            ]),
+        ],
+        prop_oneof![
+            18 => Just(None),
+            2 => select(vec![
+                SignatureAlgorithm::RsaSha512,
+                SignatureAlgorithm::RsaSha1,
+                SignatureAlgorithm::RsaMd5,
+                SignatureAlgorithm::HmacSha256,
+            ])
+            .prop_map(Some),
+        ],
+        prop_oneof![9 => Just(DigestAlgorithm::Sha256), 1 => Just(DigestAlgorithm::Sha1)],
+        prop_oneof![39 => Just(None), 1 => Just(Some(String::new()))],
+    )
+        .prop_map(|(layout, key, algorithm, digest, reference_uri)| Signing {
+            layout: Some(layout),
+            algorithm,
+            digest,
+            key,
+            reference_uri,
+        })
+}
+
+/// Text with unicode, whitespace and XML's special characters (no braces: placeholders).
+fn text_value() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9 ./:@<>&\"'é\u{00A0}\u{200B}\u{1F600}_-]{0,16}"
+}
+
+/// A URI-valued field: the right value, the right value with an extra character or a
+/// homoglyph, padded with whitespace, another SP's or IdP's, or random text.
+fn uri_like(right: &'static str) -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => Just(right.to_owned()),
+        1 => select(vec!["/", "/x", "?x=1", "%2F", "\u{200B}", ".evil.test", "\u{0430}"])
+            .prop_map(move |s| format!("{right}{s}")),
+        1 => (select(vec![" ", "\n", "\t", " \r\n"]), any::<bool>()).prop_map(move |(ws, before)| {
+            if before {
+                format!("{ws}{right}")
+            } else {
+                format!("{right}{ws}")
+            }
+        }),
+        1 => select(vec![
+            "https://other-sp.test/saml/acs",
+            "https://other-idp.test/metadata",
+            "http://127.0.0.1:1/saml/acs",
+        ])
+        .prop_map(str::to_owned),
+        1 => text_value(),
+    ]
+}
+
+/// An offset in seconds, from buckets around the skew edges (see the oracle's margins).
+fn offset() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        -60i64..=60,
+        61i64..=599,
+        -599i64..=-61,
+        600i64..=7200,
+        -7200i64..=-600,
+    ]
+}
+
+fn time_field() -> impl Strategy<Value = TimeField> {
+    select(vec![
+        TimeField::NotOnOrAfter,
+        TimeField::NotBefore,
+        TimeField::SubjectConfirmationNotOnOrAfter,
+        TimeField::ResponseIssueInstant,
+        TimeField::AssertionIssueInstant,
+        TimeField::SubjectConfirmationNotBefore,
+        TimeField::SessionNotOnOrAfter,
+    ])
+}
+
+fn issuer_scope() -> impl Strategy<Value = IssuerScope> {
+    select(vec![
+        IssuerScope::Both,
+        IssuerScope::Response,
+        IssuerScope::Assertion,
+    ])
+}
+
+fn which() -> impl Strategy<Value = SignatureSelector> {
+    select(vec![
+        SignatureSelector::Assertion,
+        SignatureSelector::Response,
+        SignatureSelector::All,
+    ])
+}
+
+/// One alteration (before signing), cosmetic ones first.
+pub fn alteration() -> impl Strategy<Value = Alteration> {
+    prop_oneof![
+        3 => select(vec!["\n", "\n  ", "\t", " \r\n "])
+            .prop_map(|t| Alteration::Whitespace { text: t.to_owned() }),
+        3 => (
+            select(vec!["saml2", "a", "assertion_ns"]),
+            select(vec!["saml2p", "p", "protocol-ns"])
+        )
+            .prop_map(|(saml, samlp)| Alteration::Prefixes {
+                saml: saml.to_owned(),
+                samlp: samlp.to_owned(),
+            }),
+        3 => text_value().prop_map(|value| Alteration::ExtraAttribute { value }),
+        3 => Just(Alteration::ReverseAttributes),
+        6 => (time_field(), offset()).prop_map(|(field, offset_seconds)| Alteration::Time {
+            field,
+            offset_seconds,
+        }),
+        1 => uri_like(ACS).prop_map(|value| Alteration::Destination { value }),
+        1 => uri_like(ACS).prop_map(|value| Alteration::Recipient { value }),
+        1 => uri_like(SP).prop_map(|value| Alteration::Audience { value }),
+        1 => (uri_like(IDP), issuer_scope())
+            .prop_map(|(value, scope)| Alteration::Issuer { value, scope }),
+        1 => (
+            "_fuzz[0-9a-f]{8}",
+            select(vec![
+                InResponseToScope::Both,
+                InResponseToScope::Response,
+                InResponseToScope::SubjectConfirmation,
+            ])
+        )
+            .prop_map(|(value, scope)| Alteration::InResponseTo { value, scope }),
+        1 => select(vec![
+            "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+            "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+        ])
+        .prop_map(|v| Alteration::NameIdFormat {
+            value: v.to_owned()
+        }),
+        1 => (
+            select(vec!["Success", "Requester", "Responder", "VersionMismatch"]),
+            proptest::option::of(select(vec![
+                "AuthnFailed",
+                "RequestDenied",
+                "urn:oasis:names:tc:SAML:2.0:status:Success",
+            ]))
+        )
+            .prop_map(|(code, second)| Alteration::Status {
+                code: code.to_owned(),
+                second_level: second.map(str::to_owned),
+            }),
+        1 => (select(vec!["2.0", "1.1", "3.0", "2.00", " 2.0"]), issuer_scope()).prop_map(
+            |(value, scope)| Alteration::Version {
+                value: value.to_owned(),
+                scope,
+            }
+        ),
+        1 => (select(vec![0, 60, 120, -300]), issuer_scope()).prop_map(|(offset_minutes, scope)| {
+            Alteration::IssueInstantZone {
+                offset_minutes,
+                scope,
+            }
+        }),
+        1 => select(vec!["203.0.113.9", "127.0.0.1", "::1"]).prop_map(|v| Alteration::Address {
+            value: v.to_owned()
+        }),
+        1 => select(vec![
+            "bearer",
+            "urn:oasis:names:tc:SAML:2.0:cm:bearer",
+            "holder-of-key",
+            "sender-vouches",
+        ])
+        .prop_map(|v| Alteration::ConfirmationMethod {
+            value: v.to_owned()
+        }),
+        1 => select(vec![
+            ConditionKind::OneTimeUse,
+            ConditionKind::ProxyRestriction,
+            ConditionKind::Unknown,
+        ])
+        .prop_map(|element| Alteration::Condition { element }),
+        1 => select(vec![
+            Omittable::Destination,
+            Omittable::InResponseTo,
+            Omittable::ResponseIssuer,
+            Omittable::Recipient,
+            Omittable::AssertionIssuer,
+            Omittable::SubjectConfirmationNotOnOrAfter,
+            Omittable::Conditions,
+            Omittable::AudienceRestriction,
+            Omittable::AuthnStatement,
+            Omittable::Assertion,
+        ])
+        .prop_map(|element| Alteration::Omit { element }),
+    ]
+}
+
+/// One tampering (after signing); forged identities are the admin's.
+pub fn tamper() -> impl Strategy<Value = Tamper> {
+    let admin = || ADMIN.to_owned();
+    prop_oneof![
+        which().prop_map(|which| Tamper::RemoveSignature { which }),
+        Just(Tamper::EditNameId { value: admin() }),
+        (
+            select(vec![TextField::NameId, TextField::EmailAttribute]),
+            select(vec![
+                TextSplit::Comment,
+                TextSplit::Cdata,
+                TextSplit::ProcessingInstruction
+            ])
+        )
+            .prop_map(move |(field, with)| Tamper::SplitText {
+                field,
+                after: ADMIN.to_owned(),
+                with,
+            }),
+        Just(Tamper::CommentInNameId { after: admin() }),
+        (
+            select(vec![CopyPosition::Before, CopyPosition::After]),
+            proptest::option::of(Just(admin())),
+            any::<bool>()
+        )
+            .prop_map(|(position, name_id, keep_id)| Tamper::InsertAssertionCopy {
+                position,
+                name_id,
+                keep_id,
+            }),
+        (1u8..=8).prop_map(move |variant| Tamper::Xsw {
+            variant,
+            name_id: ADMIN.to_owned(),
+        }),
+        (which(), select(vec!["", "#_fuzz-other"])).prop_map(|(which, v)| {
+            Tamper::ReferenceUri {
+                which,
+                value: v.to_owned(),
+            }
+        }),
+        select(vec![DoctypeEntity::Internal, DoctypeEntity::Expansion])
+            .prop_map(|entity| Tamper::Doctype { entity, url: None }),
+        proptest::option::of(Just(admin())).prop_map(|name_id| Tamper::TrailingRoot { name_id }),
+        Just(Tamper::SecondSignedInfo { name_id: admin() }),
+        Just(Tamper::DigestComment { name_id: admin() }),
+        Just(Tamper::StrayDigestValue { name_id: admin() }),
+        Just(Tamper::ExtraNameId { name_id: admin() }),
+        Just(Tamper::ObjectReference { name_id: admin() }),
+        select(vec!["1", "http://example.com\u{80}"]).prop_map(|uri| Tamper::OddNamespace {
+            uri: uri.to_owned()
+        }),
+        Just(Tamper::EnvelopingSignature),
+        Just(Tamper::DetachedSignature),
+        which().prop_map(|which| Tamper::ExtraTransform { which }),
+        which().prop_map(|which| Tamper::ExtraReference { which }),
+        which().prop_map(|which| Tamper::CanonicalizationMethod {
+            which,
+            algorithm: "urn:harness:unknown-c14n".to_owned(),
+        }),
+    ]
+}
