@@ -50,6 +50,9 @@ enum Command {
         #[command(subcommand)]
         command: SpCommand,
     },
+    /// Diagnose a captured response: every check, its evidence, and the fix (exit 1 when a
+    /// check fails, 2 on bad input).
+    Diagnose(DiagnoseArgs),
     /// Compare or join reports.
     Report {
         #[command(subcommand)]
@@ -136,6 +139,71 @@ struct RunArgs {
     idp_state: Option<PathBuf>,
 }
 
+/// What `diagnose` (and `reproduce`) read.
+#[derive(Debug, clap::Args)]
+struct CaptureArgs {
+    /// The capture: a file (base64 or URL-encoded SAMLResponse, a `SAMLResponse=...` form
+    /// body, the XML, a SAML-tracer JSON export, a HAR file), `-` for standard input, or the
+    /// value itself.
+    input: String,
+    /// Which SAML response of a HAR or SAML-tracer file (1-based); all of them by default.
+    #[arg(long, value_name = "N")]
+    index: Option<usize>,
+    /// The SP's metadata (file or URL): its entityID, ACS URLs, NameID format and requested
+    /// attributes.
+    #[arg(long, value_name = "FILE|URL")]
+    sp_metadata: Option<String>,
+    /// The IdP's metadata (file or URL): its entityID and signing certificates.
+    #[arg(long, value_name = "FILE|URL")]
+    idp_metadata: Option<String>,
+    /// The IdP's signing certificate (PEM or DER), instead of its metadata.
+    #[arg(long, value_name = "FILE", conflicts_with = "idp_metadata")]
+    idp_cert: Option<String>,
+    /// The email the user typed at the SP.
+    #[arg(long, value_name = "EMAIL")]
+    entered_email: Option<String>,
+    /// The attribute the SP reads the email from (default: from the SP metadata).
+    #[arg(long, value_name = "NAME")]
+    email_attribute: Option<String>,
+    /// When the response reached the SP (RFC 3339; default: the capture's own time).
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// Clock skew the SP allows, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 180)]
+    clock_skew: i64,
+}
+
+impl CaptureArgs {
+    fn request(&self) -> saml_harness::support::load::Request {
+        saml_harness::support::load::Request {
+            input: self.input.clone(),
+            index: self.index,
+            sp_metadata: self.sp_metadata.clone(),
+            idp_metadata: self.idp_metadata.clone(),
+            idp_cert: self.idp_cert.clone(),
+            entered_email: self.entered_email.clone(),
+            email_attribute: self.email_attribute.clone(),
+            at: self.at.clone(),
+            clock_skew_seconds: self.clock_skew.max(0),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct DiagnoseArgs {
+    #[command(flatten)]
+    capture: CaptureArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
 #[derive(Debug, clap::Args)]
 struct ListArgs {
     /// A folder of scenario files that add to or replace the embedded catalogue (repeatable).
@@ -219,6 +287,7 @@ fn main() -> ExitCode {
                 2
             }
         },
+        Command::Diagnose(args) => runtime.block_on(diagnose_command(&args)),
         Command::Report { command } => report_command(command),
     };
     ExitCode::from(code)
@@ -345,6 +414,35 @@ fn print_summary(out: &mut impl std::io::Write, report: &Report) {
             stale.pattern, stale.reason
         );
     }
+}
+
+async fn diagnose_command(args: &DiagnoseArgs) -> u8 {
+    use saml_harness::support::{checks, render};
+    let (captures, ctx) = match saml_harness::support::load::load(&args.capture.request()).await {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let mut diagnoses = Vec::new();
+    for capture in &captures {
+        match checks::diagnose(capture, &ctx) {
+            Ok(d) => diagnoses.push(d),
+            Err(e) => {
+                eprintln!("error: {}: {e}", capture.label);
+                return 2;
+            }
+        }
+    }
+    match args.format {
+        OutputFormat::Text => print!("{}", render::text(&diagnoses, ctx.clock_skew_seconds)),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&render::json(&diagnoses)).unwrap_or_default()
+        ),
+    }
+    u8::from(diagnoses.iter().any(|d| d.failures().next().is_some()))
 }
 
 fn list_command(args: &ListArgs) -> u8 {
