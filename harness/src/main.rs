@@ -53,6 +53,9 @@ enum Command {
     /// Diagnose a captured response: every check, its evidence, and the fix (exit 1 when a
     /// check fails, 2 on bad input).
     Diagnose(DiagnoseArgs),
+    /// Replay a captured response against an SP (default: the embedded reference SP) with the
+    /// mock IdP, and show the SP's verdict beside the diagnosis (exit 1 when they disagree).
+    Reproduce(ReproduceArgs),
     /// Compare or join reports.
     Report {
         #[command(subcommand)]
@@ -198,6 +201,18 @@ struct DiagnoseArgs {
     format: OutputFormat,
 }
 
+#[derive(Debug, clap::Args)]
+struct ReproduceArgs {
+    #[command(flatten)]
+    capture: CaptureArgs,
+    /// A target file (TOML); without it, the embedded reference SP runs in-process.
+    #[arg(long, value_name = "FILE")]
+    target: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum OutputFormat {
     Text,
@@ -288,6 +303,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Diagnose(args) => runtime.block_on(diagnose_command(&args)),
+        Command::Reproduce(args) => runtime.block_on(reproduce_command(&args)),
         Command::Report { command } => report_command(command),
     };
     ExitCode::from(code)
@@ -416,13 +432,20 @@ fn print_summary(out: &mut impl std::io::Write, report: &Report) {
     }
 }
 
-async fn diagnose_command(args: &DiagnoseArgs) -> u8 {
-    use saml_harness::support::{checks, render};
-    let (captures, ctx) = match saml_harness::support::load::load(&args.capture.request()).await {
+type Diagnosed = (
+    Vec<saml_harness::support::input::Capture>,
+    Vec<saml_harness::support::checks::Diagnosis>,
+    saml_harness::support::checks::Context,
+);
+
+/// Loads the captures and diagnoses each; on bad input, prints why and gives exit code 2.
+async fn diagnosed(args: &CaptureArgs) -> Result<Diagnosed, u8> {
+    use saml_harness::support::checks;
+    let (captures, ctx) = match saml_harness::support::load::load(&args.request()).await {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("error: {e}");
-            return 2;
+            return Err(2);
         }
     };
     let mut diagnoses = Vec::new();
@@ -431,10 +454,75 @@ async fn diagnose_command(args: &DiagnoseArgs) -> u8 {
             Ok(d) => diagnoses.push(d),
             Err(e) => {
                 eprintln!("error: {}: {e}", capture.label);
-                return 2;
+                return Err(2);
             }
         }
     }
+    Ok((captures, diagnoses, ctx))
+}
+
+async fn reproduce_command(args: &ReproduceArgs) -> u8 {
+    use saml_harness::support::{render, reproduce};
+    let (captures, diagnoses, ctx) = match diagnosed(&args.capture).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let target = match &args.target {
+        Some(path) => TargetChoice::File(path.clone()),
+        None => TargetChoice::EmbeddedReference { weaken: Vec::new() },
+    };
+    let target_name = args.target.as_ref().map_or_else(
+        || "the embedded reference SP".to_owned(),
+        |p| p.display().to_string(),
+    );
+    let items: Vec<_> = captures
+        .into_iter()
+        .zip(diagnoses.iter().cloned())
+        .collect();
+    let reproductions = match reproduce::reproduce(&items, &ctx, &target).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    match args.format {
+        OutputFormat::Text => {
+            for (d, r) in diagnoses.iter().zip(&reproductions) {
+                print!(
+                    "{}",
+                    render::text(std::slice::from_ref(d), ctx.clock_skew_seconds)
+                );
+                println!();
+                print!("{}", render::reproduction_text(r, &target_name));
+            }
+        }
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "schema_version": 1,
+                "diagnosis": render::json(&diagnoses),
+                "reproductions": reproductions,
+            }))
+            .unwrap_or_default()
+        ),
+    }
+    if reproductions
+        .iter()
+        .any(|r| r.verdict.status == Status::Error)
+    {
+        3
+    } else {
+        u8::from(reproductions.iter().any(|r| !r.agrees))
+    }
+}
+
+async fn diagnose_command(args: &DiagnoseArgs) -> u8 {
+    use saml_harness::support::render;
+    let (_, diagnoses, ctx) = match diagnosed(&args.capture).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
     match args.format {
         OutputFormat::Text => print!("{}", render::text(&diagnoses, ctx.clock_skew_seconds)),
         OutputFormat::Json => println!(

@@ -26,6 +26,16 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
 const METADATA: [&str; 4] = [
     "--sp-metadata",
     "sp-metadata.xml",
@@ -127,13 +137,7 @@ fn a_clean_capture_exits_0() {
         "--email-attribute",
         "email",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
+    assert_exit(&out, 0);
     assert!(stdout(&out).contains("Verdict: no check failed."));
 }
 
@@ -183,4 +187,22 @@ fn bad_input_exits_2_with_what_was_wrong() {
     let out = harness(&["diagnose", "okta-login.har", "--at", "yesterday"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--at"), "{}", stderr(&out));
+}
+
+#[test]
+fn reproduce_replays_a_capture_against_the_embedded_reference_sp() {
+    let mut args = vec!["reproduce", "okta-login.har"];
+    args.extend(METADATA);
+    let out = harness(&args);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Reproduction against the embedded reference SP:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the SP:    refused (403 name_id_format_invalid)"),
+        "{text}"
+    );
+    assert!(text.contains("with the predicted reason"), "{text}");
 }

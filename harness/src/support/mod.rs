@@ -13,4 +13,5 @@ pub mod load;
 pub mod metadata;
 pub mod product;
 pub mod render;
+pub mod reproduce;
 pub mod signature;

@@ -155,3 +155,45 @@ pub fn json(diagnoses: &[Diagnosis]) -> serde_json::Value {
         }).collect::<Vec<_>>(),
     })
 }
+
+/// The reproduction beside its diagnosis.
+pub fn reproduction_text(r: &super::reproduce::Reproduction, target: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Reproduction against {target}:");
+    let _ = writeln!(
+        out,
+        "  diagnosis: {}",
+        match (r.failed_rules.is_empty(), r.predicted_refusal) {
+            (true, _) => "no check failed: the SP should sign the user in".to_owned(),
+            (false, Some(code)) => format!(
+                "failed {}; the reference SP would say `{code}`",
+                r.failed_rules.join(", ")
+            ),
+            (false, None) => format!("failed {}", r.failed_rules.join(", ")),
+        }
+    );
+    let _ = writeln!(out, "  the SP:    {}", r.observed);
+    let _ = writeln!(
+        out,
+        "  agreement: {}",
+        match (r.agrees, r.same_reason) {
+            (true, true) => "the SP did what the diagnosis predicts, with the predicted reason",
+            (true, false) if r.failed_rules.is_empty() =>
+                "the SP signed the user in, as the diagnosis predicts",
+            (true, false) =>
+                "the SP refused, as the diagnosis predicts (its reason code is its own)",
+            (false, _) if r.failed_rules.is_empty() =>
+                "NO: the SP refused a response the diagnosis finds nothing wrong with",
+            (false, _) => "NO: the SP accepted a response the diagnosis says it must refuse",
+        }
+    );
+    for note in &r.notes {
+        let _ = writeln!(out, "  mirrored:  {note}");
+    }
+    let _ = writeln!(
+        out,
+        "  plan:      {}",
+        serde_json::to_string(&r.plan).unwrap_or_default()
+    );
+    out
+}
