@@ -199,6 +199,11 @@ struct DiagnoseArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
+    /// Write a bundle to share without personal data (emails, NameIDs, attribute values, IP
+    /// addresses replaced consistently): PATH.json as one file, else a folder; the printed
+    /// report is redacted too.
+    #[arg(long, value_name = "PATH")]
+    redact: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -518,17 +523,29 @@ async fn reproduce_command(args: &ReproduceArgs) -> u8 {
 }
 
 async fn diagnose_command(args: &DiagnoseArgs) -> u8 {
-    use saml_harness::support::render;
-    let (_, diagnoses, ctx) = match diagnosed(&args.capture).await {
+    use saml_harness::support::{redact, render};
+    let (captures, diagnoses, ctx) = match diagnosed(&args.capture).await {
         Ok(d) => d,
         Err(code) => return code,
     };
-    match args.format {
-        OutputFormat::Text => print!("{}", render::text(&diagnoses, ctx.clock_skew_seconds)),
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&render::json(&diagnoses)).unwrap_or_default()
-        ),
+    let text = render::text(&diagnoses, ctx.clock_skew_seconds);
+    let output = match args.format {
+        OutputFormat::Text => text.clone(),
+        OutputFormat::Json => {
+            serde_json::to_string_pretty(&render::json(&diagnoses)).unwrap_or_default() + "\n"
+        }
+    };
+    match &args.redact {
+        Some(path) => {
+            let redactor = redact::Redactor::for_captures(&captures, ctx.entered_email.as_deref());
+            if let Err(e) = redact::write_bundle(path, &redactor, &captures, &diagnoses, &text) {
+                eprintln!("error: {e}");
+                return 3;
+            }
+            print!("{}", redactor.apply(&output));
+            eprintln!("redacted bundle written to {}", path.display());
+        }
+        None => print!("{output}"),
     }
     u8::from(diagnoses.iter().any(|d| d.failures().next().is_some()))
 }

@@ -206,3 +206,35 @@ fn reproduce_replays_a_capture_against_the_embedded_reference_sp() {
     );
     assert!(text.contains("with the predicted reason"), "{text}");
 }
+
+#[test]
+fn redact_writes_a_bundle_without_the_user_s_email() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("ticket-123");
+    let bundle_arg = bundle.display().to_string();
+    let mut args = vec![
+        "diagnose",
+        "okta-login.har",
+        "--redact",
+        bundle_arg.as_str(),
+    ];
+    args.extend(METADATA);
+    let out = harness(&args);
+    assert_exit(&out, 1);
+    assert!(
+        !stdout(&out).contains("alice@corp.example"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("user1@domain1.example"),
+        "{}",
+        stdout(&out)
+    );
+    for file in ["diagnosis.txt", "diagnosis.json", "response-1.xml"] {
+        let body = std::fs::read_to_string(bundle.join(file)).expect(file);
+        assert!(!body.contains("alice"), "{file}");
+        assert!(!body.contains("Alice"), "{file}");
+        assert!(!body.contains("sp_prelogin"), "{file}: no cookies");
+    }
+}

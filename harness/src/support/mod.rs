@@ -12,6 +12,7 @@ pub mod input;
 pub mod load;
 pub mod metadata;
 pub mod product;
+pub mod redact;
 pub mod render;
 pub mod reproduce;
 pub mod signature;
