@@ -1666,6 +1666,20 @@ mod tests {
                 Some("status_not_success"),
             ),
             case(
+                "error status without an assertion (as IdPs send it)",
+                alter(vec![
+                    Alteration::Status {
+                        code: "Requester".to_owned(),
+                        second_level: Some("InvalidNameIDPolicy".to_owned()),
+                    },
+                    Alteration::Omit {
+                        element: Omittable::Assertion,
+                    },
+                ]),
+                &["CORE-3.2.2.2-Status"],
+                Some("status_not_success"),
+            ),
+            case(
                 "no AuthnStatement",
                 alter(vec![Alteration::Omit {
                     element: Omittable::AuthnStatement,

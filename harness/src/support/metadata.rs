@@ -248,3 +248,53 @@ fn parse<'x>(source_name: &str, xml: &'x str) -> Result<roxmltree::Document<'x>,
         message: format!("it is not well-formed XML: {e}"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::support::fixtures;
+
+    #[tokio::test]
+    async fn metadata_comes_from_a_file_or_a_url_the_user_names() {
+        let xml = fixtures::sp_metadata_xml(mock_idp::flavour::NAMEID_EMAIL, Some("email"));
+        let served = xml.clone();
+        let app = axum::Router::new().route(
+            "/saml/metadata",
+            axum::routing::get(move || {
+                let body = served.clone();
+                async move { body }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let url = format!("http://{addr}/saml/metadata");
+        let text = load_text(&url).await.expect("fetched");
+        let sp = sp_from_metadata(&url, &text).expect("sp");
+        assert_eq!(sp.entity_id, fixtures::SP);
+        assert_eq!(sp.acs_urls, vec![fixtures::ACS.to_owned()]);
+        assert_eq!(sp.requested_attributes[0].0, "email");
+        let missing = load_text(&format!("http://{addr}/nope"))
+            .await
+            .expect_err("404");
+        assert!(missing.message.contains("404"), "{missing}");
+        server.abort();
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("idp.xml");
+        std::fs::write(&path, fixtures::idp_metadata_xml()).expect("write");
+        let location = path.display().to_string();
+        let idp =
+            idp_from_metadata(&location, &load_text(&location).await.expect("read")).expect("idp");
+        assert_eq!(idp.entity_id.as_deref(), Some(fixtures::IDP));
+        assert_eq!(idp.certificates.len(), 2);
+        let err = idp_from_metadata("sp.xml", &xml).expect_err("an SP's metadata");
+        assert!(err.message.contains("--sp-metadata"), "{err}");
+        let err = sp_from_metadata("idp.xml", &fixtures::idp_metadata_xml()).expect_err("idp");
+        assert!(err.message.contains("--idp-metadata"), "{err}");
+    }
+}
