@@ -483,8 +483,9 @@ async fn reproduce_command(args: &ReproduceArgs) -> u8 {
     let items: Vec<_> = captures
         .into_iter()
         .zip(diagnoses.iter().cloned())
+        .map(|(c, d)| (c, d, ctx.clone()))
         .collect();
-    let reproductions = match reproduce::reproduce(&items, &ctx, &target).await {
+    let reproductions = match reproduce::reproduce(&items, &target).await {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

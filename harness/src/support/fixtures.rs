@@ -4,7 +4,11 @@
 use std::sync::OnceLock;
 
 use chrono::{DateTime, TimeZone as _, Utc};
-use mock_idp::{KeyStore, KeyType, Plan};
+use mock_idp::plan::{
+    Alteration, IssuerScope, Omittable, SignatureSelector, Signing, SigningLayout, Tamper,
+    TimeField,
+};
+use mock_idp::{KeyChoice, KeyStore, KeyType, Plan};
 
 use super::checks::Context;
 use super::input::{Binding, Capture};
@@ -96,6 +100,247 @@ pub(crate) fn context() -> Context {
         at: None,
         clock_skew_seconds: 180,
     }
+}
+
+fn alter(alterations: Vec<Alteration>) -> Plan {
+    Plan {
+        alter: alterations,
+        ..Plan::default()
+    }
+}
+
+pub(crate) struct Family {
+    pub(crate) name: &'static str,
+    pub(crate) plan: mock_idp::Plan,
+    pub(crate) ctx: fn(&mut Context),
+    pub(crate) rules: &'static [&'static str],
+    pub(crate) refusal: Option<&'static str>,
+}
+
+fn case(
+    name: &'static str,
+    plan: mock_idp::Plan,
+    rules: &'static [&'static str],
+    refusal: Option<&'static str>,
+) -> Family {
+    Family {
+        name,
+        plan,
+        ctx: |_| {},
+        rules,
+        refusal,
+    }
+}
+
+/// The defect families: a plan, what diagnose is told, the rules that must fail, the
+/// reference SP's refusal.
+pub(crate) fn families() -> Vec<Family> {
+    vec![
+        case("valid", Plan::default(), &[], None),
+        Family {
+            ctx: |c| c.sp = Some(sp(Some("email"))),
+            ..case(
+                "wrong email attribute (Entra's claim URI, the SP reads `email`)",
+                mock_idp::Plan {
+                    flavour: mock_idp::Flavour::Entra,
+                    ..Plan::default()
+                },
+                &["SP-Identity-EmailAttribute"],
+                Some("identity_missing"),
+            )
+        },
+        case(
+            "wrong NameID format",
+            alter(vec![Alteration::NameIdFormat {
+                value: mock_idp::flavour::NAMEID_PERSISTENT.to_owned(),
+            }]),
+            &["SP-Identity-NameIDFormat"],
+            Some("name_id_format_invalid"),
+        ),
+        case(
+            "rolled certificate (signed by a key not in metadata)",
+            mock_idp::Plan {
+                signing: Signing {
+                    key: KeyChoice::AttackerSelfSigned,
+                    ..Signing::default()
+                },
+                ..Plan::default()
+            },
+            &["SDP-SP37-KeyRollover"],
+            Some("signature_invalid"),
+        ),
+        case(
+            "rollover key (published second): fine",
+            mock_idp::Plan {
+                signing: Signing {
+                    key: KeyChoice::Rollover,
+                    ..Signing::default()
+                },
+                ..Plan::default()
+            },
+            &[],
+            None,
+        ),
+        case(
+            "IdP clock 10 minutes ahead",
+            alter(vec![
+                Alteration::Time {
+                    field: TimeField::ResponseIssueInstant,
+                    offset_seconds: 600,
+                },
+                Alteration::Time {
+                    field: TimeField::NotBefore,
+                    offset_seconds: 540,
+                },
+            ]),
+            &["CORE-3.2.2-IssueInstant", "CORE-2.5.1.2-Window"],
+            Some("issue_instant_invalid"),
+        ),
+        Family {
+            ctx: |c| c.at = Some(now() + chrono::Duration::minutes(20)),
+            ..case(
+                "posted 20 minutes late (expired)",
+                Plan::default(),
+                &["PROF-4.1.4.3-SCD-NotOnOrAfter", "CORE-2.5.1.2-Window"],
+                Some("subject_confirmation_expired"),
+            )
+        },
+        case(
+            "unsigned",
+            mock_idp::Plan {
+                signing: Signing {
+                    layout: Some(SigningLayout::None),
+                    ..Signing::default()
+                },
+                ..Plan::default()
+            },
+            &["PROF-4.1.4.5-SignedOverPost"],
+            Some("signature_missing"),
+        ),
+        case(
+            "signature removed after signing",
+            mock_idp::Plan {
+                tamper: vec![Tamper::RemoveSignature {
+                    which: SignatureSelector::All,
+                }],
+                ..Plan::default()
+            },
+            &["PROF-4.1.4.5-SignedOverPost"],
+            Some("signature_missing"),
+        ),
+        case(
+            "NameID edited after signing",
+            mock_idp::Plan {
+                tamper: vec![Tamper::EditNameId {
+                    value: "mallory@corp.example".to_owned(),
+                }],
+                ..Plan::default()
+            },
+            &["CORE-3.2.2-ResponseSigValid"],
+            Some("signature_invalid"),
+        ),
+        case(
+            "wrong Destination",
+            alter(vec![Alteration::Destination {
+                value: "https://old.sp.example.test/saml/acs".to_owned(),
+            }]),
+            &["CORE-3.2.2-Destination"],
+            Some("destination_mismatch"),
+        ),
+        case(
+            "Destination missing on a signed Response",
+            alter(vec![Alteration::Omit {
+                element: Omittable::Destination,
+            }]),
+            &["BIND-3.5.5.2-DestinationIfSigned"],
+            Some("destination_missing"),
+        ),
+        case(
+            "wrong Recipient",
+            alter(vec![Alteration::Recipient {
+                value: "https://old.sp.example.test/saml/acs".to_owned(),
+            }]),
+            &["PROF-4.1.4.3-Recipient"],
+            Some("recipient_mismatch"),
+        ),
+        case(
+            "wrong Audience",
+            alter(vec![Alteration::Audience {
+                value: "https://sp.example.test/".to_owned(),
+            }]),
+            &["CORE-2.5.1.4-Audience"],
+            Some("audience_mismatch"),
+        ),
+        case(
+            "no AudienceRestriction",
+            alter(vec![Alteration::Omit {
+                element: Omittable::AudienceRestriction,
+            }]),
+            &["PROF-4.1.4.2-AudienceRequired"],
+            Some("audience_missing"),
+        ),
+        case(
+            "wrong issuer",
+            alter(vec![Alteration::Issuer {
+                value: "https://sts.windows.net/00000000-0000-0000-0000-000000000000/".to_owned(),
+                scope: IssuerScope::Both,
+            }]),
+            &[
+                "PROF-4.1.4.2-ResponseIssuer",
+                "PROF-4.1.4.2-AssertionIssuer",
+            ],
+            Some("issuer_mismatch"),
+        ),
+        case(
+            "error status",
+            alter(vec![Alteration::Status {
+                code: "Responder".to_owned(),
+                second_level: Some("RequestDenied".to_owned()),
+            }]),
+            &["CORE-3.2.2.2-Status"],
+            Some("status_not_success"),
+        ),
+        case(
+            "error status without an assertion (as IdPs send it)",
+            alter(vec![
+                Alteration::Status {
+                    code: "Requester".to_owned(),
+                    second_level: Some("InvalidNameIDPolicy".to_owned()),
+                },
+                Alteration::Omit {
+                    element: Omittable::Assertion,
+                },
+            ]),
+            &["CORE-3.2.2.2-Status"],
+            Some("status_not_success"),
+        ),
+        case(
+            "no AuthnStatement",
+            alter(vec![Alteration::Omit {
+                element: Omittable::AuthnStatement,
+            }]),
+            &["PROF-4.1.4.2-AuthnStatement"],
+            Some("authn_statement_missing"),
+        ),
+        Family {
+            ctx: |c| c.entered_email = Some("bob@corp.example".to_owned()),
+            ..case(
+                "entered email differs from the asserted one",
+                Plan::default(),
+                &["SP-Identity-EnteredEmail"],
+                Some("email_mismatch"),
+            )
+        },
+        Family {
+            ctx: |c| c.entered_email = Some("Alice@Corp.Example".to_owned()),
+            ..case(
+                "entered email in other letter case",
+                Plan::default(),
+                &[],
+                None,
+            )
+        },
+    ]
 }
 
 /// Where the committed capture fixtures live.
