@@ -174,6 +174,16 @@ fn bad_input_exits_2_with_what_was_wrong() {
             "--idp-metadata",
         ),
     ];
+    let binary = dir.path().join("screenshot.png");
+    std::fs::write(
+        &binary,
+        [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0xff],
+    )
+    .expect("write");
+    let cases: Vec<(String, &str)> = cases
+        .into_iter()
+        .chain([(binary.display().to_string(), "binary file")])
+        .collect();
     for (path, says) in &cases {
         let out = harness(&["diagnose", path]);
         assert_eq!(out.status.code(), Some(2), "{path}: {}", stdout(&out));

@@ -345,3 +345,81 @@ pub fn detect(facts: &Facts) -> Detection {
         because: "nothing product-specific in the Issuer or the attributes".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use mock_idp::plan::{Alteration, IssuerScope};
+
+    use super::*;
+    use crate::support::fixtures::response_xml;
+
+    fn detect_issuer(issuer: &str) -> Detection {
+        let plan = mock_idp::Plan {
+            alter: vec![Alteration::Issuer {
+                value: issuer.to_owned(),
+                scope: IssuerScope::Both,
+            }],
+            ..mock_idp::Plan::default()
+        };
+        detect(&Facts::read(&response_xml(&plan)).expect("facts"))
+    }
+
+    #[test]
+    fn products_are_told_by_their_issuer_shape() {
+        for (issuer, product) in [
+            (
+                "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/",
+                Product::Entra,
+            ),
+            ("http://www.okta.com/exk1a2b3c4d5e6f7g8h9", Product::Okta),
+            (
+                "https://accounts.google.com/o/saml2?idpid=C01abcde2",
+                Product::Google,
+            ),
+            (
+                "http://adfs.corp.example/adfs/services/trust",
+                Product::Adfs,
+            ),
+            (
+                "https://app.onelogin.com/saml/metadata/123456",
+                Product::OneLogin,
+            ),
+            ("https://sso.corp.example/realms/corp", Product::Keycloak),
+            (
+                "https://idp.corp.example/idp/shibboleth",
+                Product::Shibboleth,
+            ),
+            ("https://idp.example.test/metadata", Product::Generic),
+        ] {
+            let d = detect_issuer(issuer);
+            assert_eq!(d.product, product, "{issuer}: {}", d.because);
+        }
+    }
+
+    #[test]
+    fn each_product_names_its_own_settings() {
+        let cases = [
+            (
+                Product::Entra,
+                "Unique User Identifier (Name ID)",
+                "Reply URL",
+            ),
+            (Product::Okta, "Name ID format", "Single sign-on URL"),
+            (Product::Google, "Name ID", "ACS URL"),
+            (Product::Adfs, "Claim Issuance Policy", "Endpoints"),
+        ];
+        for (product, name_id, acs) in cases {
+            let fix = product.fix_name_id(mock_idp::flavour::NAMEID_EMAIL);
+            assert!(fix.contains(name_id), "{product:?}: {fix}");
+            let fix = product.fix_acs("https://sp.test/acs");
+            assert!(
+                fix.contains(acs) && fix.contains("https://sp.test/acs"),
+                "{product:?}: {fix}"
+            );
+            assert!(
+                product.fix_email_attribute("mail").contains("\"mail\""),
+                "{product:?}"
+            );
+        }
+    }
+}
