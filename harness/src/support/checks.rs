@@ -169,6 +169,7 @@ impl Diagnosis {
     pub fn expected_refusal(&self) -> Option<&'static str> {
         const ORDER: &[&str] = &[
             "wrong_binding",
+            "version_invalid",
             "status_not_success",
             "assertion_missing",
             "multiple_assertions",
@@ -183,6 +184,7 @@ impl Diagnosis {
             "issuer_mismatch",
             "issuer_missing",
             "issue_instant_invalid",
+            "in_response_to_unknown",
             "in_response_to_mismatch",
             "subject_confirmation_missing",
             "subject_confirmation_invalid",

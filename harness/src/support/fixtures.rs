@@ -315,6 +315,15 @@ pub(crate) fn families() -> Vec<Family> {
             Some("status_not_success"),
         ),
         case(
+            "answers another request (InResponseTo)",
+            alter(vec![Alteration::InResponseTo {
+                value: "_an-older-request".to_owned(),
+                scope: mock_idp::plan::InResponseToScope::SubjectConfirmation,
+            }]),
+            &["PROF-4.1.4.3-SCD-InResponseTo"],
+            Some("in_response_to_mismatch"),
+        ),
+        case(
             "no AuthnStatement",
             alter(vec![Alteration::Omit {
                 element: Omittable::AuthnStatement,
