@@ -1502,6 +1502,21 @@ mod tests {
     }
 
     #[test]
+    fn in_response_to_is_checked_against_the_requests_a_har_shows() {
+        let mut c = capture(&plan());
+        c.request_ids = vec!["_a-newer-request".to_owned()];
+        let d = diagnose(&c, &context()).expect("diagnose");
+        assert_eq!(
+            failed_rules(&d),
+            BTreeSet::from(["PROF-4.1.4.3-SCD-InResponseTo"])
+        );
+        assert_eq!(d.expected_refusal(), Some("in_response_to_unknown"));
+        c.request_ids.push(fixtures::REQUEST_ID.to_owned());
+        let d = diagnose(&c, &context()).expect("diagnose");
+        assert_eq!(d.failures().count(), 0);
+    }
+
+    #[test]
     fn a_rolled_certificate_names_both_fingerprints() {
         let plan = mock_idp::Plan {
             signing: Signing {
