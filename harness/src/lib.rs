@@ -17,6 +17,7 @@ pub mod listing;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod support;
 pub mod target;
 pub mod template;
 pub mod verdict;

@@ -53,6 +53,12 @@ enum Command {
     /// Property-based fuzzing of an SP's response validator; disagreements with the oracle
     /// are shrunk to minimal plans and written as scenario files.
     Fuzz(FuzzArgs),
+    /// Diagnose a captured response: every check, its evidence, and the fix (exit 1 when a
+    /// check fails, 2 on bad input).
+    Diagnose(DiagnoseArgs),
+    /// Replay a captured response against an SP (default: the embedded reference SP) with the
+    /// mock IdP, and show the SP's verdict beside the diagnosis (exit 1 when they disagree).
+    Reproduce(ReproduceArgs),
     /// Compare or join reports.
     Report {
         #[command(subcommand)]
@@ -137,6 +143,88 @@ struct RunArgs {
     /// else fresh keys].
     #[arg(long, value_name = "DIR")]
     idp_state: Option<PathBuf>,
+}
+
+/// What `diagnose` (and `reproduce`) read.
+#[derive(Debug, clap::Args)]
+struct CaptureArgs {
+    /// The capture: a file (base64 or URL-encoded SAMLResponse, a `SAMLResponse=...` form
+    /// body, the XML, a SAML-tracer JSON export, a HAR file), `-` for standard input, or the
+    /// value itself.
+    input: String,
+    /// Which SAML response of a HAR or SAML-tracer file (1-based); all of them by default.
+    #[arg(long, value_name = "N")]
+    index: Option<usize>,
+    /// The SP's metadata (file or URL): its entityID, ACS URLs, NameID format and requested
+    /// attributes.
+    #[arg(long, value_name = "FILE|URL")]
+    sp_metadata: Option<String>,
+    /// The IdP's metadata (file or URL): its entityID and signing certificates.
+    #[arg(long, value_name = "FILE|URL")]
+    idp_metadata: Option<String>,
+    /// The IdP's signing certificate (PEM or DER), instead of its metadata.
+    #[arg(long, value_name = "FILE", conflicts_with = "idp_metadata")]
+    idp_cert: Option<String>,
+    /// The email the user typed at the SP.
+    #[arg(long, value_name = "EMAIL")]
+    entered_email: Option<String>,
+    /// The attribute the SP reads the email from (default: from the SP metadata).
+    #[arg(long, value_name = "NAME")]
+    email_attribute: Option<String>,
+    /// When the response reached the SP (RFC 3339; default: the capture's own time).
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// Clock skew the SP allows, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 180)]
+    clock_skew: i64,
+}
+
+impl CaptureArgs {
+    fn request(&self) -> saml_harness::support::load::Request {
+        saml_harness::support::load::Request {
+            input: self.input.clone(),
+            index: self.index,
+            sp_metadata: self.sp_metadata.clone(),
+            idp_metadata: self.idp_metadata.clone(),
+            idp_cert: self.idp_cert.clone(),
+            entered_email: self.entered_email.clone(),
+            email_attribute: self.email_attribute.clone(),
+            at: self.at.clone(),
+            clock_skew_seconds: self.clock_skew.max(0),
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct DiagnoseArgs {
+    #[command(flatten)]
+    capture: CaptureArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    /// Write a bundle to share without personal data (emails, NameIDs, attribute values, IP
+    /// addresses replaced consistently): PATH.json as one file, else a folder; the printed
+    /// report is redacted too.
+    #[arg(long, value_name = "PATH")]
+    redact: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReproduceArgs {
+    #[command(flatten)]
+    capture: CaptureArgs,
+    /// A target file (TOML); without it, the embedded reference SP runs in-process.
+    #[arg(long, value_name = "FILE")]
+    target: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -264,6 +352,8 @@ fn main() -> ExitCode {
             }
         },
         Command::Fuzz(args) => runtime.block_on(fuzz_command(args)),
+        Command::Diagnose(args) => runtime.block_on(diagnose_command(&args)),
+        Command::Reproduce(args) => runtime.block_on(reproduce_command(&args)),
         Command::Report { command } => report_command(command),
     };
     ExitCode::from(code)
@@ -457,6 +547,120 @@ fn print_summary(out: &mut impl std::io::Write, report: &Report) {
             stale.pattern, stale.reason
         );
     }
+}
+
+type Diagnosed = (
+    Vec<saml_harness::support::input::Capture>,
+    Vec<saml_harness::support::checks::Diagnosis>,
+    saml_harness::support::checks::Context,
+);
+
+/// Loads the captures and diagnoses each; on bad input, prints why and gives exit code 2.
+async fn diagnosed(args: &CaptureArgs) -> Result<Diagnosed, u8> {
+    use saml_harness::support::checks;
+    let (captures, ctx) = match saml_harness::support::load::load(&args.request()).await {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(2);
+        }
+    };
+    let mut diagnoses = Vec::new();
+    for capture in &captures {
+        match checks::diagnose(capture, &ctx) {
+            Ok(d) => diagnoses.push(d),
+            Err(e) => {
+                eprintln!("error: {}: {e}", capture.label);
+                return Err(2);
+            }
+        }
+    }
+    Ok((captures, diagnoses, ctx))
+}
+
+async fn reproduce_command(args: &ReproduceArgs) -> u8 {
+    use saml_harness::support::{render, reproduce};
+    let (captures, diagnoses, ctx) = match diagnosed(&args.capture).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let target = match &args.target {
+        Some(path) => TargetChoice::File(path.clone()),
+        None => TargetChoice::EmbeddedReference { weaken: Vec::new() },
+    };
+    let target_name = args.target.as_ref().map_or_else(
+        || "the embedded reference SP".to_owned(),
+        |p| p.display().to_string(),
+    );
+    let items: Vec<_> = captures
+        .into_iter()
+        .zip(diagnoses.iter().cloned())
+        .map(|(c, d)| (c, d, ctx.clone()))
+        .collect();
+    let reproductions = match reproduce::reproduce(&items, &target).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    match args.format {
+        OutputFormat::Text => {
+            for (d, r) in diagnoses.iter().zip(&reproductions) {
+                print!(
+                    "{}",
+                    render::text(std::slice::from_ref(d), ctx.clock_skew_seconds)
+                );
+                println!();
+                print!("{}", render::reproduction_text(r, &target_name));
+            }
+        }
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "schema_version": 1,
+                "diagnosis": render::json(&diagnoses),
+                "reproductions": reproductions,
+            }))
+            .unwrap_or_default()
+        ),
+    }
+    if reproductions
+        .iter()
+        .any(|r| r.verdict.status == Status::Error)
+    {
+        3
+    } else {
+        u8::from(reproductions.iter().any(|r| !r.agrees))
+    }
+}
+
+async fn diagnose_command(args: &DiagnoseArgs) -> u8 {
+    use saml_harness::support::{redact, render};
+    let (captures, diagnoses, ctx) = match diagnosed(&args.capture).await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let text = render::text(&diagnoses, ctx.clock_skew_seconds);
+    let output = match args.format {
+        OutputFormat::Text => text.clone(),
+        OutputFormat::Json => {
+            serde_json::to_string_pretty(&render::json(&diagnoses)).unwrap_or_default() + "\n"
+        }
+    };
+    match &args.redact {
+        Some(path) => {
+            let redactor = redact::Redactor::for_captures(&captures, ctx.entered_email.as_deref());
+            if let Err(e) = redact::write_bundle(path, &redactor, &captures, &diagnoses, &text) {
+                eprintln!("error: {e}");
+                return 3;
+            }
+            print!("{}", redactor.apply(&output));
+            eprintln!("redacted bundle written to {}", path.display());
+        }
+        None => print!("{output}"),
+    }
+    u8::from(diagnoses.iter().any(|d| d.failures().next().is_some()))
 }
 
 fn list_command(args: &ListArgs) -> u8 {

@@ -1,0 +1,250 @@
+//! `saml-harness diagnose` as a support engineer runs it, on the captures committed under
+//! tests/fixtures/support/ (made by the mock IdP; see `support::fixtures` for how to
+//! regenerate them): exit codes, the rule each defect fails, and the text report.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/support")
+}
+
+fn harness(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_saml-harness"))
+        .args(args)
+        .current_dir(fixtures())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+const METADATA: [&str; 4] = [
+    "--sp-metadata",
+    "sp-metadata.xml",
+    "--idp-metadata",
+    "idp-metadata.xml",
+];
+
+fn redacted(text: &str) -> String {
+    let rules = [
+        (r"([0-9A-F]{2}:){31}[0-9A-F]{2}", "[SHA-256]"),
+        (r"\b[0-9A-F]{40}\b", "[SHA-1]"),
+        (
+            r"valid until [A-Z][a-z]{2} +\d+ [0-9:]+ \d{4} GMT",
+            "valid until [DATE]",
+        ),
+        (
+            r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?( UTC|Z)?",
+            "[INSTANT]",
+        ),
+        (r"_[0-9a-f]{32}", "[ID]"),
+    ];
+    let mut out = text.to_owned();
+    for (pattern, replacement) in rules {
+        out = regex::Regex::new(pattern)
+            .expect("regex")
+            .replace_all(&out, replacement)
+            .into_owned();
+    }
+    out
+}
+
+#[test]
+fn a_har_capture_of_okta_s_default_name_id_format_is_diagnosed_in_okta_s_words() {
+    let mut args = vec!["diagnose", "okta-login.har"];
+    args.extend(METADATA);
+    args.extend(["--entered-email", "alice@corp.example"]);
+    let out = harness(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("FAIL identity.name-id-format [SP-Identity-NameIDFormat]"),
+        "{text}"
+    );
+    assert!(text.contains("\"Name ID format\""), "{text}");
+    assert!(text.contains("`name_id_format_invalid`"), "{text}");
+    insta::assert_snapshot!("diagnose_okta_har", redacted(&text));
+}
+
+#[test]
+fn a_saml_tracer_capture_signed_by_a_rolled_key_names_both_certificates() {
+    let mut args = vec![
+        "diagnose",
+        "entra-rolled.saml-tracer.json",
+        "--at",
+        "2026-11-25T10:00:30Z",
+    ];
+    args.extend(METADATA);
+    let out = harness(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("FAIL signature.key [SDP-SP37-KeyRollover]"),
+        "{text}"
+    );
+    assert!(text.contains("IdP:       Microsoft Entra ID"), "{text}");
+    assert!(text.contains("SAML Certificates"), "{text}");
+    insta::assert_snapshot!("diagnose_entra_rolled", redacted(&text));
+
+    let json = harness(&[
+        "diagnose",
+        "entra-rolled.saml-tracer.json",
+        "--idp-metadata",
+        "idp-metadata.xml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(json.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    let d = &v["diagnoses"][0];
+    assert_eq!(d["expected_refusal"], "signature_invalid");
+    let key = d["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "signature.key")
+        .expect("signature.key");
+    assert_eq!(key["outcome"], "fail");
+    assert_eq!(key["rule"], "SDP-SP37-KeyRollover");
+}
+
+#[test]
+fn a_clean_capture_exits_0() {
+    // The same Okta capture, for an SP that takes any NameID format and reads `email`.
+    let out = harness(&[
+        "diagnose",
+        "okta-login.har",
+        "--idp-metadata",
+        "idp-metadata.xml",
+        "--email-attribute",
+        "email",
+    ]);
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("Verdict: no check failed."));
+}
+
+#[test]
+fn bad_input_exits_2_with_what_was_wrong() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let har = std::fs::read_to_string(fixtures().join("okta-login.har")).expect("har");
+    let v: serde_json::Value = serde_json::from_str(&har).expect("json");
+    let b64 = v["log"]["entries"][2]["request"]["postData"]["params"][0]["value"]
+        .as_str()
+        .expect("SAMLResponse")
+        .to_owned();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.display().to_string()
+    };
+    let cases = [
+        (write("cut.txt", &b64[..b64.len() - 3]), "truncated"),
+        (
+            write("empty.har", r#"{"log": {"entries": []}}"#),
+            "none carries a SAMLResponse",
+        ),
+        (
+            write("page.html", "<html><body>hi</body></html>"),
+            "HTML page",
+        ),
+        (
+            write("notes.json", r#"{"ticket": 42}"#),
+            "neither a HAR file",
+        ),
+        (
+            fixtures().join("idp-metadata.xml").display().to_string(),
+            "--idp-metadata",
+        ),
+    ];
+    let binary = dir.path().join("screenshot.png");
+    std::fs::write(
+        &binary,
+        [0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0xff],
+    )
+    .expect("write");
+    let cases: Vec<(String, &str)> = cases
+        .into_iter()
+        .chain([(binary.display().to_string(), "binary file")])
+        .collect();
+    for (path, says) in &cases {
+        let out = harness(&["diagnose", path]);
+        assert_eq!(out.status.code(), Some(2), "{path}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert!(err.contains(says), "{path}: {err}");
+        assert!(err.contains(path.as_str()), "{path} is named: {err}");
+    }
+    let out = harness(&["diagnose", "okta-login.har", "--index", "2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no capture #2"), "{}", stderr(&out));
+    let out = harness(&["diagnose", "okta-login.har", "--at", "yesterday"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--at"), "{}", stderr(&out));
+}
+
+#[test]
+fn reproduce_replays_a_capture_against_the_embedded_reference_sp() {
+    let mut args = vec!["reproduce", "okta-login.har"];
+    args.extend(METADATA);
+    let out = harness(&args);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.contains("Reproduction against the embedded reference SP:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the SP:    refused (403 name_id_format_invalid)"),
+        "{text}"
+    );
+    assert!(text.contains("with the predicted reason"), "{text}");
+}
+
+#[test]
+fn redact_writes_a_bundle_without_the_user_s_email() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("ticket-123");
+    let bundle_arg = bundle.display().to_string();
+    let mut args = vec![
+        "diagnose",
+        "okta-login.har",
+        "--redact",
+        bundle_arg.as_str(),
+    ];
+    args.extend(METADATA);
+    let out = harness(&args);
+    assert_exit(&out, 1);
+    assert!(
+        !stdout(&out).contains("alice@corp.example"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("user1@domain1.example"),
+        "{}",
+        stdout(&out)
+    );
+    for file in ["diagnosis.txt", "diagnosis.json", "response-1.xml"] {
+        let body = std::fs::read_to_string(bundle.join(file)).expect(file);
+        assert!(!body.contains("alice"), "{file}");
+        assert!(!body.contains("Alice"), "{file}");
+        assert!(!body.contains("sp_prelogin"), "{file}: no cookies");
+    }
+}
