@@ -75,6 +75,9 @@ pub enum DriverError {
     /// A redirect without a usable `Location`.
     #[error("redirect from {0} has no usable Location header")]
     BadRedirect(String),
+    /// The browser could not be driven.
+    #[error("browser: {0}")]
+    Browser(String),
 }
 
 /// One user agent: a cookie jar, a trace, and the two origins it tells apart.
@@ -85,6 +88,7 @@ pub struct UserAgent {
     hops: Vec<Hop>,
     sp_origin: String,
     idp_origin: String,
+    step_timeout: Duration,
 }
 
 impl UserAgent {
@@ -111,7 +115,13 @@ impl UserAgent {
             hops: Vec::new(),
             sp_origin: origin(sp_base),
             idp_origin: origin(idp_base),
+            step_timeout,
         })
+    }
+
+    /// The timeout of every request.
+    pub fn step_timeout(&self) -> Duration {
+        self.step_timeout
     }
 
     /// Adds a cookie for `url`, as if that server had set it.
@@ -398,7 +408,7 @@ async fn read_body(mut response: reqwest::Response) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-fn error_chain(e: &reqwest::Error) -> String {
+pub(crate) fn error_chain(e: &reqwest::Error) -> String {
     let mut message = if e.is_timeout() {
         "timed out".to_owned()
     } else if e.is_connect() {
@@ -428,7 +438,7 @@ pub fn resolve(base: &str, reference: &str) -> Option<String> {
     base.join(reference).ok().map(String::from)
 }
 
-fn excerpt(body: &str) -> String {
+pub(crate) fn excerpt(body: &str) -> String {
     if body.len() <= BODY_EXCERPT {
         return body.to_owned();
     }
@@ -439,7 +449,7 @@ fn excerpt(body: &str) -> String {
     format!("{}… ({} bytes)", &body[..end], body.len())
 }
 
-fn shorten(value: &str) -> String {
+pub(crate) fn shorten(value: &str) -> String {
     if value.len() <= 120 {
         return value.to_owned();
     }
