@@ -273,10 +273,7 @@ async fn run_command(args: RunArgs) -> u8 {
 
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let progress = tokio::spawn(show_progress(rx, std::io::stderr().is_terminal()));
-    let cancel = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let result = run::run(config, tx, cancel).await;
+    let result = run::run(config, tx, interrupted()).await;
     let _ = progress.await;
     match result {
         Ok(outcome) => {
@@ -305,6 +302,37 @@ async fn run_command(args: RunArgs) -> u8 {
         Err(e) => {
             eprintln!("error: {e}");
             e.exit_code()
+        }
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed at once, so a signal
+/// that comes while the SP or the browser is still starting stops the run in order too
+/// (processes the harness started are ended, the report is written) instead of killing it.
+fn interrupted() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            match (int, term) {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

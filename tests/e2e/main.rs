@@ -5,9 +5,12 @@
 //!   baseline `reports/reference-sp/report.md` must equal a fresh run's.
 //! - `self_test`: against `reference-sp --weaken X`, exactly the scenarios that declare they
 //!   catch X stop passing.
+//! - `browser`: the browser driver in real Chromium: the catalogue gives the same verdicts and
+//!   traces as over HTTP; the HTML report and the mock IdP's login page work for a person.
 //! - `node_saml`: the catalogue against the node-saml target app (needs Node.js and the
 //!   app's npm packages, which `cargo xtask setup` installs).
 
+mod browser;
 mod catalogue;
 mod node_saml;
 mod reference;

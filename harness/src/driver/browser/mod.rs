@@ -360,7 +360,9 @@ form.submit();
 "#;
 
 impl Session {
-    fn client(&self) -> &fantoccini::Client {
+    /// The WebDriver client, for driving pages the scenarios do not (the report, the mock
+    /// IdP's login page). Leave the session on its main tab.
+    pub fn client(&self) -> &fantoccini::Client {
         &self.0.client
     }
 
