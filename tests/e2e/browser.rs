@@ -341,6 +341,17 @@ async fn the_html_report_filters_and_expands_in_chromium() {
         "report-expanded",
         &client.screenshot().await.expect("screenshot"),
     );
+    client
+        .execute(
+            "document.querySelector('details.result:not([hidden]) table.hops').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .expect("scrolls");
+    save_screenshot(
+        "report-expanded-trace",
+        &client.screenshot().await.expect("screenshot"),
+    );
     lease.release();
     browser.shutdown().await;
 }

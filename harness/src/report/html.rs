@@ -245,7 +245,12 @@ fn section(out: &mut String, title: &str, html: &str, closed: bool) {
 fn hops(out: &mut String, hops: &[Hop]) {
     out.push_str("<h4>trace</h4><table class=\"hops\"><thead><tr><th>#</th><th>to</th><th>request</th><th>answer</th><th>ms</th></tr></thead><tbody>");
     for (i, h) in hops.iter().enumerate() {
-        let mut request = format!("<code>{} {}</code>", esc(&h.method), esc(&h.url));
+        let mut request = format!(
+            "<code title=\"{}\">{} {}</code>",
+            esc(&h.url),
+            esc(&h.method),
+            esc(&short_url(&h.url))
+        );
         if !h.form.is_empty() {
             request.push_str("<ul class=\"form\">");
             for (k, v) in &h.form {
@@ -263,7 +268,12 @@ fn hops(out: &mut String, hops: &[Hop]) {
             None => "<b class=\"http5\">no answer</b>".to_owned(),
         };
         if let Some(l) = &h.location {
-            let _ = write!(answer, " → <code>{}</code>", esc(l));
+            let _ = write!(
+                answer,
+                " → <code title=\"{}\">{}</code>",
+                esc(l),
+                esc(&short_url(l))
+            );
         }
         if let Some(e) = &h.error {
             let _ = write!(answer, " <span class=\"err\">{}</span>", esc(e));
@@ -284,6 +294,28 @@ fn hops(out: &mut String, hops: &[Hop]) {
         );
     }
     out.push_str("</tbody></table>");
+}
+
+/// A URL with its long query values (a SAMLRequest, a SAMLResponse) cut short; the full URL
+/// is in the element's title.
+fn short_url(url: &str) -> String {
+    let Some((path, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if v.len() > 64 => {
+                let mut end = 40;
+                while !v.is_char_boundary(end) {
+                    end -= 1;
+                }
+                format!("{k}={}… ({} chars)", &v[..end], v.len())
+            }
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
 }
 
 /// Escapes text for HTML (content and attribute values).
@@ -495,6 +527,20 @@ mod tests {
         }
         assert!(html.contains("data-severity=\"critical\""));
         assert!(html.contains("<option value=\"signature\">"));
+    }
+
+    #[test]
+    fn long_query_values_are_cut_short() {
+        let long = "A".repeat(500);
+        let url = format!("http://127.0.0.1:1/sso?SAMLRequest={long}&RelayState=abc");
+        assert_eq!(
+            short_url(&url),
+            format!(
+                "http://127.0.0.1:1/sso?SAMLRequest={}… (500 chars)&RelayState=abc",
+                "A".repeat(40)
+            )
+        );
+        assert_eq!(short_url("http://x/me"), "http://x/me");
     }
 
     #[test]

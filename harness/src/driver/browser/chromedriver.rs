@@ -153,6 +153,26 @@ impl Drop for DriverProcess {
     }
 }
 
+/// Checks that a WebDriver server answers `GET /status` at `url`.
+pub(crate) async fn check_status(url: &str) -> Result<(), BrowserError> {
+    let status = format!("{url}/status");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .map_err(|e| BrowserError::Driver(e.to_string()))?;
+    match client.get(&status).send().await {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(BrowserError::Driver(format!(
+            "the WebDriver server at {url} answered {} to /status",
+            r.status()
+        ))),
+        Err(e) => Err(BrowserError::Driver(format!(
+            "no WebDriver server answers at {url}: {e}"
+        ))),
+    }
+}
+
 fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(listener.local_addr()?.port())

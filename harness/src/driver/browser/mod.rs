@@ -40,7 +40,7 @@ const WINDOW: (u32, u32) = (1280, 900);
 #[non_exhaustive]
 pub enum BrowserError {
     /// ChromeDriver is missing or did not start.
-    #[error("failed to start ChromeDriver: {0}")]
+    #[error("failed to start the browser: {0}")]
     Driver(String),
     /// A session (a Chromium instance) could not be created.
     #[error("failed to start a Chromium session through {webdriver}: {message}")]
@@ -93,17 +93,22 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Starts ChromeDriver (unless `options.webdriver` names one) and checks that it answers.
-    /// Sessions are created when leased.
+    /// Starts ChromeDriver (unless `options.webdriver` names one, which must answer) and a
+    /// first Chromium session, so that a browser that cannot start fails the run at once
+    /// rather than every scenario. Further sessions are created when leased.
     pub async fn start(options: BrowserOptions) -> Result<Arc<Self>, BrowserError> {
         let (webdriver, driver) = match &options.webdriver {
-            Some(url) => (url.trim_end_matches('/').to_owned(), None),
+            Some(url) => {
+                let url = url.trim_end_matches('/').to_owned();
+                chromedriver::check_status(&url).await?;
+                (url, None)
+            }
             None => {
                 let process = DriverProcess::start().await?;
                 (process.url().to_owned(), Some(process))
             }
         };
-        Ok(Arc::new(Self {
+        let browser = Arc::new(Self {
             webdriver,
             driver: Mutex::new(driver),
             options,
@@ -111,7 +116,21 @@ impl Browser {
             idle: Mutex::new(Vec::new()),
             every: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
-        }))
+        });
+        match browser.new_session().await {
+            Ok(first) => {
+                browser
+                    .idle
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(first);
+                Ok(browser)
+            }
+            Err(e) => {
+                browser.shutdown().await;
+                Err(e)
+            }
+        }
     }
 
     /// The WebDriver URL in use.
