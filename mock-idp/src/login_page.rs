@@ -367,26 +367,27 @@ fn error_page(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// The AuthnRequest the choices answer, if any; why not when it is unknown.
+fn pending_of(idp: &Idp, c: &Choices) -> Result<Option<PendingLogin>, String> {
+    if c.request.is_empty() {
+        return Ok(None);
+    }
+    idp.pending_login(&c.request).map(Some).ok_or_else(|| {
+        format!(
+            "unknown or expired sign-in request {}: start again from the SP",
+            c.request
+        )
+    })
+}
+
 async fn form_page(State(idp): State<Arc<Idp>>, RawQuery(query): RawQuery) -> Response {
     let mut c = Choices::parse(query.unwrap_or_default().as_bytes());
     if c.user.is_empty() {
         c.user.clone_from(&idp.settings().default_user);
     }
-    let pending = if c.request.is_empty() {
-        None
-    } else {
-        match idp.pending_login(&c.request) {
-            Some(p) => Some(p),
-            None => {
-                return error_page(
-                    StatusCode::NOT_FOUND,
-                    &format!(
-                        "unknown or expired sign-in request {}: start again from the SP",
-                        c.request
-                    ),
-                );
-            }
-        }
+    let pending = match pending_of(&idp, &c) {
+        Ok(p) => p,
+        Err(e) => return error_page(StatusCode::NOT_FOUND, &e),
     };
     let sps = idp.sps();
     let mut body = String::from("<h1>Sign in</h1>");
@@ -499,18 +500,9 @@ async fn preview_page(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
         Ok(plan) => plan,
         Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
     };
-    let pending = if c.request.is_empty() {
-        None
-    } else {
-        match idp.pending_login(&c.request) {
-            Some(p) => Some(p),
-            None => {
-                return error_page(
-                    StatusCode::NOT_FOUND,
-                    &format!("unknown or expired sign-in request {}", c.request),
-                );
-            }
-        }
+    let pending = match pending_of(&idp, &c) {
+        Ok(p) => p,
+        Err(e) => return error_page(StatusCode::NOT_FOUND, &e),
     };
     let entity_id = pending
         .as_ref()

@@ -153,7 +153,7 @@ async fn session_for(sp_base: &str, idp_base: &str) -> (Arc<Browser>, Lease) {
         step_timeout: Duration::from_secs(10),
     })
     .await
-    .expect("ChromeDriver starts (apt-get install chromium chromium-driver)");
+    .expect("Chromium and ChromeDriver start (missing? run cargo xtask setup)");
     let lease = browser.lease().await.expect("a Chromium session");
     (browser, lease)
 }
@@ -194,6 +194,39 @@ async fn wait_for_sp(client: &fantoccini::Client, sp: &str) -> String {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+async fn text_of(client: &fantoccini::Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("text of {css}: {e}"))
+}
+
+/// Opens the SP's login for alice, which the IdP hands to its login page; types her email.
+async fn start_login(client: &fantoccini::Client, sp: &str) -> String {
+    client
+        .goto(&format!("{sp}/login/sso?email=alice@corp.example"))
+        .await
+        .expect("SP login");
+    let context = text_of(client, "#context").await;
+    let user = client.find(Locator::Css("#user")).await.expect("user");
+    user.clear().await.expect("clear");
+    user.send_keys("alice@corp.example").await.expect("type");
+    context
+}
+
+async fn select(client: &fantoccini::Client, css: &str, value: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("select {value} in {css}: {e}"));
 }
 
 async fn click(client: &fantoccini::Client, css: &str) {
@@ -244,13 +277,7 @@ async fn the_html_report_filters_and_expands_in_chromium() {
     let client = lease.session().client().clone();
     let url = format!("file://{}", dir.path().join("index.html").display());
     client.goto(&url).await.expect("opens the report");
-    let count = client
-        .find(Locator::Css("#count"))
-        .await
-        .expect("count")
-        .text()
-        .await
-        .expect("text");
+    let count = text_of(&client, "#count").await;
     assert_eq!(count, format!("{total} of {total} shown"));
     save_screenshot(
         "report-overview",
@@ -268,13 +295,7 @@ async fn the_html_report_filters_and_expands_in_chromium() {
         "{statuses:?}"
     );
     // ... and a family without problems: nothing, and says so.
-    client
-        .find(Locator::Css("#family"))
-        .await
-        .expect("family")
-        .select_by_value("login")
-        .await
-        .expect("select");
+    select(&client, "#family", "login").await;
     assert_eq!(shown(&client).await.0, 0);
     assert!(
         client
@@ -289,13 +310,7 @@ async fn the_html_report_filters_and_expands_in_chromium() {
     assert_eq!(shown(&client).await.0, total);
 
     // Severity, then a search, then expand the one result left.
-    client
-        .find(Locator::Css("#severity"))
-        .await
-        .expect("severity")
-        .select_by_value("critical")
-        .await
-        .expect("select");
+    select(&client, "#severity", "critical").await;
     let (n, _) = shown(&client).await;
     assert!(n >= 1 && n < total, "{n} critical of {total}");
     client
@@ -374,21 +389,8 @@ async fn a_person_signs_in_through_the_mock_idps_login_page() {
     let client = lease.session().client().clone();
 
     // A valid response, answered by hand.
-    client
-        .goto(&format!("{sp}/login/sso?email=alice@corp.example"))
-        .await
-        .expect("SP login");
-    let context = client
-        .find(Locator::Css("#context"))
-        .await
-        .expect("the login page, answering the SP's request")
-        .text()
-        .await
-        .expect("text");
+    let context = start_login(&client, &sp).await;
     assert!(context.contains("AuthnRequest"), "{context}");
-    let user = client.find(Locator::Css("#user")).await.expect("user");
-    user.clear().await.expect("clear");
-    user.send_keys("alice@corp.example").await.expect("type");
     client
         .find(Locator::Css("#attributes"))
         .await
@@ -396,33 +398,15 @@ async fn a_person_signs_in_through_the_mock_idps_login_page() {
         .send_keys("department = support")
         .await
         .expect("type");
-    client
-        .find(Locator::Css("#flavour"))
-        .await
-        .expect("flavour")
-        .select_by_value("entra")
-        .await
-        .expect("select");
+    select(&client, "#flavour", "entra").await;
     save_screenshot(
         "login-page",
         &client.screenshot().await.expect("screenshot"),
     );
     click(&client, "#preview").await;
-    let verdict = client
-        .find(Locator::Css("#verdict"))
-        .await
-        .expect("the preview")
-        .text()
-        .await
-        .expect("text");
+    let verdict = text_of(&client, "#verdict").await;
     assert!(verdict.contains("A valid response"), "{verdict}");
-    let xml = client
-        .find(Locator::Css("#response-xml"))
-        .await
-        .expect("decoded response")
-        .text()
-        .await
-        .expect("text");
+    let xml = text_of(&client, "#response-xml").await;
     assert!(xml.contains("InResponseTo=\""), "{xml}");
     assert!(xml.contains("alice@corp.example"), "{xml}");
     assert!(xml.contains("support"), "the attribute: {xml}");
@@ -449,49 +433,19 @@ async fn a_person_signs_in_through_the_mock_idps_login_page() {
         .goto(&format!("{sp}/logout"))
         .await
         .expect("sign out");
-    client
-        .goto(&format!("{sp}/login/sso?email=alice@corp.example"))
-        .await
-        .expect("SP login");
-    let user = client.find(Locator::Css("#user")).await.expect("user");
-    user.clear().await.expect("clear");
-    user.send_keys("alice@corp.example").await.expect("type");
-    client
-        .find(Locator::Css("#defect"))
-        .await
-        .expect("defect")
-        .select_by_value("destination")
-        .await
-        .expect("select");
+    start_login(&client, &sp).await;
+    select(&client, "#defect", "destination").await;
     click(&client, "#preview").await;
-    let verdict = client
-        .find(Locator::Css("#verdict"))
-        .await
-        .expect("the preview")
-        .text()
-        .await
-        .expect("text");
+    let verdict = text_of(&client, "#verdict").await;
     assert!(verdict.contains("Deliberately broken"), "{verdict}");
-    let xml = client
-        .find(Locator::Css("#response-xml"))
-        .await
-        .expect("decoded response")
-        .text()
-        .await
-        .expect("text");
+    let xml = text_of(&client, "#response-xml").await;
     assert!(
         xml.contains("Destination=\"https://other-sp.test/saml/acs\""),
         "{xml}"
     );
     click(&client, "#sign-in").await;
     wait_for_sp(&client, &sp).await;
-    let reason = client
-        .find(Locator::Css("#reason"))
-        .await
-        .expect("the SP's refusal page")
-        .text()
-        .await
-        .expect("text");
+    let reason = text_of(&client, "#reason").await;
     assert_eq!(reason, "destination_mismatch");
     save_screenshot(
         "login-page-refused",

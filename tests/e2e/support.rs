@@ -52,7 +52,12 @@ pub(crate) async fn run_with(
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     run(config, tx, std::future::pending())
         .await
-        .expect("the run starts and writes its reports")
+        .unwrap_or_else(|e| match driver {
+            DriverKind::Browser => panic!(
+                "the browser run did not start ({e}); Chromium and ChromeDriver missing? run cargo xtask setup"
+            ),
+            DriverKind::Http => panic!("the run did not start: {e}"),
+        })
 }
 
 /// Where tests leave screenshots for people to look at: `$SAML_HARNESS_SCREENSHOTS`, when set.

@@ -396,16 +396,21 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-async fn read_body(mut response: reqwest::Response) -> String {
+async fn read_body(response: reqwest::Response) -> String {
+    String::from_utf8_lossy(&read_bytes(response, MAX_BODY).await).into_owned()
+}
+
+/// The body of a response, at most `limit` bytes (a failed read ends it).
+pub(crate) async fn read_bytes(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
     let mut bytes = Vec::new();
     while let Ok(Some(chunk)) = response.chunk().await {
         bytes.extend_from_slice(&chunk);
-        if bytes.len() > MAX_BODY {
-            bytes.truncate(MAX_BODY);
+        if bytes.len() > limit {
+            bytes.truncate(limit);
             break;
         }
     }
-    String::from_utf8_lossy(&bytes).into_owned()
+    bytes
 }
 
 pub(crate) fn error_chain(e: &reqwest::Error) -> String {

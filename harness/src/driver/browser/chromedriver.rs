@@ -55,7 +55,7 @@ impl DriverProcess {
     pub(crate) async fn start() -> Result<Self, BrowserError> {
         let binary = find_chromedriver().ok_or_else(|| {
             BrowserError::Driver(
-                "chromedriver not found (set CHROMEDRIVER, or on Debian: apt-get install chromium chromium-driver; `cargo xtask setup` does it), or pass --webdriver URL".to_owned(),
+                "chromedriver not found: run `cargo xtask setup` (Debian: apt-get install chromium chromium-driver), set CHROMEDRIVER, or pass --webdriver URL".to_owned(),
             )
         })?;
         let port = free_port().map_err(|e| BrowserError::Driver(format!("no free port: {e}")))?;

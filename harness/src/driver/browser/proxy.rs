@@ -25,7 +25,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::driver::form::Form;
-use crate::driver::http::{Binding, Page, error_chain, excerpt, origin, resolve, shorten};
+use crate::driver::http::{
+    Binding, Page, error_chain, excerpt, origin, read_bytes, resolve, shorten,
+};
 use crate::verdict::Hop;
 
 /// The largest request or response body the proxy carries.
@@ -355,15 +357,7 @@ async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Respons
         Ok(response) => {
             let status = response.status();
             let response_headers = response.headers().clone();
-            let mut bytes = Vec::new();
-            let mut response = response;
-            while let Ok(Some(chunk)) = response.chunk().await {
-                bytes.extend_from_slice(&chunk);
-                if bytes.len() > MAX_BODY {
-                    bytes.truncate(MAX_BODY);
-                    break;
-                }
-            }
+            let bytes = read_bytes(response, MAX_BODY).await;
             let location = response_headers
                 .get(header::LOCATION)
                 .and_then(|v| v.to_str().ok())
