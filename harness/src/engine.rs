@@ -685,6 +685,12 @@ async fn attempt_login(
                 .await
                 .map_err(|e| e.to_string())?;
             evidence.hops.extend(ua.take_hops());
+            if matches!(ua, Agent::Browser(_)) {
+                evidence.notes.push(
+                    "the API call went over HTTP, not through the browser: basic auth is an API client's, not a person's"
+                        .to_owned(),
+                );
+            }
             evidence.probe = Some(format!(
                 "GET {url} (basic auth as {}) -> {}",
                 user.email, page.status
