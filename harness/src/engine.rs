@@ -15,7 +15,9 @@ use tokio::sync::{RwLock, Semaphore, mpsc};
 
 use mock_idp::Outage;
 
+use crate::driver::browser::Browser;
 use crate::driver::http::{Binding, Page, SamlSeen, UserAgent, origin};
+use crate::driver::{Agent, DriverKind};
 use crate::env::Environment;
 use crate::judge::{Refusals, judge};
 use crate::scenario::{Expectation, Flow, OutageMode, Scenario, Step};
@@ -32,6 +34,20 @@ pub struct RunOptions {
     pub step_timeout: Duration,
     /// The timeout of a whole scenario.
     pub scenario_timeout: Duration,
+    /// The driver: HTTP, or a real browser (then the run needs a [`Browser`]).
+    pub driver: DriverKind,
+}
+
+impl RunOptions {
+    /// Scenarios in flight by default: twice the cores over HTTP; one browser per two cores
+    /// (Chromium is CPU-bound: on 2 cores one browser runs the catalogue in 47 s, two in 59 s).
+    pub fn default_jobs(driver: DriverKind) -> usize {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        match driver {
+            DriverKind::Http => cores * 2,
+            DriverKind::Browser => (cores / 2).max(1),
+        }
+    }
 }
 
 impl Default for RunOptions {
@@ -40,6 +56,7 @@ impl Default for RunOptions {
             jobs: std::thread::available_parallelism().map_or(4, |n| n.get() * 2),
             step_timeout: Duration::from_secs(10),
             scenario_timeout: Duration::from_secs(60),
+            driver: DriverKind::Http,
         }
     }
 }
@@ -57,11 +74,13 @@ pub enum Event {
 }
 
 /// Runs every scenario and returns the verdicts in id order. Events go to `events` as they
-/// happen (a closed receiver is fine).
+/// happen (a closed receiver is fine). `browser` is the browser of a run with
+/// [`DriverKind::Browser`]; each scenario leases one of its sessions.
 pub async fn run(
     env: Arc<Environment>,
     scenarios: Vec<Scenario>,
     options: RunOptions,
+    browser: Option<Arc<Browser>>,
     events: mpsc::UnboundedSender<Event>,
 ) -> Vec<Verdict> {
     let _ = events.send(Event::RunStarted {
@@ -75,8 +94,14 @@ pub async fn run(
         let permits = Arc::clone(&permits);
         let settings = Arc::clone(&settings);
         let events = events.clone();
+        let browser = browser.clone();
         tasks.spawn(async move {
-            let verdict = run_one(&env, &scenario, options, &permits, &settings).await;
+            let run = Run {
+                env: &env,
+                options,
+                browser: browser.as_ref(),
+            };
+            let verdict = run_one(&run, &scenario, &permits, &settings).await;
             let _ = events.send(Event::ScenarioFinished(Box::new(verdict.clone())));
             verdict
         });
@@ -92,13 +117,22 @@ pub async fn run(
     verdicts
 }
 
-async fn run_one(
-    env: &Environment,
-    scenario: &Scenario,
+/// What every scenario of a run shares.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    env: &'a Environment,
     options: RunOptions,
+    browser: Option<&'a Arc<Browser>>,
+}
+
+async fn run_one(
+    run: &Run<'_>,
+    scenario: &Scenario,
     permits: &Semaphore,
     settings: &RwLock<()>,
 ) -> Verdict {
+    let env = run.env;
+    let options = run.options;
     let target = env.target();
     // Skips first: capabilities, what the flows and expectations need, then settings that no
     // hook can set.
@@ -144,40 +178,47 @@ async fn run_one(
         .iter()
         .any(|s| matches!(s, Step::Idp { .. }));
 
+    // The scenario's time starts once it holds its locks: queueing is not its time.
+    let exclusive = !hooks.is_empty() || steps_exclusive;
+    let _shared = if exclusive {
+        None
+    } else {
+        Some(settings.read().await)
+    };
+    let _exclusive = if exclusive {
+        Some(settings.write().await)
+    } else {
+        None
+    };
+    let _permit = permits.acquire().await;
+    let started = Instant::now();
     let body = async {
-        if hooks.is_empty() && !steps_exclusive {
-            let _shared = settings.read().await;
-            let _permit = permits.acquire().await;
-            let started = Instant::now();
-            timed(execute(env, scenario, options, &[]).await, started)
-        } else {
-            let _exclusive = settings.write().await;
-            let _permit = permits.acquire().await;
-            let started = Instant::now();
-            let mut notes = Vec::new();
-            for hook in &hooks {
-                if let Err(e) = env.run_hook(hook).await {
-                    let _ = env.run_hook("reset").await;
-                    return errored(scenario, e.to_string(), Evidence::default());
-                }
-                notes.push(format!("hook `{hook}` set the SP up"));
-            }
-            let mut verdict = timed(execute(env, scenario, options, &notes).await, started);
-            if uses_idp_outage && let Err(e) = set_outage(env, OutageMode::Up, None).await {
-                verdict
-                    .evidence
-                    .notes
-                    .push(format!("the mock IdP did not come back afterwards: {e}"));
-            }
-            if needs_reset && let Err(e) = env.run_hook("reset").await {
-                tracing::error!(error = %e, scenario = %scenario.id, "reset hook failed");
-                verdict
-                    .evidence
-                    .notes
-                    .push(format!("the reset hook failed afterwards: {e}"));
-            }
-            verdict
+        if !exclusive {
+            return timed(execute(run, scenario, &[]).await, started);
         }
+        let mut notes = Vec::new();
+        for hook in &hooks {
+            if let Err(e) = env.run_hook(hook).await {
+                let _ = env.run_hook("reset").await;
+                return errored(scenario, e.to_string(), Evidence::default());
+            }
+            notes.push(format!("hook `{hook}` set the SP up"));
+        }
+        let mut verdict = timed(execute(run, scenario, &notes).await, started);
+        if uses_idp_outage && let Err(e) = set_outage(env, OutageMode::Up, None).await {
+            verdict
+                .evidence
+                .notes
+                .push(format!("the mock IdP did not come back afterwards: {e}"));
+        }
+        if needs_reset && let Err(e) = env.run_hook("reset").await {
+            tracing::error!(error = %e, scenario = %scenario.id, "reset hook failed");
+            verdict
+                .evidence
+                .notes
+                .push(format!("the reset hook failed afterwards: {e}"));
+        }
+        verdict
     };
     match tokio::time::timeout(options.scenario_timeout, body).await {
         Ok(v) => v,
@@ -328,17 +369,61 @@ struct Attempt<'a> {
     witness_url: &'a str,
 }
 
-/// Runs the steps and the flow, and judges them.
-async fn execute(
-    env: &Environment,
-    scenario: &Scenario,
-    options: RunOptions,
-    notes: &[String],
-) -> Verdict {
-    let mut evidence = Evidence {
+/// Runs the steps and the flow in a fresh user agent of the run's driver, and judges them. A
+/// browser scenario that fails or errs is photographed.
+async fn execute(run: &Run<'_>, scenario: &Scenario, notes: &[String]) -> Verdict {
+    let env = run.env;
+    let sp_base = env.sp_base().to_owned();
+    let idp_base = env.idp().base_url().to_owned();
+    let evidence = Evidence {
         notes: notes.to_vec(),
         ..Evidence::default()
     };
+    let mut lease = None;
+    let agent = match (run.options.driver, run.browser) {
+        (DriverKind::Http, _) => {
+            UserAgent::new(&sp_base, &idp_base, run.options.step_timeout).map(Agent::Http)
+        }
+        (DriverKind::Browser, None) => Err(crate::driver::DriverError::Browser(
+            "the run has no browser".to_owned(),
+        )),
+        (DriverKind::Browser, Some(browser)) => match browser.lease().await {
+            Ok(l) => {
+                let agent = crate::driver::browser::BrowserAgent::new(
+                    l.session(),
+                    &sp_base,
+                    &idp_base,
+                    run.options.step_timeout,
+                );
+                lease = Some(l);
+                agent.map(|a| Agent::Browser(Box::new(a)))
+            }
+            Err(e) => Err(crate::driver::DriverError::Browser(e.to_string())),
+        },
+    };
+    let mut ua = match agent {
+        Ok(ua) => ua,
+        Err(e) => return errored(scenario, e.to_string(), evidence),
+    };
+    let mut verdict = execute_in(env, scenario, evidence, &mut ua).await;
+    if matches!(verdict.status, Status::Fail | Status::Error)
+        && let Some(png) = ua.screenshot().await
+    {
+        verdict.evidence.screenshot = Some(base64::engine::general_purpose::STANDARD.encode(png));
+    }
+    if let Some(lease) = lease {
+        lease.release();
+    }
+    verdict
+}
+
+/// Runs the steps and the flow in `ua`, and judges them.
+async fn execute_in(
+    env: &Environment,
+    scenario: &Scenario,
+    mut evidence: Evidence,
+    ua: &mut Agent,
+) -> Verdict {
     let target = env.target();
     let token = mock_idp::xml::new_id()
         .trim_start_matches('_')
@@ -346,12 +431,6 @@ async fn execute(
         .take(16)
         .collect::<String>();
     let witness_url = env.witness().url_for(&token);
-    let sp_base = env.sp_base().to_owned();
-    let idp_base = env.idp().base_url().to_owned();
-    let mut ua = match UserAgent::new(&sp_base, &idp_base, options.step_timeout) {
-        Ok(ua) => ua,
-        Err(e) => return errored(scenario, e.to_string(), evidence),
-    };
     // Passwords changed by a reset step, by logical user.
     let mut passwords: BTreeMap<String, String> = BTreeMap::new();
     let mut outage = false;
@@ -379,8 +458,7 @@ async fn execute(
                     scenario,
                     &attempt,
                     &passwords,
-                    &mut ua,
-                    options,
+                    ua,
                     &mut step_evidence,
                     &mut step_off_origin,
                 )
@@ -475,7 +553,7 @@ async fn execute(
                 evidence.notes.push(format!("step {n}: waited {ms} ms"));
             }
             Step::ResetPassword { password } => {
-                match reset_password(env, scenario, password, &mut ua).await {
+                match reset_password(env, scenario, password, ua).await {
                     Ok(note) => {
                         passwords.insert(scenario.file.user.clone(), password.clone());
                         evidence.notes.push(format!("step {n}: {note}"));
@@ -502,8 +580,7 @@ async fn execute(
         scenario,
         &attempt,
         &passwords,
-        &mut ua,
-        options,
+        ua,
         &mut evidence,
         &mut off_origin,
     )
@@ -556,8 +633,7 @@ async fn attempt_login(
     scenario: &Scenario,
     attempt: &Attempt<'_>,
     passwords: &BTreeMap<String, String>,
-    ua: &mut UserAgent,
-    options: RunOptions,
+    ua: &mut Agent,
     evidence: &mut Evidence,
     off_origin: &mut Option<String>,
 ) -> Result<Observation, String> {
@@ -613,6 +689,12 @@ async fn attempt_login(
                 .await
                 .map_err(|e| e.to_string())?;
             evidence.hops.extend(ua.take_hops());
+            if matches!(ua, Agent::Browser(_)) {
+                evidence.notes.push(
+                    "the API call went over HTTP, not through the browser: basic auth is an API client's, not a person's"
+                        .to_owned(),
+                );
+            }
             evidence.probe = Some(format!(
                 "GET {url} (basic auth as {}) -> {}",
                 user.email, page.status
@@ -662,7 +744,9 @@ async fn attempt_login(
             ua.add_cookie(
                 &format!("{}={plan_id}; Path=/", mock_idp::server::PLAN_COOKIE),
                 &idp_base,
-            );
+            )
+            .await
+            .map_err(|e| e.to_string())?;
             drive(
                 env,
                 attempt,
@@ -671,7 +755,6 @@ async fn attempt_login(
                 plan_id.as_str(),
                 &idp_base,
                 ua,
-                options,
                 evidence,
                 off_origin,
             )
@@ -685,7 +768,7 @@ async fn reset_password(
     env: &Environment,
     scenario: &Scenario,
     password: &str,
-    ua: &mut UserAgent,
+    ua: &mut Agent,
 ) -> Result<String, String> {
     let target = env.target();
     let Some(reset) = &target.file.login.password_reset else {
@@ -801,16 +884,13 @@ async fn drive(
     email: &str,
     plan_id: &str,
     idp_base: &str,
-    first: &mut UserAgent,
-    options: RunOptions,
+    first: &mut Agent,
     evidence: &mut Evidence,
     off_origin: &mut Option<String>,
 ) -> Result<Observation, String> {
     let target = env.target();
     let sp_base = env.sp_base().to_owned();
     let flow = attempt.flow;
-    let new_agent =
-        || UserAgent::new(&sp_base, idp_base, options.step_timeout).map_err(|e| e.to_string());
     let mut seen = SamlSeen {
         hold_response: flow == Flow::CrossAgent,
         ..SamlSeen::default()
@@ -892,7 +972,10 @@ async fn drive(
                 return Err(missing.to_owned());
             };
             evidence.notes.push(note.to_owned());
-            let mut other = new_agent()?;
+            let mut other = first
+                .fresh(&sp_base, idp_base)
+                .await
+                .map_err(|e| e.to_string())?;
             if flow == Flow::CrossAgent {
                 // The second browser has a login of its own in flight.
                 let mut own = SamlSeen {
@@ -920,7 +1003,7 @@ async fn drive(
             seen_other
         }
     };
-    let ua: &mut UserAgent = match other_agent.as_mut() {
+    let ua: &mut Agent = match other_agent.as_mut() {
         Some(other) => other,
         None => first,
     };
@@ -963,7 +1046,7 @@ async fn drive(
 /// Asks the SP who is signed in (and, with `want_role`, with which role). Returns the
 /// observation and a note for the evidence.
 async fn probe(
-    ua: &mut UserAgent,
+    ua: &mut Agent,
     env: &Environment,
     vars: &Vars,
     want_role: bool,

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use saml_harness::driver::DriverKind;
 use saml_harness::engine::{Event, RunOptions};
 use saml_harness::listing;
 use saml_harness::report::{self, Report};
@@ -143,6 +144,20 @@ struct RunArgs {
     /// else fresh keys].
     #[arg(long, value_name = "DIR")]
     idp_state: Option<PathBuf>,
+    /// How the user agent is simulated: `http` (reqwest, every hop by hand) or `browser`
+    /// (headless Chromium through ChromeDriver, started on a free loopback port).
+    #[arg(long, value_enum, default_value_t = DriverArg::Http)]
+    driver: DriverArg,
+    /// With `--driver browser`: an existing WebDriver server (e.g. http://127.0.0.1:9515)
+    /// instead of starting ChromeDriver.
+    #[arg(long, value_name = "URL")]
+    webdriver: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DriverArg {
+    Http,
+    Browser,
 }
 
 /// What `diagnose` (and `reproduce`) read.
@@ -376,19 +391,24 @@ async fn run_command(args: RunArgs) -> u8 {
     config.waivers = args.waivers;
     config.key_type = args.key_type;
     config.idp_state = args.idp_state;
+    config.webdriver = args.webdriver;
+    let driver = match args.driver {
+        DriverArg::Http => DriverKind::Http,
+        DriverArg::Browser => DriverKind::Browser,
+    };
     config.options = RunOptions {
-        jobs: args.jobs.unwrap_or(RunOptions::default().jobs),
+        jobs: args
+            .jobs
+            .unwrap_or_else(|| RunOptions::default_jobs(driver)),
         step_timeout: Duration::from_secs(args.step_timeout.max(1)),
         scenario_timeout: Duration::from_secs(args.scenario_timeout.max(1)),
+        driver,
     };
     let report_dir = config.report_dir.clone();
 
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let progress = tokio::spawn(show_progress(rx, std::io::stderr().is_terminal()));
-    let cancel = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let result = run::run(config, tx, cancel).await;
+    let result = run::run(config, tx, interrupted()).await;
     let _ = progress.await;
     match result {
         Ok(outcome) => {
@@ -484,6 +504,37 @@ async fn fuzz_command(args: FuzzArgs) -> u8 {
         Err(e) => {
             eprintln!("error: {e}");
             e.exit_code()
+        }
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed at once, so a signal
+/// that comes while the SP or the browser is still starting stops the run in order too
+/// (processes the harness started are ended, the report is written) instead of killing it.
+fn interrupted() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        async move {
+            match (int, term) {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

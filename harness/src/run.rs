@@ -11,6 +11,8 @@ use mock_idp::KeyType;
 use reference_sp::Weakening;
 use tokio::sync::mpsc;
 
+use crate::driver::DriverKind;
+use crate::driver::browser::{Browser, BrowserOptions};
 use crate::engine::{self, Event, RunOptions};
 use crate::env::{EnvOptions, Environment, SpLaunch};
 use crate::report::{self, Report, ReportDiff};
@@ -57,6 +59,9 @@ pub struct RunConfig {
     /// A folder for the mock IdP's keys (kept across runs); fresh keys when absent and the
     /// target names none.
     pub idp_state: Option<PathBuf>,
+    /// With the browser driver: an existing WebDriver server, instead of the ChromeDriver the
+    /// harness starts.
+    pub webdriver: Option<String>,
 }
 
 impl RunConfig {
@@ -75,6 +80,7 @@ impl RunConfig {
             waivers: None,
             key_type: KeyType::Rsa2048,
             idp_state: None,
+            webdriver: None,
         }
     }
 }
@@ -223,6 +229,25 @@ pub async fn run(
     })?;
     let env = Arc::new(env);
     let notes = env.notes().to_vec();
+    let browser = match config.options.driver {
+        DriverKind::Http => None,
+        DriverKind::Browser => match Browser::start(BrowserOptions {
+            webdriver: config.webdriver.clone(),
+            sp_base: env.sp_base().to_owned(),
+            idp_base: env.idp().base_url().to_owned(),
+            step_timeout: config.options.step_timeout,
+        })
+        .await
+        {
+            Ok(b) => Some(b),
+            Err(e) => {
+                if let Ok(env) = Arc::try_unwrap(env) {
+                    env.stop().await;
+                }
+                return Err(RunError::Infrastructure(e.to_string()));
+            }
+        },
+    };
 
     let scenarios: Vec<Scenario> = catalogue.iter().cloned().collect();
     let finished: Arc<Mutex<Vec<Verdict>>> = Arc::default();
@@ -241,12 +266,22 @@ pub async fn run(
             }
         })
     };
-    let engine_run = engine::run(Arc::clone(&env), scenarios, config.options, tx);
+    let engine_run = engine::run(
+        Arc::clone(&env),
+        scenarios,
+        config.options,
+        browser.clone(),
+        tx,
+    );
     let (mut verdicts, interrupted) = tokio::select! {
         verdicts = engine_run => (verdicts, false),
         () = cancel => (Vec::new(), true),
     };
     let _ = collector.await;
+    // Every session closed and every process the harness started ended, interrupted or not.
+    if let Some(browser) = browser {
+        browser.shutdown().await;
+    }
     if interrupted {
         verdicts = std::mem::take(&mut *finished.lock().unwrap_or_else(PoisonError::into_inner));
         verdicts.sort_by(|a, b| a.id.cmp(&b.id));

@@ -176,6 +176,10 @@ pub struct Evidence {
     /// Free-form notes (hooks run, why a step was skipped, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What the browser showed when the scenario failed or erred (browser driver only): a PNG,
+    /// base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screenshot: Option<String>,
 }
 
 /// The judge's decision about one scenario.

@@ -41,6 +41,11 @@ pub struct ServeArgs {
     /// The user of plans that name none.
     #[arg(long, default_value = "alice@example.test")]
     pub default_user: String,
+    /// Send AuthnRequests that come without a plan to the login page for people (pick a
+    /// user, attributes, a flavour and a defect, see the response, then sign in) instead of
+    /// answering them at once for the default user. The page is at /login either way.
+    #[arg(long)]
+    pub login_page: bool,
 }
 
 /// The config file.
@@ -108,6 +113,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     options.public_url = args.public_url.or(config.public_url);
     options.entity_id = args.entity_id.or(config.entity_id);
     options.default_user = config.default_user.unwrap_or(args.default_user);
+    options.login_page = args.login_page;
     options.sps = sps;
     options.clock = Arc::new(SystemClock);
     let idp = MockIdp::start(options).await?;

@@ -54,6 +54,8 @@ pub enum ExchangeKind {
     SsoPost,
     /// An unsolicited response.
     IdpInitiated,
+    /// A response a person built on the login page.
+    LoginPage,
 }
 
 /// One request the IdP answered (or refused), with the raw XML in and out.

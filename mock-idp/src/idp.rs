@@ -1,11 +1,13 @@
 //! The IdP's state and its answers, independent of HTTP.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::authn_request::AuthnRequestInfo;
 use crate::clock::{Clock, saml_instant};
 use crate::exchange::{Exchange, ExchangeLog, PlanId, PlanStore};
 use crate::keys::KeyStore;
+use crate::login_page::{PendingLogin, PendingLogins};
 use crate::plan::Plan;
 use crate::registry::{MetadataError, SpEntry, SpRegistry, SpSource};
 use crate::response::{self, BuiltResponse, PipelineError, ResponseContext};
@@ -30,6 +32,8 @@ pub struct Idp {
     registry: RwLock<SpRegistry>,
     plans: Mutex<PlanStore>,
     log: Mutex<ExchangeLog>,
+    pending: Mutex<PendingLogins>,
+    login_page: AtomicBool,
 }
 
 impl Idp {
@@ -42,7 +46,37 @@ impl Idp {
             registry: RwLock::default(),
             plans: Mutex::default(),
             log: Mutex::default(),
+            pending: Mutex::default(),
+            login_page: AtomicBool::new(false),
         }
+    }
+
+    /// Whether an AuthnRequest without a plan goes to the login page for people (instead of
+    /// being answered at once for the default user).
+    pub fn login_page(&self) -> bool {
+        self.login_page.load(Ordering::Relaxed)
+    }
+
+    /// Turns the login page for plan-less AuthnRequests on or off.
+    pub fn set_login_page(&self, on: bool) {
+        self.login_page.store(on, Ordering::Relaxed);
+    }
+
+    /// A request kept for the login page.
+    pub fn pending_login(&self, id: &str) -> Option<PendingLogin> {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    /// Keeps a request for the login page; returns its id.
+    pub fn keep_pending_login(&self, login: PendingLogin) -> String {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(login)
     }
 
     /// The identity settings.
@@ -158,8 +192,12 @@ impl Idp {
             .push(exchange);
     }
 
-    /// Forgets every plan and exchange (SPs and keys stay).
+    /// Forgets every plan, exchange and pending login (SPs and keys stay).
     pub fn reset(&self) {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         self.plans
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -16,6 +16,7 @@ pub mod exchange;
 pub mod flavour;
 pub mod idp;
 pub mod keys;
+pub mod login_page;
 pub mod metadata;
 pub mod outage;
 pub mod plan;
@@ -54,6 +55,8 @@ pub struct StartOptions {
     pub sps: Vec<SpSource>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Send AuthnRequests without a plan to the login page for people.
+    pub login_page: bool,
 }
 
 impl StartOptions {
@@ -67,6 +70,7 @@ impl StartOptions {
             keys,
             sps: Vec::new(),
             clock: Arc::new(SystemClock),
+            login_page: false,
         }
     }
 }
@@ -105,6 +109,7 @@ impl MockIdp {
             default_user: options.default_user,
         };
         let idp = Arc::new(Idp::new(settings, options.keys, options.clock));
+        idp.set_login_page(options.login_page);
         for source in options.sps {
             match idp.register(source.clone()).await {
                 Ok(ids) => tracing::info!(?ids, "registered SP"),

@@ -6,6 +6,7 @@
 //! | `GET /sso`, `POST /sso` | AuthnRequest over HTTP-Redirect / HTTP-POST; answers with the plan's response |
 //! | `GET /idp-initiated?sp=&user=&relay_state=&plan=` | an unsolicited response |
 //! | `GET /slo` | single logout (not implemented yet: 501) |
+//! | `GET /login`, `POST /login` | the login page for people ([`crate::login_page`]) |
 //! | `POST /_control/plans`, `GET /_control/plans/{id}` | store / read a plan |
 //! | `GET /_control/bind?plan=ID[&next=URL]` | bind a plan to this user agent (cookie) |
 //! | `GET /_control/log?plan=&limit=` | recent exchanges with raw XML |
@@ -13,7 +14,8 @@
 //! | `POST /_control/sps`, `GET /_control/sps` | register / list SPs |
 //!
 //! The plan for an exchange comes from a `plan` parameter, else the `mock_idp_plan` cookie,
-//! else the default (valid) plan. Refusals are a 400 with a one-line reason.
+//! else the default (valid) plan; with the login page on, a request without a plan goes to
+//! the login page instead. Refusals are a 400 with a one-line reason.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,6 +53,7 @@ pub fn router(idp: Arc<Idp>) -> Router {
         .route("/_control/log", get(read_log))
         .route("/_control/reset", post(reset))
         .route("/_control/sps", get(list_sps).post(register_sp))
+        .merge(crate::login_page::router())
         .with_state(idp)
 }
 
@@ -58,9 +61,10 @@ type Shared = State<Arc<Idp>>;
 
 async fn index(State(idp): Shared) -> String {
     format!(
-        "mock-idp {}\nentityID: {}\nmetadata: {}/metadata\nSSO: {}/sso (HTTP-Redirect, HTTP-POST)\nIdP-initiated: {}/idp-initiated?sp=ENTITY_ID&user=EMAIL\ncontrol: /_control/plans, /_control/bind, /_control/log, /_control/reset, /_control/sps\n",
+        "mock-idp {}\nentityID: {}\nmetadata: {}/metadata\nSSO: {}/sso (HTTP-Redirect, HTTP-POST)\nIdP-initiated: {}/idp-initiated?sp=ENTITY_ID&user=EMAIL\nlogin page for people: {}/login\ncontrol: /_control/plans, /_control/bind, /_control/log, /_control/reset, /_control/sps\n",
         env!("CARGO_PKG_VERSION"),
         idp.settings().entity_id,
+        idp.settings().base_url,
         idp.settings().base_url,
         idp.settings().base_url,
         idp.settings().base_url,
@@ -356,6 +360,16 @@ async fn answer_request(
         Ok(selected) => selected,
         Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
     };
+    if plan_id.is_none() && idp.login_page() {
+        return crate::login_page::defer_to_page(
+            &idp,
+            crate::login_page::PendingLogin {
+                request,
+                acs_url,
+                relay_state: pending.exchange.relay_state.clone(),
+            },
+        );
+    }
     pending.exchange.plan_id = plan_id;
     deliver(idp, pending, plan, sp, acs_url, Some(request)).await
 }

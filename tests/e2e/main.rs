@@ -6,9 +6,12 @@
 //! - `self_test`: against `reference-sp --weaken X`, exactly the scenarios that declare they
 //!   catch X stop passing.
 //! - `fuzz`: `saml-harness fuzz` over HTTP; its minimal scenarios replay through `run`.
+//! - `browser`: the browser driver in real Chromium: the catalogue gives the same verdicts and
+//!   traces as over HTTP; the HTML report and the mock IdP's login page work for a person.
 //! - `node_saml`: the catalogue against the node-saml target app (needs Node.js and the
 //!   app's npm packages, which `cargo xtask setup` installs).
 
+mod browser;
 mod catalogue;
 mod fuzz;
 mod node_saml;

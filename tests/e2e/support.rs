@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use saml_harness::driver::DriverKind;
+use saml_harness::engine::RunOptions;
 use saml_harness::run::{RunConfig, RunOutcome, TargetChoice, run};
 
 /// The workspace root.
@@ -30,15 +32,41 @@ pub(crate) async fn run_against(
     report_dir: &Path,
     filters: &[&str],
 ) -> RunOutcome {
+    run_with(target, report_dir, filters, DriverKind::Http).await
+}
+
+/// [`run_against`] with a driver of choice (the browser driver starts ChromeDriver).
+pub(crate) async fn run_with(
+    target: TargetChoice,
+    report_dir: &Path,
+    filters: &[&str],
+    driver: DriverKind,
+) -> RunOutcome {
     let mut config = RunConfig::new();
     config.target = target;
     config.report_dir = report_dir.to_owned();
     config.filters = filters.iter().map(|f| (*f).to_owned()).collect();
     config.idp_state = Some(idp_state());
+    config.options.driver = driver;
+    config.options.jobs = RunOptions::default_jobs(driver);
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     run(config, tx, std::future::pending())
         .await
-        .expect("the run starts and writes its reports")
+        .unwrap_or_else(|e| match driver {
+            DriverKind::Browser => panic!(
+                "the browser run did not start ({e}); Chromium and ChromeDriver missing? run cargo xtask setup"
+            ),
+            DriverKind::Http => panic!("the run did not start: {e}"),
+        })
+}
+
+/// Where tests leave screenshots for people to look at: `$SAML_HARNESS_SCREENSHOTS`, when set.
+pub(crate) fn save_screenshot(name: &str, png: &[u8]) {
+    if let Some(dir) = std::env::var_os("SAML_HARNESS_SCREENSHOTS") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("screenshot folder");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot written");
+    }
 }
 
 /// A readable list of the verdicts that did not pass.

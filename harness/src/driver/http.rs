@@ -17,7 +17,7 @@ const MAX_HOPS: usize = 20;
 const BODY_EXCERPT: usize = 2048;
 /// The largest body read.
 /// The largest body read (the mock IdP's form page for a padded response is the largest).
-const MAX_BODY: usize = 128 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 128 * 1024 * 1024;
 
 /// A page the user agent ended on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +76,9 @@ pub enum DriverError {
     /// A redirect without a usable `Location`.
     #[error("redirect from {0} has no usable Location header")]
     BadRedirect(String),
+    /// The browser could not be driven.
+    #[error("browser: {0}")]
+    Browser(String),
 }
 
 /// One user agent: a cookie jar, a trace, and the two origins it tells apart.
@@ -86,6 +89,7 @@ pub struct UserAgent {
     hops: Vec<Hop>,
     sp_origin: String,
     idp_origin: String,
+    step_timeout: Duration,
 }
 
 impl UserAgent {
@@ -112,7 +116,13 @@ impl UserAgent {
             hops: Vec::new(),
             sp_origin: origin(sp_base),
             idp_origin: origin(idp_base),
+            step_timeout,
         })
+    }
+
+    /// The timeout of every request.
+    pub fn step_timeout(&self) -> Duration {
+        self.step_timeout
     }
 
     /// Adds a cookie for `url`, as if that server had set it.
@@ -420,19 +430,29 @@ fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// The whole body, or why it could not be read: a read error, or more than [`MAX_BODY`]
 /// bytes (never a silently truncated page, whose form would go unseen).
-async fn read_body(mut response: reqwest::Response) -> Result<String, String> {
+async fn read_body(response: reqwest::Response) -> Result<String, String> {
+    read_bytes(response, MAX_BODY)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The whole body of a response, or why not: a read error, or more than `limit` bytes.
+pub(crate) async fn read_bytes(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 bytes.extend_from_slice(&chunk);
-                if bytes.len() > MAX_BODY {
+                if bytes.len() > limit {
                     return Err(format!(
-                        "the body is larger than the harness reads ({MAX_BODY} bytes)"
+                        "the body is larger than the harness reads ({limit} bytes)"
                     ));
                 }
             }
-            Ok(None) => return Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Ok(None) => return Ok(bytes),
             Err(e) => {
                 return Err(format!(
                     "the body broke off after {} bytes: {}",
@@ -444,7 +464,7 @@ async fn read_body(mut response: reqwest::Response) -> Result<String, String> {
     }
 }
 
-fn error_chain(e: &reqwest::Error) -> String {
+pub(crate) fn error_chain(e: &reqwest::Error) -> String {
     let mut message = if e.is_timeout() {
         "timed out".to_owned()
     } else if e.is_connect() {
@@ -474,7 +494,7 @@ pub fn resolve(base: &str, reference: &str) -> Option<String> {
     base.join(reference).ok().map(String::from)
 }
 
-fn excerpt(body: &str) -> String {
+pub(crate) fn excerpt(body: &str) -> String {
     if body.len() <= BODY_EXCERPT {
         return body.to_owned();
     }
@@ -485,7 +505,7 @@ fn excerpt(body: &str) -> String {
     format!("{}… ({} bytes)", &body[..end], body.len())
 }
 
-fn shorten(value: &str) -> String {
+pub(crate) fn shorten(value: &str) -> String {
     if value.len() <= 120 {
         return value.to_owned();
     }

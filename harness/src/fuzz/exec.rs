@@ -260,7 +260,7 @@ impl OverHttp {
             })
             .collect();
         let (tx, _rx) = mpsc::unbounded_channel();
-        let verdicts = engine::run(Arc::clone(&self.env), scenarios, self.options, tx).await;
+        let verdicts = engine::run(Arc::clone(&self.env), scenarios, self.options, None, tx).await;
         let by_id: BTreeMap<&str, &crate::verdict::Verdict> =
             verdicts.iter().map(|v| (v.id.as_str(), v)).collect();
         (0..cases.len())

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::ReportError;
+use super::html::{INDEX_HTML, render_html};
 use super::json::{REPORT_JSON, render_json};
 use super::junit::{JUNIT_XML, render_junit};
 use super::markdown::{REPORT_MD, render_markdown};
@@ -17,8 +18,8 @@ struct Artifact {
     render: fn(&Report) -> Result<String, ReportError>,
 }
 
-/// Every file a report folder holds, in the order they are written. A new format (the
-/// self-contained `index.html` is next) is one more entry here.
+/// Every file a report folder holds, in the order they are written. A new format is one more
+/// entry here.
 const ARTIFACTS: &[Artifact] = &[
     Artifact {
         file: REPORT_JSON,
@@ -32,6 +33,10 @@ const ARTIFACTS: &[Artifact] = &[
         file: JUNIT_XML,
         render: |r| Ok(render_junit(r)),
     },
+    Artifact {
+        file: INDEX_HTML,
+        render: render_html,
+    },
 ];
 
 /// The names of the files [`write_report`] writes.
@@ -39,7 +44,7 @@ pub fn report_files() -> impl Iterator<Item = &'static str> {
     ARTIFACTS.iter().map(|a| a.file)
 }
 
-/// Writes `report.json`, `report.md` and `junit.xml` into `dir` (created if needed), each
+/// Writes `report.json`, `report.md`, `junit.xml` and `index.html` into `dir` (created if needed), each
 /// atomically.
 pub fn write_report(dir: &Path, report: &Report) -> Result<(), ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
@@ -108,7 +113,7 @@ mod tests {
         names.sort();
         assert_eq!(
             names,
-            ["junit.xml", "report.json", "report.md"],
+            ["index.html", "junit.xml", "report.json", "report.md"],
             "no temporary files left"
         );
         assert_eq!(Report::load(&dir).expect("loads"), report);
@@ -131,7 +136,7 @@ mod tests {
         report.summary = super::super::model::Summary::of(&report.results, Vec::new());
         write_report(dir.path(), &report).expect("writes again");
         assert_eq!(Report::load(dir.path()).expect("loads"), report);
-        assert_eq!(std::fs::read_dir(dir.path()).expect("lists").count(), 3);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("lists").count(), 4);
     }
 
     #[test]
@@ -163,7 +168,7 @@ mod tests {
     fn the_files_are_listed() {
         assert_eq!(
             report_files().collect::<Vec<_>>(),
-            ["report.json", "report.md", "junit.xml"]
+            ["report.json", "report.md", "junit.xml", "index.html"]
         );
     }
 }

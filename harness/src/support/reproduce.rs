@@ -148,6 +148,7 @@ pub async fn reproduce(
                 jobs: 1,
                 ..RunOptions::default()
             },
+            None,
             tx,
         )
         .await;

@@ -57,6 +57,16 @@ pub fn encode(
     }
 }
 
+/// The `SAMLResponse` value `binding` carries: base64 (POST), DEFLATE + base64 (Redirect and
+/// the deflated POST), or base64 twice.
+pub fn response_value(xml: &str, binding: ResponseBinding) -> String {
+    match binding {
+        ResponseBinding::Post => B64.encode(xml),
+        ResponseBinding::PostDeflated | ResponseBinding::Redirect => B64.encode(deflate(xml)),
+        ResponseBinding::PostDoubleBase64 => B64.encode(B64.encode(xml)),
+    }
+}
+
 fn deflate(xml: &str) -> Vec<u8> {
     let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
     // Writing into a Vec cannot fail.

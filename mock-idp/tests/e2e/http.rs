@@ -16,13 +16,13 @@ fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).expect("request")
 }
 
-fn deflate_b64(xml: &str) -> String {
+pub(crate) fn deflate_b64(xml: &str) -> String {
     let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
     encoder.write_all(xml.as_bytes()).expect("write");
     B64.encode(encoder.finish().expect("finish"))
 }
 
-fn request_xml(issuer: &str, id: &str) -> String {
+pub(crate) fn request_xml(issuer: &str, id: &str) -> String {
     format!(
         r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="2026-01-01T00:00:00Z" AssertionConsumerServiceURL="{ACS_URL}"><saml:Issuer>{issuer}</saml:Issuer></samlp:AuthnRequest>"#
     )

@@ -4,6 +4,7 @@ mod attacks;
 mod binary;
 mod http;
 mod in_process;
+mod login_page;
 mod outage;
 mod round_trip;
 mod snapshots;
