@@ -57,6 +57,7 @@
 
 pub mod cli;
 pub mod connection;
+pub mod decrypt;
 pub mod reason;
 pub mod settings;
 pub mod store;
@@ -70,6 +71,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::connection::Connection;
+pub use crate::decrypt::EncryptionKey;
 pub use crate::reason::{Reason, Refusal};
 pub use crate::settings::Settings;
 pub use crate::store::Database;
@@ -153,6 +155,9 @@ pub enum StartError {
     /// The IdP connection is unusable.
     #[error("{0}")]
     Idp(String),
+    /// The SP's encryption key could not be made.
+    #[error("{0}")]
+    Key(String),
 }
 
 /// The demo tenant's users: (email, role, password, api).
@@ -248,7 +253,9 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
         );
     }
     let initial_connection = store.connection()?;
+    let encryption_key = EncryptionKey::process().map_err(StartError::Key)?;
     Ok(web::App {
+        encryption_key,
         store,
         base_url,
         admin_token: config.admin_token.unwrap_or_else(random_token),
