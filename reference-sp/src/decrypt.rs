@@ -15,7 +15,7 @@
 //! a random content key is used instead (Bleichenbacher countermeasure), so the work done does
 //! not depend on the padding either.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -71,16 +71,37 @@ impl EncryptionKey {
         Ok(Self { key, cert_der })
     }
 
-    /// The key this process uses for every SP it runs (made on first use; RSA key generation
-    /// takes a noticeable fraction of a second).
-    pub fn process() -> Result<&'static Self, String> {
-        static KEY: OnceLock<EncryptionKey> = OnceLock::new();
+    /// The key this process uses for every SP without a database file (made on first use; RSA
+    /// key generation takes a noticeable fraction of a second).
+    pub fn process() -> Result<Arc<Self>, String> {
+        static KEY: OnceLock<Arc<EncryptionKey>> = OnceLock::new();
         if let Some(key) = KEY.get() {
-            return Ok(key);
+            return Ok(Arc::clone(key));
         }
         let key = Self::generate("reference-sp encryption")
             .map_err(|e| format!("failed to generate the SP's encryption key: {e}"))?;
-        Ok(KEY.get_or_init(|| key))
+        Ok(Arc::clone(KEY.get_or_init(|| Arc::new(key))))
+    }
+
+    /// A key stored earlier ([`Self::private_pkcs8_der`] and [`Self::cert_der`]).
+    pub fn from_der(private_pkcs8_der: &[u8], cert_der: &[u8]) -> Result<Self, String> {
+        let key = PKey::private_key_from_pkcs8(private_pkcs8_der)
+            .map_err(|e| format!("failed to read the stored encryption key: {e}"))?;
+        let cert = openssl::x509::X509::from_der(cert_der)
+            .map_err(|e| format!("failed to read the stored encryption certificate: {e}"))?;
+        let matches = cert.public_key().is_ok_and(|public| public.public_eq(&key));
+        if !matches {
+            return Err("the stored encryption certificate is not for the stored key".to_owned());
+        }
+        Ok(Self {
+            key,
+            cert_der: cert_der.to_vec(),
+        })
+    }
+
+    /// The private key, PKCS#8 DER (for storing).
+    pub fn private_pkcs8_der(&self) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+        self.key.private_key_to_pkcs8()
     }
 
     /// The certificate, base64 DER (for metadata).

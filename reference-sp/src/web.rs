@@ -40,7 +40,7 @@ pub struct App {
     pub(crate) initial_users: Vec<UserRow>,
     pub(crate) initial_connection: Option<Connection>,
     /// The key encrypted assertions are encrypted to (published in the metadata).
-    pub(crate) encryption_key: &'static crate::decrypt::EncryptionKey,
+    pub(crate) encryption_key: Arc<crate::decrypt::EncryptionKey>,
 }
 
 impl App {
@@ -518,7 +518,7 @@ async fn consume(
                 outstanding: &outstanding,
                 relay_request: relay_request.as_deref(),
                 now,
-                decryption_key: Some(app.encryption_key),
+                decryption_key: Some(&app.encryption_key),
             };
             validate::validate(&xml, &ctx)
         })

@@ -37,7 +37,7 @@ fn idp() -> &'static Idp {
     })
 }
 
-fn sp_key() -> &'static EncryptionKey {
+fn sp_key() -> Arc<EncryptionKey> {
     EncryptionKey::process().expect("the SP's encryption key")
 }
 
@@ -89,6 +89,7 @@ impl Check {
     }
 
     fn run(&self, xml: &str) -> Result<Login, Refusal> {
+        let key = sp_key();
         let ctx = Context {
             sp_entity_id: SP,
             acs_url: ACS,
@@ -98,7 +99,7 @@ impl Check {
             outstanding: &self.outstanding,
             relay_request: self.relay_request.as_deref(),
             now: Utc::now(),
-            decryption_key: Some(sp_key()),
+            decryption_key: Some(&key),
         };
         validate(xml, &ctx)
     }
