@@ -141,6 +141,7 @@ mod tests {
             acs_url: "https://sp.test/saml/acs",
             in_response_to: Some("_req"),
             default_user: "alice@example.test",
+            sp_encryption_cert: None,
         };
         let doc: ResponseDoc = crate::Flavour::Generic.baseline(&ctx, "alice@example.test");
         crate::response::sign::sign(
@@ -149,6 +150,7 @@ mod tests {
             &Signing::default(),
             keys.trusted(),
             &keys.attacker_hmac_secret(),
+            &Ok,
         )
         .expect("sign")
     }

@@ -388,6 +388,7 @@ mod tests {
             acs_url: "https://sp.test/acs",
             in_response_to: None,
             default_user: "ada.lovelace@example.test",
+            sp_encryption_cert: None,
         };
         for flavour in Flavour::ALL {
             let doc = flavour.baseline(&ctx, "ada.lovelace@example.test");

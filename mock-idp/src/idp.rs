@@ -229,6 +229,7 @@ impl Idp {
             acs_url,
             in_response_to: request.map(|r| r.id.as_str()),
             default_user: &self.settings.default_user,
+            sp_encryption_cert: sp.encryption_certs.first().map(Vec::as_slice),
         };
         response::build(&ctx, plan, &self.keys)
     }

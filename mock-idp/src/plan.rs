@@ -41,6 +41,9 @@ pub struct Plan {
     /// How the response travels to the SP.
     #[serde(default)]
     pub binding: ResponseBinding,
+    /// Encrypt the (signed) assertion to the SP's encryption key; absent: not encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
 }
 
 impl Plan {
@@ -59,8 +62,142 @@ impl Plan {
     /// Whether the plan describes a fully valid response (nothing altered or tampered, signed
     /// with a published key).
     pub fn is_valid(&self, layout: SigningLayout) -> bool {
-        self.alter.is_empty() && self.promises_valid_signatures(layout)
+        self.alter.is_empty()
+            && self.promises_valid_signatures(layout)
+            && self.encryption.as_ref().is_none_or(Encryption::is_sound)
     }
+}
+
+/// How the assertion is encrypted (XML Encryption 1.1, SAML Core §2.3.4): the assertion is
+/// signed first (per the signing layout), then replaced by a `saml:EncryptedAssertion`; a
+/// Response signature is computed over the Response that carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    /// The block cipher for the assertion.
+    #[serde(default)]
+    pub method: EncryptionMethod,
+    /// How the random content key is encrypted to the SP's RSA key.
+    #[serde(default)]
+    pub key_transport: KeyTransport,
+    /// Whose key the content key is encrypted to.
+    #[serde(default)]
+    pub key: EncryptionKey,
+    /// Where the `xenc:EncryptedKey` goes.
+    #[serde(default)]
+    pub encrypted_key: EncryptedKeyPlacement,
+    /// Damage done to the ciphertext after encryption (an attacker without the keys).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrupt: Option<CipherCorruption>,
+}
+
+impl Encryption {
+    /// Whether the SP's key can decrypt the result to the signed assertion.
+    pub fn is_sound(&self) -> bool {
+        self.key == EncryptionKey::Sp && self.corrupt.is_none()
+    }
+}
+
+/// XML Encryption block ciphers (`EncryptionMethod` of the `xenc:EncryptedData`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncryptionMethod {
+    /// AES-256 in GCM mode (XML Encryption 1.1: 12-byte IV, 16-byte tag appended).
+    #[default]
+    Aes256Gcm,
+    /// AES-128 in GCM mode.
+    Aes128Gcm,
+    /// AES-128 in CBC mode (16-byte IV; malleable, padding-oracle prone: SDP-ALG01).
+    Aes128Cbc,
+    /// AES-256 in CBC mode.
+    Aes256Cbc,
+}
+
+impl EncryptionMethod {
+    /// The algorithm URI.
+    pub fn uri(self) -> &'static str {
+        match self {
+            EncryptionMethod::Aes256Gcm => "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+            EncryptionMethod::Aes128Gcm => "http://www.w3.org/2009/xmlenc11#aes128-gcm",
+            EncryptionMethod::Aes128Cbc => "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+            EncryptionMethod::Aes256Cbc => "http://www.w3.org/2001/04/xmlenc#aes256-cbc",
+        }
+    }
+
+    /// Whether the mode is CBC (otherwise GCM).
+    pub fn is_cbc(self) -> bool {
+        matches!(
+            self,
+            EncryptionMethod::Aes128Cbc | EncryptionMethod::Aes256Cbc
+        )
+    }
+}
+
+/// XML Encryption key transport algorithms (`EncryptionMethod` of the `xenc:EncryptedKey`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyTransport {
+    /// RSA-OAEP with SHA-1 and MGF1-SHA-1 (`rsa-oaep-mgf1p`).
+    #[default]
+    RsaOaep,
+    /// RSA PKCS#1 v1.5 (`rsa-1_5`; Bleichenbacher-prone, still common).
+    #[serde(rename = "rsa-1_5")]
+    Rsa15,
+}
+
+impl KeyTransport {
+    /// The algorithm URI.
+    pub fn uri(self) -> &'static str {
+        match self {
+            KeyTransport::RsaOaep => "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
+            KeyTransport::Rsa15 => "http://www.w3.org/2001/04/xmlenc#rsa-1_5",
+        }
+    }
+}
+
+/// Whose RSA key the content key is encrypted to.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncryptionKey {
+    /// The SP's encryption certificate from its metadata (`KeyDescriptor use="encryption"` or
+    /// without `use`).
+    #[default]
+    Sp,
+    /// A fresh RSA-2048 key the SP does not have.
+    Wrong,
+}
+
+/// Where the `xenc:EncryptedKey` sits.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncryptedKeyPlacement {
+    /// Inside the `EncryptedData`'s `ds:KeyInfo` (Shibboleth, Okta, Entra).
+    #[default]
+    KeyInfo,
+    /// A sibling of the `EncryptedData` in the `EncryptedAssertion` (SAML Core §2.3.4 allows
+    /// it), referenced by a `ds:RetrievalMethod` and pointing back with a `DataReference`.
+    Sibling,
+}
+
+/// Damage to the encrypted assertion, made without any key. Every kind must give the same
+/// refusal as a wrong key: an SP that answers differently is a decryption oracle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CipherCorruption {
+    /// CBC only: flip the top bit of the byte that CBC XORs into the last plaintext byte, so
+    /// the padding length byte becomes larger than a block (a padding-oracle probe).
+    Padding,
+    /// Flip a bit of the first ciphertext block: CBC decrypts the first block to garbage with
+    /// valid padding (the XML no longer parses), GCM fails its tag.
+    Ciphertext,
 }
 
 /// How the response is signed.

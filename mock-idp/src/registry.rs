@@ -23,6 +23,10 @@ pub struct SpEntry {
     /// DER certificates the SP signs AuthnRequests with (`KeyDescriptor use="signing"`).
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "der_list")]
     pub signing_certs: Vec<Vec<u8>>,
+    /// DER certificates to encrypt assertions to (`KeyDescriptor use="encryption"` or without
+    /// `use`); the first one is used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "der_list")]
+    pub encryption_certs: Vec<Vec<u8>>,
     /// `SPSSODescriptor/@AuthnRequestsSigned`.
     #[serde(default)]
     pub authn_requests_signed: bool,
@@ -81,6 +85,7 @@ impl SpEntry {
                 is_default: true,
             }],
             signing_certs: Vec::new(),
+            encryption_certs: Vec::new(),
             authn_requests_signed: false,
             want_assertions_signed: false,
         }
@@ -172,34 +177,40 @@ impl SpEntry {
                     "SP {entity_id} lists no AssertionConsumerService"
                 )));
             }
-            let mut signing_certs = Vec::new();
-            for key in sso
-                .children()
-                .filter(|n| n.has_tag_name((NS_MD, "KeyDescriptor")))
-                .filter(|n| n.attribute("use").is_none_or(|u| u == "signing"))
-            {
-                for cert in key
-                    .descendants()
-                    .filter(|n| n.has_tag_name((NS_DS, "X509Certificate")))
+            let certs = |usage: &str| -> Result<Vec<Vec<u8>>, MetadataError> {
+                let mut out = Vec::new();
+                for key in sso
+                    .children()
+                    .filter(|n| n.has_tag_name((NS_MD, "KeyDescriptor")))
+                    .filter(|n| n.attribute("use").is_none_or(|u| u == usage))
                 {
-                    let text: String = cert
-                        .text()
-                        .unwrap_or_default()
-                        .chars()
-                        .filter(|c| !c.is_whitespace())
-                        .collect();
-                    signing_certs.push(B64.decode(text).map_err(|e| {
-                        MetadataError::new(format!(
-                            "SP {entity_id}: a signing certificate is not base64: {e}"
-                        ))
-                    })?);
+                    for cert in key
+                        .descendants()
+                        .filter(|n| n.has_tag_name((NS_DS, "X509Certificate")))
+                    {
+                        let text: String = cert
+                            .text()
+                            .unwrap_or_default()
+                            .chars()
+                            .filter(|c| !c.is_whitespace())
+                            .collect();
+                        out.push(B64.decode(text).map_err(|e| {
+                            MetadataError::new(format!(
+                                "SP {entity_id}: a {usage} certificate is not base64: {e}"
+                            ))
+                        })?);
+                    }
                 }
-            }
+                Ok(out)
+            };
+            let signing_certs = certs("signing")?;
+            let encryption_certs = certs("encryption")?;
             let flag = |name: &str| sso.attribute(name) == Some("true");
             entries.push(SpEntry {
                 entity_id: entity_id.to_owned(),
                 acs,
                 signing_certs,
+                encryption_certs,
                 authn_requests_signed: flag("AuthnRequestsSigned"),
                 want_assertions_signed: flag("WantAssertionsSigned"),
             });
@@ -346,6 +357,28 @@ mod tests {
             Ok("https://sp.test/acs/redirect")
         );
         assert!(sp.resolve_acs(Some("https://evil.test/acs"), None).is_err());
+    }
+
+    #[test]
+    fn encryption_certificates_come_from_encryption_and_unlabelled_key_descriptors() {
+        let key = |usage: &str, b64: &str| {
+            format!(
+                "<md:KeyDescriptor{usage}><ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:X509Data><ds:X509Certificate>{b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
+            )
+        };
+        let keys = [
+            key(" use=\"signing\"", "AQ=="),
+            key(" use=\"encryption\"", "Ag=="),
+            key("", "Aw=="),
+        ]
+        .concat();
+        let xml = METADATA.replace(
+            "<md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\"",
+            &format!("{keys}<md:AssertionConsumerService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\""),
+        );
+        let sp = &SpEntry::from_metadata(&xml).expect("parse")[0];
+        assert_eq!(sp.signing_certs, vec![vec![1], vec![3]]);
+        assert_eq!(sp.encryption_certs, vec![vec![2], vec![3]]);
     }
 
     #[test]

@@ -127,6 +127,7 @@ async fn main() {
         outstanding: &[],
         relay_request: None,
         now: chrono::Utc::now(),
+        decryption_key: None,
     };
     let mut times = Vec::with_capacity(logins);
     let started = Instant::now();

@@ -57,6 +57,7 @@
 
 pub mod cli;
 pub mod connection;
+pub mod decrypt;
 pub mod reason;
 pub mod settings;
 pub mod store;
@@ -70,6 +71,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::connection::Connection;
+pub use crate::decrypt::EncryptionKey;
 pub use crate::reason::{Reason, Refusal};
 pub use crate::settings::Settings;
 pub use crate::store::Database;
@@ -153,6 +155,9 @@ pub enum StartError {
     /// The IdP connection is unusable.
     #[error("{0}")]
     Idp(String),
+    /// The SP's encryption key could not be made.
+    #[error("{0}")]
+    Key(String),
 }
 
 /// The demo tenant's users: (email, role, password, api).
@@ -248,7 +253,9 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
         );
     }
     let initial_connection = store.connection()?;
+    let encryption_key = encryption_key(&config.database, &store)?;
     Ok(web::App {
+        encryption_key,
         store,
         base_url,
         admin_token: config.admin_token.unwrap_or_else(random_token),
@@ -257,6 +264,29 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
         initial_users,
         initial_connection,
     })
+}
+
+/// The SP's encryption key: kept in the database file (made and stored on first start), or,
+/// in memory, the one this process shares between its SPs.
+fn encryption_key(
+    database: &Database,
+    store: &store::Store,
+) -> Result<Arc<EncryptionKey>, StartError> {
+    if matches!(database, Database::Memory) {
+        return EncryptionKey::process().map_err(StartError::Key);
+    }
+    if let Some((private, cert)) = store.encryption_key()? {
+        return EncryptionKey::from_der(&private, &cert)
+            .map(Arc::new)
+            .map_err(StartError::Key);
+    }
+    let key = EncryptionKey::generate("reference-sp encryption")
+        .map_err(|e| StartError::Key(format!("failed to generate the SP's encryption key: {e}")))?;
+    let private = key
+        .private_pkcs8_der()
+        .map_err(|e| StartError::Key(format!("failed to store the SP's encryption key: {e}")))?;
+    store.set_encryption_key(&private, key.cert_der())?;
+    Ok(Arc::new(key))
 }
 
 /// A running SP. Dropping it stops the server.

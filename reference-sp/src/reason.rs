@@ -58,6 +58,7 @@ reasons! {
     ResponseNotSigned => "response_not_signed": "The tenant's policy requires the IdP to sign the Response.",
     AssertionNotSigned => "assertion_not_signed": "The tenant's policy requires the IdP to sign the Assertion.",
     AssertionMissing => "assertion_missing": "The response carries no (usable) assertion.",
+    DecryptionFailed => "decryption_failed": "The encrypted assertion could not be decrypted with this SP's encryption key (the one in its metadata).",
     MultipleAssertions => "multiple_assertions": "The response carries more than one assertion; exactly one is accepted.",
     DestinationMissing => "destination_missing": "The signed Response has no Destination.",
     DestinationMismatch => "destination_mismatch": "The Response's Destination is not this SP's ACS URL (check the Reply URL / ACS URL at the IdP).",

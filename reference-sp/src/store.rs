@@ -19,6 +19,9 @@ pub enum Database {
     File(PathBuf),
 }
 
+/// A stored key: (PKCS#8 DER, certificate DER).
+pub type StoredKey = (Vec<u8>, Vec<u8>);
+
 /// Ordered migrations; the index + 1 is the schema version after it.
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE settings (id INTEGER PRIMARY KEY CHECK (id = 1), json TEXT NOT NULL);
@@ -55,6 +58,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX pending_browser ON pending (browser);
      CREATE INDEX replay_until ON replay (until);
      CREATE INDEX sessions_expires ON sessions (expires_at);",
+    // 3: the SP's encryption key (PKCS#8 DER) and its certificate (DER), published in metadata.
+    "CREATE TABLE encryption_key (id INTEGER PRIMARY KEY CHECK (id = 1), private_pkcs8 BLOB NOT NULL, cert BLOB NOT NULL);",
 ];
 
 /// A user.
@@ -255,6 +260,27 @@ impl Store {
         self.db().execute(
             "INSERT INTO connection (id, json) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET json = ?1",
             params![json],
+        )?;
+        Ok(())
+    }
+
+    /// The stored encryption key: (PKCS#8 DER, certificate DER).
+    pub fn encryption_key(&self) -> Result<Option<StoredKey>, StoreError> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT private_pkcs8, cert FROM encryption_key WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Stores the encryption key (PKCS#8 DER) and its certificate (DER).
+    pub fn set_encryption_key(&self, private_pkcs8: &[u8], cert: &[u8]) -> Result<(), StoreError> {
+        self.db().execute(
+            "INSERT INTO encryption_key (id, private_pkcs8, cert) VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET private_pkcs8 = ?1, cert = ?2",
+            params![private_pkcs8, cert],
         )?;
         Ok(())
     }

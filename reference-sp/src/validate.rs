@@ -26,6 +26,7 @@ use roxmltree::{Document, Node};
 use samael::crypto::{CertificateDer, CryptoProvider as _, ReduceMode, XmlSec};
 
 use crate::connection::Connection;
+use crate::decrypt::EncryptionKey;
 use crate::reason::{Reason, Refusal};
 use crate::settings::{IdentitySource, Settings, SignaturePolicy};
 use crate::weaken::Weakening;
@@ -66,6 +67,9 @@ pub struct Context<'a> {
     pub relay_request: Option<&'a str>,
     /// Now.
     pub now: DateTime<Utc>,
+    /// This SP's encryption key (for `EncryptedAssertion`); `None`: encrypted assertions are
+    /// refused as missing.
+    pub decryption_key: Option<&'a EncryptionKey>,
 }
 
 /// A response that passed every check.
@@ -151,6 +155,23 @@ pub fn validate_response(encoded: &str, ctx: &Context<'_>) -> Result<Login, Refu
 
 /// Validates a decoded response. Blocking (xmlsec): call from `spawn_blocking` in async code.
 pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
+    validate_with(xml, ctx, None)
+}
+
+/// What the Response around a decrypted assertion contributed: whether its signature (over
+/// the encrypted form, removed before the decrypted text is validated) verified.
+#[derive(Debug, Clone, Copy)]
+struct Decrypted {
+    response_signed: bool,
+}
+
+/// [`validate`]; `decrypted` is set when `xml` is a Response whose `EncryptedAssertion` was
+/// replaced by its plaintext.
+fn validate_with(
+    xml: &str,
+    ctx: &Context<'_>,
+    decrypted: Option<Decrypted>,
+) -> Result<Login, Refusal> {
     // 1. Strict pre-parse: no DOCTYPE, one root, nothing after it.
     let has_doctype = xml.to_ascii_uppercase().contains("<!DOCTYPE");
     if has_doctype && !off(ctx, Weakening::XmlDoctype) {
@@ -191,7 +212,15 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
         );
     }
 
-    // 3. Assertions: exactly one, a child of the Response.
+    // 3. An EncryptedAssertion: the Response signature verified over it, then decrypted in
+    //    place, and the whole result validated like a plain response.
+    if decrypted.is_none()
+        && let Some((plain, outer)) = decrypt_in_place(&doc, text_used, root, ctx)?
+    {
+        return validate_with(&plain, ctx, Some(outer));
+    }
+
+    //    Assertions: exactly one, a child of the Response.
     let (assertion, all_assertions) = the_assertion(&doc, root, ctx)?;
     if assertion.attribute("Version") != Some("2.0") {
         return refuse(
@@ -207,7 +236,7 @@ pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
     // 4. Signatures: where they are, what they reference, which algorithms; then xmlsec
     //    verifies them with the connection's keys only, and the policy says which must exist.
     let (response_signed, assertion_signed) =
-        check_signatures(&doc, text_used, root, assertion, ctx)?;
+        check_signatures(&doc, text_used, root, assertion, ctx, decrypted)?;
 
     // 5. Response addressing and issuers.
     check_destination(root, response_signed, ctx)?;
@@ -588,6 +617,7 @@ fn check_signatures(
     root: Node<'_, '_>,
     assertion: Node<'_, '_>,
     ctx: &Context<'_>,
+    decrypted: Option<Decrypted>,
 ) -> Result<(bool, bool), Refusal> {
     if off(ctx, Weakening::Signature) {
         return Ok((false, false));
@@ -596,7 +626,11 @@ fn check_signatures(
         .descendants()
         .filter(|n| n.has_tag_name((DS, "Signature")))
         .collect();
-    if signatures.is_empty() {
+    let outer_signed = decrypted.is_some_and(|d| d.response_signed);
+    if signatures.is_empty() && !outer_signed {
+        if decrypted.is_some() && off(ctx, Weakening::TrustDecrypted) {
+            return Ok((false, false));
+        }
         return refuse(
             Reason::SignatureMissing,
             "neither the response nor the assertion is signed",
@@ -621,26 +655,10 @@ fn check_signatures(
         assertion_signed |= on_assertion;
         check_signature(sig, parent, ctx)?;
     }
-    if ctx.connection.certificates.is_empty() {
-        // A connection is never stored without a key; this is the belt to that brace.
-        return refuse(
-            Reason::IdpNotConfigured,
-            "the IdP connection has no signing key; nothing can be verified",
-        );
+    if !signatures.is_empty() {
+        verify_signatures(text, &trusted_certs(ctx)?, signatures.len())?;
     }
-    let weak: &[Vec<u8>] = if off(ctx, Weakening::KeySize) {
-        &ctx.connection.weak_certificates
-    } else {
-        &[]
-    };
-    let certs: Vec<CertificateDer> = ctx
-        .connection
-        .certificates
-        .iter()
-        .chain(weak)
-        .map(|d| CertificateDer::from(d.clone()))
-        .collect();
-    verify_signatures(text, &certs, signatures.len())?;
+    response_signed |= outer_signed;
     let policy = ctx.settings.signature_policy;
     let want_assertion = ctx.settings.want_assertions_signed
         || matches!(policy, SignaturePolicy::Assertion | SignaturePolicy::Both);
@@ -663,6 +681,130 @@ fn check_signatures(
         );
     }
     Ok((response_signed, assertion_signed))
+}
+
+/// The IdP's certificates to verify with (and the weak ones when `key-size` is weakened).
+fn trusted_certs(ctx: &Context<'_>) -> Result<Vec<CertificateDer>, Refusal> {
+    if ctx.connection.certificates.is_empty() {
+        // A connection is never stored without a key; this is the belt to that brace.
+        return refuse(
+            Reason::IdpNotConfigured,
+            "the IdP connection has no signing key; nothing can be verified",
+        );
+    }
+    let weak: &[Vec<u8>] = if off(ctx, Weakening::KeySize) {
+        &ctx.connection.weak_certificates
+    } else {
+        &[]
+    };
+    Ok(ctx
+        .connection
+        .certificates
+        .iter()
+        .chain(weak)
+        .map(|d| CertificateDer::from(d.clone()))
+        .collect())
+}
+
+/// With a `saml:EncryptedAssertion` child: refuses a second assertion of any kind, verifies
+/// the Response signature (if any) over the encrypted form, decrypts, and returns the response
+/// text with the Response signature removed and the plaintext in place of the
+/// EncryptedAssertion. Every decryption failure, and a plaintext that is not exactly one
+/// `saml:Assertion` element, is the same `decryption_failed` (no oracle). `None` without an
+/// EncryptedAssertion.
+fn decrypt_in_place(
+    doc: &Document<'_>,
+    text: &str,
+    root: Node<'_, '_>,
+    ctx: &Context<'_>,
+) -> Result<Option<(String, Decrypted)>, Refusal> {
+    let encrypted: Vec<Node<'_, '_>> = root
+        .children()
+        .filter(|n| n.has_tag_name((SAML, "EncryptedAssertion")))
+        .collect();
+    let Some(&first) = encrypted.first() else {
+        return Ok(None);
+    };
+    let plain_count = doc
+        .descendants()
+        .filter(|n| n.has_tag_name((SAML, "Assertion")))
+        .count();
+    if encrypted.len() + plain_count > 1 {
+        return refuse(
+            Reason::MultipleAssertions,
+            format!(
+                "the response carries {} encrypted and {plain_count} plain assertions; exactly one is accepted",
+                encrypted.len()
+            ),
+        );
+    }
+    let Some(key) = ctx.decryption_key else {
+        return refuse(
+            Reason::AssertionMissing,
+            "the response carries only an EncryptedAssertion; this SP publishes no encryption key",
+        );
+    };
+    // The Response signature covers the ciphertext: verified before anything is decrypted.
+    let signatures: Vec<Node<'_, '_>> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name((DS, "Signature")))
+        .collect();
+    let verify = !signatures.is_empty() && !off(ctx, Weakening::Signature);
+    if verify {
+        for sig in &signatures {
+            if sig.parent_element() != Some(root) {
+                return refuse(
+                    Reason::SignatureMisplaced,
+                    "a signature sits outside the Response around an EncryptedAssertion",
+                );
+            }
+            check_signature(sig, Some(root), ctx)?;
+        }
+        verify_signatures(text, &trusted_certs(ctx)?, signatures.len())?;
+    }
+    let failed = || {
+        Refusal::new(
+            Reason::DecryptionFailed,
+            "the EncryptedAssertion could not be decrypted",
+        )
+    };
+    let plain = key.decrypt(first).map_err(|_| failed())?;
+    let mut edits: Vec<(std::ops::Range<usize>, &str)> = vec![(first.range(), plain.as_str())];
+    if verify {
+        edits.extend(signatures.iter().map(|s| (s.range(), "")));
+    }
+    edits.sort_by_key(|(range, _)| std::cmp::Reverse(range.start));
+    let mut rebuilt = text.to_owned();
+    for (range, with) in edits {
+        rebuilt.replace_range(range, with);
+    }
+    // The plaintext must be one saml:Assertion element where the EncryptedAssertion was.
+    let options = roxmltree::ParsingOptions {
+        nodes_limit: 100_000,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let before =
+        root.children().filter(Node::is_element).count() - usize::from(verify) * signatures.len();
+    let ok = Document::parse_with_options(&rebuilt, options).is_ok_and(|d| {
+        let r = d.root_element();
+        r.children().filter(Node::is_element).count() == before
+            && r.children()
+                .filter(|n| n.has_tag_name((SAML, "Assertion")))
+                .count()
+                == 1
+            && !d
+                .descendants()
+                .any(|n| n.has_tag_name((SAML, "EncryptedAssertion")))
+    });
+    if !ok {
+        return Err(failed());
+    }
+    Ok(Some((
+        rebuilt,
+        Decrypted {
+            response_signed: verify,
+        },
+    )))
 }
 
 /// Destination: compared whenever present; required when the Response is signed (Bindings

@@ -58,6 +58,7 @@ weakenings! {
     AuthnStatement => "authn-statement": "do not require an AuthnStatement",
     NameIdFormat => "name-id-format": "accept any NameID format where the policy requires emailAddress",
     EmailMatch => "email-match": "do not require the asserted email to equal the one the user typed",
+    TrustDecrypted => "trust-decrypted": "accept an encrypted assertion that nothing signs (anyone can encrypt to the SP's published key)",
     TrustFirstAssertion => "trust-first-assertion": "take the identity from the first Assertion in the document, verified or not (signature wrapping)",
     NameidTextToFirstComment => "nameid-text-to-first-comment": "read NameID text only up to the first comment (CVE-2017-11427 style)",
     RelayState => "relay-state": "redirect to whatever RelayState an unsolicited response carries (an open redirect)",

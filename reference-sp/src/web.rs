@@ -39,6 +39,8 @@ pub struct App {
     pub(crate) initial_settings: Settings,
     pub(crate) initial_users: Vec<UserRow>,
     pub(crate) initial_connection: Option<Connection>,
+    /// The key encrypted assertions are encrypted to (published in the metadata).
+    pub(crate) encryption_key: Arc<crate::decrypt::EncryptionKey>,
 }
 
 impl App {
@@ -223,6 +225,12 @@ async fn metadata(State(app): State<Shared>) -> Response {
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
   <md:SPSSODescriptor AuthnRequestsSigned="false" WantAssertionsSigned="{want}" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="encryption">
+      <ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{encryption_cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
+      <md:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/>
+      <md:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes128-gcm"/>
+      <md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/>
+    </md:KeyDescriptor>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0" isDefault="true"/>
   </md:SPSSODescriptor>
@@ -230,7 +238,8 @@ async fn metadata(State(app): State<Shared>) -> Response {
 "#,
         entity = escape(&app.entity_id()),
         acs = escape(&app.acs_url()),
-        want = settings.want_assertions_signed
+        want = settings.want_assertions_signed,
+        encryption_cert = app.encryption_key.cert_base64(),
     );
     (
         [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
@@ -509,6 +518,7 @@ async fn consume(
                 outstanding: &outstanding,
                 relay_request: relay_request.as_deref(),
                 now,
+                decryption_key: Some(&app.encryption_key),
             };
             validate::validate(&xml, &ctx)
         })

@@ -176,6 +176,7 @@ impl InProcess {
             outstanding: &outstanding,
             relay_request: None,
             now: chrono::Utc::now(),
+            decryption_key: None,
         };
         match reference_sp::validate_response(&encoded, &ctx) {
             Ok(login) => Observed::SignedIn(login.email),

@@ -51,6 +51,7 @@ pub fn plan() -> impl Strategy<Value = Plan> {
                 alter,
                 tamper,
                 binding,
+                encryption: None,
             }
         })
 }

@@ -41,6 +41,7 @@ pub(crate) fn response_xml(plan: &Plan) -> String {
         acs_url: ACS,
         in_response_to: Some(REQUEST_ID),
         default_user: USER,
+        sp_encryption_cert: None,
     };
     mock_idp::response::build(&ctx, plan, keys())
         .expect("the plan builds")

@@ -693,6 +693,7 @@ mod tests {
             outstanding: &outstanding,
             relay_request: None,
             now: fixtures::now(),
+            decryption_key: None,
         };
         let would_have = reference_sp::validate::validate(&capture.xml, &sp_ctx)
             .expect_err("the reference SP refuses the capture");

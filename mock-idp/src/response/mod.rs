@@ -7,6 +7,7 @@
 pub mod alter;
 pub mod cosmetic;
 pub mod encode;
+pub mod encrypt;
 pub mod model;
 pub mod sign;
 pub mod tamper;
@@ -31,6 +32,8 @@ pub struct ResponseContext<'a> {
     pub in_response_to: Option<&'a str>,
     /// The user when the plan names none.
     pub default_user: &'a str,
+    /// The SP's encryption certificate (DER) from its metadata, for encrypted assertions.
+    pub sp_encryption_cert: Option<&'a [u8]>,
 }
 
 /// A response made from a plan.
@@ -72,12 +75,30 @@ pub fn build(
         alter::apply(alteration, &mut doc, ctx)?;
     }
     let key = keys.get(plan.signing.key)?;
+    let self_checked = plan.promises_valid_signatures(layout);
+    let [trusted, rollover] = keys.published();
+    let published = [trusted.cert_der(), rollover.cert_der()];
+    let self_check = |xml: &str| {
+        crate::saml::verify_all_signatures(xml, &published)
+            .map_err(|e| PipelineError::SelfCheck(e.to_string()))
+    };
+    // The assertion is signed, checked while its signature can still be seen, then encrypted.
+    let seal = |assertion: String| match &plan.encryption {
+        None => Ok(assertion),
+        Some(encryption) => {
+            if self_checked && layout.signs_assertion() {
+                self_check(&assertion)?;
+            }
+            encrypt::encrypt_assertion(&assertion, encryption, ctx.sp_encryption_cert)
+        }
+    };
     let mut xml = sign::sign(
         &doc,
         layout,
         &plan.signing,
         key,
         &keys.attacker_hmac_secret(),
+        &seal,
     )?;
     let hmac_secret = keys.attacker_hmac_secret();
     let tamper_ctx = tamper::TamperContext {
@@ -91,11 +112,9 @@ pub fn build(
     for tampering in &plan.tamper {
         xml = tamper::apply(tampering, &xml, &tamper_ctx)?;
     }
-    let self_checked = plan.promises_valid_signatures(layout);
-    if self_checked {
-        let [trusted, rollover] = keys.published();
-        crate::saml::verify_all_signatures(&xml, &[trusted.cert_der(), rollover.cert_der()])
-            .map_err(|e| PipelineError::SelfCheck(e.to_string()))?;
+    // With the assertion encrypted, only a Response signature is left to see.
+    if self_checked && (plan.encryption.is_none() || layout.signs_response()) {
+        self_check(&xml)?;
     }
     Ok(BuiltResponse {
         xml,
@@ -130,6 +149,9 @@ pub enum PipelineError {
     /// xmlsec refused to sign.
     #[error("failed to sign: {0}")]
     Sign(String),
+    /// openssl refused to encrypt.
+    #[error("failed to encrypt the assertion: {0}")]
+    Encrypt(String),
     /// A response the plan promises to be correctly signed failed its own verification: a bug
     /// of the mock IdP, never of the SP.
     #[error(

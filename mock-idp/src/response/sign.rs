@@ -47,13 +47,15 @@ pub(crate) fn template(
 }
 
 /// Renders `doc` and signs what `layout` asks for with `key` (HMAC algorithms with
-/// `hmac_secret` instead).
+/// `hmac_secret` instead). `seal` turns the (signed) assertion into what the response carries
+/// (itself, or an `EncryptedAssertion`) before the response is signed around it.
 pub(crate) fn sign(
     doc: &ResponseDoc,
     layout: SigningLayout,
     signing: &Signing,
     key: &SigningKey,
     hmac_secret: &[u8],
+    seal: &dyn Fn(String) -> Result<String, PipelineError>,
 ) -> Result<String, PipelineError> {
     if layout != SigningLayout::None {
         check_key_fits(signing, key)?;
@@ -77,6 +79,7 @@ pub(crate) fn sign(
         Some(assertion) => Some(cosmetic(render_assertion(assertion, doc.saml_ns, None))),
         None => None,
     };
+    let assertion_xml = assertion_xml.map(seal).transpose()?;
     // The response's own text gets the cosmetic changes with the (possibly signed) assertion
     // still out of it, then the assertion goes in unchanged.
     let marker = ASSERTION_MARKER;

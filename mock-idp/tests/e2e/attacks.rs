@@ -44,6 +44,7 @@ fn try_response(
         acs_url: "https://sp.test/saml/acs",
         in_response_to: Some("_request-1"),
         default_user: ALICE,
+        sp_encryption_cert: None,
     };
     let plan = Plan {
         signing,

@@ -37,6 +37,10 @@ fn idp() -> &'static Idp {
     })
 }
 
+fn sp_key() -> Arc<EncryptionKey> {
+    EncryptionKey::process().expect("the SP's encryption key")
+}
+
 fn connection() -> Connection {
     Connection::from_metadata(&idp().metadata_xml()).expect("the mock IdP's metadata")
 }
@@ -50,13 +54,10 @@ fn build(plan: serde_json::Value, unsolicited: bool) -> String {
     }
     let plan: Plan = serde_json::from_value(plan).expect("a valid plan");
     let request = AuthnRequestInfo::plain(REQUEST, SP, ACS);
+    let mut sp = SpEntry::new(SP, ACS);
+    sp.encryption_certs = vec![sp_key().cert_der().to_vec()];
     idp()
-        .respond(
-            &plan,
-            &SpEntry::new(SP, ACS),
-            ACS,
-            (!unsolicited).then_some(&request),
-        )
+        .respond(&plan, &sp, ACS, (!unsolicited).then_some(&request))
         .expect("the mock IdP builds it")
         .xml
 }
@@ -88,6 +89,7 @@ impl Check {
     }
 
     fn run(&self, xml: &str) -> Result<Login, Refusal> {
+        let key = sp_key();
         let ctx = Context {
             sp_entity_id: SP,
             acs_url: ACS,
@@ -97,6 +99,7 @@ impl Check {
             outstanding: &self.outstanding,
             relay_request: self.relay_request.as_deref(),
             now: Utc::now(),
+            decryption_key: Some(&key),
         };
         validate(xml, &ctx)
     }
@@ -243,6 +246,7 @@ fn validate_response_decodes_the_post_field() {
         outstanding: &check.outstanding,
         relay_request: None,
         now: Utc::now(),
+        decryption_key: None,
     };
     assert_eq!(
         validate_response(&encoded, &ctx).expect("valid").email,
@@ -810,4 +814,96 @@ fn a_requested_authn_context_is_required_exactly() {
         .patch(&json!({ "requested_authn_context": "PasswordProtectedTransport" }))
         .expect_err("not a URI");
     assert!(error.contains("must be a URI"), "{error}");
+}
+
+#[test]
+fn an_encrypted_signed_assertion_signs_in_with_every_method_transport_and_placement() {
+    for method in ["aes256-gcm", "aes128-gcm", "aes128-cbc", "aes256-cbc"] {
+        for transport in ["rsa-oaep", "rsa-1_5"] {
+            for placement in ["key-info", "sibling"] {
+                for layout in ["assertion", "both"] {
+                    let xml = build(
+                        json!({
+                            "signing": {"layout": layout},
+                            "encryption": {"method": method, "key_transport": transport, "encrypted_key": placement},
+                        }),
+                        false,
+                    );
+                    assert!(!xml.contains(ALICE), "the assertion is not encrypted");
+                    let login = Check::new().accepts(&xml);
+                    assert_eq!(login.email, ALICE);
+                    assert_eq!(login.signed, (layout == "both", true), "{method} {layout}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_encrypted_assertion_inside_a_signed_response_needs_no_signature_of_its_own() {
+    let xml = build(
+        json!({"signing": {"layout": "response"}, "encryption": {}}),
+        false,
+    );
+    assert_eq!(Check::new().accepts(&xml).signed, (true, false));
+    // The Response signature covers the ciphertext: changing it breaks the signature first.
+    let tampered = xml.replacen("<xenc:CipherValue>", "<xenc:CipherValue>AAAA", 1);
+    Check::new().refuses(&tampered, Reason::SignatureInvalid);
+}
+
+#[test]
+fn an_encrypted_unsigned_assertion_in_an_unsigned_response_is_refused_unless_weakened() {
+    let xml = build(
+        json!({"signing": {"layout": "none"}, "encryption": {}}),
+        false,
+    );
+    Check::new().refuses(&xml, Reason::SignatureMissing);
+    let login = Check::new().weaken(Weakening::TrustDecrypted).accepts(&xml);
+    assert_eq!(login.signed, (false, false));
+}
+
+#[test]
+fn the_decrypted_assertion_gets_every_check_its_signature_included() {
+    // samael never checks a signature inside a decrypted assertion; this SP does.
+    let attacker = build(
+        json!({"signing": {"layout": "assertion", "key": "attacker-self-signed"}, "encryption": {}}),
+        false,
+    );
+    Check::new().refuses(&attacker, Reason::SignatureInvalid);
+    let wrong_audience = build(
+        json!({
+            "signing": {"layout": "assertion"},
+            "encryption": {"method": "aes128-cbc"},
+            "alter": [{"kind": "audience", "value": "https://other.test"}],
+        }),
+        false,
+    );
+    Check::new().refuses(&wrong_audience, Reason::AudienceMismatch);
+}
+
+#[test]
+fn every_decryption_failure_is_the_same_refusal_with_the_same_message() {
+    let cases = [
+        json!({"key": "wrong"}),
+        json!({"key": "wrong", "key_transport": "rsa-1_5", "method": "aes128-cbc"}),
+        json!({"method": "aes128-cbc", "corrupt": "padding"}),
+        json!({"method": "aes256-cbc", "corrupt": "padding", "key_transport": "rsa-1_5"}),
+        json!({"method": "aes128-cbc", "corrupt": "ciphertext"}),
+        json!({"method": "aes128-gcm", "corrupt": "ciphertext"}),
+    ];
+    let mut messages = BTreeSet::new();
+    for encryption in cases {
+        let xml = build(
+            json!({"signing": {"layout": "assertion"}, "encryption": encryption}),
+            false,
+        );
+        let refusal = Check::new().run(&xml).expect_err("refused");
+        assert_eq!(
+            refusal.reason,
+            Reason::DecryptionFailed,
+            "{encryption}: {refusal}"
+        );
+        messages.insert(refusal.to_string());
+    }
+    assert_eq!(messages.len(), 1, "{messages:?}");
 }

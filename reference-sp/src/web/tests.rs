@@ -189,6 +189,37 @@ async fn health_and_metadata() {
 }
 
 #[tokio::test]
+async fn the_metadata_publishes_an_encryption_key_a_mock_idp_encrypts_to() {
+    let router = app(&[]).await;
+    let md = get_with(&router, "/saml/metadata", &[]).await;
+    let sp = &mock_idp::SpEntry::from_metadata(&md.body).expect("the mock IdP reads it")[0];
+    let key = crate::EncryptionKey::process().expect("key");
+    assert_eq!(sp.encryption_certs, vec![key.cert_der().to_vec()]);
+    assert!(
+        sp.signing_certs.is_empty(),
+        "the key is for encryption only"
+    );
+}
+
+#[tokio::test]
+async fn a_database_file_keeps_the_encryption_key_across_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = || {
+        let mut config = Config::new();
+        config.database = crate::Database::File(dir.path().join("sp.sqlite"));
+        crate::build_app(config, BASE)
+    };
+    let first = start().await.expect("first start");
+    let second = start().await.expect("second start");
+    assert_eq!(
+        first.encryption_key.cert_der(),
+        second.encryption_key.cert_der()
+    );
+    let process = crate::EncryptionKey::process().expect("key");
+    assert_ne!(first.encryption_key.cert_der(), process.cert_der());
+}
+
+#[tokio::test]
 async fn email_first_login_routes_by_domain() {
     let router = app(&[]).await;
     let submit = |email: &'static str| {

@@ -152,6 +152,12 @@ fn cases() -> Vec<Case> {
             ALICE,
         ),
         case(
+            Weakening::TrustDecrypted,
+            json!({"signing": {"layout": "none"}, "encryption": {"method": "aes128-gcm"}}),
+            "signature_missing",
+            ALICE,
+        ),
+        case(
             Weakening::EmailMatch,
             json!({"user": "bob@corp.example"}),
             "email_mismatch",
