@@ -196,7 +196,8 @@ pub fn parse(xml: &str) -> Result<AuthnRequestInfo, AuthnRequestError> {
 }
 
 /// Verifies the HTTP-Redirect binding's query signature (SAML Bindings §3.4.4.1) over the raw
-/// octets received, `SAMLRequest=..&RelayState=..&SigAlg=..`, against any of `certs` (DER).
+/// octets received, `SAMLRequest=..&RelayState=..&SigAlg=..` (or `SAMLResponse=..` for a
+/// LogoutResponse), against any of `certs` (DER).
 ///
 /// Returns `Ok(false)` when the query carries no `Signature`, `Ok(true)` when it verifies.
 pub fn verify_redirect_signature(raw_query: &str, certs: &[Vec<u8>]) -> Result<bool, String> {
@@ -231,7 +232,15 @@ pub fn verify_redirect_signature(raw_query: &str, certs: &[Vec<u8>]) -> Result<b
         "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256" => (MessageDigest::sha256(), true),
         other => return Err(format!("unsupported SigAlg {other}")),
     };
-    let mut signed = format!("SAMLRequest={}", raw("SAMLRequest")?.unwrap_or_default());
+    let (message, value) = match (raw("SAMLRequest")?, raw("SAMLResponse")?) {
+        (Some(v), None) => ("SAMLRequest", v),
+        (None, Some(v)) => ("SAMLResponse", v),
+        (Some(_), Some(_)) => {
+            return Err("the query carries both SAMLRequest and SAMLResponse".into());
+        }
+        (None, None) => return Err("the query carries no SAMLRequest or SAMLResponse".into()),
+    };
+    let mut signed = format!("{message}={value}");
     if let Some(relay) = raw("RelayState")? {
         signed.push_str(&format!("&RelayState={relay}"));
     }

@@ -4,6 +4,7 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::Serialize;
 
+use crate::logout::IssuedSession;
 use crate::plan::{Plan, ResponseBinding, SigningLayout};
 
 /// Most plans kept; the oldest go first.
@@ -14,11 +15,21 @@ const MAX_LOG: usize = 512;
 /// The identifier of a stored plan.
 pub type PlanId = String;
 
-/// Plans by id, oldest evicted first.
+/// Plans by id, oldest evicted first, with the Single Logout state of each.
 #[derive(Debug, Default)]
 pub(crate) struct PlanStore {
     plans: HashMap<PlanId, Plan>,
     order: VecDeque<PlanId>,
+    logout: HashMap<PlanId, LogoutState>,
+}
+
+/// What Single Logout needs to remember about one plan's user agent.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LogoutState {
+    /// The session the last login issued (ended by a logout).
+    pub(crate) session: Option<IssuedSession>,
+    /// The ID of the LogoutRequest the IdP sent, awaiting the SP's LogoutResponse.
+    pub(crate) sent_request: Option<String>,
 }
 
 impl PlanStore {
@@ -28,6 +39,7 @@ impl PlanStore {
             && let Some(old) = self.order.pop_front()
         {
             self.plans.remove(&old);
+            self.logout.remove(&old);
         }
         self.order.push_back(id.clone());
         self.plans.insert(id.clone(), plan);
@@ -38,9 +50,18 @@ impl PlanStore {
         self.plans.get(id)
     }
 
+    /// The logout state of a plan (`""`: requests without a plan).
+    pub(crate) fn logout(&mut self, id: &str) -> &mut LogoutState {
+        if !self.logout.contains_key(id) && self.logout.len() >= MAX_PLANS {
+            self.logout.clear();
+        }
+        self.logout.entry(id.to_owned()).or_default()
+    }
+
     pub(crate) fn clear(&mut self) {
         self.plans.clear();
         self.order.clear();
+        self.logout.clear();
     }
 }
 
@@ -56,6 +77,12 @@ pub enum ExchangeKind {
     IdpInitiated,
     /// A response a person built on the login page.
     LoginPage,
+    /// The IdP started a logout: its LogoutRequest to the SP.
+    LogoutStart,
+    /// A LogoutRequest from the SP, and the IdP's LogoutResponse.
+    LogoutRequest,
+    /// The SP's LogoutResponse to the IdP's LogoutRequest.
+    LogoutResponse,
 }
 
 /// One request the IdP answered (or refused), with the raw XML in and out.
@@ -93,6 +120,9 @@ pub struct Exchange {
     pub status: u16,
     /// Why the IdP refused, if it did.
     pub error: Option<String>,
+    /// What is wrong with the SP's logout message (empty: nothing, or not a logout).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 /// The most recent exchanges.

@@ -177,6 +177,28 @@ impl Idp {
             .cloned()
     }
 
+    /// The session the last login with plan `id` issued (`""`: without a plan).
+    pub fn issued_session(&self, id: &str) -> Option<crate::logout::IssuedSession> {
+        self.plans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .logout(id)
+            .session
+            .clone()
+    }
+
+    pub(crate) fn with_logout_state<T>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut crate::exchange::LogoutState) -> T,
+    ) -> T {
+        f(self
+            .plans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .logout(id))
+    }
+
     /// The most recent exchanges, optionally of one plan, oldest first.
     pub fn log(&self, plan: Option<&str>, limit: usize) -> Vec<Exchange> {
         self.log

@@ -281,6 +281,11 @@ pub enum KeyChoice {
 }
 
 impl KeyChoice {
+    /// Whether this is the trusted key (the default).
+    pub fn is_default(&self) -> bool {
+        *self == KeyChoice::Trusted
+    }
+
     /// Whether the key is published in the IdP's metadata.
     pub fn is_trusted(self) -> bool {
         matches!(self, KeyChoice::Trusted | KeyChoice::Rollover)

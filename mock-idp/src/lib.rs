@@ -17,6 +17,7 @@ pub mod flavour;
 pub mod idp;
 pub mod keys;
 pub mod login_page;
+pub mod logout;
 pub mod metadata;
 pub mod outage;
 pub mod plan;

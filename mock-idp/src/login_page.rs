@@ -548,6 +548,9 @@ async fn preview_page(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
             );
         }
     };
+    if let Some(session) = built.session.clone() {
+        idp.with_logout_state("", |state| state.session = Some(session));
+    }
     idp.record(Exchange {
         seq: 0,
         at: idp.now_text(),
@@ -565,6 +568,7 @@ async fn preview_page(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
         self_checked: built.self_checked,
         status: 200,
         error: None,
+        problems: Vec::new(),
     });
     let defect = DEFECTS
         .iter()

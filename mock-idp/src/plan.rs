@@ -44,6 +44,10 @@ pub struct Plan {
     /// Encrypt the (signed) assertion to the SP's encryption key; absent: not encrypted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<Encryption>,
+    /// The IdP's Single Logout messages for the session this plan's login made: the
+    /// LogoutRequest of an IdP-initiated logout, the LogoutResponse to an SP's LogoutRequest.
+    #[serde(default, skip_serializing_if = "Logout::is_default")]
+    pub logout: Logout,
 }
 
 impl Plan {
@@ -66,6 +70,98 @@ impl Plan {
             && self.promises_valid_signatures(layout)
             && self.encryption.as_ref().is_none_or(Encryption::is_sound)
     }
+}
+
+/// The IdP's Single Logout messages (SAML Profiles §4.4): signed with the trusted key and sent
+/// over HTTP-Redirect unless the plan says otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Logout {
+    /// How the message travels to the SP's `SingleLogoutService`.
+    #[serde(default)]
+    pub binding: LogoutBinding,
+    /// Send it without a signature (saml2int SDP-SP28/33: logout messages MUST be signed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsigned: bool,
+    /// The key that signs it.
+    #[serde(default, skip_serializing_if = "KeyChoice::is_default")]
+    pub key: KeyChoice,
+    /// Encode the signed query of the Redirect binding with lower-case percent-escapes
+    /// (`%3d`): still the octets that were signed, which the SP must verify as received, not
+    /// re-encoded (SAML Bindings §3.4.4.1).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lowercase_escapes: bool,
+    /// Changes to the content before signing (the IdP itself says something wrong).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alter: Vec<LogoutAlteration>,
+    /// Changes after signing (an attacker holding a signed message but not the key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tamper: Vec<LogoutTamper>,
+}
+
+impl Logout {
+    /// Whether this is the default: a signed, unaltered message over HTTP-Redirect.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Whether the SP must act on the IdP's message: signed with a published key, nothing
+    /// altered or tampered with.
+    pub fn is_valid(&self) -> bool {
+        !self.unsigned && self.key.is_trusted() && self.alter.is_empty() && self.tamper.is_empty()
+    }
+}
+
+/// The binding of the IdP's logout messages (SAML Bindings §3.4 and §3.5).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogoutBinding {
+    /// HTTP-Redirect: DEFLATE + base64 in the query, the signature over the query octets.
+    #[default]
+    Redirect,
+    /// HTTP-POST: an auto-submitting form, an enveloped XML signature.
+    Post,
+}
+
+/// A change to a logout message before it is signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LogoutAlteration {
+    /// The LogoutRequest's `NameID` value (another user's session).
+    NameId {
+        /// The new value.
+        value: String,
+    },
+    /// The LogoutRequest's `SessionIndex` (another session of the same user).
+    SessionIndex {
+        /// The new value.
+        value: String,
+    },
+    /// The message's `Destination` (SAML Bindings §3.4.5.2: the SP must check it).
+    Destination {
+        /// The new value.
+        value: String,
+    },
+    /// The message's `Issuer`.
+    Issuer {
+        /// The new value.
+        value: String,
+    },
+}
+
+/// A change to a logout message after it is signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum LogoutTamper {
+    /// The signature taken away: the `Signature` query parameter (`SigAlg` stays), or the
+    /// `ds:Signature` element over HTTP-POST.
+    SignatureRemoved,
+    /// A second, unsigned `SAMLRequest` appended to the signed query: the request as it would
+    /// be without the plan's alterations (parameter smuggling, CVE-2025-31335). An SP that
+    /// verifies one occurrence and reads another acts on the unsigned one. HTTP-Redirect only.
+    SmuggledRequest,
 }
 
 /// How the assertion is encrypted (XML Encryption 1.1, SAML Core §2.3.4): the assertion is

@@ -33,6 +33,22 @@ pub struct SpEntry {
     /// `SPSSODescriptor/@WantAssertionsSigned`.
     #[serde(default)]
     pub want_assertions_signed: bool,
+    /// Its `SingleLogoutService` endpoints (empty: the SP does not do Single Logout).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slo: Vec<SloEndpoint>,
+}
+
+/// One `SingleLogoutService`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SloEndpoint {
+    /// `@Binding`.
+    pub binding: String,
+    /// `@Location`: where LogoutRequests go.
+    pub url: String,
+    /// `@ResponseLocation`: where LogoutResponses go, when not to `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_url: Option<String>,
 }
 
 /// One `AssertionConsumerService`.
@@ -88,7 +104,13 @@ impl SpEntry {
             encryption_certs: Vec::new(),
             authn_requests_signed: false,
             want_assertions_signed: false,
+            slo: Vec::new(),
         }
+    }
+
+    /// The SP's `SingleLogoutService` for `binding` (a full binding URI), if it lists one.
+    pub fn slo_endpoint(&self, binding: &str) -> Option<&SloEndpoint> {
+        self.slo.iter().find(|e| e.binding == binding)
     }
 
     /// The ACS to answer when the request names none: the `isDefault` one, else the HTTP-POST
@@ -203,6 +225,17 @@ impl SpEntry {
                 }
                 Ok(out)
             };
+            let slo = sso
+                .children()
+                .filter(|n| n.has_tag_name((NS_MD, "SingleLogoutService")))
+                .filter_map(|n| {
+                    Some(SloEndpoint {
+                        binding: n.attribute("Binding")?.to_owned(),
+                        url: n.attribute("Location")?.to_owned(),
+                        response_url: n.attribute("ResponseLocation").map(str::to_owned),
+                    })
+                })
+                .collect();
             let signing_certs = certs("signing")?;
             let encryption_certs = certs("encryption")?;
             let flag = |name: &str| sso.attribute(name) == Some("true");
@@ -213,6 +246,7 @@ impl SpEntry {
                 encryption_certs,
                 authn_requests_signed: flag("AuthnRequestsSigned"),
                 want_assertions_signed: flag("WantAssertionsSigned"),
+                slo,
             });
         }
         if entries.is_empty() {

@@ -5,7 +5,8 @@
 //! | `GET /metadata` | the IdP's metadata |
 //! | `GET /sso`, `POST /sso` | AuthnRequest over HTTP-Redirect / HTTP-POST; answers with the plan's response |
 //! | `GET /idp-initiated?sp=&user=&relay_state=&plan=` | an unsolicited response |
-//! | `GET /slo` | single logout (not implemented yet: 501) |
+//! | `GET /slo`, `POST /slo` | Single Logout: the SP's LogoutRequest (answered with the plan's LogoutResponse) or its LogoutResponse, over HTTP-Redirect / HTTP-POST ([`crate::logout`]) |
+//! | `GET /slo/start?plan=` | IdP-initiated logout: the plan's LogoutRequest for the session its login issued |
 //! | `GET /login`, `POST /login` | the login page for people ([`crate::login_page`]) |
 //! | `POST /_control/plans`, `GET /_control/plans/{id}` | store / read a plan |
 //! | `GET /_control/bind?plan=ID[&next=URL]` | bind a plan to this user agent (cookie) |
@@ -46,7 +47,8 @@ pub fn router(idp: Arc<Idp>) -> Router {
         .route("/metadata", get(metadata))
         .route("/sso", get(sso_redirect).post(sso_post))
         .route("/idp-initiated", get(idp_initiated))
-        .route("/slo", get(slo).post(slo))
+        .route("/slo", get(slo_redirect).post(slo_post))
+        .route("/slo/start", get(slo_start))
         .route("/_control/plans", post(create_plan))
         .route("/_control/plans/{id}", get(read_plan))
         .route("/_control/bind", get(bind))
@@ -97,11 +99,301 @@ async fn metadata(State(idp): Shared, RawQuery(query): RawQuery) -> Response {
         .into_response()
 }
 
-async fn slo() -> Response {
-    refuse(
-        StatusCode::NOT_IMPLEMENTED,
-        "single logout is not implemented by this mock IdP yet",
+/// Verifies a logout message's signature with the SP's keys: `Ok(false)` when unsigned.
+type VerifyLogout = Box<dyn Fn(&SpEntry, &crate::logout::SpMessage) -> Result<bool, String> + Send>;
+
+/// The SP's logout message: its XML, its RelayState, and how to verify its signature.
+struct SloMessage {
+    xml: String,
+    relay_state: Option<String>,
+    verify: VerifyLogout,
+}
+
+/// The `SAMLRequest` or `SAMLResponse` value (exactly one of them) and the `RelayState` of a
+/// query or form, each at most once.
+fn logout_params<'a>(
+    pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
+) -> Result<(String, Option<String>), String> {
+    let mut request = None;
+    let mut response = None;
+    let mut relay_state = None;
+    for (key, value) in pairs {
+        let slot = match key.as_ref() {
+            "SAMLRequest" => &mut request,
+            "SAMLResponse" => &mut response,
+            "RelayState" => &mut relay_state,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(format!("the logout message carries {key} twice"));
+        }
+        *slot = Some(value.into_owned());
+    }
+    match (request, response) {
+        (Some(v), None) | (None, Some(v)) => Ok((v, relay_state)),
+        _ => Err("a logout message carries exactly one of SAMLRequest and SAMLResponse".to_owned()),
+    }
+}
+
+async fn slo_redirect(State(idp): Shared, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
+    let raw = raw.unwrap_or_default();
+    let pending = Pending::new(&idp, ExchangeKind::LogoutRequest);
+    let (value, relay_state) = match logout_params(form_urlencoded::parse(raw.as_bytes())) {
+        Ok(params) => params,
+        Err(e) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &e),
+    };
+    let xml = match authn_request::decode_redirect(&value) {
+        Ok(xml) => xml,
+        Err(e) => {
+            return pending.refuse(
+                &idp,
+                StatusCode::BAD_REQUEST,
+                &format!("failed to read the logout message: {e}"),
+            );
+        }
+    };
+    let message = SloMessage {
+        xml,
+        relay_state,
+        verify: Box::new(move |sp, _| {
+            authn_request::verify_redirect_signature(&raw, &sp.signing_certs)
+        }),
+    };
+    answer_logout(idp, pending, message, &headers).await
+}
+
+async fn slo_post(State(idp): Shared, headers: HeaderMap, body: Bytes) -> Response {
+    let pending = Pending::new(&idp, ExchangeKind::LogoutRequest);
+    let (value, relay_state) = match logout_params(form_urlencoded::parse(&body)) {
+        Ok(params) => params,
+        Err(e) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &e),
+    };
+    let xml = match authn_request::decode_post(&value) {
+        Ok(xml) => xml,
+        Err(e) => {
+            return pending.refuse(
+                &idp,
+                StatusCode::BAD_REQUEST,
+                &format!("failed to read the logout message: {e}"),
+            );
+        }
+    };
+    let checked = xml.clone();
+    let message = SloMessage {
+        xml,
+        relay_state,
+        verify: Box::new(move |sp, message| {
+            crate::logout::verify_post_signature(&checked, message, sp)
+        }),
+    };
+    answer_logout(idp, pending, message, &headers).await
+}
+
+/// Handles an SP's LogoutRequest (ends the IdP's session, answers with the plan's
+/// LogoutResponse) or LogoutResponse (ends an IdP-initiated logout), recording what is wrong
+/// with it in the exchange's `problems`.
+async fn answer_logout(
+    idp: Arc<Idp>,
+    mut pending: Pending,
+    message: SloMessage,
+    headers: &HeaderMap,
+) -> Response {
+    use crate::logout::SpMessageKind;
+
+    pending.exchange.request_xml = Some(message.xml.clone());
+    pending.exchange.relay_state = message.relay_state.clone();
+    let parsed = match crate::logout::parse_sp_message(&message.xml) {
+        Ok(parsed) => parsed,
+        Err(e) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &e),
+    };
+    if parsed.kind == SpMessageKind::Response {
+        pending.exchange.kind = ExchangeKind::LogoutResponse;
+    }
+    pending.exchange.request_id = Some(parsed.id.clone());
+    let Some(issuer) = parsed.issuer.clone() else {
+        return pending.refuse(
+            &idp,
+            StatusCode::BAD_REQUEST,
+            "the logout message has no Issuer",
+        );
+    };
+    pending.exchange.sp_entity_id = Some(issuer.clone());
+    let Some(sp) = idp.find_sp(&issuer).await else {
+        let reason = format!(
+            "unknown SP {issuer}: register it with --sp-metadata, --sp or POST /_control/sps"
+        );
+        return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason);
+    };
+    let (plan_id, plan) = match select_plan(&idp, None, headers) {
+        Ok(selected) => selected,
+        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
+    };
+    let key = plan_id.clone().unwrap_or_default();
+    pending.exchange.plan_id = plan_id;
+    let (session, sent) =
+        idp.with_logout_state(&key, |s| (s.session.clone(), s.sent_request.clone()));
+    let slo_url = format!("{}/slo", idp.settings().base_url);
+    let signature = (message.verify)(&sp, &parsed);
+    pending.exchange.problems = crate::logout::problems(
+        &parsed,
+        signature,
+        &sp,
+        &slo_url,
+        session.as_ref(),
+        sent.as_deref(),
+    );
+    if parsed.kind == SpMessageKind::Response {
+        idp.with_logout_state(&key, |s| {
+            s.sent_request = None;
+            s.session = None;
+        });
+        let problems = pending.exchange.problems.clone();
+        idp.record(pending.exchange);
+        return Html(logout_page(&sp.entity_id, &problems)).into_response();
+    }
+    // A LogoutRequest: the IdP's session ends whatever the request's faults (the SP asked),
+    // and the plan's LogoutResponse goes back.
+    idp.with_logout_state(&key, |s| s.session = None);
+    let request_id = parsed.id.clone();
+    let built = build_logout(&idp, sp, message.relay_state.clone(), move |ctx, keys| {
+        crate::logout::build_response(ctx, &plan.logout, keys, &request_id)
+    })
+    .await;
+    let outgoing = match built {
+        Ok(outgoing) => outgoing,
+        Err((status, reason)) => return pending.refuse(&idp, status, &reason),
+    };
+    pending.exchange.response_xml = Some(outgoing.xml.clone());
+    send_logout(&idp, pending, outgoing.delivery)
+}
+
+/// Builds one of the IdP's logout messages for `sp` off the async runtime (signing blocks);
+/// a plan the message cannot follow is a 400, a failure of the IdP a 500.
+async fn build_logout(
+    idp: &Arc<Idp>,
+    sp: SpEntry,
+    relay_state: Option<String>,
+    build: impl FnOnce(
+        &crate::logout::LogoutContext<'_>,
+        &crate::keys::KeyStore,
+    ) -> Result<crate::logout::Outgoing, crate::response::PipelineError>
+    + Send
+    + 'static,
+) -> Result<crate::logout::Outgoing, (StatusCode, String)> {
+    let worker = Arc::clone(idp);
+    let built = tokio::task::spawn_blocking(move || {
+        let ctx = crate::logout::LogoutContext {
+            idp_entity_id: &worker.settings().entity_id,
+            issue_instant: &worker.now_text(),
+            sp: &sp,
+            relay_state: relay_state.as_deref(),
+        };
+        build(&ctx, worker.keys())
+    })
+    .await;
+    match built {
+        Ok(Ok(outgoing)) => Ok(outgoing),
+        Ok(Err(e)) if e.is_plan_error() => Err((StatusCode::BAD_REQUEST, e.to_string())),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "failed to build a logout message");
+            Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        }
+        Err(e) => Err((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("mock IdP bug: the logout task failed: {e}"),
+        )),
+    }
+}
+
+/// The page an IdP-initiated logout ends on.
+fn logout_page(sp: &str, problems: &[String]) -> String {
+    let esc = crate::xml::escape_text;
+    let list = if problems.is_empty() {
+        "<p id=\"result\">The SP confirmed the logout.</p>".to_owned()
+    } else {
+        format!(
+            "<p id=\"result\">The SP's answer has problems:</p><ul>{}</ul>",
+            problems
+                .iter()
+                .map(|p| format!("<li>{}</li>", esc(p)))
+                .collect::<String>()
+        )
+    };
+    format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Mock IdP: signed out</title></head><body><h1>Signed out of {}</h1>{list}</body></html>",
+        esc(sp)
     )
+}
+
+/// Sends a logout message on its way: a redirect or an auto-submitting form.
+fn send_logout(idp: &Idp, mut pending: Pending, delivery: Delivery) -> Response {
+    let response = match delivery {
+        Delivery::PostForm { html } => Html(html).into_response(),
+        Delivery::Redirect { location } => match HeaderValue::from_str(&location) {
+            Ok(value) => {
+                pending.exchange.status = StatusCode::SEE_OTHER.as_u16();
+                (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response()
+            }
+            Err(_) => {
+                return pending.refuse(
+                    idp,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "mock IdP bug: redirect location is not a valid header",
+                );
+            }
+        },
+    };
+    idp.record(pending.exchange);
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct SloStartQuery {
+    plan: Option<String>,
+    relay_state: Option<String>,
+}
+
+/// IdP-initiated logout: the plan's LogoutRequest for the session its last login issued.
+async fn slo_start(
+    State(idp): Shared,
+    Query(query): Query<SloStartQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let mut pending = Pending::new(&idp, ExchangeKind::LogoutStart);
+    pending.exchange.relay_state = query.relay_state.clone();
+    let (plan_id, plan) = match select_plan(&idp, query.plan.as_deref(), &headers) {
+        Ok(selected) => selected,
+        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
+    };
+    let key = plan_id.clone().unwrap_or_default();
+    pending.exchange.plan_id = plan_id;
+    let Some(session) = idp.issued_session(&key) else {
+        return pending.refuse(
+            &idp,
+            StatusCode::BAD_REQUEST,
+            "no session to log out: this plan's user agent has not logged in (or has logged out)",
+        );
+    };
+    pending.exchange.sp_entity_id = Some(session.sp_entity_id.clone());
+    let Some(sp) = idp.find_sp(&session.sp_entity_id).await else {
+        return pending.refuse(
+            &idp,
+            StatusCode::BAD_REQUEST,
+            &format!("unknown SP {}", session.sp_entity_id),
+        );
+    };
+    let built = build_logout(&idp, sp, query.relay_state.clone(), move |ctx, keys| {
+        crate::logout::build_request(ctx, &plan.logout, keys, &session)
+    })
+    .await;
+    let outgoing = match built {
+        Ok(outgoing) => outgoing,
+        Err((status, reason)) => return pending.refuse(&idp, status, &reason),
+    };
+    idp.with_logout_state(&key, |s| s.sent_request = Some(outgoing.id.clone()));
+    pending.exchange.request_id = Some(outgoing.id.clone());
+    pending.exchange.response_xml = Some(outgoing.xml.clone());
+    send_logout(&idp, pending, outgoing.delivery)
 }
 
 /// A refusal: status plus one line of text.
@@ -139,6 +431,7 @@ impl Pending {
                 self_checked: false,
                 status: 200,
                 error: None,
+                problems: Vec::new(),
             },
         }
     }
@@ -460,6 +753,10 @@ async fn deliver(
             );
         }
     };
+    if let Some(session) = built.session.clone() {
+        let key = pending.exchange.plan_id.clone().unwrap_or_default();
+        idp.with_logout_state(&key, |state| state.session = Some(session));
+    }
     pending.exchange.layout = Some(built.layout);
     pending.exchange.valid = Some(built.valid);
     pending.exchange.self_checked = built.self_checked;

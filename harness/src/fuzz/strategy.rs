@@ -52,6 +52,8 @@ pub fn plan() -> impl Strategy<Value = Plan> {
                 tamper,
                 binding,
                 encryption: None,
+                // The fuzzer exercises the ACS; logout has its own scenarios.
+                logout: mock_idp::plan::Logout::default(),
             }
         })
 }

@@ -67,7 +67,8 @@ pub fn response_value(xml: &str, binding: ResponseBinding) -> String {
     }
 }
 
-fn deflate(xml: &str) -> Vec<u8> {
+/// Raw DEFLATE (the HTTP-Redirect encoding, SAML Bindings §3.4.4.1).
+pub fn deflate(xml: &str) -> Vec<u8> {
     let mut encoder = DeflateEncoder::new(Vec::new(), Compression::default());
     // Writing into a Vec cannot fail.
     let _ = encoder.write_all(xml.as_bytes());
@@ -77,6 +78,17 @@ fn deflate(xml: &str) -> Vec<u8> {
 /// The auto-submitting form of the HTTP-POST binding (SAML Bindings §3.5.4), with a button for
 /// user agents without JavaScript.
 pub fn post_form(action: &str, saml_response_b64: &str, relay_state: Option<&str>) -> String {
+    post_form_field(action, "SAMLResponse", saml_response_b64, relay_state)
+}
+
+/// The auto-submitting form of the HTTP-POST binding carrying `field` (`SAMLRequest` or
+/// `SAMLResponse`).
+pub fn post_form_field(
+    action: &str,
+    field: &str,
+    value_b64: &str,
+    relay_state: Option<&str>,
+) -> String {
     let relay = relay_state
         .map(|r| {
             format!(
@@ -90,12 +102,13 @@ pub fn post_form(action: &str, saml_response_b64: &str, relay_state: Option<&str
             "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Mock IdP: sending the SAML response</title></head>",
             "<body onload=\"document.forms[0].submit()\">",
             "<form method=\"post\" action=\"{action}\">",
-            "<input type=\"hidden\" name=\"SAMLResponse\" value=\"{response}\"/>{relay}",
+            "<input type=\"hidden\" name=\"{field}\" value=\"{response}\"/>{relay}",
             "<noscript><p>JavaScript is off: press the button to continue.</p><button type=\"submit\">Continue</button></noscript>",
             "</form></body></html>"
         ),
         action = escape_attr(action),
-        response = saml_response_b64,
+        field = escape_attr(field),
+        response = value_b64,
         relay = relay,
     )
 }

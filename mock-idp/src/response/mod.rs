@@ -47,6 +47,9 @@ pub struct BuiltResponse {
     pub valid: bool,
     /// Whether the self-check verified the signatures (it runs whenever the plan promises them).
     pub self_checked: bool,
+    /// The session the assertion issues (its NameID and SessionIndex as the IdP wrote them,
+    /// before any tampering), for Single Logout; `None` without an assertion.
+    pub session: Option<crate::logout::IssuedSession>,
 }
 
 /// Runs the pipeline up to the serialized response.
@@ -74,6 +77,15 @@ pub fn build(
     for alteration in &plan.alter {
         alter::apply(alteration, &mut doc, ctx)?;
     }
+    let session = doc
+        .assertion
+        .as_ref()
+        .map(|a| crate::logout::IssuedSession {
+            sp_entity_id: ctx.sp_entity_id.to_owned(),
+            name_id: a.name_id.value.clone(),
+            name_id_format: a.name_id.format.clone(),
+            session_index: a.authn.as_ref().and_then(|au| au.session_index.clone()),
+        });
     let key = keys.get(plan.signing.key)?;
     let self_checked = plan.promises_valid_signatures(layout);
     let [trusted, rollover] = keys.published();
@@ -121,6 +133,7 @@ pub fn build(
         layout,
         valid: plan.is_valid(layout),
         self_checked,
+        session,
     })
 }
 
