@@ -24,6 +24,10 @@ pub struct Connection {
     /// Those certificates (DER), kept for the `key-size` weakening only.
     #[serde(with = "der_list", default, skip_serializing_if = "Vec::is_empty")]
     pub weak_certificates: Vec<Vec<u8>>,
+    /// The IdP's HTTP-Redirect `SingleLogoutService`, if it has one: where this SP's
+    /// LogoutRequests and LogoutResponses go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_url: Option<String>,
 }
 
 mod der_list {
@@ -119,7 +123,16 @@ impl Connection {
                 certificates.push(der);
             }
         }
-        Self::new(entity_id, sso_url, certificates)
+        let slo_url = idp
+            .children()
+            .filter(|n| n.has_tag_name((MD_NS, "SingleLogoutService")))
+            .find(|n| n.attribute("Binding") == Some(REDIRECT))
+            .and_then(|n| n.attribute("Location"))
+            .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+            .map(str::to_owned);
+        let mut connection = Self::new(entity_id, sso_url, certificates)?;
+        connection.slo_url = slo_url;
+        Ok(connection)
     }
 
     /// From the three fields an admin pastes.
@@ -180,6 +193,7 @@ impl Connection {
             certificates: trusted,
             ignored,
             weak_certificates: weak,
+            slo_url: None,
         })
     }
 }

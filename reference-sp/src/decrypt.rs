@@ -37,8 +37,9 @@ const MGF1_SHA1: &str = "http://www.w3.org/2009/xmlenc11#mgf1sha1";
 #[error("failed to decrypt the EncryptedAssertion")]
 pub struct DecryptionFailed;
 
-/// The SP's RSA-2048 encryption key and its self-signed certificate (published in the SP's
-/// metadata as `KeyDescriptor use="encryption"`).
+/// One of the SP's RSA-2048 keys and its self-signed certificate: the encryption key
+/// (published in the SP's metadata as `KeyDescriptor use="encryption"`), or, as a separate
+/// key, the signing key of its logout messages (`use="signing"`).
 pub struct EncryptionKey {
     key: PKey<Private>,
     cert_der: Vec<u8>,
@@ -81,6 +82,28 @@ impl EncryptionKey {
         let key = Self::generate("reference-sp encryption")
             .map_err(|e| format!("failed to generate the SP's encryption key: {e}"))?;
         Ok(Arc::clone(KEY.get_or_init(|| Arc::new(key))))
+    }
+
+    /// The signing key this process uses for every SP without a database file.
+    pub fn process_signing() -> Result<Arc<Self>, String> {
+        static KEY: OnceLock<Arc<EncryptionKey>> = OnceLock::new();
+        if let Some(key) = KEY.get() {
+            return Ok(Arc::clone(key));
+        }
+        let key = Self::generate("reference-sp signing")
+            .map_err(|e| format!("failed to generate the SP's signing key: {e}"))?;
+        Ok(Arc::clone(KEY.get_or_init(|| Arc::new(key))))
+    }
+
+    /// Signs `data` with RSA and `digest` (PKCS#1 v1.5): an HTTP-Redirect query signature.
+    pub fn sign(
+        &self,
+        digest: openssl::hash::MessageDigest,
+        data: &[u8],
+    ) -> Result<Vec<u8>, openssl::error::ErrorStack> {
+        let mut signer = openssl::sign::Signer::new(digest, &self.key)?;
+        signer.update(data)?;
+        signer.sign_to_vec()
     }
 
     /// A key stored earlier ([`Self::private_pkcs8_der`] and [`Self::cert_der`]).

@@ -58,6 +58,7 @@
 pub mod cli;
 pub mod connection;
 pub mod decrypt;
+mod logout;
 pub mod reason;
 pub mod settings;
 pub mod store;
@@ -254,8 +255,10 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
     }
     let initial_connection = store.connection()?;
     let encryption_key = encryption_key(&config.database, &store)?;
+    let signing_key = signing_key(&config.database, &store)?;
     Ok(web::App {
         encryption_key,
+        signing_key,
         store,
         base_url,
         admin_token: config.admin_token.unwrap_or_else(random_token),
@@ -286,6 +289,29 @@ fn encryption_key(
         .private_pkcs8_der()
         .map_err(|e| StartError::Key(format!("failed to store the SP's encryption key: {e}")))?;
     store.set_encryption_key(&private, key.cert_der())?;
+    Ok(Arc::new(key))
+}
+
+/// The SP's signing key (its LogoutRequests and LogoutResponses), kept like the encryption
+/// key but never the same key: one key, one purpose.
+fn signing_key(
+    database: &Database,
+    store: &store::Store,
+) -> Result<Arc<EncryptionKey>, StartError> {
+    if matches!(database, Database::Memory) {
+        return EncryptionKey::process_signing().map_err(StartError::Key);
+    }
+    if let Some((private, cert)) = store.signing_key()? {
+        return EncryptionKey::from_der(&private, &cert)
+            .map(Arc::new)
+            .map_err(StartError::Key);
+    }
+    let key = EncryptionKey::generate("reference-sp signing")
+        .map_err(|e| StartError::Key(format!("failed to generate the SP's signing key: {e}")))?;
+    let private = key
+        .private_pkcs8_der()
+        .map_err(|e| StartError::Key(format!("failed to store the SP's signing key: {e}")))?;
+    store.set_signing_key(&private, key.cert_der())?;
     Ok(Arc::new(key))
 }
 

@@ -91,6 +91,9 @@ reasons! {
     BadCredentials => "bad_credentials": "Wrong email or password.",
     PasswordLoginDisabledSsoEnforced => "password_login_disabled_sso_enforced": "Your organisation requires single sign-on; password sign-in is off for your domain.",
     PasswordResetRequired => "password_reset_required": "Set a new password before signing in with one.",
+    LogoutInvalid => "logout_invalid": "The logout message is unreadable: not base64, DEFLATE or XML, a DOCTYPE, a repeated parameter, or not a LogoutRequest or LogoutResponse.",
+    LogoutUnknown => "logout_unknown": "The LogoutResponse answers no logout this SP started.",
+    LogoutFailed => "logout_failed": "You are signed out here, but the IdP could not end your session everywhere.",
 }
 
 impl std::fmt::Display for Reason {

@@ -60,6 +60,13 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX sessions_expires ON sessions (expires_at);",
     // 3: the SP's encryption key (PKCS#8 DER) and its certificate (DER), published in metadata.
     "CREATE TABLE encryption_key (id INTEGER PRIMARY KEY CHECK (id = 1), private_pkcs8 BLOB NOT NULL, cert BLOB NOT NULL);",
+    // 4: Single Logout: the SP's signing key, the NameID and SessionIndex of SSO sessions (what
+    // an IdP's LogoutRequest names), and the LogoutRequests this SP sent.
+    "CREATE TABLE signing_key (id INTEGER PRIMARY KEY CHECK (id = 1), private_pkcs8 BLOB NOT NULL, cert BLOB NOT NULL);
+     ALTER TABLE sessions ADD COLUMN name_id TEXT;
+     ALTER TABLE sessions ADD COLUMN session_index TEXT;
+     CREATE INDEX sessions_name_id ON sessions (name_id);
+     CREATE TABLE logout_requests (request_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);",
 ];
 
 /// A user.
@@ -100,6 +107,17 @@ pub struct Session {
     pub method: String,
     /// When it ends, if the IdP said.
     pub expires_at: Option<DateTime<Utc>>,
+    /// For SSO sessions, what the IdP's assertion named (for Single Logout).
+    pub sso: Option<SsoLink>,
+}
+
+/// What ties an SSO session to the IdP's: the assertion's NameID and SessionIndex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsoLink {
+    /// The NameID value, exactly as asserted.
+    pub name_id: String,
+    /// The AuthnStatement's SessionIndex.
+    pub session_index: Option<String>,
 }
 
 /// An outstanding AuthnRequest.
@@ -468,6 +486,7 @@ impl Store {
         method: &str,
         now: DateTime<Utc>,
         expires_at: Option<DateTime<Utc>>,
+        sso: Option<&SsoLink>,
     ) -> Result<String, StoreError> {
         let id = crate::random_token();
         let db = self.db();
@@ -476,39 +495,127 @@ impl Store {
             params![ts(now)],
         )?;
         db.execute(
-            "INSERT INTO sessions (id, email, method, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, email, method, ts(now), expires_at.map(ts)],
+            "INSERT INTO sessions (id, email, method, created_at, expires_at, name_id, session_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                id,
+                email,
+                method,
+                ts(now),
+                expires_at.map(ts),
+                sso.map(|s| s.name_id.as_str()),
+                sso.and_then(|s| s.session_index.as_deref())
+            ],
         )?;
         Ok(id)
     }
 
     /// A live session.
     pub fn session(&self, id: &str, now: DateTime<Utc>) -> Result<Option<Session>, StoreError> {
-        let row: Option<(String, String, Option<i64>)> = self
+        type Row = (String, String, Option<i64>, Option<String>, Option<String>);
+        let row: Option<Row> = self
             .db()
             .query_row(
-                "SELECT email, method, expires_at FROM sessions WHERE id = ?1",
+                "SELECT email, method, expires_at, name_id, session_index FROM sessions WHERE id = ?1",
                 params![id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()?;
-        Ok(row.and_then(|(email, method, expires)| {
-            let expires_at = expires.and_then(from_ts);
-            match expires_at {
-                Some(t) if t <= now => None,
-                _ => Some(Session {
-                    email,
-                    method,
-                    expires_at,
-                }),
-            }
-        }))
+        Ok(
+            row.and_then(|(email, method, expires, name_id, session_index)| {
+                let expires_at = expires.and_then(from_ts);
+                match expires_at {
+                    Some(t) if t <= now => None,
+                    _ => Some(Session {
+                        email,
+                        method,
+                        expires_at,
+                        sso: name_id.map(|name_id| SsoLink {
+                            name_id,
+                            session_index,
+                        }),
+                    }),
+                }
+            }),
+        )
     }
 
     /// Ends a session.
     pub fn end_session(&self, id: &str) -> Result<(), StoreError> {
         self.db()
             .execute("DELETE FROM sessions WHERE id = ?1", params![id])?;
+        Ok(())
+    }
+
+    /// Ends the SSO sessions an IdP's LogoutRequest names: NameID `name_id` and, when the
+    /// request lists any, one of `session_indexes`. Returns the ids of the sessions ended.
+    pub fn end_sso_sessions(
+        &self,
+        name_id: &str,
+        session_indexes: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let db = self.db();
+        let mut query = db.prepare(
+            "SELECT id, session_index FROM sessions WHERE method = 'sso' AND name_id = ?1",
+        )?;
+        let rows = query
+            .query_map(params![name_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let ended: Vec<String> = rows
+            .into_iter()
+            .filter(|(_, index)| {
+                session_indexes.is_empty()
+                    || index.as_ref().is_some_and(|i| session_indexes.contains(i))
+            })
+            .map(|(id, _)| id)
+            .collect();
+        for id in &ended {
+            db.execute("DELETE FROM sessions WHERE id = ?1", params![id])?;
+        }
+        Ok(ended)
+    }
+
+    /// Records a LogoutRequest this SP sent (forgetting those older than ten minutes).
+    pub fn add_logout_request(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let db = self.db();
+        db.execute(
+            "DELETE FROM logout_requests WHERE created_at < ?1",
+            params![ts(now - chrono::Duration::minutes(10))],
+        )?;
+        db.execute(
+            "INSERT OR REPLACE INTO logout_requests (request_id, created_at) VALUES (?1, ?2)",
+            params![id, ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Takes a LogoutRequest this SP sent: whether it was outstanding (each answers once).
+    pub fn take_logout_request(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.db().execute(
+            "DELETE FROM logout_requests WHERE request_id = ?1",
+            params![id],
+        )? == 1)
+    }
+
+    /// The stored signing key.
+    pub fn signing_key(&self) -> Result<Option<StoredKey>, StoreError> {
+        Ok(self
+            .db()
+            .query_row(
+                "SELECT private_pkcs8, cert FROM signing_key WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Stores the signing key.
+    pub fn set_signing_key(&self, private_pkcs8: &[u8], cert: &[u8]) -> Result<(), StoreError> {
+        self.db().execute(
+            "INSERT INTO signing_key (id, private_pkcs8, cert) VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET private_pkcs8 = ?1, cert = ?2",
+            params![private_pkcs8, cert],
+        )?;
         Ok(())
     }
 
@@ -627,6 +734,7 @@ mod tests {
                 "sso",
                 now,
                 Some(now - chrono::Duration::seconds(1)),
+                None,
             )
             .expect("s");
         assert_eq!(

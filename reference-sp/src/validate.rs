@@ -85,6 +85,8 @@ pub struct Login {
     pub in_response_to: Option<String>,
     /// When the session must end, if the IdP said.
     pub session_not_on_or_after: Option<DateTime<Utc>>,
+    /// The verified assertion's NameID and SessionIndex, which an IdP's LogoutRequest names.
+    pub sso: Option<crate::store::SsoLink>,
     /// Whether the response or the assertion was signed (for logs).
     pub signed: (bool, bool),
     /// The verified assertion's attributes (Name, values), in document order. Never used for
@@ -335,6 +337,16 @@ fn validate_with(
         _ => assertion,
     };
     let email = identity(source, ctx)?;
+    let sso = assertion
+        .children()
+        .find(|n| n.has_tag_name((SAML, "Subject")))
+        .and_then(|s| s.children().find(|n| n.has_tag_name((SAML, "NameID"))))
+        .map(|n| crate::store::SsoLink {
+            name_id: full_text(n),
+            session_index: authn
+                .and_then(|a| a.attribute("SessionIndex"))
+                .map(str::to_owned),
+        });
     let assertion_id = assertion.attribute("ID").unwrap_or_default().to_owned();
     let replay_until = scd_not_on_or_after
         .or_else(|| conditions.and_then(|c| instant(c.attribute("NotOnOrAfter"))))
@@ -347,6 +359,7 @@ fn validate_with(
         replay_until,
         in_response_to,
         session_not_on_or_after,
+        sso,
         signed: (response_signed, assertion_signed),
         attributes: attributes(assertion),
     })
@@ -684,7 +697,7 @@ fn check_signatures(
 }
 
 /// The IdP's certificates to verify with (and the weak ones when `key-size` is weakened).
-fn trusted_certs(ctx: &Context<'_>) -> Result<Vec<CertificateDer>, Refusal> {
+pub(crate) fn trusted_certs(ctx: &Context<'_>) -> Result<Vec<CertificateDer>, Refusal> {
     if ctx.connection.certificates.is_empty() {
         // A connection is never stored without a key; this is the belt to that brace.
         return refuse(
@@ -1053,7 +1066,11 @@ fn check_conditions(
 /// Verifies every signature against the IdP's keys. One signature: xmlsec verifies it directly
 /// (the structure checks above pinned its reference to its parent). Two: samael's reduction,
 /// which verifies all of them.
-fn verify_signatures(xml: &str, certs: &[CertificateDer], count: usize) -> Result<(), Refusal> {
+pub(crate) fn verify_signatures(
+    xml: &str,
+    certs: &[CertificateDer],
+    count: usize,
+) -> Result<(), Refusal> {
     let failed = |e: String| {
         Refusal::new(
             Reason::SignatureInvalid,
@@ -1075,7 +1092,7 @@ fn verify_signatures(xml: &str, certs: &[CertificateDer], count: usize) -> Resul
         .map_err(|e| failed(e.to_string()))
 }
 
-fn check_signature(
+pub(crate) fn check_signature(
     sig: &Node<'_, '_>,
     parent: Option<Node<'_, '_>>,
     ctx: &Context<'_>,

@@ -64,6 +64,11 @@ weakenings! {
     RelayState => "relay-state": "redirect to whatever RelayState an unsolicited response carries (an open redirect)",
     Enforcement => "enforcement": "let users of SSO-enforced domains sign in with a password (and use it on the API)",
     RolesFromAttributes => "roles-from-attributes": "take the user's role from a role or group attribute of the assertion",
+    LogoutSignature => "logout-signature": "act on logout messages whatever their signature: unsigned, or signed with another key",
+    LogoutSession => "logout-session": "end this browser's session on any valid LogoutRequest, whatever NameID and SessionIndex it names",
+    LogoutParameters => "logout-parameters": "accept repeated query parameters on the logout endpoint: verify the first SAMLRequest, act on the last (parameter smuggling)",
+    RedirectOctets => "redirect-octets": "verify HTTP-Redirect signatures over re-encoded parameters instead of the octets received",
+    LogoutDestination => "logout-destination": "do not compare a logout message's Destination with the logout endpoint",
 }
 
 impl std::fmt::Display for Weakening {

@@ -23,7 +23,7 @@ use crate::validate::{self, Context};
 use crate::weaken::Weakening;
 
 const BROWSER_COOKIE: &str = "sp_browser";
-const SESSION_COOKIE: &str = "sp_session";
+pub(crate) const SESSION_COOKIE: &str = "sp_session";
 
 /// The largest request body accepted (a SAMLResponse of [`validate::MAX_RESPONSE_BYTES`],
 /// base64- and URL-encoded, fits).
@@ -41,6 +41,8 @@ pub struct App {
     pub(crate) initial_connection: Option<Connection>,
     /// The key encrypted assertions are encrypted to (published in the metadata).
     pub(crate) encryption_key: Arc<crate::decrypt::EncryptionKey>,
+    /// The key its logout messages are signed with (published in the metadata).
+    pub(crate) signing_key: Arc<crate::decrypt::EncryptionKey>,
 }
 
 impl App {
@@ -50,6 +52,10 @@ impl App {
 
     pub(crate) fn acs_url(&self) -> String {
         format!("{}/saml/acs", self.base_url)
+    }
+
+    pub(crate) fn slo_url(&self) -> String {
+        format!("{}/saml/slo", self.base_url)
     }
 }
 
@@ -74,6 +80,14 @@ pub fn router(app: Shared) -> Router {
         .route("/password-reset", post(password_reset))
         .route("/me", get(me))
         .route("/logout", get(logout).post(logout))
+        .route(
+            "/saml/logout",
+            get(crate::logout::start).post(crate::logout::start),
+        )
+        .route(
+            "/saml/slo",
+            get(crate::logout::slo_redirect).post(crate::logout::slo_post),
+        )
         .route("/api/whoami", get(whoami))
         .route(
             "/admin/settings",
@@ -109,7 +123,7 @@ pub fn router(app: Shared) -> Router {
     }
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -144,14 +158,14 @@ fn requested_authn_context(class: Option<&str>) -> String {
     })
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-fn page(app: &App, title: &str, body: &str) -> String {
+pub(crate) fn page(app: &App, title: &str, body: &str) -> String {
     let banner = if app.weaken.is_empty() {
         String::new()
     } else {
@@ -172,7 +186,7 @@ fn page(app: &App, title: &str, body: &str) -> String {
     )
 }
 
-fn refused(app: &App, headers: &HeaderMap, refusal: &Refusal) -> Response {
+pub(crate) fn refused(app: &App, headers: &HeaderMap, refusal: &Refusal) -> Response {
     tracing::warn!(reason = %refusal.reason, detail = %refusal.detail, "refused");
     // Not the user's fault, and worth a retry later: 503. Everything else: 403.
     let status = if refusal.reason == Reason::IdpUnavailable {
@@ -203,7 +217,7 @@ fn refused(app: &App, headers: &HeaderMap, refusal: &Refusal) -> Response {
         .into_response()
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "internal error");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
 }
@@ -231,6 +245,11 @@ async fn metadata(State(app): State<Shared>) -> Response {
       <md:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes128-gcm"/>
       <md:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"/>
     </md:KeyDescriptor>
+    <md:KeyDescriptor use="signing">
+      <ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{signing_cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
+    </md:KeyDescriptor>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="{slo}"/>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{slo}"/>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0" isDefault="true"/>
   </md:SPSSODescriptor>
@@ -240,6 +259,8 @@ async fn metadata(State(app): State<Shared>) -> Response {
         acs = escape(&app.acs_url()),
         want = settings.want_assertions_signed,
         encryption_cert = app.encryption_key.cert_base64(),
+        signing_cert = app.signing_key.cert_base64(),
+        slo = escape(&app.slo_url()),
     );
     (
         [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
@@ -603,7 +624,13 @@ async fn consume(
     // The session is the account's (its stored spelling), whatever case the IdP used.
     let session = app
         .store
-        .create_session(&account.email, "sso", now, login.session_not_on_or_after)
+        .create_session(
+            &account.email,
+            "sso",
+            now,
+            login.session_not_on_or_after,
+            login.sso.as_ref(),
+        )
         .map_err(store_error)?;
     tracing::info!(email = %account.email, signed = ?login.signed, attributes = ?login.attributes, "SSO login");
     let return_to = match pending {
@@ -702,7 +729,7 @@ async fn password_submit(State(app): State<Shared>, headers: HeaderMap, body: By
     }
     match app
         .store
-        .create_session(&user.email, "password", Utc::now(), None)
+        .create_session(&user.email, "password", Utc::now(), None, None)
     {
         Ok(s) => (
             StatusCode::SEE_OTHER,

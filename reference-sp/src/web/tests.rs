@@ -189,15 +189,22 @@ async fn health_and_metadata() {
 }
 
 #[tokio::test]
-async fn the_metadata_publishes_an_encryption_key_a_mock_idp_encrypts_to() {
+async fn the_metadata_publishes_an_encryption_key_a_signing_key_and_single_logout() {
     let router = app(&[]).await;
     let md = get_with(&router, "/saml/metadata", &[]).await;
     let sp = &mock_idp::SpEntry::from_metadata(&md.body).expect("the mock IdP reads it")[0];
     let key = crate::EncryptionKey::process().expect("key");
+    let signing = crate::EncryptionKey::process_signing().expect("key");
     assert_eq!(sp.encryption_certs, vec![key.cert_der().to_vec()]);
-    assert!(
-        sp.signing_certs.is_empty(),
-        "the key is for encryption only"
+    assert_eq!(
+        sp.signing_certs,
+        vec![signing.cert_der().to_vec()],
+        "one key, one purpose: the signing key is not the encryption key"
+    );
+    let slo: Vec<_> = sp.slo.iter().map(|e| e.url.as_str()).collect();
+    assert_eq!(
+        slo,
+        [format!("{BASE}/saml/slo"), format!("{BASE}/saml/slo")]
     );
 }
 

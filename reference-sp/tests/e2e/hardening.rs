@@ -344,6 +344,12 @@ fn every_weakening_is_exercised_by_a_case_here() {
         Weakening::Enforcement,
         Weakening::RolesFromAttributes,
         Weakening::KeySize,
+        // In `logout`.
+        Weakening::LogoutSignature,
+        Weakening::LogoutSession,
+        Weakening::LogoutParameters,
+        Weakening::RedirectOctets,
+        Weakening::LogoutDestination,
     ]);
     let missing: Vec<_> = Weakening::ALL
         .iter()

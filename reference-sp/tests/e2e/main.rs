@@ -4,6 +4,7 @@
 //!   the API and the admin API.
 //! - `hardening`: one case per hardened check: refused with its reason code, and accepted once
 //!   the matching `--weaken` turns the check off. No network fetch during verification.
+//! - `logout`: Single Logout from the IdP and from the SP, and one case per logout weakening.
 //! - `sessions`: session binding (login CSRF, used once), RelayState, SessionNotOnOrAfter.
 //! - `policy`: enforcement and role attributes under their weakenings, the IdP reachability
 //!   check (a dead, failing or hanging IdP), the account's spelling of an email.
@@ -12,6 +13,7 @@
 mod binary;
 mod flows;
 mod hardening;
+mod logout;
 mod policy;
 mod sessions;
 mod support;

@@ -89,7 +89,7 @@ pub(crate) fn agent() -> reqwest::Client {
         .expect("client")
 }
 
-fn auto_form(html: &str) -> (String, Vec<(String, String)>) {
+pub(crate) fn auto_form(html: &str) -> (String, Vec<(String, String)>) {
     let attr = |tag: &str, name: &str| {
         let key = format!("{name}=\"");
         tag.find(&key).map(|i| {
@@ -131,23 +131,28 @@ pub(crate) async fn post_acs(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let body: serde_json::Value = answer.json().await.unwrap_or_default();
-    let me = ua
-        .get(format!("{}/me", pair.sp.base_url()))
-        .send()
-        .await
-        .expect("/me answers");
-    let signed_in = if me.status() == 200 {
-        let v: serde_json::Value = me.json().await.expect("json");
-        v["email"].as_str().map(str::to_owned)
-    } else {
-        None
-    };
+    let signed_in = signed_in_as(pair, ua).await;
     Outcome {
         status,
         reason: body["reason"].as_str().map(str::to_owned),
         signed_in,
         form,
         location,
+    }
+}
+
+/// Who `/me` names in `ua`, if anyone.
+pub(crate) async fn signed_in_as(pair: &Pair, ua: &reqwest::Client) -> Option<String> {
+    let me = ua
+        .get(format!("{}/me", pair.sp.base_url()))
+        .send()
+        .await
+        .expect("/me answers");
+    if me.status() == 200 {
+        let v: serde_json::Value = me.json().await.expect("json");
+        v["email"].as_str().map(str::to_owned)
+    } else {
+        None
     }
 }
 
