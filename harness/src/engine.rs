@@ -277,6 +277,11 @@ fn check_needs(target: &Target, scenario: &Scenario) -> Result<(), String> {
             Flow::Api if target.file.api.is_none() => {
                 return Err(format!("target {name} has no basic-auth API ([api])"));
             }
+            Flow::SpLogout if target.file.session.slo_url.is_none() => {
+                return Err(format!(
+                    "target {name} does not say where its Single Logout starts ([session].slo_url)"
+                ));
+            }
             _ => {}
         }
     }
@@ -436,7 +441,33 @@ async fn execute_in(
     let mut outage = false;
     let mut off_origin = None;
 
-    for (i, step) in scenario.file.steps.iter().enumerate() {
+    // A logout flow needs a session to end: without a login step of its own, an SP-initiated
+    // login that must sign the scenario's user in comes first.
+    let implicit_login;
+    let steps: &[Step] = if scenario.file.flow.is_logout()
+        && !scenario
+            .file
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Login { .. }))
+    {
+        implicit_login = [
+            scenario.file.steps.as_slice(),
+            &[Step::Login {
+                flow: Flow::SpInitiated,
+                user: None,
+                expect: Some(Expectation::SignedIn {
+                    user: scenario.file.user.clone(),
+                    role: None,
+                }),
+            }],
+        ]
+        .concat();
+        &implicit_login
+    } else {
+        &scenario.file.steps
+    };
+    for (i, step) in steps.iter().enumerate() {
         let n = i + 1;
         match step {
             Step::Login { flow, user, expect } => {
@@ -468,6 +499,10 @@ async fn execute_in(
                     Err(message) => Observation::Error { message },
                 };
                 evidence.hops.append(&mut step_evidence.hops);
+                if step_evidence.plan_id.is_some() {
+                    evidence.plan_id = step_evidence.plan_id.take();
+                    evidence.plan = step_evidence.plan.take();
+                }
                 evidence.notes.push(format!(
                     "step {n} ({} as {user_name}): {}",
                     flow.as_str(),
@@ -575,6 +610,13 @@ async fn execute_in(
         relay_state: scenario.file.relay_state.as_deref(),
         witness_url: &witness_url,
     };
+    let logout_since = evidence.plan_id.as_deref().map(|plan| {
+        env.idp()
+            .idp()
+            .log(Some(plan), LOGOUT_LOG_WINDOW)
+            .last()
+            .map_or(0, |e| e.seq)
+    });
     let observation = match attempt_login(
         env,
         scenario,
@@ -589,6 +631,17 @@ async fn execute_in(
         Ok(o) => o,
         Err(message) => Observation::Error { message },
     };
+    let plan_id = evidence.plan_id.clone();
+    let sp_logout = match (scenario.file.flow.is_logout(), &plan_id, logout_since) {
+        (true, Some(plan), Some(since)) => Some(read_logout_log(
+            env,
+            scenario.file.flow,
+            plan,
+            since,
+            &mut evidence,
+        )),
+        _ => None,
+    };
     let mut judgement = judge(
         &scenario.file.expect,
         scenario.file.level,
@@ -599,6 +652,22 @@ async fn execute_in(
         off_origin.as_deref(),
         Refusals::of(target.file.refusal.as_ref()),
     );
+    if let Some(sp_logout) = &sp_logout {
+        if matches!(scenario.file.expect, Expectation::SignedOut) {
+            judgement = crate::judge::logout_message(
+                judgement,
+                scenario.file.level,
+                scenario.file.severity,
+                sp_logout,
+            );
+        } else if judgement.status != Status::Pass
+            && matches!(scenario.file.expect, Expectation::SignedIn { .. })
+            && matches!(observation, Observation::NotSignedIn { .. })
+        {
+            judgement.reason =
+                "the SP ended the session on a logout message it must refuse".to_owned();
+        }
+    }
     let fetched = env.witness().hits_for(&token);
     if !fetched.is_empty() {
         for hit in &fetched {
@@ -609,6 +678,14 @@ async fn execute_in(
         }
         judgement = crate::judge::fetched(judgement, &witness_url, fetched.len());
     }
+    let observed = match &observation {
+        Observation::NotSignedIn {
+            status: None,
+            reason: None,
+            ..
+        } if scenario.file.flow.is_logout() => "signed out".to_owned(),
+        other => other.summary(),
+    };
     Verdict {
         id: scenario.id.clone(),
         title: scenario.file.title.clone(),
@@ -616,7 +693,7 @@ async fn execute_in(
         severity: judgement.severity,
         level: scenario.file.level,
         expected: judgement.expected,
-        observed: observation.summary(),
+        observed,
         reason: judgement.reason,
         spec: scenario.file.spec.clone(),
         duration_ms: 0,
@@ -676,7 +753,13 @@ async fn attempt_login(
             let (observation, note) = probe(ua, env, &vars, attempt.want_role).await?;
             evidence.probe = Some(note);
             evidence.hops.extend(ua.take_hops());
-            Ok(refusal_from(observation, Some(&page), env, None))
+            // A logout may end at the IdP (its "signed out" page); only an SP page can carry
+            // a refusal.
+            Ok(if origin(&page.url) == origin(env.sp_base()) {
+                refusal_from(observation, Some(&page), env, None)
+            } else {
+                observation
+            })
         }
         Flow::Api => {
             let Some(api) = &target.file.api else {
@@ -732,6 +815,32 @@ async fn attempt_login(
             evidence.hops.extend(ua.take_hops());
             Ok(observation)
         }
+        Flow::IdpLogout | Flow::SpLogout => {
+            if evidence.plan_id.is_none() {
+                return Err(
+                    "no login before the logout: the mock IdP has no session to end".to_owned(),
+                );
+            }
+            let url = if attempt.flow == Flow::IdpLogout {
+                format!("{}/slo/start", env.idp().base_url())
+            } else {
+                let Some(url) = &target.file.session.slo_url else {
+                    return Err(format!(
+                        "target {} has no [session].slo_url",
+                        target.file.name
+                    ));
+                };
+                vars.render(url).map_err(|e| e.to_string())?
+            };
+            let mut seen = SamlSeen::default();
+            let page = ua.navigate("GET", &url, Vec::new(), &mut seen).await;
+            evidence.hops.extend(ua.take_hops());
+            let page = page.map_err(|e| e.to_string())?;
+            let (observation, note) = probe(ua, env, &vars, attempt.want_role).await?;
+            evidence.probe = Some(note);
+            evidence.hops.extend(ua.take_hops());
+            Ok(refusal_from(observation, Some(&page), env, None))
+        }
         Flow::SpInitiated
         | Flow::IdpInitiated
         | Flow::Replay
@@ -740,6 +849,7 @@ async fn attempt_login(
             let plan = render_plan(scenario, &vars, &user.email)?;
             evidence.plan = serde_json::to_value(&plan).ok();
             let plan_id = env.idp().idp().create_plan(plan);
+            evidence.plan_id = Some(plan_id.clone());
             let idp_base = env.idp().base_url().to_owned();
             ua.add_cookie(
                 &format!("{}={plan_id}; Path=/", mock_idp::server::PLAN_COOKIE),
@@ -760,6 +870,75 @@ async fn attempt_login(
             )
             .await
         }
+    }
+}
+
+/// How many of a plan's latest exchanges a logout flow reads.
+const LOGOUT_LOG_WINDOW: usize = 64;
+
+/// What the mock IdP logged for `plan` after `since` in a logout flow: every logout message
+/// into the evidence, and the SP's own message (its LogoutResponse in an IdP-initiated logout,
+/// its LogoutRequest in an SP-initiated one) with its problems.
+fn read_logout_log(
+    env: &Environment,
+    flow: Flow,
+    plan: &str,
+    since: u64,
+    evidence: &mut Evidence,
+) -> crate::judge::SpLogoutMessage {
+    use mock_idp::exchange::ExchangeKind;
+
+    let exchanges: Vec<mock_idp::Exchange> = env
+        .idp()
+        .idp()
+        .log(Some(plan), LOGOUT_LOG_WINDOW)
+        .into_iter()
+        .filter(|e| e.seq > since)
+        .collect();
+    for e in &exchanges {
+        let (from_sp, from_idp) = match e.kind {
+            ExchangeKind::LogoutStart => (None, Some("IdP → SP: LogoutRequest")),
+            ExchangeKind::LogoutRequest => (
+                Some("SP → IdP: LogoutRequest"),
+                Some("IdP → SP: LogoutResponse"),
+            ),
+            ExchangeKind::LogoutResponse => (Some("SP → IdP: LogoutResponse"), None),
+            _ => (None, None),
+        };
+        if let (Some(label), Some(xml)) = (from_sp, &e.request_xml) {
+            evidence
+                .logout
+                .push(format!("{label}\n{}", mock_idp::xml::pretty(xml)));
+        }
+        if let (Some(label), Some(xml)) = (from_idp, &e.response_xml) {
+            evidence
+                .logout
+                .push(format!("{label}\n{}", mock_idp::xml::pretty(xml)));
+        }
+        if let Some(error) = &e.error {
+            evidence
+                .notes
+                .push(format!("the mock IdP refused a logout message: {error}"));
+        }
+        for problem in &e.problems {
+            evidence
+                .notes
+                .push(format!("the mock IdP found: {problem}"));
+        }
+    }
+    let (kind, what) = match flow {
+        Flow::SpLogout => (ExchangeKind::LogoutRequest, "LogoutRequest"),
+        _ => (ExchangeKind::LogoutResponse, "LogoutResponse"),
+    };
+    match exchanges
+        .iter()
+        .find(|e| e.kind == kind && e.error.is_none())
+    {
+        Some(e) => crate::judge::SpLogoutMessage::Sent {
+            what,
+            problems: e.problems.clone(),
+        },
+        None => crate::judge::SpLogoutMessage::Missing { what },
     }
 }
 

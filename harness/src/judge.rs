@@ -73,6 +73,7 @@ pub fn describe(expectation: &Expectation) -> String {
         Expectation::Refused { reason, clear } => refused_words(reason.as_deref(), *clear),
         Expectation::NoEffect { user } => format!("refused, or signed in as {user} only"),
         Expectation::StaysOnOrigin => "no redirect to another origin".to_owned(),
+        Expectation::SignedOut => SIGNED_OUT_WORDS.to_owned(),
         Expectation::Policy { recommended } => match recommended {
             Recommended::SignedIn => "policy; recommended: signed in".to_owned(),
             Recommended::Refused => "policy; recommended: refused".to_owned(),
@@ -92,6 +93,61 @@ pub fn fetched(judgement: Judgement, url: &str, requests: usize) -> Judgement {
             if requests == 1 { "" } else { "s" },
             judgement.reason
         ),
+        expected: judgement.expected,
+    }
+}
+
+const SIGNED_OUT_WORDS: &str =
+    "signed out, with a signed logout message from the SP naming the session";
+
+/// What the SP said in a Single Logout, as the mock IdP read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpLogoutMessage {
+    /// The SP sent the IdP no logout message (no LogoutResponse to the IdP's request, or no
+    /// LogoutRequest when its logout started).
+    Missing {
+        /// Which message was due.
+        what: &'static str,
+    },
+    /// The SP's message, with what is wrong with it (empty: nothing).
+    Sent {
+        /// Which message.
+        what: &'static str,
+        /// Its problems.
+        problems: Vec<String>,
+    },
+}
+
+/// Overrides a `signed-out` pass when the SP's own part of the logout was missing or wrong:
+/// the session ended, but the IdP was not told (or told in an unsigned message, or about
+/// another session), so the user is still signed in there.
+pub fn logout_message(
+    judgement: Judgement,
+    level: Level,
+    severity: Severity,
+    sp: &SpLogoutMessage,
+) -> Judgement {
+    if judgement.status != Status::Pass {
+        return judgement;
+    }
+    let reason = match sp {
+        SpLogoutMessage::Sent { problems, .. } if problems.is_empty() => return judgement,
+        SpLogoutMessage::Sent { what, problems } => format!(
+            "the session is over, but the SP's {what} is wrong: {}",
+            problems.join("; ")
+        ),
+        SpLogoutMessage::Missing { what } => format!(
+            "the session is over here, but the SP sent the IdP no {what} (SAML Profiles §4.4.3)"
+        ),
+    };
+    let status = match level {
+        Level::Must => Status::Fail,
+        Level::Should | Level::Policy => Status::Warn,
+    };
+    Judgement {
+        severity: (status == Status::Fail).then_some(severity),
+        status,
+        reason,
         expected: judgement.expected,
     }
 }
@@ -124,6 +180,7 @@ pub fn judge(
             who(user).unwrap_or_else(|| user.to_owned())
         ),
         Expectation::StaysOnOrigin => "no redirect to another origin".to_owned(),
+        Expectation::SignedOut => SIGNED_OUT_WORDS.to_owned(),
         Expectation::Policy { recommended } => match recommended {
             Recommended::SignedIn => format!(
                 "policy; recommended: signed in as {}",
@@ -200,6 +257,13 @@ pub fn judge(
             Some(url) => (
                 false,
                 format!("the SP redirected the user agent to {url} (an open redirect)"),
+            ),
+        },
+        Expectation::SignedOut => match signed_in_as {
+            None => (true, "the session is over".to_owned()),
+            Some(got) => (
+                false,
+                format!("the SP kept the session of {got} after a logout it must honour"),
             ),
         },
         Expectation::Refused { reason, clear } => match observation {
@@ -384,6 +448,49 @@ mod tests {
         reason: None,
         clear: false,
     };
+
+    #[test]
+    fn signed_out_needs_the_session_gone_and_the_sps_own_message_right() {
+        let kept = run(
+            &Expectation::SignedOut,
+            Level::Must,
+            &signed_in("alice@corp.example"),
+        );
+        assert_eq!(kept.status, Status::Fail);
+        assert!(kept.reason.contains("kept the session"), "{}", kept.reason);
+
+        let gone = run(&Expectation::SignedOut, Level::Must, &refused());
+        assert_eq!(gone.status, Status::Pass);
+        let fine = SpLogoutMessage::Sent {
+            what: "LogoutResponse",
+            problems: Vec::new(),
+        };
+        let same = logout_message(gone.clone(), Level::Must, Severity::Medium, &fine);
+        assert_eq!(same, gone);
+        let unsigned = SpLogoutMessage::Sent {
+            what: "LogoutResponse",
+            problems: vec!["the SP's LogoutResponse is unsigned".into()],
+        };
+        let failed = logout_message(gone.clone(), Level::Must, Severity::Medium, &unsigned);
+        assert_eq!(failed.status, Status::Fail);
+        assert_eq!(failed.severity, Some(Severity::Medium));
+        assert!(failed.reason.contains("unsigned"), "{}", failed.reason);
+        let missing = SpLogoutMessage::Missing {
+            what: "LogoutRequest",
+        };
+        let warned = logout_message(gone, Level::Should, Severity::Medium, &missing);
+        assert_eq!(warned.status, Status::Warn);
+        assert!(
+            warned.reason.contains("no LogoutRequest"),
+            "{}",
+            warned.reason
+        );
+        // A failure stays what it was.
+        assert_eq!(
+            logout_message(kept.clone(), Level::Must, Severity::Low, &missing),
+            kept
+        );
+    }
 
     #[test]
     fn roles_reasons_and_clear_answers_are_checked() {

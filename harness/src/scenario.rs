@@ -150,6 +150,15 @@ pub enum Flow {
     Api,
     /// No new login: asks the SP who is signed in in this user agent now (after the steps).
     Session,
+    /// Single Logout started by the IdP: after a login (the steps', or an SP-initiated one
+    /// that must sign the scenario's user in), the mock IdP sends the LogoutRequest its plan's
+    /// `logout` describes for that session, through the user agent to the SP's
+    /// `SingleLogoutService`. `signed-out` also requires the SP's signed LogoutResponse.
+    IdpLogout,
+    /// Single Logout started by the SP: after a login (as for `idp-logout`), the user agent
+    /// opens the target's `[session].slo_url`; the SP must send the mock IdP a signed
+    /// LogoutRequest for that session, and gets the LogoutResponse the plan's `logout` says.
+    SpLogout,
 }
 
 impl Flow {
@@ -164,7 +173,14 @@ impl Flow {
             Flow::Password => "password",
             Flow::Api => "api",
             Flow::Session => "session",
+            Flow::IdpLogout => "idp-logout",
+            Flow::SpLogout => "sp-logout",
         }
+    }
+
+    /// Whether the flow is a Single Logout one.
+    pub fn is_logout(self) -> bool {
+        matches!(self, Flow::IdpLogout | Flow::SpLogout)
     }
 }
 
@@ -296,6 +312,9 @@ pub enum Expectation {
     /// Whatever the SP decides, it never sends the user agent to another origin (RelayState
     /// used as an open redirect).
     StaysOnOrigin,
+    /// After a logout flow: the session is over, and the SP's own logout message (its
+    /// LogoutResponse to the IdP, or its LogoutRequest) was signed and named the session.
+    SignedOut,
     /// A deployment choice: the SP's behaviour is recorded; `pass` when it matches the
     /// recommendation, `warn` otherwise.
     Policy {
@@ -460,6 +479,31 @@ impl Scenario {
                     ),
                 ));
             }
+        }
+        for (i, step) in file.steps.iter().enumerate() {
+            if let Step::Login { flow, .. } = step
+                && flow.is_logout()
+            {
+                return Err(fail(
+                    field_line("steps"),
+                    None,
+                    format!(
+                        "step {}: {} is a scenario flow, not a login step",
+                        i + 1,
+                        flow.as_str()
+                    ),
+                ));
+            }
+        }
+        if matches!(file.expect, Expectation::SignedOut) && !file.flow.is_logout() {
+            return Err(fail(
+                field_line("expect"),
+                None,
+                format!(
+                    "`signed-out` is the outcome of a logout flow (idp-logout or sp-logout), not of {}",
+                    file.flow.as_str()
+                ),
+            ));
         }
         if !file.layouts.is_empty() && file.plan.signing.layout.is_some() {
             return Err(fail(
@@ -775,6 +819,26 @@ expect = { outcome = "signed-in", as = "member" }
         let long = format!("{VALID}steps = [{{ do = \"wait\", ms = 60000 }}]\n");
         let err = Scenario::parse("a/b", Origin::Embedded, &long).expect_err("too long");
         assert!(err.message.contains("10000 ms"), "{err}");
+    }
+
+    #[test]
+    fn signed_out_belongs_to_logout_flows_which_are_no_login_steps() {
+        let logout = VALID.replace(
+            "expect = { outcome = \"signed-in\", as = \"member\" }",
+            "flow = \"idp-logout\"\nexpect = { outcome = \"signed-out\" }",
+        );
+        let s = Scenario::parse("a/b", Origin::Embedded, &logout).expect("valid");
+        assert_eq!(s.file.flow, Flow::IdpLogout);
+        assert_eq!(s.file.expect, Expectation::SignedOut);
+        let plain = VALID.replace(
+            "expect = { outcome = \"signed-in\", as = \"member\" }",
+            "expect = { outcome = \"signed-out\" }",
+        );
+        let err = Scenario::parse("a/b", Origin::Embedded, &plain).expect_err("not a logout");
+        assert!(err.message.contains("logout flow"), "{err}");
+        let step = format!("{VALID}steps = [{{ do = \"login\", flow = \"sp-logout\" }}]\n");
+        let err = Scenario::parse("a/b", Origin::Embedded, &step).expect_err("not a login");
+        assert!(err.message.contains("not a login step"), "{err}");
     }
 
     #[test]

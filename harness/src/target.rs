@@ -178,6 +178,9 @@ pub struct SessionSection {
     /// Where to log out, if the SP has such a URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logout_url: Option<String>,
+    /// Where Single Logout starts at the SP (it sends the IdP a LogoutRequest), if it does it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo_url: Option<String>,
 }
 
 fn default_signed_in_status() -> u16 {

@@ -167,6 +167,10 @@ pub struct Evidence {
     /// only its first and last 32 KiB, around a comment saying how much was left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<String>,
+    /// The Single Logout messages of a logout flow, decoded and pretty-printed, each headed by
+    /// who sent it to whom.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logout: Vec<String>,
     /// The session probe's status and body excerpt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<String>,
@@ -180,6 +184,10 @@ pub struct Evidence {
     /// base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub screenshot: Option<String>,
+    /// The mock IdP plan bound to the user agent by its last login (not reported: it changes
+    /// from run to run); a logout flow reads the IdP's log of it.
+    #[serde(skip)]
+    pub plan_id: Option<String>,
 }
 
 /// The judge's decision about one scenario.
