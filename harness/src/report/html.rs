@@ -215,6 +215,10 @@ fn result(out: &mut String, index: usize, r: &ResultEntry) {
             false,
         );
     }
+    for message in &ev.logout {
+        let (title, xml) = message.split_once('\n').unwrap_or((message.as_str(), ""));
+        section(out, title, &highlight_xml(xml), false);
+    }
     if let Some(probe) = &ev.probe {
         section(out, "session probe", &esc(probe), false);
     }
@@ -552,6 +556,28 @@ mod tests {
         assert!(!html.contains("<script>alert(1)"));
         assert!(!html.contains("<img src=x"));
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    }
+
+    #[test]
+    fn logout_messages_are_shown_under_who_sent_them_to_whom() {
+        let mut report = fixtures::report();
+        report.results[0].evidence.logout = vec![
+            "IdP → SP: LogoutRequest\n<samlp:LogoutRequest ID=\"_1\"/>".to_owned(),
+            "SP → IdP: <LogoutResponse>\n<samlp:LogoutResponse/>".to_owned(),
+        ];
+        let html = render_html(&report).expect("renders");
+        assert!(
+            html.contains("<summary>IdP → SP: LogoutRequest</summary>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("&lt;samlp:LogoutRequest"),
+            "the XML is escaped"
+        );
+        assert!(
+            html.contains("SP → IdP: &lt;LogoutResponse&gt;"),
+            "titles are escaped"
+        );
     }
 
     #[test]

@@ -351,3 +351,32 @@ async fn signed_redirect_requests_are_verified_against_the_sps_key() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("AuthnRequestsSigned"), "{body}");
 }
+
+#[tokio::test]
+async fn single_logout_input_errors_are_400s_with_a_reason() {
+    let idp = idp();
+    let plan = idp.create_plan(mock_idp::Plan::default());
+    let (status, body, _) = call(&idp, get(&format!("/slo/start?plan={plan}"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("no session to log out"), "{body}");
+
+    let both = format!(
+        "/slo?SAMLRequest={0}&SAMLResponse={0}",
+        form_urlencoded::byte_serialize(deflate_b64("<x/>").as_bytes()).collect::<String>()
+    );
+    let (status, body, _) = call(&idp, get(&both)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("exactly one"), "{body}");
+
+    let (status, body, _) = call(&idp, get("/slo?SAMLRequest=%%%")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let not_logout = format!(
+        "/slo?SAMLRequest={}",
+        form_urlencoded::byte_serialize(deflate_b64(&request_xml(SP_ENTITY_ID, "_r")).as_bytes())
+            .collect::<String>()
+    );
+    let (status, body, _) = call(&idp, get(&not_logout)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("not a samlp:LogoutRequest"), "{body}");
+}
