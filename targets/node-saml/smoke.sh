@@ -89,11 +89,13 @@ post_form() {
 }
 
 # sp_login NAME EMAIL PLAN-JSON: an SP-initiated login in a fresh user agent (cookie jar
-# $tmp/NAME.jar); leaves the ACS answer in $tmp/NAME.acs and its status in $acs_status.
+# $tmp/NAME.jar); leaves the ACS answer in $tmp/NAME.acs, its status in $acs_status and the
+# plan id in $last_plan.
 sp_login() {
     local name="$1" jar="$tmp/$1.jar" id location
     id="$(plan "$3")"
     [[ -n "$id" ]] || die "the mock IdP refused the plan $3"
+    last_plan="$id"
     location="$(curl -sS -o /dev/null -w '%{redirect_url}' -c "$jar" -b "$jar" \
         --get --data-urlencode "email=$2" "$sp/login")"
     [[ "$location" == "$idp/sso?"* ]] || die "GET /login did not redirect to the IdP: '$location'"
@@ -173,6 +175,29 @@ status="$(head -c 2000000 /dev/zero | tr '\0' a | curl -sS -o /dev/null -w '%{ht
 check "2 MB body refused (413)" "$([[ "$status" == 413 ]]; echo $?)" "status $status"
 status="$(curl -sS -o /dev/null -w '%{http_code}' "$sp/healthz")"
 check "still healthy" "$([[ "$status" == 200 ]]; echo $?)" "status $status"
+
+# 9. Single Logout, SP-initiated: the metadata lists /saml/slo and a signing key; /saml/logout
+#    ends the session and sends the IdP a signed LogoutRequest, which the IdP finds nothing
+#    wrong with; the IdP's signed LogoutResponse comes back and the app says "signed out".
+grep -q "<SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"$sp/saml/slo\"" <<<"$metadata" \
+    && grep -q '<KeyDescriptor use="signing">' <<<"$metadata"
+check "SP metadata lists /saml/slo and a signing key" $? "$metadata"
+sp_login slo alice@corp.example '{"user":"alice@corp.example"}'
+check "SLO: alice signed in" "$([[ "$acs_status" == 303 ]]; echo $?)" "status $acs_status"
+location="$(curl -sS -o /dev/null -w '%{redirect_url}' -b "$tmp/slo.jar" -c "$tmp/slo.jar" "$sp/saml/logout")"
+check "SLO: /saml/logout redirects to the IdP with a signed LogoutRequest" \
+    "$([[ "$location" == "$idp/slo?SAMLRequest="*"&Signature="* ]]; echo $?)" "'$location'"
+probe="$(me slo)"
+check "SLO: /me answers 401 at once" "$([[ "$probe" == 401* ]]; echo $?)" "$probe"
+back="$(curl -sS -o /dev/null -w '%{redirect_url}' -b "mock_idp_plan=$last_plan" "$location")"
+check "SLO: the IdP answers with a LogoutResponse to /saml/slo" \
+    "$([[ "$back" == "$sp/saml/slo?SAMLResponse="* ]]; echo $?)" "'$back'"
+idp_log="$(curl -sS "$idp/_control/log?plan=$last_plan&limit=1")"
+check "SLO: the IdP found nothing wrong with the LogoutRequest" \
+    "$([[ "$idp_log" == *'"kind":"logout-request"'* && "$idp_log" != *'"problems"'* ]]; echo $?)" "$idp_log"
+status="$(curl -sS -o "$tmp/slo.done" -w '%{http_code}' -b "$tmp/slo.jar" "$back")"
+check "SLO: the app accepts the LogoutResponse (200 signed out)" \
+    "$([[ "$status" == 200 ]] && grep -q 'signed out' "$tmp/slo.done"; echo $?)" "status $status: $(cat "$tmp/slo.done")"
 
 if ((failed)); then echo "smoke: FAILED (logs: $tmp)"; KEEP=1; exit 1; fi
 echo "smoke: all checks passed"
