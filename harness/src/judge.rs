@@ -259,12 +259,26 @@ pub fn judge(
                 format!("the SP redirected the user agent to {url} (an open redirect)"),
             ),
         },
-        Expectation::SignedOut => match signed_in_as {
-            None => (true, "the session is over".to_owned()),
-            Some(got) => (
+        Expectation::SignedOut => match observation {
+            Observation::SignedIn { identity, .. } => (
                 false,
-                format!("the SP kept the session of {got} after a logout it must honour"),
+                format!("the SP kept the session of {identity} after a logout it must honour"),
             ),
+            Observation::NotSignedIn {
+                status: Some(status),
+                reason,
+                ..
+            } => (
+                false,
+                format!(
+                    "the session is over, but the SP answered the valid logout with an error page ({status}{})",
+                    reason
+                        .as_deref()
+                        .map(|r| format!(" {r}"))
+                        .unwrap_or_default()
+                ),
+            ),
+            _ => (true, "the session is over".to_owned()),
         },
         Expectation::Refused { reason, clear } => match observation {
             Observation::NotSignedIn {
@@ -459,7 +473,24 @@ mod tests {
         assert_eq!(kept.status, Status::Fail);
         assert!(kept.reason.contains("kept the session"), "{}", kept.reason);
 
-        let gone = run(&Expectation::SignedOut, Level::Must, &refused());
+        let error_page = run(&Expectation::SignedOut, Level::Must, &refused());
+        assert_eq!(
+            error_page.status,
+            Status::Fail,
+            "a refusal page is no clean logout"
+        );
+        assert!(
+            error_page.reason.contains("403 destination_mismatch"),
+            "{}",
+            error_page.reason
+        );
+        let over = Observation::NotSignedIn {
+            status: None,
+            reason: None,
+            ended: None,
+            password_form: false,
+        };
+        let gone = run(&Expectation::SignedOut, Level::Must, &over);
         assert_eq!(gone.status, Status::Pass);
         let fine = SpLogoutMessage::Sent {
             what: "LogoutResponse",
