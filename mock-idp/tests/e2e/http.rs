@@ -10,7 +10,7 @@ use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use mock_idp::server::PLAN_COOKIE;
 
-use crate::support::{ACS_URL, SP_ENTITY_ID, call, form_response, idp, samael_sp};
+use crate::support::{ACS_URL, IDP_BASE, SP_ENTITY_ID, call, form_response, idp, samael_sp};
 
 fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).expect("request")
@@ -379,4 +379,100 @@ async fn single_logout_input_errors_are_400s_with_a_reason() {
     let (status, body, _) = call(&idp, get(&not_logout)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("not a samlp:LogoutRequest"), "{body}");
+}
+
+/// The SP's LogoutRequest over HTTP-POST, signed with `key` (the SP's metadata key is the
+/// rollover key here), optionally with its signature removed; the problems the IdP logs.
+async fn posted_sp_logout(key: mock_idp::KeyChoice, remove_signature: bool) -> Vec<String> {
+    use mock_idp::logout::{BINDING_POST, IssuedSession, LogoutContext, build_request};
+    use mock_idp::plan::{Logout, LogoutAlteration, LogoutBinding, LogoutTamper};
+
+    let idp = idp();
+    let mut sp = mock_idp::SpEntry::new(SP_ENTITY_ID, ACS_URL);
+    sp.signing_certs = vec![idp.keys().rollover().cert_der().to_vec()];
+    sp.slo = [BINDING_POST, mock_idp::logout::BINDING_REDIRECT]
+        .into_iter()
+        .map(|binding| mock_idp::registry::SloEndpoint {
+            binding: binding.to_owned(),
+            url: "http://127.0.0.1:9/saml/slo".to_owned(),
+            response_url: None,
+        })
+        .collect();
+    idp.register_entry(sp.clone());
+    // The logout module writes LogoutRequests; with the SP as Issuer and the IdP's endpoint as
+    // Destination, it writes the SP's.
+    let plan = Logout {
+        binding: LogoutBinding::Post,
+        key,
+        alter: vec![
+            LogoutAlteration::Issuer {
+                value: SP_ENTITY_ID.to_owned(),
+            },
+            LogoutAlteration::Destination {
+                value: format!("{IDP_BASE}/slo"),
+            },
+        ],
+        tamper: if remove_signature {
+            vec![LogoutTamper::SignatureRemoved]
+        } else {
+            Vec::new()
+        },
+        ..Logout::default()
+    };
+    let ctx = LogoutContext {
+        idp_entity_id: "unused",
+        issue_instant: "2026-01-01T00:00:00Z",
+        sp: &sp,
+        relay_state: None,
+    };
+    let session = IssuedSession {
+        sp_entity_id: SP_ENTITY_ID.to_owned(),
+        name_id: "alice@example.test".to_owned(),
+        name_id_format: None,
+        session_index: Some("_s1".to_owned()),
+    };
+    let message = build_request(&ctx, &plan, idp.keys(), &session).expect("built");
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("SAMLRequest", &B64.encode(&message.xml))
+        .finish();
+    let request = Request::post("/slo")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .expect("request");
+    let (status, _, headers) = call(&idp, request).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "the IdP answers over HTTP-Redirect"
+    );
+    let location = headers[header::LOCATION].to_str().expect("location");
+    assert!(location.contains("SAMLResponse="), "{location}");
+    idp.log(None, 1).pop().expect("logged").problems
+}
+
+#[tokio::test]
+async fn a_posted_sp_logout_request_is_verified_with_the_sps_metadata_keys() {
+    let signed = posted_sp_logout(mock_idp::KeyChoice::Rollover, false).await;
+    assert!(
+        signed
+            .iter()
+            .all(|p| !p.contains("signature") && !p.contains("unsigned")),
+        "{signed:?}"
+    );
+    assert!(
+        signed.iter().any(|p| p.contains("issued no session")),
+        "this user agent never logged in: {signed:?}"
+    );
+    let removed = posted_sp_logout(mock_idp::KeyChoice::Rollover, true).await;
+    assert!(
+        removed.iter().any(|p| p.contains("unsigned")),
+        "{removed:?}"
+    );
+    let other_key = posted_sp_logout(mock_idp::KeyChoice::Trusted, false).await;
+    assert!(
+        other_key
+            .iter()
+            .any(|p| p.contains("signature is not valid")),
+        "{other_key:?}"
+    );
 }
