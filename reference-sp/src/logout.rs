@@ -618,15 +618,20 @@ fn redirect(
     if let Some(relay) = relay_state {
         query.append_pair("RelayState", relay);
     }
-    query.append_pair("SigAlg", RSA_SHA256);
+    let unsigned = app.weaken.contains(&Weakening::UnsignedLogout);
+    if !unsigned {
+        query.append_pair("SigAlg", RSA_SHA256);
+    }
     let mut query = query.finish();
-    let signature = app
-        .signing_key
-        .sign(openssl::hash::MessageDigest::sha256(), query.as_bytes())
-        .map_err(|e| format!("failed to sign the logout message: {e}"))?;
-    let encoded: String =
-        form_urlencoded::byte_serialize(B64.encode(signature).as_bytes()).collect();
-    query.push_str(&format!("&Signature={encoded}"));
+    if !unsigned {
+        let signature = app
+            .signing_key
+            .sign(openssl::hash::MessageDigest::sha256(), query.as_bytes())
+            .map_err(|e| format!("failed to sign the logout message: {e}"))?;
+        let encoded: String =
+            form_urlencoded::byte_serialize(B64.encode(signature).as_bytes()).collect();
+        query.push_str(&format!("&Signature={encoded}"));
+    }
     let separator = if url.contains('?') { '&' } else { '?' };
     Ok((
         StatusCode::SEE_OTHER,

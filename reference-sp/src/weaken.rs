@@ -69,6 +69,7 @@ weakenings! {
     LogoutParameters => "logout-parameters": "accept repeated query parameters on the logout endpoint: verify the first SAMLRequest, act on the last (parameter smuggling)",
     RedirectOctets => "redirect-octets": "verify HTTP-Redirect signatures over re-encoded parameters instead of the octets received",
     LogoutDestination => "logout-destination": "do not compare a logout message's Destination with the logout endpoint",
+    UnsignedLogout => "unsigned-logout": "send this SP's own LogoutRequests and LogoutResponses unsigned",
 }
 
 impl std::fmt::Display for Weakening {

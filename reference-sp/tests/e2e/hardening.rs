@@ -350,6 +350,7 @@ fn every_weakening_is_exercised_by_a_case_here() {
         Weakening::LogoutParameters,
         Weakening::RedirectOctets,
         Weakening::LogoutDestination,
+        Weakening::UnsignedLogout,
     ]);
     let missing: Vec<_> = Weakening::ALL
         .iter()

@@ -245,6 +245,23 @@ async fn each_logout_defect_is_refused_and_takes_effect_when_its_check_is_off() 
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
+#[tokio::test]
+async fn the_sps_own_logout_messages_are_signed_unless_weakened() {
+    for (weaken, unsigned) in [(vec![], false), (vec![Weakening::UnsignedLogout], true)] {
+        let pair = pair(&weaken).await;
+        for from_idp in [true, false] {
+            let out = login_then_logout(&pair, json!({}), from_idp).await;
+            assert_eq!(out.signed_in, None, "{weaken:?} {out:?}");
+            let problems = out.sp_message.expect("the SP sent its logout message");
+            assert_eq!(
+                problems.iter().any(|p| p.contains("unsigned")),
+                unsigned,
+                "{weaken:?}, from the IdP: {from_idp}: {problems:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_logout_weakening_has_a_case() {
     let covered: std::collections::BTreeSet<Weakening> =
