@@ -930,15 +930,29 @@ fn read_logout_log(
         Flow::SpLogout => (ExchangeKind::LogoutRequest, "LogoutRequest"),
         _ => (ExchangeKind::LogoutResponse, "LogoutResponse"),
     };
-    match exchanges
+    let read = exchanges
         .iter()
-        .find(|e| e.kind == kind && e.error.is_none())
-    {
-        Some(e) => crate::judge::SpLogoutMessage::Sent {
+        .find(|e| e.kind == kind && e.error.is_none());
+    // A message the IdP could not read at all was sent, and is wrong.
+    let unreadable = exchanges
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                ExchangeKind::LogoutRequest | ExchangeKind::LogoutResponse
+            )
+        })
+        .find_map(|e| e.error.as_ref());
+    match (read, unreadable) {
+        (Some(e), _) => crate::judge::SpLogoutMessage::Sent {
             what,
             problems: e.problems.clone(),
         },
-        None => crate::judge::SpLogoutMessage::Missing { what },
+        (None, Some(error)) => crate::judge::SpLogoutMessage::Sent {
+            what,
+            problems: vec![format!("the mock IdP could not read it: {error}")],
+        },
+        (None, None) => crate::judge::SpLogoutMessage::Missing { what },
     }
 }
 

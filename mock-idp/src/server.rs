@@ -63,9 +63,11 @@ type Shared = State<Arc<Idp>>;
 
 async fn index(State(idp): Shared) -> String {
     format!(
-        "mock-idp {}\nentityID: {}\nmetadata: {}/metadata\nSSO: {}/sso (HTTP-Redirect, HTTP-POST)\nIdP-initiated: {}/idp-initiated?sp=ENTITY_ID&user=EMAIL\nlogin page for people: {}/login\ncontrol: /_control/plans, /_control/bind, /_control/log, /_control/reset, /_control/sps\n",
+        "mock-idp {}\nentityID: {}\nmetadata: {}/metadata\nSSO: {}/sso (HTTP-Redirect, HTTP-POST)\nIdP-initiated: {}/idp-initiated?sp=ENTITY_ID&user=EMAIL\nSingle Logout: {}/slo (HTTP-Redirect, HTTP-POST); IdP-initiated: {}/slo/start?plan=ID\nlogin page for people: {}/login\ncontrol: /_control/plans, /_control/bind, /_control/log, /_control/reset, /_control/sps\n",
         env!("CARGO_PKG_VERSION"),
         idp.settings().entity_id,
+        idp.settings().base_url,
+        idp.settings().base_url,
         idp.settings().base_url,
         idp.settings().base_url,
         idp.settings().base_url,
