@@ -37,6 +37,33 @@ const MGF1_SHA1: &str = "http://www.w3.org/2009/xmlenc11#mgf1sha1";
 #[error("failed to decrypt the EncryptedAssertion")]
 pub struct DecryptionFailed;
 
+/// What one of the SP's keys is for: one key, one purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// Encrypted assertions are encrypted to it.
+    Encryption = 0,
+    /// The SP's logout messages are signed with it.
+    Signing = 1,
+}
+
+impl KeyPurpose {
+    /// `encryption` or `signing`.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyPurpose::Encryption => "encryption",
+            KeyPurpose::Signing => "signing",
+        }
+    }
+
+    /// The certificate's common name.
+    pub(crate) fn common_name(self) -> &'static str {
+        match self {
+            KeyPurpose::Encryption => "reference-sp encryption",
+            KeyPurpose::Signing => "reference-sp signing",
+        }
+    }
+}
+
 /// One of the SP's RSA-2048 keys and its self-signed certificate: the encryption key
 /// (published in the SP's metadata as `KeyDescriptor use="encryption"`), or, as a separate
 /// key, the signing key of its logout messages (`use="signing"`).
@@ -72,27 +99,17 @@ impl EncryptionKey {
         Ok(Self { key, cert_der })
     }
 
-    /// The key this process uses for every SP without a database file (made on first use; RSA
-    /// key generation takes a noticeable fraction of a second).
-    pub fn process() -> Result<Arc<Self>, String> {
-        static KEY: OnceLock<Arc<EncryptionKey>> = OnceLock::new();
-        if let Some(key) = KEY.get() {
+    /// The key for `purpose` this process uses for every SP without a database file (made on
+    /// first use; RSA key generation takes a noticeable fraction of a second).
+    pub fn process(purpose: KeyPurpose) -> Result<Arc<Self>, String> {
+        static KEYS: [OnceLock<Arc<EncryptionKey>>; 2] = [OnceLock::new(), OnceLock::new()];
+        let slot = &KEYS[purpose as usize];
+        if let Some(key) = slot.get() {
             return Ok(Arc::clone(key));
         }
-        let key = Self::generate("reference-sp encryption")
-            .map_err(|e| format!("failed to generate the SP's encryption key: {e}"))?;
-        Ok(Arc::clone(KEY.get_or_init(|| Arc::new(key))))
-    }
-
-    /// The signing key this process uses for every SP without a database file.
-    pub fn process_signing() -> Result<Arc<Self>, String> {
-        static KEY: OnceLock<Arc<EncryptionKey>> = OnceLock::new();
-        if let Some(key) = KEY.get() {
-            return Ok(Arc::clone(key));
-        }
-        let key = Self::generate("reference-sp signing")
-            .map_err(|e| format!("failed to generate the SP's signing key: {e}"))?;
-        Ok(Arc::clone(KEY.get_or_init(|| Arc::new(key))))
+        let key = Self::generate(purpose.common_name())
+            .map_err(|e| format!("failed to generate the SP's {} key: {e}", purpose.name()))?;
+        Ok(Arc::clone(slot.get_or_init(|| Arc::new(key))))
     }
 
     /// Signs `data` with RSA and `digest` (PKCS#1 v1.5): an HTTP-Redirect query signature.

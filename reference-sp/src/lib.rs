@@ -72,7 +72,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::connection::Connection;
-pub use crate::decrypt::EncryptionKey;
+pub use crate::decrypt::{EncryptionKey, KeyPurpose};
 pub use crate::reason::{Reason, Refusal};
 pub use crate::settings::Settings;
 pub use crate::store::Database;
@@ -254,8 +254,8 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
         );
     }
     let initial_connection = store.connection()?;
-    let encryption_key = encryption_key(&config.database, &store)?;
-    let signing_key = signing_key(&config.database, &store)?;
+    let encryption_key = sp_key(&config.database, &store, KeyPurpose::Encryption)?;
+    let signing_key = sp_key(&config.database, &store, KeyPurpose::Signing)?;
     Ok(web::App {
         encryption_key,
         signing_key,
@@ -269,49 +269,35 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
     })
 }
 
-/// The SP's encryption key: kept in the database file (made and stored on first start), or,
-/// in memory, the one this process shares between its SPs.
-fn encryption_key(
+/// The SP's key for `purpose`: kept in the database file (made and stored on first start),
+/// or, in memory, the one this process shares between its SPs. The encryption key and the
+/// signing key are never the same key.
+fn sp_key(
     database: &Database,
     store: &store::Store,
+    purpose: KeyPurpose,
 ) -> Result<Arc<EncryptionKey>, StartError> {
     if matches!(database, Database::Memory) {
-        return EncryptionKey::process().map_err(StartError::Key);
+        return EncryptionKey::process(purpose).map_err(StartError::Key);
     }
-    if let Some((private, cert)) = store.encryption_key()? {
+    if let Some((private, cert)) = store.key(purpose)? {
         return EncryptionKey::from_der(&private, &cert)
             .map(Arc::new)
             .map_err(StartError::Key);
     }
-    let key = EncryptionKey::generate("reference-sp encryption")
-        .map_err(|e| StartError::Key(format!("failed to generate the SP's encryption key: {e}")))?;
-    let private = key
-        .private_pkcs8_der()
-        .map_err(|e| StartError::Key(format!("failed to store the SP's encryption key: {e}")))?;
-    store.set_encryption_key(&private, key.cert_der())?;
-    Ok(Arc::new(key))
-}
-
-/// The SP's signing key (its LogoutRequests and LogoutResponses), kept like the encryption
-/// key but never the same key: one key, one purpose.
-fn signing_key(
-    database: &Database,
-    store: &store::Store,
-) -> Result<Arc<EncryptionKey>, StartError> {
-    if matches!(database, Database::Memory) {
-        return EncryptionKey::process_signing().map_err(StartError::Key);
-    }
-    if let Some((private, cert)) = store.signing_key()? {
-        return EncryptionKey::from_der(&private, &cert)
-            .map(Arc::new)
-            .map_err(StartError::Key);
-    }
-    let key = EncryptionKey::generate("reference-sp signing")
-        .map_err(|e| StartError::Key(format!("failed to generate the SP's signing key: {e}")))?;
-    let private = key
-        .private_pkcs8_der()
-        .map_err(|e| StartError::Key(format!("failed to store the SP's signing key: {e}")))?;
-    store.set_signing_key(&private, key.cert_der())?;
+    let key = EncryptionKey::generate(purpose.common_name()).map_err(|e| {
+        StartError::Key(format!(
+            "failed to generate the SP's {} key: {e}",
+            purpose.name()
+        ))
+    })?;
+    let private = key.private_pkcs8_der().map_err(|e| {
+        StartError::Key(format!(
+            "failed to store the SP's {} key: {e}",
+            purpose.name()
+        ))
+    })?;
+    store.set_key(purpose, &private, key.cert_der())?;
     Ok(Arc::new(key))
 }
 

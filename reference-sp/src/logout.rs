@@ -11,7 +11,7 @@
 //! The SP's own messages (its LogoutRequest, its LogoutResponse) are signed with its signing
 //! key and go to the IdP's HTTP-Redirect `SingleLogoutService` from the IdP's metadata.
 
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -27,7 +27,7 @@ use crate::connection::Connection;
 use crate::reason::{Reason, Refusal};
 use crate::validate::{self, Context};
 use crate::weaken::Weakening;
-use crate::web::{App, SESSION_COOKIE, cookie, escape, internal, page, refused};
+use crate::web::{App, SESSION_COOKIE, cookie, escape, internal, page, redirect_location, refused};
 
 const SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -599,7 +599,8 @@ fn signed_out_page(app: &App, message: &str) -> Response {
     .into_response()
 }
 
-/// A 303 to `url` carrying `xml` over HTTP-Redirect, signed with the SP's key (rsa-sha256).
+/// A 303 to `url` carrying `xml` over HTTP-Redirect, signed with the SP's key (unless the
+/// `unsigned-logout` weakening is on).
 fn redirect(
     app: &App,
     url: &str,
@@ -607,37 +608,10 @@ fn redirect(
     xml: &str,
     relay_state: Option<&str>,
 ) -> Result<Response, String> {
-    let mut encoder =
-        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder
-        .write_all(xml.as_bytes())
-        .map_err(|e| e.to_string())?;
-    let deflated = encoder.finish().map_err(|e| e.to_string())?;
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    query.append_pair(parameter, &B64.encode(deflated));
-    if let Some(relay) = relay_state {
-        query.append_pair("RelayState", relay);
-    }
-    let unsigned = app.weaken.contains(&Weakening::UnsignedLogout);
-    if !unsigned {
-        query.append_pair("SigAlg", RSA_SHA256);
-    }
-    let mut query = query.finish();
-    if !unsigned {
-        let signature = app
-            .signing_key
-            .sign(openssl::hash::MessageDigest::sha256(), query.as_bytes())
-            .map_err(|e| format!("failed to sign the logout message: {e}"))?;
-        let encoded: String =
-            form_urlencoded::byte_serialize(B64.encode(signature).as_bytes()).collect();
-        query.push_str(&format!("&Signature={encoded}"));
-    }
-    let separator = if url.contains('?') { '&' } else { '?' };
-    Ok((
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, format!("{url}{separator}{query}"))],
-    )
-        .into_response())
+    let signing_key =
+        (!app.weaken.contains(&Weakening::UnsignedLogout)).then_some(&*app.signing_key);
+    let location = redirect_location(url, parameter, xml, relay_state, signing_key)?;
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
 }
 
 /// `GET|POST /saml/logout`: ends this browser's session, and for an SSO session with an IdP

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension as _, params};
 
 use crate::connection::Connection;
+use crate::decrypt::KeyPurpose;
 use crate::settings::Settings;
 
 /// Where the database lives.
@@ -68,6 +69,14 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX sessions_name_id ON sessions (name_id);
      CREATE TABLE logout_requests (request_id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);",
 ];
+
+/// The table that keeps the key for `purpose`.
+fn key_table(purpose: KeyPurpose) -> &'static str {
+    match purpose {
+        KeyPurpose::Encryption => "encryption_key",
+        KeyPurpose::Signing => "signing_key",
+    }
+}
 
 /// A user.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -282,22 +291,33 @@ impl Store {
         Ok(())
     }
 
-    /// The stored encryption key: (PKCS#8 DER, certificate DER).
-    pub fn encryption_key(&self) -> Result<Option<StoredKey>, StoreError> {
+    /// The stored key for `purpose`: (PKCS#8 DER, certificate DER).
+    pub fn key(&self, purpose: KeyPurpose) -> Result<Option<StoredKey>, StoreError> {
         Ok(self
             .db()
             .query_row(
-                "SELECT private_pkcs8, cert FROM encryption_key WHERE id = 1",
+                &format!(
+                    "SELECT private_pkcs8, cert FROM {} WHERE id = 1",
+                    key_table(purpose)
+                ),
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?)
     }
 
-    /// Stores the encryption key (PKCS#8 DER) and its certificate (DER).
-    pub fn set_encryption_key(&self, private_pkcs8: &[u8], cert: &[u8]) -> Result<(), StoreError> {
+    /// Stores the key for `purpose` (PKCS#8 DER) and its certificate (DER).
+    pub fn set_key(
+        &self,
+        purpose: KeyPurpose,
+        private_pkcs8: &[u8],
+        cert: &[u8],
+    ) -> Result<(), StoreError> {
         self.db().execute(
-            "INSERT INTO encryption_key (id, private_pkcs8, cert) VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET private_pkcs8 = ?1, cert = ?2",
+            &format!(
+                "INSERT INTO {} (id, private_pkcs8, cert) VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET private_pkcs8 = ?1, cert = ?2",
+                key_table(purpose)
+            ),
             params![private_pkcs8, cert],
         )?;
         Ok(())
@@ -596,27 +616,6 @@ impl Store {
             "DELETE FROM logout_requests WHERE request_id = ?1",
             params![id],
         )? == 1)
-    }
-
-    /// The stored signing key.
-    pub fn signing_key(&self) -> Result<Option<StoredKey>, StoreError> {
-        Ok(self
-            .db()
-            .query_row(
-                "SELECT private_pkcs8, cert FROM signing_key WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
-    }
-
-    /// Stores the signing key.
-    pub fn set_signing_key(&self, private_pkcs8: &[u8], cert: &[u8]) -> Result<(), StoreError> {
-        self.db().execute(
-            "INSERT INTO signing_key (id, private_pkcs8, cert) VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET private_pkcs8 = ?1, cert = ?2",
-            params![private_pkcs8, cert],
-        )?;
-        Ok(())
     }
 
     /// Records an outstanding request.

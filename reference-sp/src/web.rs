@@ -371,28 +371,16 @@ async fn login_sso(
         acs = escape(&app.acs_url()),
         issuer = escape(&app.entity_id()),
     );
-    let mut encoder =
-        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    if encoder.write_all(request.as_bytes()).is_err() {
-        return internal("deflate failed");
-    }
-    let deflated = match encoder.finish() {
-        Ok(d) => d,
+    let location = match redirect_location(
+        &connection.sso_url,
+        "SAMLRequest",
+        &request,
+        Some(&relay),
+        None,
+    ) {
+        Ok(location) => location,
         Err(e) => return internal(e),
     };
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair(
-            "SAMLRequest",
-            &base64::engine::general_purpose::STANDARD.encode(deflated),
-        )
-        .append_pair("RelayState", &relay)
-        .finish();
-    let separator = if connection.sso_url.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    let location = format!("{}{separator}{query}", connection.sso_url);
     (
         StatusCode::SEE_OTHER,
         [
@@ -401,6 +389,47 @@ async fn login_sso(
         ],
     )
         .into_response()
+}
+
+/// The HTTP-Redirect binding (SAML Bindings §3.4.4.1): `url` with `parameter` carrying `xml`
+/// DEFLATEd and base64-encoded, then `RelayState`, and with `signing_key`, `SigAlg`
+/// (rsa-sha256) and the `Signature` over exactly those query octets.
+pub(crate) fn redirect_location(
+    url: &str,
+    parameter: &str,
+    xml: &str,
+    relay_state: Option<&str>,
+    signing_key: Option<&crate::decrypt::EncryptionKey>,
+) -> Result<String, String> {
+    const RSA_SHA256: &str = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let mut encoder =
+        flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(xml.as_bytes())
+        .map_err(|e| format!("failed to deflate the message: {e}"))?;
+    let deflated = encoder
+        .finish()
+        .map_err(|e| format!("failed to deflate the message: {e}"))?;
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair(parameter, &b64.encode(deflated));
+    if let Some(relay) = relay_state {
+        query.append_pair("RelayState", relay);
+    }
+    if signing_key.is_some() {
+        query.append_pair("SigAlg", RSA_SHA256);
+    }
+    let mut query = query.finish();
+    if let Some(key) = signing_key {
+        let signature = key
+            .sign(openssl::hash::MessageDigest::sha256(), query.as_bytes())
+            .map_err(|e| format!("failed to sign the message: {e}"))?;
+        let encoded: String =
+            form_urlencoded::byte_serialize(b64.encode(signature).as_bytes()).collect();
+        query.push_str(&format!("&Signature={encoded}"));
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{separator}{query}"))
 }
 
 /// Whether the IdP's SSO URL answers (any status below 500) within `patience`: checked before

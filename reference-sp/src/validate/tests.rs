@@ -38,7 +38,7 @@ fn idp() -> &'static Idp {
 }
 
 fn sp_key() -> Arc<EncryptionKey> {
-    EncryptionKey::process().expect("the SP's encryption key")
+    EncryptionKey::process(crate::KeyPurpose::Encryption).expect("the SP's encryption key")
 }
 
 fn connection() -> Connection {

@@ -193,8 +193,8 @@ async fn the_metadata_publishes_an_encryption_key_a_signing_key_and_single_logou
     let router = app(&[]).await;
     let md = get_with(&router, "/saml/metadata", &[]).await;
     let sp = &mock_idp::SpEntry::from_metadata(&md.body).expect("the mock IdP reads it")[0];
-    let key = crate::EncryptionKey::process().expect("key");
-    let signing = crate::EncryptionKey::process_signing().expect("key");
+    let key = crate::EncryptionKey::process(crate::KeyPurpose::Encryption).expect("key");
+    let signing = crate::EncryptionKey::process(crate::KeyPurpose::Signing).expect("key");
     assert_eq!(sp.encryption_certs, vec![key.cert_der().to_vec()]);
     assert_eq!(
         sp.signing_certs,
@@ -222,7 +222,7 @@ async fn a_database_file_keeps_the_encryption_key_across_starts() {
         first.encryption_key.cert_der(),
         second.encryption_key.cert_der()
     );
-    let process = crate::EncryptionKey::process().expect("key");
+    let process = crate::EncryptionKey::process(crate::KeyPurpose::Encryption).expect("key");
     assert_ne!(first.encryption_key.cert_der(), process.cert_der());
 }
 

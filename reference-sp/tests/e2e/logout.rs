@@ -6,7 +6,9 @@ use mock_idp::exchange::ExchangeKind;
 use reference_sp::Weakening;
 use serde_json::json;
 
-use crate::support::{Pair, agent, auto_form, pair, plan, post_acs, signed_in_as, sp_start};
+use crate::support::{
+    Pair, agent, auto_form, idp_answer_with, pair, plan, post_acs, signed_in_as, sp_start,
+};
 
 const ALICE: &str = "alice@corp.example";
 const BOB: &str = "bob@corp.example";
@@ -110,20 +112,6 @@ async fn login_then_logout(pair: &Pair, logout: serde_json::Value, from_idp: boo
         signed_in,
         sp_message,
     }
-}
-
-async fn idp_answer_with(
-    ua: &reqwest::Client,
-    location: &str,
-    plan_id: &str,
-) -> (String, Vec<(String, String)>) {
-    let page = ua
-        .get(format!("{location}&plan={plan_id}"))
-        .send()
-        .await
-        .expect("the IdP answers");
-    assert_eq!(page.status(), 200, "the IdP answers the request");
-    auto_form(&page.text().await.expect("html"))
 }
 
 #[tokio::test]

@@ -181,6 +181,16 @@ pub(crate) async fn idp_answer(
     plan: Plan,
 ) -> (String, Vec<(String, String)>) {
     let plan_id = pair.idp.idp().create_plan(plan);
+    idp_answer_with(ua, location, &plan_id).await
+}
+
+/// The IdP's auto-post form for the request at `location`, answered following the stored
+/// plan `plan_id`.
+pub(crate) async fn idp_answer_with(
+    ua: &reqwest::Client,
+    location: &str,
+    plan_id: &str,
+) -> (String, Vec<(String, String)>) {
     let page = ua
         .get(format!("{location}&plan={plan_id}"))
         .send()
