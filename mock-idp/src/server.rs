@@ -101,21 +101,30 @@ async fn metadata(State(idp): Shared, RawQuery(query): RawQuery) -> Response {
         .into_response()
 }
 
-/// Verifies a logout message's signature with the SP's keys: `Ok(false)` when unsigned.
-type VerifyLogout = Box<dyn Fn(&SpEntry, &crate::logout::SpMessage) -> Result<bool, String> + Send>;
+/// How the SP's logout message came, which says how its signature is verified.
+enum SloBinding {
+    /// HTTP-Redirect: over the query octets as received.
+    Redirect {
+        /// The raw query string.
+        raw_query: String,
+    },
+    /// HTTP-POST: an enveloped XML signature.
+    Post,
+}
 
-/// The SP's logout message: its XML, its RelayState, and how to verify its signature.
+/// The SP's logout message: its XML, its RelayState, and its binding.
 struct SloMessage {
     xml: String,
     relay_state: Option<String>,
-    verify: VerifyLogout,
+    binding: SloBinding,
 }
 
-/// The `SAMLRequest` or `SAMLResponse` value (exactly one of them) and the `RelayState` of a
-/// query or form, each at most once.
-fn logout_params<'a>(
+/// Reads the SP's logout message from a query or a form: exactly one `SAMLRequest` or
+/// `SAMLResponse` and at most one `RelayState`, decoded as `binding` encodes it.
+fn read_slo<'a>(
     pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
-) -> Result<(String, Option<String>), String> {
+    binding: SloBinding,
+) -> Result<SloMessage, String> {
     let mut request = None;
     let mut response = None;
     let mut relay_state = None;
@@ -131,64 +140,36 @@ fn logout_params<'a>(
         }
         *slot = Some(value.into_owned());
     }
-    match (request, response) {
-        (Some(v), None) | (None, Some(v)) => Ok((v, relay_state)),
-        _ => Err("a logout message carries exactly one of SAMLRequest and SAMLResponse".to_owned()),
-    }
+    let ((Some(value), None) | (None, Some(value))) = (request, response) else {
+        return Err(
+            "a logout message carries exactly one of SAMLRequest and SAMLResponse".to_owned(),
+        );
+    };
+    let decoded = match binding {
+        SloBinding::Redirect { .. } => authn_request::decode_redirect(&value),
+        SloBinding::Post => authn_request::decode_post(&value),
+    };
+    Ok(SloMessage {
+        xml: decoded.map_err(|e| format!("failed to read the logout message: {e}"))?,
+        relay_state,
+        binding,
+    })
 }
 
 async fn slo_redirect(State(idp): Shared, RawQuery(raw): RawQuery, headers: HeaderMap) -> Response {
-    let raw = raw.unwrap_or_default();
-    let pending = Pending::new(&idp, ExchangeKind::LogoutRequest);
-    let (value, relay_state) = match logout_params(form_urlencoded::parse(raw.as_bytes())) {
-        Ok(params) => params,
-        Err(e) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &e),
-    };
-    let xml = match authn_request::decode_redirect(&value) {
-        Ok(xml) => xml,
-        Err(e) => {
-            return pending.refuse(
-                &idp,
-                StatusCode::BAD_REQUEST,
-                &format!("failed to read the logout message: {e}"),
-            );
-        }
-    };
-    let message = SloMessage {
-        xml,
-        relay_state,
-        verify: Box::new(move |sp, _| {
-            authn_request::verify_redirect_signature(&raw, &sp.signing_certs)
-        }),
-    };
-    answer_logout(idp, pending, message, &headers).await
+    let raw_query = raw.unwrap_or_default();
+    let message = read_slo(
+        form_urlencoded::parse(raw_query.as_bytes()),
+        SloBinding::Redirect {
+            raw_query: raw_query.clone(),
+        },
+    );
+    answer_logout(idp, message, &headers).await
 }
 
 async fn slo_post(State(idp): Shared, headers: HeaderMap, body: Bytes) -> Response {
-    let pending = Pending::new(&idp, ExchangeKind::LogoutRequest);
-    let (value, relay_state) = match logout_params(form_urlencoded::parse(&body)) {
-        Ok(params) => params,
-        Err(e) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &e),
-    };
-    let xml = match authn_request::decode_post(&value) {
-        Ok(xml) => xml,
-        Err(e) => {
-            return pending.refuse(
-                &idp,
-                StatusCode::BAD_REQUEST,
-                &format!("failed to read the logout message: {e}"),
-            );
-        }
-    };
-    let checked = xml.clone();
-    let message = SloMessage {
-        xml,
-        relay_state,
-        verify: Box::new(move |sp, message| {
-            crate::logout::verify_post_signature(&checked, message, sp)
-        }),
-    };
-    answer_logout(idp, pending, message, &headers).await
+    let message = read_slo(form_urlencoded::parse(&body), SloBinding::Post);
+    answer_logout(idp, message, &headers).await
 }
 
 /// Handles an SP's LogoutRequest (ends the IdP's session, answers with the plan's
@@ -196,11 +177,16 @@ async fn slo_post(State(idp): Shared, headers: HeaderMap, body: Bytes) -> Respon
 /// with it in the exchange's `problems`.
 async fn answer_logout(
     idp: Arc<Idp>,
-    mut pending: Pending,
-    message: SloMessage,
+    message: Result<SloMessage, String>,
     headers: &HeaderMap,
 ) -> Response {
     use crate::logout::SpMessageKind;
+
+    let mut pending = Pending::new(&idp, ExchangeKind::LogoutRequest);
+    let message = match message {
+        Ok(message) => message,
+        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
+    };
 
     pending.exchange.request_xml = Some(message.xml.clone());
     pending.exchange.relay_state = message.relay_state.clone();
@@ -219,12 +205,9 @@ async fn answer_logout(
             "the logout message has no Issuer",
         );
     };
-    pending.exchange.sp_entity_id = Some(issuer.clone());
-    let Some(sp) = idp.find_sp(&issuer).await else {
-        let reason = format!(
-            "unknown SP {issuer}: register it with --sp-metadata, --sp or POST /_control/sps"
-        );
-        return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason);
+    let sp = match known_sp(&idp, &mut pending, &issuer).await {
+        Ok(sp) => sp,
+        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
     };
     let (plan_id, plan) = match select_plan(&idp, None, headers) {
         Ok(selected) => selected,
@@ -235,7 +218,12 @@ async fn answer_logout(
     let (session, sent) =
         idp.with_logout_state(&key, |s| (s.session.clone(), s.sent_request.clone()));
     let slo_url = format!("{}/slo", idp.settings().base_url);
-    let signature = (message.verify)(&sp, &parsed);
+    let signature = match &message.binding {
+        SloBinding::Redirect { raw_query } => {
+            authn_request::verify_redirect_signature(raw_query, &sp.signing_certs)
+        }
+        SloBinding::Post => crate::logout::verify_post_signature(&message.xml, &parsed, &sp),
+    };
     pending.exchange.problems = crate::logout::problems(
         &parsed,
         signature,
@@ -376,13 +364,9 @@ async fn slo_start(
             "no session to log out: this plan's user agent has not logged in (or has logged out)",
         );
     };
-    pending.exchange.sp_entity_id = Some(session.sp_entity_id.clone());
-    let Some(sp) = idp.find_sp(&session.sp_entity_id).await else {
-        return pending.refuse(
-            &idp,
-            StatusCode::BAD_REQUEST,
-            &format!("unknown SP {}", session.sp_entity_id),
-        );
+    let sp = match known_sp(&idp, &mut pending, &session.sp_entity_id).await {
+        Ok(sp) => sp,
+        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
     };
     let built = build_logout(&idp, sp, query.relay_state.clone(), move |ctx, keys| {
         crate::logout::build_request(ctx, &plan.logout, keys, &session)
@@ -445,6 +429,16 @@ impl Pending {
         idp.record(self.exchange);
         refuse(status, reason)
     }
+}
+
+/// Records the SP on the exchange and finds it; an unknown SP gives the refusal's reason.
+async fn known_sp(idp: &Idp, pending: &mut Pending, entity_id: &str) -> Result<SpEntry, String> {
+    pending.exchange.sp_entity_id = Some(entity_id.to_owned());
+    idp.find_sp(entity_id).await.ok_or_else(|| {
+        format!(
+            "unknown SP {entity_id}: register it with --sp-metadata, --sp or POST /_control/sps"
+        )
+    })
 }
 
 fn cookie_plan(headers: &HeaderMap) -> Option<String> {
@@ -636,13 +630,9 @@ async fn answer_request(
         }
     };
     pending.exchange.request_id = Some(request.id.clone());
-    pending.exchange.sp_entity_id = Some(request.issuer.clone());
-    let Some(sp) = idp.find_sp(&request.issuer).await else {
-        let reason = format!(
-            "unknown SP {}: register it with --sp-metadata, --sp or POST /_control/sps",
-            request.issuer
-        );
-        return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason);
+    let sp = match known_sp(&idp, &mut pending, &request.issuer).await {
+        Ok(sp) => sp,
+        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
     };
     if let Err(reason) = check_signature(&sp, &request) {
         return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason);
@@ -691,12 +681,9 @@ async fn idp_initiated(
             "missing query parameter sp=ENTITY_ID",
         );
     };
-    pending.exchange.sp_entity_id = Some(entity_id.clone());
-    let Some(sp) = idp.find_sp(&entity_id).await else {
-        let reason = format!(
-            "unknown SP {entity_id}: register it with --sp-metadata, --sp or POST /_control/sps"
-        );
-        return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason);
+    let sp = match known_sp(&idp, &mut pending, &entity_id).await {
+        Ok(sp) => sp,
+        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
     };
     let (plan_id, mut plan) = match select_plan(&idp, query.plan.as_deref(), &headers) {
         Ok(selected) => selected,
