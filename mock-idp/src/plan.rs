@@ -70,6 +70,53 @@ impl Plan {
             && self.promises_valid_signatures(layout)
             && self.encryption.as_ref().is_none_or(Encryption::is_sound)
     }
+
+    /// The same plan without any deviation: what a correct IdP would send the same user in
+    /// the same shape. Kept: the user, the flavour, the attributes, the signing layout (the
+    /// caller decides what an unsigned plan's counterpart is), a sound signature algorithm
+    /// (rsa-sha256, rsa-sha512, ecdsa-sha256) and a published key, the encryption's key
+    /// placement, the logout binding. Gone: every alteration and tampering, weak or symmetric
+    /// algorithms and SHA-1 digests, attacker keys, a custom Reference URI, a wrong binding,
+    /// an encryption that cannot be decrypted (and CBC or RSA-1_5), a logout message's
+    /// defects. A harness runs it as the *control* of a scenario built on this plan: if the
+    /// SP refuses the control too, a refusal of the scenario proves nothing.
+    pub fn without_deviations(&self) -> Plan {
+        let algorithm = self.signing.algorithm.filter(|a| {
+            matches!(
+                a,
+                SignatureAlgorithm::RsaSha256
+                    | SignatureAlgorithm::RsaSha512
+                    | SignatureAlgorithm::EcdsaSha256
+            )
+        });
+        Plan {
+            user: self.user.clone(),
+            flavour: self.flavour,
+            signing: Signing {
+                layout: self.signing.layout,
+                algorithm,
+                digest: DigestAlgorithm::Sha256,
+                key: if self.signing.key.is_trusted() {
+                    self.signing.key
+                } else {
+                    KeyChoice::Trusted
+                },
+                reference_uri: None,
+            },
+            attributes: self.attributes.clone(),
+            alter: Vec::new(),
+            tamper: Vec::new(),
+            binding: ResponseBinding::Post,
+            encryption: self.encryption.as_ref().map(|e| Encryption {
+                encrypted_key: e.encrypted_key,
+                ..Encryption::default()
+            }),
+            logout: Logout {
+                binding: self.logout.binding,
+                ..Logout::default()
+            },
+        }
+    }
 }
 
 /// The IdP's Single Logout messages (SAML Profiles §4.4): signed with the trusted key and sent
@@ -858,9 +905,12 @@ pub enum Tamper {
         /// Where the retrieval method points.
         url: String,
     },
-    /// Set the ID of the Response or the Assertion to `value` (the Reference URI that names
-    /// it follows), then re-digest and re-sign every signature with the plan's key: an ID
-    /// that is not an `xs:ID` (NCName, SAML Core §1.3.4) under valid signatures.
+    /// Set the ID of the Response or the Assertion to `value` followed by `-` and 16 random
+    /// hex digits (fresh in every response, so that a replay cache never refuses it as a
+    /// replay of an earlier one; the random part keeps an invalid `value` invalid), the
+    /// Reference URI that names it following, then re-digest and re-sign every signature with
+    /// the plan's key: an ID that is not an `xs:ID` (NCName, SAML Core §1.3.4) under valid
+    /// signatures.
     Id {
         /// Whose ID.
         element: IdElement,

@@ -92,7 +92,11 @@ pub(crate) fn encrypt_assertion(
     let mut iv = vec![0u8; iv_len];
     openssl::rand::rand_bytes(&mut content_key).map_err(crypto)?;
     openssl::rand::rand_bytes(&mut iv).map_err(crypto)?;
-    let mut data = encrypt_data(encryption.method, &content_key, &iv, assertion.as_bytes())?;
+    // The plaintext is the element alone: the signer's serializer ends it with a newline, and
+    // an SP that wants exactly one element in the decrypted content (Shibboleth: "Decryption
+    // did not result in a single element") must get one.
+    let plaintext = assertion.trim();
+    let mut data = encrypt_data(encryption.method, &content_key, &iv, plaintext.as_bytes())?;
     match encryption.corrupt {
         None => {}
         Some(CipherCorruption::Padding) => {
@@ -321,6 +325,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_plaintext_is_the_assertion_element_alone() {
+        let (key, cert) = sp_key_pair();
+        let padded = format!("\n{ASSERTION}\n");
+        let xml = encrypt_assertion(&padded, &Encryption::default(), Some(&cert)).expect("x");
+        let plain = xmlsec_decrypt(&xml, &key).expect("decrypt");
+        let doc = roxmltree::Document::parse(&plain).expect("xml");
+        let encrypted = doc.root_element();
+        let children: Vec<_> = encrypted.children().collect();
+        assert_eq!(
+            children.len(),
+            1,
+            "one node, no whitespace around it: {plain}"
+        );
+        assert!(children[0].has_tag_name((NS_SAML, "Assertion")), "{plain}");
     }
 
     #[test]

@@ -84,6 +84,10 @@ pub(super) fn id(
         IdElement::Assertion => signed_assertion(&doc)?,
     };
     let old = node.attribute("ID").unwrap_or_default();
+    // The value the plan asks for, made unique to this response (the random part of a fresh
+    // ID, without its leading `_`): an SP with a replay cache must not refuse the next
+    // response that tries the same shape as a replay of this one.
+    let value = &format!("{value}-{}", &crate::xml::new_id()[1..17]);
     let mut edits = vec![id_edit(node, value)?];
     for reference in doc
         .descendants()

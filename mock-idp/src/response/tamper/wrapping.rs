@@ -9,10 +9,18 @@ use super::{
 use crate::response::PipelineError;
 use crate::xml::{NS_DS, NS_SAML, NS_SAMLP, escape_attr, escape_text};
 
-/// The ID SAMLRaider gives an evil Response.
-const EVIL_RESPONSE_ID: &str = "_evil_response_ID";
-/// The ID SAMLRaider gives an evil Assertion.
-const EVIL_ASSERTION_ID: &str = "_evil_assertion_ID";
+/// The ID SAMLRaider gives an evil Response, followed by a random part: fresh in every
+/// response, so that an SP's replay cache never refuses one wrapping as a replay of another
+/// (which would hide the second forgery behind the first).
+fn evil_response_id() -> String {
+    format!("_evil_response_ID{}", crate::xml::new_id())
+}
+
+/// The ID SAMLRaider gives an evil Assertion, followed by a random part (see
+/// [`evil_response_id`]).
+fn evil_assertion_id() -> String {
+    format!("_evil_assertion_ID{}", crate::xml::new_id())
+}
 
 fn plan_error(message: String) -> PipelineError {
     PipelineError::Plan(message)
@@ -46,7 +54,7 @@ pub(super) fn xsw(
             // The pristine clone loses its first signature (the Response's).
             let clone = copy(xml, root, vec![(signature.range(), String::new())]);
             let mut edits = evil_edits(root)?;
-            edits.push(id_edit(root, EVIL_RESPONSE_ID)?);
+            edits.push(id_edit(root, &evil_response_id())?);
             let at = if variant == 1 {
                 content_end(xml, signature)
             } else {
@@ -67,7 +75,7 @@ pub(super) fn xsw(
                 let mut edits = evil_edits(assertion)?;
                 edits.push(unsigned());
                 if new_id {
-                    edits.push(id_edit(assertion, EVIL_ASSERTION_ID)?);
+                    edits.push(id_edit(assertion, &evil_assertion_id())?);
                 }
                 Ok(copy(xml, assertion, edits))
             };
@@ -91,7 +99,7 @@ pub(super) fn xsw(
                 }
                 5 | 6 => {
                     edits.extend(evil_edits(assertion)?);
-                    edits.push(id_edit(assertion, EVIL_ASSERTION_ID)?);
+                    edits.push(id_edit(assertion, &evil_assertion_id())?);
                     let at = if variant == 5 {
                         content_end(xml, root)
                     } else {
