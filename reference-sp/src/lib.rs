@@ -50,10 +50,12 @@
 //! A weakened SP adds `X-Reference-Sp-Weakened: name,name` to every response, a red banner to
 //! every HTML page, and a warning per weakening to the log at start.
 //!
-//! **Demo tenant** (`--demo`): SSO domain `corp.example`; `alice@` and `bob@corp.example`
-//! (member, SSO only), `admin@corp.example` (admin, `admin-pass-1`), `api@corp.example` (api,
-//! `api-pass-1`), `carol@other.example` (member, `carol-pass-1`), `dave@corp.example` (member
-//! with a password from before SSO, `dave-pass-1`). See [`Settings`] for the default policy.
+//! **Demo tenant** (`--demo`): SSO domains `corp.example` and `corp.example.evil.test`;
+//! `alice@` and `bob@corp.example` (member, SSO only), `admin@corp.example` (admin,
+//! `admin-pass-1`), `api@corp.example` (api, `api-pass-1`), `carol@other.example` (member,
+//! `carol-pass-1`), `dave@corp.example` (member with a password from before SSO,
+//! `dave-pass-1`), `admin@corp.example.evil.test` (member, SSO only: an attacker's ordinary
+//! account whose email starts with the admin's). See [`Settings`] for the default policy.
 
 pub mod cli;
 pub mod connection;
@@ -169,6 +171,9 @@ pub const DEMO_USERS: &[(&str, &str, Option<&str>, bool)] = &[
     ("api@corp.example", "api", Some("api-pass-1"), true),
     ("carol@other.example", "member", Some("carol-pass-1"), false),
     ("dave@corp.example", "member", Some("dave-pass-1"), false),
+    // An ordinary account whose email starts with the admin's (an attacker's): the text-split
+    // attacks need the SP to accept its own valid login, or their refusal proves nothing.
+    ("admin@corp.example.evil.test", "member", None, false),
 ];
 
 /// Fetches IdP metadata over HTTP(S), bounded in time and size, without proxies.
@@ -237,7 +242,10 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
     let mut settings = store.settings()?;
     if config.demo {
         if settings.sso_domains.is_empty() {
-            settings.sso_domains = vec!["corp.example".to_owned()];
+            settings.sso_domains = vec![
+                "corp.example".to_owned(),
+                "corp.example.evil.test".to_owned(),
+            ];
         }
         store.set_settings(&settings)?;
         for (email, role, password, api) in DEMO_USERS {

@@ -643,7 +643,10 @@ async fn the_admin_api_authorizes_validates_and_resets() {
         settings["identity"],
         serde_json::json!({"source": "name-id"})
     );
-    assert_eq!(settings["sso_domains"], serde_json::json!(["corp.example"]));
+    assert_eq!(
+        settings["sso_domains"],
+        serde_json::json!(["corp.example", "corp.example.evil.test"])
+    );
     let unknown = patch(&router, serde_json::json!({"jit": true, "nope": 1})).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     assert!(
@@ -683,7 +686,7 @@ async fn the_admin_api_authorizes_validates_and_resets() {
     .await;
     assert_eq!(bad_role.status, StatusCode::BAD_REQUEST);
     let users = admin(&router, "GET", "/admin/users", None).await.json();
-    assert_eq!(users.as_array().map(Vec::len), Some(6));
+    assert_eq!(users.as_array().map(Vec::len), Some(crate::DEMO_USERS.len()));
     assert!(
         users.to_string().find("password_hash").is_none(),
         "hashes never leave"
