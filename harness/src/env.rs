@@ -91,6 +91,8 @@ pub struct Environment {
     client: reqwest::Client,
     notes: Vec<String>,
     witness: Witness,
+    /// Where command hooks' output goes (the report's `sp.log`).
+    log: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -111,6 +113,7 @@ impl Environment {
             sp_log,
             idp_state,
         } = options;
+        let log = sp_log.clone();
         let state =
             idp_state.or_else(|| target.file.idp.state.as_ref().map(|s| target.dir.join(s)));
         let keys = load_keys(state, key_type).await?;
@@ -235,6 +238,7 @@ impl Environment {
             client,
             notes,
             witness,
+            log,
         })
     }
 
@@ -342,8 +346,7 @@ impl Environment {
             .current_dir(
                 hook.cwd
                     .as_ref()
-                    .map(|c| self.target.dir.join(c))
-                    .unwrap_or_else(|| PathBuf::from(".")),
+                    .map_or_else(|| self.target.dir.clone(), |c| self.target.dir.join(c)),
             )
             .stdin(Stdio::null())
             .kill_on_drop(true);
@@ -354,6 +357,7 @@ impl Environment {
             .await
             .map_err(|_| format!("`{}` did not finish within 60 s", argv.join(" ")))?
             .map_err(|e| format!("failed to run `{program}`: {e}"))?;
+        self.log_hook(&argv, &output);
         if output.status.success() {
             Ok(())
         } else {
@@ -366,6 +370,23 @@ impl Environment {
                     .take(500)
                     .collect::<String>()
             ))
+        }
+    }
+
+    /// Appends a command hook's output to the run's SP log, headed by the command.
+    fn log_hook(&self, argv: &[String], output: &std::process::Output) {
+        use std::io::Write as _;
+        let Some(path) = &self.log else {
+            return;
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path);
+        if let Ok(mut file) = file {
+            let _ = writeln!(file, "--- hook `{}` ({})", argv.join(" "), output.status);
+            let _ = file.write_all(&output.stdout);
+            let _ = file.write_all(&output.stderr);
         }
     }
 

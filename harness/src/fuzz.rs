@@ -14,24 +14,6 @@ mod setup;
 pub use campaign::{CampaignOptions, CampaignResult, Executor, Kind};
 pub use setup::{FuzzConfig, FuzzOutcome, FuzzTarget, fuzz};
 
-/// Why a fuzz run could not produce a result.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum FuzzError {
-    /// Bad input or configuration (exit code 2).
-    #[error("{0}")]
-    Input(String),
-    /// The harness or the SP's infrastructure failed (exit code 3).
-    #[error("{0}")]
-    Infrastructure(String),
-}
-
-impl FuzzError {
-    /// The exit code.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            FuzzError::Input(_) => 2,
-            FuzzError::Infrastructure(_) => 3,
-        }
-    }
-}
+/// Why a fuzz campaign could not run: bad input (exit code 2) or the harness or the SP's
+/// infrastructure (exit code 3).
+pub type FuzzError = crate::error::Error;

@@ -14,6 +14,8 @@ pub struct Judgement {
     pub status: Status,
     /// The severity when the status is a failure.
     pub severity: Option<Severity>,
+    /// Why that severity (set by [`decide`]).
+    pub severity_reason: Option<String>,
     /// What was expected, in words.
     pub expected: String,
     /// Why, in one line.
@@ -81,22 +83,6 @@ pub fn describe(expectation: &Expectation) -> String {
     }
 }
 
-/// Overrides a judgement when the SP fetched the scenario's witness URL: whatever it did
-/// with the response, it dereferenced a URL from an untrusted document (XXE, XSLT, KeyInfo
-/// or Reference URIs). That is a critical failure.
-pub fn fetched(judgement: Judgement, url: &str, requests: usize) -> Judgement {
-    Judgement {
-        status: Status::Fail,
-        severity: Some(Severity::Critical),
-        reason: format!(
-            "the SP fetched {url} ({requests} request{}) while handling the response: it dereferences URLs from untrusted XML; {}",
-            if requests == 1 { "" } else { "s" },
-            judgement.reason
-        ),
-        expected: judgement.expected,
-    }
-}
-
 const SIGNED_OUT_WORDS: &str =
     "signed out, with a signed logout message from the SP naming the session";
 
@@ -121,7 +107,7 @@ pub enum SpLogoutMessage {
 /// Overrides a `signed-out` pass when the SP's own part of the logout was missing or wrong:
 /// the session ended, but the IdP was not told (or told in an unsigned message, or about
 /// another session), so the user is still signed in there.
-pub fn logout_message(
+fn logout_message(
     judgement: Judgement,
     level: Level,
     severity: Severity,
@@ -146,6 +132,7 @@ pub fn logout_message(
     };
     Judgement {
         severity: (status == Status::Fail).then_some(severity),
+        severity_reason: None,
         status,
         reason,
         expected: judgement.expected,
@@ -191,6 +178,7 @@ pub fn judge(
     };
     let decided = |status: Status, reason: String| Judgement {
         severity: matches!(status, Status::Fail).then_some(severity),
+        severity_reason: None,
         status,
         expected: expected.clone(),
         reason,
@@ -351,6 +339,216 @@ pub fn judge(
         (false, Level::Should | Level::Policy) => Status::Warn,
     };
     decided(status, reason)
+}
+
+/// What the IdP's valid signatures vouch for in a scenario's response: the identities a
+/// session may legitimately be for, and the roles the response asserted. An empty list of
+/// identities means no trusted signature covers the assertion (unsigned, signatures removed,
+/// an attacker's key): then any session at all is a forgery.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Signed {
+    /// Identities a trusted signature covers (the NameID and attribute values), as sent.
+    pub identities: Vec<String>,
+    /// Values of the response's attributes (roles and groups an SP must not take as grants).
+    pub asserted: Vec<String>,
+}
+
+impl Signed {
+    /// Whether `identity` is one a trusted signature covers.
+    pub fn covers(&self, identity: &str) -> bool {
+        self.identities
+            .iter()
+            .any(|i| i.trim().eq_ignore_ascii_case(identity.trim()))
+    }
+}
+
+/// A scenario's control as the judge sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlState<'a> {
+    /// The scenario expects the positive outcome itself (or is a control).
+    Own,
+    /// The control reached its positive outcome.
+    Reached {
+        /// The control in words.
+        name: &'a str,
+    },
+    /// The control did not reach it (or could not run).
+    NotReached {
+        /// The control in words.
+        name: &'a str,
+        /// What it showed (or why it could not run).
+        observed: &'a str,
+    },
+}
+
+/// Everything the SP did in a scenario that the judge weighs.
+#[derive(Debug, Clone, Copy)]
+pub struct Seen<'a> {
+    /// The main observation (the session afterwards).
+    pub observation: &'a Observation,
+    /// A redirect to another origin after the response.
+    pub off_origin: Option<&'a str>,
+    /// The SP's own logout message, in a logout flow.
+    pub sp_logout: Option<&'a SpLogoutMessage>,
+    /// The witness URL and how many requests reached it, when the SP fetched it.
+    pub fetched: Option<(&'a str, usize)>,
+    /// What the IdP's signatures vouch for.
+    pub signed: &'a Signed,
+}
+
+/// The scenario as the judge weighs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Case<'a> {
+    /// What the SP must do.
+    pub expectation: &'a Expectation,
+    /// How binding the rule is.
+    pub level: Level,
+    /// The severity of the non-conformance alone (never `critical`: that takes evidence).
+    pub severity: Severity,
+    /// The scenario's logical user.
+    pub user: &'a str,
+    /// Whether the flow is a logout flow (the positive outcome is then "signed out").
+    pub logout_flow: bool,
+}
+
+/// Decides a scenario's verdict from everything it showed: the expectation against the
+/// observation, the SP's own logout message, a witness fetch, the control's result, and the
+/// severity from what happened.
+pub fn decide(
+    case: &Case<'_>,
+    seen: &Seen<'_>,
+    control: ControlState<'_>,
+    users: &dyn Identities,
+    refusals: Refusals<'_>,
+) -> Judgement {
+    let mut j = judge(
+        case.expectation,
+        case.level,
+        case.severity,
+        case.user,
+        seen.observation,
+        users,
+        seen.off_origin,
+        refusals,
+    );
+    if matches!(case.expectation, Expectation::SignedOut)
+        && let Some(message) = seen.sp_logout
+    {
+        j = logout_message(j, case.level, case.severity, message);
+    }
+    if case.logout_flow
+        && matches!(case.expectation, Expectation::SignedIn { .. })
+        && matches!(seen.observation, Observation::NotSignedIn { .. })
+        && j.status != Status::Pass
+    {
+        "the SP ended the session on a logout message it must refuse".clone_into(&mut j.reason);
+    }
+    if let Some((url, requests)) = seen.fetched {
+        j = Judgement {
+            status: Status::Fail,
+            severity: Some(Severity::Critical),
+            severity_reason: None,
+            reason: format!(
+                "the SP fetched {url} ({requests} request{}) while handling the response: it dereferences URLs from untrusted XML; {}",
+                if requests == 1 { "" } else { "s" },
+                j.reason
+            ),
+            expected: j.expected,
+        };
+    }
+    if let ControlState::NotReached { name, observed } = control
+        && matches!(j.status, Status::Pass | Status::Warn)
+        && rests_on_inaction(case, seen.observation)
+    {
+        return Judgement {
+            status: Status::Inconclusive,
+            severity: None,
+            severity_reason: None,
+            reason: format!(
+                "nothing was tested: the control ({name}) did not {} ({observed}), so the SP's {} may have any cause",
+                if case.logout_flow {
+                    "end the session"
+                } else {
+                    "sign in"
+                },
+                if case.logout_flow {
+                    "inaction"
+                } else {
+                    "refusal"
+                },
+            ),
+            expected: j.expected,
+        };
+    }
+    if j.status == Status::Fail {
+        let (severity, why) = severity(case, seen);
+        j.severity = Some(severity);
+        j.severity_reason = Some(why);
+    }
+    j
+}
+
+/// Whether a passing (or warning) judgement rests on the SP *not* doing something (no
+/// session, a session kept after a logout message, no redirect), which a control that does
+/// not reach its positive outcome makes meaningless.
+fn rests_on_inaction(case: &Case<'_>, observation: &Observation) -> bool {
+    match observation {
+        Observation::NotSignedIn { .. } => !case.logout_flow,
+        Observation::SignedIn { .. } => case.logout_flow,
+        Observation::Error { .. } => false,
+    }
+}
+
+/// The severity of a failure, from what happened, and why.
+fn severity(case: &Case<'_>, seen: &Seen<'_>) -> (Severity, String) {
+    if let Some((url, _)) = seen.fetched {
+        return (
+            Severity::Critical,
+            format!("critical: the SP fetched {url}, a URL only the response named"),
+        );
+    }
+    if let Observation::SignedIn { identity, role } = seen.observation {
+        if !case.logout_flow && !seen.signed.covers(identity) {
+            let why = if seen.signed.identities.is_empty() {
+                format!(
+                    "critical: {identity} signed in on a response no trusted signature covers (the identity was the attacker's to choose)"
+                )
+            } else {
+                format!(
+                    "critical: {identity} signed in, while the IdP signed for {}",
+                    seen.signed.identities.join(", ")
+                )
+            };
+            return (Severity::Critical, why);
+        }
+        if let (
+            Expectation::SignedIn {
+                role: Some(want), ..
+            },
+            Some(got),
+        ) = (case.expectation, role)
+            && !got.eq_ignore_ascii_case(want)
+            && seen
+                .signed
+                .asserted
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(got))
+        {
+            return (
+                Severity::Critical,
+                format!(
+                    "critical: the SP gave role {got}, which only the response's attributes asserted (expected {want})"
+                ),
+            );
+        }
+    }
+    (
+        case.severity,
+        format!(
+            "{}: the scenario's severity for this non-conformance; nothing forged was observed",
+            case.severity.as_str()
+        ),
+    )
 }
 
 /// Whether a refusal is the expected one: the reason (when one is named) and, for `clear`, an
@@ -719,11 +917,67 @@ mod tests {
         assert!(j.reason.contains("ghost"), "{}", j.reason);
     }
 
+    fn case(expectation: &Expectation) -> Case<'_> {
+        Case {
+            expectation,
+            level: Level::Must,
+            severity: Severity::High,
+            user: "member",
+            logout_flow: false,
+        }
+    }
+
+    fn seen<'a>(observation: &'a Observation, signed: &'a Signed) -> Seen<'a> {
+        Seen {
+            observation,
+            off_origin: None,
+            sp_logout: None,
+            fetched: None,
+            signed,
+        }
+    }
+
+    /// [`decide`] for a scenario of `case(e)` that is its own control.
+    fn own(e: &Expectation, o: &Observation, signed: &Signed) -> Judgement {
+        controlled(e, o, signed, ControlState::Own)
+    }
+
+    /// [`decide`] for a scenario of `case(e)` with `control`.
+    fn controlled(
+        e: &Expectation,
+        o: &Observation,
+        signed: &Signed,
+        control: ControlState<'_>,
+    ) -> Judgement {
+        decide(
+            &case(e),
+            &seen(o, signed),
+            control,
+            &users(),
+            Refusals::default(),
+        )
+    }
+
+    fn alice() -> Signed {
+        Signed {
+            identities: vec!["alice@corp.example".to_owned()],
+            asserted: vec!["admin".to_owned()],
+        }
+    }
+
     #[test]
     fn a_witness_fetch_fails_as_critical_even_when_the_sp_refused() {
-        let refused_ok = run(&REFUSED, Level::Must, &refused());
-        assert_eq!(refused_ok.status, Status::Pass);
-        let j = fetched(refused_ok, "http://127.0.0.1:9/w/t", 2);
+        let signed = alice();
+        let observed = refused();
+        let mut s = seen(&observed, &signed);
+        s.fetched = Some(("http://127.0.0.1:9/w/t", 2));
+        let j = decide(
+            &case(&REFUSED),
+            &s,
+            ControlState::Own,
+            &users(),
+            Refusals::default(),
+        );
         assert_eq!(j.status, Status::Fail);
         assert_eq!(j.severity, Some(Severity::Critical));
         assert!(
@@ -732,6 +986,111 @@ mod tests {
             "{}",
             j.reason
         );
+        assert!(
+            j.severity_reason
+                .as_deref()
+                .is_some_and(|r| r.contains("fetched"))
+        );
         assert_eq!(j.expected, "refused");
+    }
+
+    #[test]
+    fn critical_takes_another_identity_than_the_signed_one() {
+        let signed = alice();
+        // The signed identity accepted where a refusal was due: the rule's severity.
+        let o = signed_in("alice@corp.example");
+        let j = own(&REFUSED, &o, &signed);
+        assert_eq!(j.status, Status::Fail);
+        assert_eq!(j.severity, Some(Severity::High));
+        assert!(
+            j.severity_reason
+                .as_deref()
+                .is_some_and(|r| r.contains("nothing forged"))
+        );
+        // Another identity: critical, saying whom the IdP signed for.
+        let o = signed_in("admin@corp.example");
+        let j = own(&REFUSED, &o, &signed);
+        assert_eq!(j.severity, Some(Severity::Critical));
+        assert!(
+            j.severity_reason
+                .as_deref()
+                .is_some_and(|r| r.contains("while the IdP signed for alice@corp.example")),
+            "{:?}",
+            j.severity_reason
+        );
+        // Nothing signed at all: any session is a forgery.
+        let unsigned = Signed::default();
+        let o = signed_in("alice@corp.example");
+        let j = own(&REFUSED, &o, &unsigned);
+        assert_eq!(j.severity, Some(Severity::Critical));
+        // A role the attributes asserted is a privilege gained.
+        let e = Expectation::SignedIn {
+            user: "member".into(),
+            role: Some("member".into()),
+        };
+        let o = Observation::SignedIn {
+            identity: "alice@corp.example".into(),
+            role: Some("admin".into()),
+        };
+        let j = own(&e, &o, &signed);
+        assert_eq!(j.severity, Some(Severity::Critical));
+        let o = Observation::SignedIn {
+            identity: "alice@corp.example".into(),
+            role: Some("api".into()),
+        };
+        let j = own(&e, &o, &signed);
+        assert_eq!(j.severity, Some(Severity::High));
+    }
+
+    #[test]
+    fn a_refusal_whose_control_failed_is_inconclusive_never_a_pass() {
+        let signed = alice();
+        let o = refused();
+        let failed = ControlState::NotReached {
+            name: "a valid sp-initiated login as member, signed at the assertion",
+            observed: "refused (403 signature_missing)",
+        };
+        let j = controlled(&REFUSED, &o, &signed, failed);
+        assert_eq!(j.status, Status::Inconclusive);
+        assert_eq!(j.severity, None);
+        assert!(
+            j.reason.contains("signed at the assertion") && j.reason.contains("signature_missing"),
+            "{}",
+            j.reason
+        );
+        // The same refusal with a control that signed in: a pass.
+        let reached = ControlState::Reached { name: "x" };
+        assert_eq!(
+            controlled(&REFUSED, &o, &signed, reached).status,
+            Status::Pass
+        );
+        // A session where a refusal was due fails whatever the control showed.
+        let o = signed_in("admin@corp.example");
+        let j = controlled(&REFUSED, &o, &signed, failed);
+        assert_eq!(j.status, Status::Fail);
+        // no-effect with the signed identity signed in rests on an acceptance: not inconclusive.
+        let e = Expectation::NoEffect {
+            user: "member".into(),
+        };
+        let o = signed_in("alice@corp.example");
+        assert_eq!(controlled(&e, &o, &signed, failed).status, Status::Pass);
+        // A logout flow: a session kept after a bad LogoutRequest proves nothing when a valid
+        // one does not end it either.
+        let e = Expectation::SignedIn {
+            user: "member".into(),
+            role: None,
+        };
+        let mut c = case(&e);
+        c.logout_flow = true;
+        let o = signed_in("alice@corp.example");
+        let j = decide(
+            &c,
+            &seen(&o, &signed),
+            failed,
+            &users(),
+            Refusals::default(),
+        );
+        assert_eq!(j.status, Status::Inconclusive);
+        assert!(j.reason.contains("end the session"), "{}", j.reason);
     }
 }

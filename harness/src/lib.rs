@@ -7,13 +7,16 @@
 //! [`verdict`]; [`report`] writes reports from the verdicts alone. The [`witness`] listener
 //! records anything the SP fetches while it handles a hostile document.
 
+pub mod control;
 pub mod coverage;
 pub mod driver;
 pub mod engine;
 pub mod env;
+pub mod error;
 pub mod fuzz;
 pub mod judge;
 pub mod listing;
+pub mod profile;
 pub mod report;
 pub mod run;
 pub mod scenario;
@@ -21,6 +24,7 @@ pub mod support;
 pub mod target;
 pub mod template;
 pub mod verdict;
+pub mod vocabulary;
 pub mod waivers;
 pub mod witness;
 

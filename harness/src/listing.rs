@@ -36,12 +36,41 @@ pub fn json(catalogue: &Catalogue) -> String {
                 "user": s.file.user,
                 "requires": s.file.requires,
                 "expect": s.file.expect,
+                "control": control_words(s),
             })
         })
         .collect();
     let mut text = serde_json::to_string_pretty(&items).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// A scenario's control in words (`null` in JSON when it is its own control).
+fn control_words(scenario: &crate::scenario::Scenario) -> Option<String> {
+    match crate::control::derive(scenario) {
+        Ok(crate::control::Need::Own) => None,
+        Ok(crate::control::Need::One(c)) => Some(c.describe()),
+        Ok(crate::control::Need::AnyOf(cs)) => Some(
+            cs.iter()
+                .map(crate::control::Control::describe)
+                .collect::<Vec<_>>()
+                .join(", or "),
+        ),
+        Err(e) => Some(format!("invalid: {e}")),
+    }
+}
+
+/// Each scenario and its control: what the SP must accept for a refusal of the scenario to
+/// mean something.
+pub fn controls(catalogue: &Catalogue) -> String {
+    let width = catalogue.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for s in catalogue.iter() {
+        let control = control_words(s)
+            .unwrap_or_else(|| "(its own: it expects the positive outcome)".to_owned());
+        out.push_str(&format!("{:<width$}  {control}\n", s.id));
+    }
+    out
 }
 
 /// A Markdown table (the committed `scenarios/_catalogue.md`).

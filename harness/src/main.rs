@@ -14,6 +14,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use saml_harness::driver::DriverKind;
 use saml_harness::engine::{Event, RunOptions};
+use saml_harness::error::ExitCode as Code;
 use saml_harness::listing;
 use saml_harness::report::{self, Report};
 use saml_harness::run::{self, RunConfig, TargetChoice};
@@ -148,6 +149,10 @@ struct RunArgs {
     /// (headless Chromium through ChromeDriver, started on a free loopback port).
     #[arg(long, value_enum, default_value_t = DriverArg::Http)]
     driver: DriverArg,
+    /// Exit 1 when a scenario is inconclusive (its control did not reach its positive outcome,
+    /// so it tested nothing), as for a failure.
+    #[arg(long)]
+    strict: bool,
     /// With `--driver browser`: an existing WebDriver server (e.g. http://127.0.0.1:9515)
     /// instead of starting ChromeDriver.
     #[arg(long, value_name = "URL")]
@@ -304,6 +309,8 @@ enum ListFormat {
     Text,
     Json,
     Md,
+    /// Each scenario's control (the same exchange without the deviation).
+    Controls,
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
@@ -337,7 +344,7 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: failed to start the runtime: {e}");
-            return ExitCode::from(3);
+            return Code::Infrastructure.into();
         }
     };
     let code = match cli.command {
@@ -345,25 +352,25 @@ fn main() -> ExitCode {
         Command::List(args) => list_command(&args),
         Command::Schema => {
             print!("{}", scenario::json_schema());
-            0
+            Code::Passed
         }
         Command::Coverage => coverage_command(),
         Command::Idp {
             command: IdpCommand::Serve(args),
         } => match runtime.block_on(mock_idp::cli::serve(args)) {
-            Ok(()) => 0,
+            Ok(()) => Code::Passed,
             Err(e) => {
                 eprintln!("error: {e:#}");
-                2
+                Code::BadInput
             }
         },
         Command::Sp {
             command: SpCommand::Serve(args),
         } => match runtime.block_on(reference_sp::cli::serve(args)) {
-            Ok(()) => 0,
+            Ok(()) => Code::Passed,
             Err(e) => {
                 eprintln!("error: {e:#}");
-                2
+                Code::BadInput
             }
         },
         Command::Fuzz(args) => runtime.block_on(fuzz_command(args)),
@@ -371,10 +378,10 @@ fn main() -> ExitCode {
         Command::Reproduce(args) => runtime.block_on(reproduce_command(&args)),
         Command::Report { command } => report_command(command),
     };
-    ExitCode::from(code)
+    code.into()
 }
 
-async fn run_command(args: RunArgs) -> u8 {
+async fn run_command(args: RunArgs) -> Code {
     let mut config = RunConfig::new();
     config.target = match args.target {
         Some(path) => TargetChoice::File(path),
@@ -403,7 +410,10 @@ async fn run_command(args: RunArgs) -> u8 {
         step_timeout: Duration::from_secs(args.step_timeout.max(1)),
         scenario_timeout: Duration::from_secs(args.scenario_timeout.max(1)),
         driver,
+        controls: true,
     };
+    let strict = args.strict;
+    config.strict = strict;
     let report_dir = config.report_dir.clone();
 
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -432,7 +442,7 @@ async fn run_command(args: RunArgs) -> u8 {
                 );
             }
             let _ = writeln!(out, "reports written to {}", report_dir.display());
-            outcome.exit_code()
+            outcome.exit_code(strict)
         }
         Err(e) => {
             eprintln!("error: {e}");
@@ -441,7 +451,7 @@ async fn run_command(args: RunArgs) -> u8 {
     }
 }
 
-async fn fuzz_command(args: FuzzArgs) -> u8 {
+async fn fuzz_command(args: FuzzArgs) -> Code {
     use saml_harness::fuzz::{self, FuzzConfig, FuzzTarget};
     let mut config = FuzzConfig::new();
     config.target = match (args.target, args.in_process) {
@@ -588,9 +598,23 @@ fn print_summary(out: &mut impl std::io::Write, report: &Report) {
     let s = &report.summary;
     let _ = writeln!(
         out,
-        "{}: {} scenarios: {} passed, {} failed, {} warned, {} skipped, {} errored, {} waived",
-        report.target.name, s.total, s.passed, s.failed, s.warned, s.skipped, s.errored, s.waived
+        "{}: {} scenarios: {}",
+        report.target.name,
+        s.total,
+        s.counts()
     );
+    if s.inconclusive > 0 {
+        let _ = writeln!(
+            out,
+            "{} scenario(s) tested nothing: their control (the same exchange without the deviation) did not reach its positive outcome; see report.md (Controls)",
+            s.inconclusive
+        );
+    }
+    if let Some(profile) = &report.profile {
+        for c in &profile.contradictions {
+            let _ = writeln!(out, "warning: {c}");
+        }
+    }
     for stale in &s.stale_waivers {
         let _ = writeln!(
             out,
@@ -607,13 +631,13 @@ type Diagnosed = (
 );
 
 /// Loads the captures and diagnoses each; on bad input, prints why and gives exit code 2.
-async fn diagnosed(args: &CaptureArgs) -> Result<Diagnosed, u8> {
+async fn diagnosed(args: &CaptureArgs) -> Result<Diagnosed, Code> {
     use saml_harness::support::checks;
     let (captures, ctx) = match saml_harness::support::load::load(&args.request()).await {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("error: {e}");
-            return Err(2);
+            return Err(Code::BadInput);
         }
     };
     let mut diagnoses = Vec::new();
@@ -622,14 +646,14 @@ async fn diagnosed(args: &CaptureArgs) -> Result<Diagnosed, u8> {
             Ok(d) => diagnoses.push(d),
             Err(e) => {
                 eprintln!("error: {}: {e}", capture.label);
-                return Err(2);
+                return Err(Code::BadInput);
             }
         }
     }
     Ok((captures, diagnoses, ctx))
 }
 
-async fn reproduce_command(args: &ReproduceArgs) -> u8 {
+async fn reproduce_command(args: &ReproduceArgs) -> Code {
     use saml_harness::support::{render, reproduce};
     let (captures, diagnoses, ctx) = match diagnosed(&args.capture).await {
         Ok(d) => d,
@@ -680,13 +704,15 @@ async fn reproduce_command(args: &ReproduceArgs) -> u8 {
         .iter()
         .any(|r| r.verdict.status == Status::Error)
     {
-        3
+        Code::Infrastructure
+    } else if reproductions.iter().any(|r| !r.agrees) {
+        Code::Failures
     } else {
-        u8::from(reproductions.iter().any(|r| !r.agrees))
+        Code::Passed
     }
 }
 
-async fn diagnose_command(args: &DiagnoseArgs) -> u8 {
+async fn diagnose_command(args: &DiagnoseArgs) -> Code {
     use saml_harness::support::{redact, render};
     let (captures, diagnoses, ctx) = match diagnosed(&args.capture).await {
         Ok(d) => d,
@@ -704,17 +730,21 @@ async fn diagnose_command(args: &DiagnoseArgs) -> u8 {
             let redactor = redact::Redactor::for_captures(&captures, ctx.entered_email.as_deref());
             if let Err(e) = redact::write_bundle(path, &redactor, &captures, &diagnoses, &text) {
                 eprintln!("error: {e}");
-                return 3;
+                return Code::Infrastructure;
             }
             print!("{}", redactor.apply(&output));
             eprintln!("redacted bundle written to {}", path.display());
         }
         None => print!("{output}"),
     }
-    u8::from(diagnoses.iter().any(|d| d.failures().next().is_some()))
+    if diagnoses.iter().any(|d| d.failures().next().is_some()) {
+        Code::Failures
+    } else {
+        Code::Passed
+    }
 }
 
-fn list_command(args: &ListArgs) -> u8 {
+fn list_command(args: &ListArgs) -> Code {
     let catalogue =
         match run::load_catalogue(!args.no_embedded, &args.scenarios, &args.filters, None) {
             Ok(c) => c,
@@ -727,12 +757,13 @@ fn list_command(args: &ListArgs) -> u8 {
         ListFormat::Text => listing::text(&catalogue),
         ListFormat::Json => listing::json(&catalogue),
         ListFormat::Md => listing::markdown(&catalogue),
+        ListFormat::Controls => listing::controls(&catalogue),
     };
     print!("{text}");
-    0
+    Code::Passed
 }
 
-fn coverage_command() -> u8 {
+fn coverage_command() -> Code {
     let (rules, catalogue) = match (
         saml_harness::coverage::rules(),
         Catalogue::embedded().map_err(|e| e.to_string()),
@@ -740,33 +771,33 @@ fn coverage_command() -> u8 {
         (Ok(r), Ok(c)) => (r, c),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("error: {e}");
-            return 2;
+            return Code::BadInput;
         }
     };
     print!(
         "{}",
         saml_harness::coverage::render_markdown(&rules, &catalogue)
     );
-    0
+    Code::Passed
 }
 
-fn report_command(command: ReportCommand) -> u8 {
+fn report_command(command: ReportCommand) -> Code {
     match command {
         ReportCommand::Diff { old, new } => {
             let (old, new) = match (Report::load(&old), Report::load(&new)) {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(e), _) | (_, Err(e)) => {
                     eprintln!("error: {e}");
-                    return 2;
+                    return Code::BadInput;
                 }
             };
             let diff = report::diff(&old, &new);
             if diff.is_empty() {
                 println!("no change");
-                0
+                Code::Passed
             } else {
                 print!("{}", report::render_text(&diff));
-                1
+                Code::Failures
             }
         }
         ReportCommand::Merge { dirs, out } => {
@@ -776,7 +807,7 @@ fn report_command(command: ReportCommand) -> u8 {
                     Ok(r) => reports.push(r),
                     Err(e) => {
                         eprintln!("error: {e}");
-                        return 2;
+                        return Code::BadInput;
                     }
                 }
             }
@@ -784,17 +815,21 @@ fn report_command(command: ReportCommand) -> u8 {
                 Ok(m) => m,
                 Err(e) => {
                     eprintln!("error: {e}");
-                    return 2;
+                    return Code::BadInput;
                 }
             };
             if let Err(e) = report::write_report(&out, &merged) {
                 eprintln!("error: {e}");
-                return 3;
+                return Code::Infrastructure;
             }
             let mut stdout = std::io::stdout().lock();
             print_summary(&mut stdout, &merged);
             let _ = writeln!(stdout, "merged report written to {}", out.display());
-            u8::from(merged.results.iter().any(|r| r.status == Status::Fail))
+            if merged.results.iter().any(|r| r.status == Status::Fail) {
+                Code::Failures
+            } else {
+                Code::Passed
+            }
         }
     }
 }

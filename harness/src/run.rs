@@ -15,6 +15,7 @@ use crate::driver::DriverKind;
 use crate::driver::browser::{Browser, BrowserOptions};
 use crate::engine::{self, Event, RunOptions};
 use crate::env::{EnvOptions, Environment, SpLaunch};
+use crate::error::{Error, ExitCode};
 use crate::report::{self, Report, ReportDiff};
 use crate::scenario::{Catalogue, Scenario};
 use crate::target::Target;
@@ -62,6 +63,8 @@ pub struct RunConfig {
     /// With the browser driver: an existing WebDriver server, instead of the ChromeDriver the
     /// harness starts.
     pub webdriver: Option<String>,
+    /// Whether inconclusive scenarios fail the run (exit code 1).
+    pub strict: bool,
 }
 
 impl RunConfig {
@@ -81,6 +84,7 @@ impl RunConfig {
             key_type: KeyType::Rsa2048,
             idp_state: None,
             webdriver: None,
+            strict: false,
         }
     }
 }
@@ -105,41 +109,24 @@ pub struct RunOutcome {
 }
 
 impl RunOutcome {
-    /// The exit code: 0 all passed or waived (warnings and skips included), 1 conformance
-    /// failures, 3 harness or infrastructure errors (which win: results are incomplete).
-    pub fn exit_code(&self) -> u8 {
+    /// The exit code: all passed or waived (warnings, skips and inconclusive scenarios
+    /// included, unless `strict`), conformance failures, or harness and infrastructure errors
+    /// (which win: results are incomplete; an interrupted run is incomplete too).
+    pub fn exit_code(&self, strict: bool) -> ExitCode {
         let has = |s: Status| self.report.results.iter().any(|r| r.status == s);
         if self.interrupted || has(Status::Error) {
-            3
-        } else if has(Status::Fail) {
-            1
+            ExitCode::Infrastructure
+        } else if has(Status::Fail) || (strict && has(Status::Inconclusive)) {
+            ExitCode::Failures
         } else {
-            0
+            ExitCode::Passed
         }
     }
 }
 
-/// Why a run could not produce verdicts.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RunError {
-    /// Bad input or configuration (exit code 2).
-    #[error("{0}")]
-    Input(String),
-    /// The harness or the SP's infrastructure failed (exit code 3).
-    #[error("{0}")]
-    Infrastructure(String),
-}
-
-impl RunError {
-    /// The exit code.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            RunError::Input(_) => 2,
-            RunError::Infrastructure(_) => 3,
-        }
-    }
-}
+/// Why a run could not produce verdicts: bad input or configuration (exit code 2), or the
+/// harness or the SP's infrastructure (exit code 3).
+pub type RunError = Error;
 
 /// Loads the catalogue a run or a listing uses.
 pub fn load_catalogue(
@@ -149,18 +136,18 @@ pub fn load_catalogue(
     shard: Option<(usize, usize)>,
 ) -> Result<Catalogue, RunError> {
     let mut catalogue = if embedded {
-        Catalogue::embedded().map_err(|e| RunError::Input(e.to_string()))?
+        Catalogue::embedded().map_err(|e| Error::input(e.to_string()))?
     } else {
         Catalogue::default()
     };
     for dir in dirs {
         catalogue
             .add_dir(dir)
-            .map_err(|e| RunError::Input(e.to_string()))?;
+            .map_err(|e| Error::input(e.to_string()))?;
     }
     catalogue
         .filter(filters)
-        .map_err(|e| RunError::Input(e.to_string()))?;
+        .map_err(|e| Error::input(e.to_string()))?;
     if let Some((k, n)) = shard {
         catalogue.shard(k, n);
     }
@@ -182,20 +169,20 @@ pub async fn run(
         config.shard,
     )?;
     if catalogue.is_empty() {
-        return Err(RunError::Input(
+        return Err(Error::input(
             "no scenarios selected (check --filter, --shard and --scenarios)".to_owned(),
         ));
     }
     let (target, launch, default_waivers) = match &config.target {
         TargetChoice::EmbeddedReference { weaken } => (
-            Target::embedded_reference_sp().map_err(|e| RunError::Input(e.to_string()))?,
+            Target::embedded_reference_sp().map_err(|e| Error::input(e.to_string()))?,
             SpLaunch::InProcessReference {
                 weaken: weaken.clone(),
             },
             None,
         ),
         TargetChoice::File(path) => (
-            Target::load(path).map_err(|e| RunError::Input(e.to_string()))?,
+            Target::load(path).map_err(|e| Error::input(e.to_string()))?,
             SpLaunch::FromTarget,
             Some(waiver_path_for(path)),
         ),
@@ -205,11 +192,11 @@ pub async fn run(
         .clone()
         .or(default_waivers.filter(|p| p.exists()))
     {
-        Some(path) => Waivers::load(&path).map_err(|e| RunError::Input(e.to_string()))?,
+        Some(path) => Waivers::load(&path).map_err(|e| Error::input(e.to_string()))?,
         None => Waivers::none(),
     };
     let baseline = match &config.baseline {
-        Some(dir) => Some(Report::load(dir).map_err(|e| RunError::Input(e.to_string()))?),
+        Some(dir) => Some(Report::load(dir).map_err(|e| Error::input(e.to_string()))?),
         None => None,
     };
 
@@ -224,8 +211,8 @@ pub async fn run(
     })
     .await
     .map_err(|e| match e {
-        crate::env::EnvError::Target(t) => RunError::Input(t.to_string()),
-        other => RunError::Infrastructure(other.to_string()),
+        crate::env::EnvError::Target(t) => Error::input(t.to_string()),
+        other => Error::harness(other.to_string()),
     })?;
     let env = Arc::new(env);
     let notes = env.notes().to_vec();
@@ -244,7 +231,7 @@ pub async fn run(
                 if let Ok(env) = Arc::try_unwrap(env) {
                     env.stop().await;
                 }
-                return Err(RunError::Infrastructure(e.to_string()));
+                return Err(Error::harness(e.to_string()));
             }
         },
     };
@@ -273,10 +260,15 @@ pub async fn run(
         browser.clone(),
         tx,
     );
-    let (mut verdicts, interrupted) = tokio::select! {
-        verdicts = engine_run => (verdicts, false),
-        () = cancel => (Vec::new(), true),
+    let (outcome, interrupted) = tokio::select! {
+        outcome = engine_run => (outcome, false),
+        () = cancel => (engine::Outcome::default(), true),
     };
+    let engine::Outcome {
+        mut verdicts,
+        controls,
+        profile,
+    } = outcome;
     let _ = collector.await;
     // Every session closed and every process the harness started ended, interrupted or not.
     if let Some(browser) = browser {
@@ -300,9 +292,10 @@ pub async fn run(
         duration,
         verdicts,
         stale,
+        controls,
+        profile,
     );
-    report::write_report(&config.report_dir, &report)
-        .map_err(|e| RunError::Infrastructure(e.to_string()))?;
+    report::write_report(&config.report_dir, &report).map_err(|e| Error::harness(e.to_string()))?;
     let diff = baseline.as_ref().map(|old| report::diff(old, &report));
     Ok(RunOutcome {
         report,

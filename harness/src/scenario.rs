@@ -49,6 +49,8 @@ pub struct ScenarioFile {
     pub steps: Vec<Step>,
     /// Names of reference-SP weakenings this scenario detects (the harness's self-test runs
     /// the catalogue against `reference-sp --weaken X` and expects exactly these to fail).
+    /// With `layouts`, `NAME@LAYOUT` is caught by that layout's variant only (a wrapping that
+    /// the Response signature stops in `both` still reaches the assertion in `assertion`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub catches: Vec<String>,
     /// Run the scenario once per signing layout listed, as `ID/LAYOUT` (for example
@@ -63,6 +65,42 @@ pub struct ScenarioFile {
     pub plan: Plan,
     /// What the SP is expected to do.
     pub expect: Expectation,
+    /// How this scenario's control differs from the one the harness derives. Every scenario
+    /// whose expectation is short of the positive outcome (signed in as the user the plan
+    /// signs for; after a logout flow, signed out) has a control: the same exchange without
+    /// the deviation, which must reach the positive outcome on the SP for a refusal of the
+    /// scenario to prove anything. The harness derives it (the plan without alterations,
+    /// tamperings, attacker keys, weak algorithms or wrong bindings, the user the plan signs
+    /// for, a plain login instead of a replay, no IdP outage); a scenario whose deviation is
+    /// elsewhere (a setting, a step, the signing layout) says so here.
+    #[serde(default, skip_serializing_if = "ControlOverride::is_empty")]
+    pub control: ControlOverride,
+}
+
+/// What a scenario's control takes instead of what the harness derives.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ControlOverride {
+    /// The control's settings instead of the scenario's (when the deviation is a setting, e.g.
+    /// `[]` for a password login refused because SSO is enforced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<Vec<String>>,
+    /// The control's steps instead of the scenario's (IdP outages are always left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<Step>>,
+    /// The control's user instead of the one the plan signs for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The control's signing layout (when the deviation is the layout).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<mock_idp::plan::SigningLayout>,
+}
+
+impl ControlOverride {
+    /// Whether nothing is overridden.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 fn default_user() -> String {
@@ -410,6 +448,7 @@ pub(crate) fn toml_error_parts(
 
 impl Scenario {
     /// Parses and checks one scenario's text.
+    #[allow(clippy::needless_pass_by_value)] // the origin is kept in the scenario
     pub fn parse(id: &str, origin: Origin, text: &str) -> Result<Self, ScenarioError> {
         let fail = |line, column, message| ScenarioError {
             file: origin.display(id),
@@ -505,6 +544,68 @@ impl Scenario {
                 ),
             ));
         }
+        if file.severity == Severity::Critical {
+            return Err(fail(
+                field_line("severity"),
+                None,
+                "severity `critical` is decided by what the SP does (another identity signed in than the signed one, a privilege gained, a fetch the witness saw); give the severity of the non-conformance alone (`high` at most)".to_owned(),
+            ));
+        }
+        let vocabulary = |needle: &str, e: crate::vocabulary::UnknownName| {
+            fail(
+                crate::vocabulary::line_of(text, needle),
+                None,
+                e.to_string(),
+            )
+        };
+        for name in &file.requires.capabilities {
+            crate::vocabulary::check_capability(name).map_err(|e| vocabulary(name, e))?;
+        }
+        let step_settings = |steps: &[Step]| {
+            steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::Set { setting } => Some(setting.clone()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        for setting in file
+            .requires
+            .settings
+            .iter()
+            .cloned()
+            .chain(step_settings(&file.steps))
+            .chain(file.control.settings.iter().flatten().cloned())
+            .chain(
+                file.control
+                    .steps
+                    .as_deref()
+                    .map(step_settings)
+                    .unwrap_or_default(),
+            )
+        {
+            crate::vocabulary::check_setting(&setting).map_err(|e| vocabulary(&setting, e))?;
+        }
+        for c in &file.catches {
+            if let Some((_, layout)) = c.split_once('@') {
+                let listed = file.layouts.iter().any(|l| {
+                    serde_json::to_value(l)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        == Some(layout.to_owned())
+                });
+                if !listed {
+                    return Err(fail(
+                        field_line("catches"),
+                        None,
+                        format!(
+                            "`catches` names `{c}`, but `{layout}` is not one of this scenario's `layouts`"
+                        ),
+                    ));
+                }
+            }
+        }
         if !file.layouts.is_empty() && file.plan.signing.layout.is_some() {
             return Err(fail(
                 field_line("layouts"),
@@ -512,11 +613,21 @@ impl Scenario {
                 "`layouts` runs the scenario once per layout; remove `signing.layout` from the plan".to_owned(),
             ));
         }
-        Ok(Self {
+        let scenario = Self {
             id: id.to_owned(),
-            origin,
+            origin: origin.clone(),
             file,
-        })
+        };
+        for variant in scenario.clone().expand() {
+            crate::control::derive(&variant).map_err(|e| {
+                fail(
+                    field_line("[expect]").or_else(|| field_line("expect")),
+                    None,
+                    e.to_string(),
+                )
+            })?;
+        }
+        Ok(scenario)
     }
 
     /// The scenarios this file stands for: itself, or one variant per listed layout.
@@ -535,6 +646,17 @@ impl Scenario {
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default();
+                // `weakening@layout` is caught by that layout's variant only.
+                file.catches = self
+                    .file
+                    .catches
+                    .iter()
+                    .filter_map(|c| match c.split_once('@') {
+                        Some((w, l)) if l == name => Some(w.to_owned()),
+                        Some(_) => None,
+                        None => Some(c.clone()),
+                    })
+                    .collect();
                 file.title = format!("{} ({name} signed)", file.title);
                 Scenario {
                     id: format!("{}/{name}", self.id),

@@ -209,7 +209,9 @@ pub struct ApiSection {
     pub identity: Extractor,
 }
 
-/// Reads one value out of a body.
+/// Reads one value out of a body: a JSON pointer's string, or a regular expression's first
+/// capture group (the whole match without one), with HTML character references decoded
+/// (`&amp;`, `&#39;`, `&#x3a;`...), since error pages escape what they quote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Extractor {
@@ -233,10 +235,51 @@ impl Extractor {
                 captures
                     .get(1)
                     .or_else(|| captures.get(0))
-                    .map(|m| m.as_str().to_owned())
+                    .map(|m| unescape_html(m.as_str()))
             }
         }
     }
+}
+
+/// Decodes the HTML character references a page uses for what it quotes: the five named ones
+/// and numeric ones (decimal and hex); anything else is left as written.
+fn unescape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let decoded = tail.find(';').filter(|&end| end <= 10).and_then(|end| {
+            let name = &tail[1..end];
+            let c = match name {
+                "amp" => Some('&'),
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                _ => name
+                    .strip_prefix("#x")
+                    .or_else(|| name.strip_prefix("#X"))
+                    .map(|h| u32::from_str_radix(h, 16))
+                    .or_else(|| name.strip_prefix('#').map(str::parse::<u32>))
+                    .and_then(Result::ok)
+                    .and_then(char::from_u32),
+            }?;
+            Some((c, end + 1))
+        });
+        match decoded {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &tail[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A logical user.
@@ -408,6 +451,20 @@ impl Target {
                     .map_err(|e| invalid(format!("invalid regex `{pattern}`: {e}")))?;
             }
         }
+        let at = |needle: &str, e: crate::vocabulary::UnknownName| TargetError::Invalid {
+            file: source.to_owned(),
+            line: crate::vocabulary::line_of(text, needle),
+            message: e.to_string(),
+        };
+        for name in file.capabilities.keys() {
+            crate::vocabulary::check_capability(name).map_err(|e| at(name, e))?;
+        }
+        for setting in &file.defaults.settings {
+            crate::vocabulary::check_setting(setting).map_err(|e| at(setting, e))?;
+        }
+        for name in file.hooks.keys() {
+            crate::vocabulary::check_hook(name).map_err(|e| at(name, e))?;
+        }
         if file.users.is_empty() {
             return Err(invalid(
                 "`[users]` needs at least one user (scenarios use `member` by default)".to_owned(),
@@ -553,6 +610,14 @@ mod tests {
         assert_eq!(
             Extractor::JsonPointer("/email".into()).extract("<html>"),
             None
+        );
+        assert_eq!(
+            Extractor::Regex("<p>(.*)</p>".into())
+                .extract(
+                    "<p>SAML message &quot;x&quot; &#40;no&#x29; &amp; &#39;y&#39; &bogus; &</p>"
+                )
+                .as_deref(),
+            Some("SAML message \"x\" (no) & 'y' &bogus; &")
         );
     }
 }

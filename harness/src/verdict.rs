@@ -17,6 +17,9 @@ pub enum Status {
     Warn,
     /// Not run, with the reason (the target lacks a capability or a hook).
     Skip,
+    /// Ran, but proves nothing: the scenario's control (the same exchange without the
+    /// deviation) did not reach its positive outcome, so a refusal may have had any cause.
+    Inconclusive,
     /// The harness or the SP's infrastructure failed (timeout, unreachable, bad target file).
     Error,
     /// A failure listed in the target's waiver file.
@@ -25,11 +28,12 @@ pub enum Status {
 
 impl Status {
     /// Every status, in report order.
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Pass,
         Status::Fail,
         Status::Warn,
         Status::Skip,
+        Status::Inconclusive,
         Status::Error,
         Status::Waived,
     ];
@@ -41,7 +45,23 @@ impl Status {
             Status::Fail => "fail",
             Status::Warn => "warn",
             Status::Skip => "skip",
+            Status::Inconclusive => "inconclusive",
             Status::Error => "error",
+            Status::Waived => "waived",
+        }
+    }
+}
+
+impl Status {
+    /// The word for a count of this status (`3 passed`, `1 inconclusive`).
+    pub fn counted(self) -> &'static str {
+        match self {
+            Status::Pass => "passed",
+            Status::Fail => "failed",
+            Status::Warn => "warned",
+            Status::Skip => "skipped",
+            Status::Inconclusive => "inconclusive",
+            Status::Error => "errored",
             Status::Waived => "waived",
         }
     }
@@ -202,6 +222,10 @@ pub struct Verdict {
     /// The severity, for failures (and waived failures).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
+    /// Why the severity is what it is (`critical` needs evidence: another identity signed in,
+    /// a privilege gained, a fetch the witness saw).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_reason: Option<String>,
     /// The level of the rule.
     pub level: Level,
     /// What was expected, in words (`signed in as alice@corp.example`, `refused`).
@@ -220,6 +244,37 @@ pub struct Verdict {
     /// The structured expectation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expectation: Option<Expectation>,
+    /// The scenario's control and what it showed (absent: the scenario expects the positive
+    /// outcome itself, or did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<ControlRef>,
     /// The trace.
     pub evidence: Evidence,
+}
+
+/// One control of a run: the exchange, what it showed, and how many scenarios rest on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlSummary {
+    /// The control in words.
+    pub name: String,
+    /// Whether it reached its positive outcome.
+    pub reached: bool,
+    /// What it showed (or why it could not run).
+    pub observed: String,
+    /// How many scenarios of the run name it as their control.
+    pub used_by: usize,
+    /// Whether it is one of the SP profile's probes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub probe: bool,
+}
+
+/// A scenario's control, as its verdict names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlRef {
+    /// The control in words (`a valid sp-initiated login as member, signed at the assertion`).
+    pub name: String,
+    /// Whether it reached its positive outcome.
+    pub reached: bool,
+    /// What it showed (`signed in as alice@corp.example`, `refused (403 signature_invalid)`).
+    pub observed: String,
 }

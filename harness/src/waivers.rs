@@ -241,7 +241,7 @@ impl Waivers {
                 match verdict.status {
                     Status::Fail | Status::Waived => used.needed = true,
                     Status::Pass | Status::Warn => used.passing.push(verdict.id.clone()),
-                    Status::Skip | Status::Error => used.inconclusive = true,
+                    Status::Skip | Status::Inconclusive | Status::Error => used.inconclusive = true,
                 }
             }
             if verdict.status == Status::Fail {
@@ -309,6 +309,8 @@ mod tests {
             title: format!("title of {id}"),
             status,
             severity: (status == Status::Fail).then_some(Severity::Critical),
+            severity_reason: None,
+            control: None,
             level: Level::Must,
             expected: "refused".to_owned(),
             observed: "signed in as alice@corp.example".to_owned(),

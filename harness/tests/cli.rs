@@ -85,7 +85,7 @@ fn a_conformance_failure_exits_1_and_lands_in_junit() {
     // so "signed in" fails against a correct SP.
     std::fs::write(
         dir.join("expects-unsigned-accepted.toml"),
-        "title = \"wrong on purpose\"\nspec = [\"test\"]\nlevel = \"must\"\nseverity = \"critical\"\n[plan]\nsigning = { layout = \"none\" }\n[expect]\noutcome = \"signed-in\"\nas = \"member\"\n",
+        "title = \"wrong on purpose\"\nspec = [\"test\"]\nlevel = \"must\"\nseverity = \"high\"\n[plan]\nsigning = { layout = \"none\" }\n[expect]\noutcome = \"signed-in\"\nas = \"member\"\n",
     )
     .expect("write");
     let out = harness(
@@ -110,7 +110,7 @@ fn a_conformance_failure_exits_1_and_lands_in_junit() {
     );
     let stdout = text(&out.stdout);
     assert!(
-        stdout.contains("FAIL   wrong/expects-unsigned-accepted [critical]"),
+        stdout.contains("FAIL   wrong/expects-unsigned-accepted [high]"),
         "{stdout}"
     );
     let junit = std::fs::read_to_string(cwd.path().join("out/junit.xml")).expect("junit");

@@ -20,7 +20,7 @@ async fn replay(dir: &std::path::Path, weaken: Vec<Weakening>, report: &str) -> 
         .await
         .expect("the replay runs");
     let statuses = outcome.report.results.iter().map(|r| r.status).collect();
-    (outcome.exit_code(), statuses)
+    (outcome.exit_code(true).code(), statuses)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,7 +37,7 @@ async fn http_fuzzing_shrinks_a_weakening_to_a_scenario_that_run_replays() {
     let outcome = fuzz(config).await.expect("the fuzz run");
     let result = &outcome.report.result;
     assert_eq!(result.errors, 0, "{:?}", result.error_samples);
-    assert_eq!(outcome.exit_code(), 1, "{result:?}");
+    assert_eq!(outcome.exit_code().code(), 1, "{result:?}");
     let failure = &result.failures[0];
     assert!(
         failure.minimal.alter.len() + failure.minimal.tamper.len() <= 2,

@@ -10,6 +10,8 @@
 //!   traces as over HTTP; the HTML report and the mock IdP's login page work for a person.
 //! - `node_saml`: the catalogue against the node-saml target app (needs Node.js and the
 //!   app's npm packages, which `cargo xtask setup` installs).
+//! - `trust`: transport failures are errors, refusals without a passing control are
+//!   inconclusive, target-file typos stop the run, verdicts do not depend on `--jobs`.
 
 mod browser;
 mod catalogue;
@@ -18,3 +20,4 @@ mod node_saml;
 mod reference;
 mod self_test;
 mod support;
+mod trust;

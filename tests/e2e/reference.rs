@@ -16,7 +16,26 @@ async fn every_scenario_passes_against_the_reference_sp_and_the_baseline_holds()
     .await;
     let bad = not_passing(&outcome);
     assert!(bad.is_empty(), "not passing:\n{}", bad.join("\n"));
-    assert_eq!(outcome.exit_code(), 0);
+    assert_eq!(
+        outcome.exit_code(true).code(),
+        0,
+        "nothing inconclusive either"
+    );
+    assert_eq!(outcome.report.summary.inconclusive, 0);
+    assert!(
+        outcome
+            .report
+            .results
+            .iter()
+            .all(|r| r.control.as_ref().is_none_or(|c| c.reached)),
+        "every control reaches its positive outcome on the reference SP"
+    );
+    let profile = outcome.report.profile.as_ref().expect("a profile");
+    assert!(
+        profile.contradictions.is_empty(),
+        "{:?}",
+        profile.contradictions
+    );
     assert_eq!(
         outcome.report.summary.total, outcome.report.summary.passed,
         "every scenario passes"

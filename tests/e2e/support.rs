@@ -42,11 +42,7 @@ pub(crate) async fn run_with(
     filters: &[&str],
     driver: DriverKind,
 ) -> RunOutcome {
-    let mut config = RunConfig::new();
-    config.target = target;
-    config.report_dir = report_dir.to_owned();
-    config.filters = filters.iter().map(|f| (*f).to_owned()).collect();
-    config.idp_state = Some(idp_state());
+    let mut config = run_config(target, report_dir, filters);
     config.options.driver = driver;
     config.options.jobs = RunOptions::default_jobs(driver);
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
@@ -58,6 +54,17 @@ pub(crate) async fn run_with(
             ),
             DriverKind::Http => panic!("the run did not start: {e}"),
         })
+}
+
+/// The configuration of a run of the embedded catalogue against `target`, over HTTP, with the
+/// test binary's shared mock-IdP keys.
+pub(crate) fn run_config(target: TargetChoice, report_dir: &Path, filters: &[&str]) -> RunConfig {
+    let mut config = RunConfig::new();
+    config.target = target;
+    config.report_dir = report_dir.to_owned();
+    config.filters = filters.iter().map(|f| (*f).to_owned()).collect();
+    config.idp_state = Some(idp_state());
+    config
 }
 
 /// Where tests leave screenshots for people to look at: `$SAML_HARNESS_SCREENSHOTS`, when set.

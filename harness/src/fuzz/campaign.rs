@@ -199,14 +199,14 @@ impl Regressions {
     pub fn load(path: &Path) -> Result<Self, FuzzError> {
         match std::fs::read_to_string(path) {
             Ok(text) => serde_json::from_str(&text).map_err(|e| {
-                FuzzError::Input(format!(
+                crate::error::Error::input(format!(
                     "failed to read regression file {}: line {}: {e}",
                     path.display(),
                     e.line()
                 ))
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(FuzzError::Input(format!(
+            Err(e) => Err(crate::error::Error::input(format!(
                 "failed to read regression file {}: {e}",
                 path.display()
             ))),
@@ -215,15 +215,15 @@ impl Regressions {
 
     fn save(&self, path: &Path) -> Result<(), FuzzError> {
         let text = serde_json::to_string_pretty(self).map_err(|e| {
-            FuzzError::Infrastructure(format!("failed to serialize regressions: {e}"))
+            crate::error::Error::harness(format!("failed to serialize regressions: {e}"))
         })?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
-                FuzzError::Infrastructure(format!("failed to create {}: {e}", dir.display()))
+                crate::error::Error::harness(format!("failed to create {}: {e}", dir.display()))
             })?;
         }
         crate::report::write_atomically(path, format!("{text}\n").as_bytes())
-            .map_err(|e| FuzzError::Infrastructure(e.to_string()))
+            .map_err(|e| crate::error::Error::harness(e.to_string()))
     }
 }
 
@@ -243,7 +243,7 @@ pub async fn run(
     let users = executor.users();
     for needed in ["member", "admin", "attacker"] {
         if !users.contains_key(needed) {
-            return Err(FuzzError::Input(format!(
+            return Err(crate::error::Error::input(format!(
                 "the target has no user `{needed}` in [users]; the fuzzer signs in `member`, forges `admin` and splits text for `attacker` (an account whose email starts with the admin's)"
             )));
         }
@@ -306,7 +306,7 @@ pub async fn run(
         let mut trees = Vec::with_capacity(n);
         for _ in 0..n {
             let tree = strategy.new_tree(&mut runner).map_err(|e| {
-                FuzzError::Infrastructure(format!("failed to generate a case: {e}"))
+                crate::error::Error::harness(format!("failed to generate a case: {e}"))
             })?;
             trees.push(tree);
         }
@@ -495,7 +495,12 @@ fn write_scenario(
         expected_words(&verdict)
     );
     let mut file = scenario_file(&failure.minimal, &verdict, title);
-    file.severity = failure.severity;
+    // A scenario file gives the severity of the non-conformance; `critical` is the judge's,
+    // from what the SP does when the scenario runs.
+    file.severity = match failure.severity {
+        Severity::Critical => Severity::High,
+        other => other,
+    };
     file.description = Some(format!(
         "Found by `saml-harness fuzz` and shrunk to this plan. What the oracle saw in it: {}.",
         verdict
@@ -506,20 +511,21 @@ fn write_scenario(
             .join("; ")
     ));
     let text = toml::to_string(&file)
-        .map_err(|e| FuzzError::Infrastructure(format!("failed to write a scenario: {e}")))?;
+        .map_err(|e| crate::error::Error::harness(format!("failed to write a scenario: {e}")))?;
     let id = format!("fuzz-s{}-{n}", options.seed);
     let path = options.scenario_dir.join(format!("{id}.toml"));
     // The file must load as a scenario, or it is of no use to anyone.
-    Scenario::parse(&id, Origin::File(path.clone()), &text)
-        .map_err(|e| FuzzError::Infrastructure(format!("a written scenario does not load: {e}")))?;
+    Scenario::parse(&id, Origin::File(path.clone()), &text).map_err(|e| {
+        crate::error::Error::harness(format!("a written scenario does not load: {e}"))
+    })?;
     std::fs::create_dir_all(&options.scenario_dir).map_err(|e| {
-        FuzzError::Infrastructure(format!(
+        crate::error::Error::harness(format!(
             "failed to create {}: {e}",
             options.scenario_dir.display()
         ))
     })?;
     crate::report::write_atomically(&path, text.as_bytes())
-        .map_err(|e| FuzzError::Infrastructure(e.to_string()))?;
+        .map_err(|e| crate::error::Error::harness(e.to_string()))?;
     Ok(path)
 }
 

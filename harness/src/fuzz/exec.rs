@@ -72,17 +72,17 @@ impl InProcess {
     /// A mock IdP with fresh keys and the reference SP's default settings, with `weaken`
     /// turned off; users and URLs from the embedded reference target.
     pub fn new(weaken: &[Weakening], key_type: KeyType) -> Result<Self, FuzzError> {
-        let target =
-            Target::embedded_reference_sp().map_err(|e| FuzzError::Input(e.to_string()))?;
+        let target = Target::embedded_reference_sp()
+            .map_err(|e| crate::error::Error::input(e.to_string()))?;
         let mut vars = target
             .vars(Some("http://sp.fuzz.test"))
-            .map_err(|e| FuzzError::Input(e.to_string()))?;
+            .map_err(|e| crate::error::Error::input(e.to_string()))?;
         let idp_entity = "http://idp.fuzz.test/metadata";
         vars.set("idp.entity_id", idp_entity)
             .set("idp.base_url", "http://idp.fuzz.test")
             .set("witness.url", "http://127.0.0.1:9/fuzz-witness");
-        let keys =
-            KeyStore::generate(key_type).map_err(|e| FuzzError::Infrastructure(e.to_string()))?;
+        let keys = KeyStore::generate(key_type)
+            .map_err(|e| crate::error::Error::harness(e.to_string()))?;
         let idp = Idp::new(
             IdpSettings {
                 entity_id: idp_entity.to_owned(),
@@ -100,7 +100,7 @@ impl InProcess {
         let sp = SpEntry::new(&sp_entity, &acs);
         idp.register_entry(sp.clone());
         let connection = Connection::from_metadata(&idp.metadata_xml()).map_err(|e| {
-            FuzzError::Infrastructure(format!("failed to read the mock IdP's metadata: {e}"))
+            crate::error::Error::harness(format!("failed to read the mock IdP's metadata: {e}"))
         })?;
         let users = target
             .file
@@ -261,7 +261,14 @@ impl OverHttp {
             })
             .collect();
         let (tx, _rx) = mpsc::unbounded_channel();
-        let verdicts = engine::run(Arc::clone(&self.env), scenarios, self.options, None, tx).await;
+        // The oracle judges fuzz cases itself, plan by plan: no controls, no profile.
+        let options = RunOptions {
+            controls: false,
+            ..self.options
+        };
+        let verdicts = engine::run(Arc::clone(&self.env), scenarios, options, None, tx)
+            .await
+            .verdicts;
         let by_id: BTreeMap<&str, &crate::verdict::Verdict> =
             verdicts.iter().map(|v| (v.id.as_str(), v)).collect();
         (0..cases.len())
@@ -302,9 +309,14 @@ impl OverHttp {
 /// The scenario a plan and its oracle verdict make.
 pub fn scenario_file(plan: &Plan, verdict: &oracle::Verdict, title: String) -> ScenarioFile {
     let severity = match verdict.expected() {
-        oracle::Expected::Refused => verdict.refusal_severity(),
+        // A scenario file gives the severity of the non-conformance alone; `critical` is the
+        // judge's, from what the SP does (another identity signed in).
+        oracle::Expected::Refused => match verdict.refusal_severity() {
+            crate::scenario::Severity::Critical => crate::scenario::Severity::High,
+            other => other,
+        },
         oracle::Expected::SignedIn => crate::scenario::Severity::Medium,
-        oracle::Expected::Either => crate::scenario::Severity::Critical,
+        oracle::Expected::Either => crate::scenario::Severity::High,
     };
     ScenarioFile {
         title,
@@ -322,5 +334,6 @@ pub fn scenario_file(plan: &Plan, verdict: &oracle::Verdict, title: String) -> S
         layouts: Vec::new(),
         plan: plan.clone(),
         expect: verdict.expectation(),
+        control: crate::scenario::ControlOverride::default(),
     }
 }

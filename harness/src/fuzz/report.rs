@@ -109,14 +109,15 @@ pub fn render_markdown(report: &FuzzReport) -> String {
 /// Writes `fuzz.json` and `fuzz.md` into `dir`.
 pub fn write(dir: &Path, report: &FuzzReport) -> Result<(), FuzzError> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        FuzzError::Infrastructure(format!("failed to create {}: {e}", dir.display()))
+        crate::error::Error::harness(format!("failed to create {}: {e}", dir.display()))
     })?;
-    let json = serde_json::to_string_pretty(report)
-        .map_err(|e| FuzzError::Infrastructure(format!("failed to serialize the report: {e}")))?;
+    let json = serde_json::to_string_pretty(report).map_err(|e| {
+        crate::error::Error::harness(format!("failed to serialize the report: {e}"))
+    })?;
     crate::report::write_atomically(&dir.join(FUZZ_JSON), format!("{json}\n").as_bytes())
-        .map_err(|e| FuzzError::Infrastructure(e.to_string()))?;
+        .map_err(|e| crate::error::Error::harness(e.to_string()))?;
     crate::report::write_atomically(&dir.join(FUZZ_MD), render_markdown(report).as_bytes())
-        .map_err(|e| FuzzError::Infrastructure(e.to_string()))
+        .map_err(|e| crate::error::Error::harness(e.to_string()))
 }
 
 #[cfg(test)]

@@ -122,13 +122,14 @@ pub struct FuzzOutcome {
 impl FuzzOutcome {
     /// 0 no disagreement, 1 disagreements, 3 infrastructure errors (they win: the run is
     /// incomplete).
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_code(&self) -> crate::error::ExitCode {
+        use crate::error::ExitCode;
         if self.report.result.errors > 0 {
-            3
+            ExitCode::Infrastructure
         } else if self.report.result.disagreements > 0 {
-            1
+            ExitCode::Failures
         } else {
-            0
+            ExitCode::Passed
         }
     }
 }
@@ -136,7 +137,7 @@ impl FuzzOutcome {
 /// Runs the fuzzer and writes its report.
 pub async fn fuzz(config: FuzzConfig) -> Result<FuzzOutcome, FuzzError> {
     if config.cases == 0 && !config.regressions_path().exists() {
-        return Err(FuzzError::Input(
+        return Err(crate::error::Error::input(
             "--cases 0 with no regression file: nothing to run".to_owned(),
         ));
     }
@@ -158,8 +159,8 @@ pub async fn fuzz(config: FuzzConfig) -> Result<FuzzOutcome, FuzzError> {
             weaken.clone(),
         ),
         FuzzTarget::EmbeddedReference { weaken } => {
-            let target =
-                Target::embedded_reference_sp().map_err(|e| FuzzError::Input(e.to_string()))?;
+            let target = Target::embedded_reference_sp()
+                .map_err(|e| crate::error::Error::input(e.to_string()))?;
             let env = start(
                 target,
                 SpLaunch::InProcessReference {
@@ -176,7 +177,8 @@ pub async fn fuzz(config: FuzzConfig) -> Result<FuzzOutcome, FuzzError> {
             )
         }
         FuzzTarget::File(path) => {
-            let target = Target::load(path).map_err(|e| FuzzError::Input(e.to_string()))?;
+            let target =
+                Target::load(path).map_err(|e| crate::error::Error::input(e.to_string()))?;
             let name = target.file.name.clone();
             let env = start(target, SpLaunch::FromTarget, &config).await?;
             (
@@ -220,8 +222,8 @@ async fn start(
     })
     .await
     .map_err(|e| match e {
-        crate::env::EnvError::Target(t) => FuzzError::Input(t.to_string()),
-        other => FuzzError::Infrastructure(other.to_string()),
+        crate::env::EnvError::Target(t) => crate::error::Error::input(t.to_string()),
+        other => crate::error::Error::harness(other.to_string()),
     })?;
     Ok(Arc::new(env))
 }

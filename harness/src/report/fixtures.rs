@@ -6,7 +6,7 @@ use chrono::TimeZone as _;
 
 use super::model::Report;
 use crate::scenario::{Expectation, Level, Severity};
-use crate::verdict::{Evidence, Hop, Observation, Status, Verdict};
+use crate::verdict::{ControlRef, ControlSummary, Evidence, Hop, Observation, Status, Verdict};
 use crate::waivers::Waivers;
 
 fn verdict(id: &str, status: Status, level: Level) -> Verdict {
@@ -15,6 +15,7 @@ fn verdict(id: &str, status: Status, level: Level) -> Verdict {
         title: format!("Title of {id}"),
         status,
         severity: None,
+        severity_reason: None,
         level,
         expected: "refused".to_owned(),
         observed: "refused (403 destination_mismatch)".to_owned(),
@@ -31,6 +32,7 @@ fn verdict(id: &str, status: Status, level: Level) -> Verdict {
             reason: None,
             clear: false,
         }),
+        control: None,
         evidence: Evidence::default(),
     }
 }
@@ -44,6 +46,10 @@ pub(crate) fn verdicts() -> Vec<Verdict> {
 
     let mut unsigned = verdict("signature/unsigned-response", Status::Fail, Level::Must);
     unsigned.severity = Some(Severity::Critical);
+    unsigned.severity_reason = Some(
+        "critical: mallory@corp.example signed in on a response no trusted signature covers"
+            .to_owned(),
+    );
     unsigned.observed = "signed in as mallory@corp.example".to_owned();
     unsigned.reason =
         "the SP accepted a response it must refuse and signed in mallory@corp.example".to_owned();
@@ -114,11 +120,28 @@ pub(crate) fn verdicts() -> Vec<Verdict> {
         message: "timed out".to_owned(),
     });
 
-    let pass = verdict(
+    let mut pass = verdict(
         "addressing/destination-wrong/both",
         Status::Pass,
         Level::Must,
     );
+    pass.control = Some(ControlRef {
+        name: "a valid sp-initiated login as member, signed at both".to_owned(),
+        reached: true,
+        observed: "signed in as alice@corp.example".to_owned(),
+    });
+
+    let mut inconclusive = verdict(
+        "addressing/recipient-wrong/assertion",
+        Status::Inconclusive,
+        Level::Must,
+    );
+    inconclusive.reason = "nothing was tested: the control (a valid sp-initiated login as member, signed at the assertion) did not sign in (refused (403 Invalid document signature)), so the SP's refusal may have any cause".to_owned();
+    inconclusive.control = Some(ControlRef {
+        name: "a valid sp-initiated login as member, signed at the assertion".to_owned(),
+        reached: false,
+        observed: "refused (403 Invalid document signature)".to_owned(),
+    });
 
     let mut login = verdict("login/valid-response-signed", Status::Pass, Level::Must);
     login.expected = "signed in as alice@corp.example".to_owned();
@@ -130,7 +153,7 @@ pub(crate) fn verdicts() -> Vec<Verdict> {
         role: None,
     });
 
-    vec![login, unsigned, xsw, warn, skip, error, pass]
+    vec![login, unsigned, xsw, warn, skip, error, pass, inconclusive]
 }
 
 /// The waivers: one used, one stale.
@@ -165,5 +188,52 @@ pub(crate) fn report() -> Report {
         std::time::Duration::from_millis(1234),
         verdicts,
         stale,
+        vec![
+            ControlSummary {
+                name: "a valid sp-initiated login as member, signed at both".to_owned(),
+                reached: true,
+                observed: "signed in as alice@corp.example".to_owned(),
+                used_by: 1,
+                probe: true,
+            },
+            ControlSummary {
+                name: "a valid sp-initiated login as member, signed at the assertion".to_owned(),
+                reached: false,
+                observed: "refused (403 Invalid document signature)".to_owned(),
+                used_by: 1,
+                probe: true,
+            },
+        ],
+        Some(profile()),
     )
+}
+
+/// A profile with an accepted and a refused layout, and a contradiction.
+fn profile() -> crate::profile::Profile {
+    use crate::profile::{Entry, Outcome, Profile};
+    let entry = |value: &str, outcome: Outcome, observed: &str| Entry {
+        aspect: "signing layout".to_owned(),
+        value: value.to_owned(),
+        outcome,
+        observed: observed.to_owned(),
+    };
+    Profile {
+        authn_request_binding: Some("HTTP-Redirect".to_owned()),
+        entries: vec![
+            entry(
+                "signed at the Assertion only",
+                Outcome::Refused,
+                "refused (403 Invalid document signature)",
+            ),
+            entry(
+                "signed at both",
+                Outcome::Accepted,
+                "signed in as alice@corp.example",
+            ),
+        ],
+        contradictions: vec![
+            "example-sp declares `signature=either`, but a valid response signed at the Assertion only was refused"
+                .to_owned(),
+        ],
+    }
 }

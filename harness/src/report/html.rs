@@ -69,10 +69,13 @@ fn header(out: &mut String, report: &Report) {
             "<button type=\"button\" class=\"chip s-{st}\" data-only=\"{st}\" title=\"show only {st}\"><b>{n}</b> {label}</button>",
             st = status.as_str(),
             n = s.count(status),
-            label = status_label(status)
+            label = status.counted()
         );
     }
     out.push_str("</div>");
+    if let Some(profile) = &report.profile {
+        sp_profile(out, profile);
+    }
     if !s.stale_waivers.is_empty() {
         out.push_str("<ul class=\"stale\">");
         for w in &s.stale_waivers {
@@ -88,15 +91,42 @@ fn header(out: &mut String, report: &Report) {
     out.push_str("</header>\n");
 }
 
-fn status_label(status: Status) -> &'static str {
-    match status {
-        Status::Pass => "passed",
-        Status::Fail => "failed",
-        Status::Warn => "warned",
-        Status::Skip => "skipped",
-        Status::Error => "errored",
-        Status::Waived => "waived",
+/// The SP profile, and the contradictions with the target file as warnings.
+fn sp_profile(out: &mut String, profile: &crate::profile::Profile) {
+    out.push_str("<details class=\"profile\" open><summary>SP profile: what the SP accepts under its defaults</summary><table class=\"hops\"><thead><tr><th>aspect</th><th>tried</th><th>outcome</th><th>observed</th></tr></thead><tbody>");
+    for e in &profile.entries {
+        let class = match &e.outcome {
+            crate::profile::Outcome::Accepted => "s-pass",
+            crate::profile::Outcome::SignedInAs(_) => "s-warn",
+            crate::profile::Outcome::Refused => "s-fail",
+            crate::profile::Outcome::Error => "s-error",
+            crate::profile::Outcome::NotRun => "s-skip",
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{}</td></tr>",
+            esc(&e.aspect),
+            esc(&e.value),
+            esc(&e.outcome.words()),
+            esc(&e.observed)
+        );
     }
+    out.push_str("</tbody></table>");
+    if let Some(binding) = &profile.authn_request_binding {
+        let _ = write!(
+            out,
+            "<p>The SP sends its AuthnRequest over {}.</p>",
+            esc(binding)
+        );
+    }
+    if !profile.contradictions.is_empty() {
+        out.push_str("<ul class=\"stale\">");
+        for c in &profile.contradictions {
+            let _ = write!(out, "<li>warning: {}</li>", esc(c));
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</details>");
 }
 
 fn family(id: &str) -> &str {
@@ -171,6 +201,18 @@ fn result(out: &mut String, index: usize, r: &ResultEntry) {
         cls = if differs { " differs" } else { "" },
         reason = esc(&r.reason),
     );
+    if let Some(why) = &r.severity_reason {
+        let _ = write!(out, "<p class=\"level\">severity {}</p>", esc(why));
+    }
+    if let Some(c) = &r.control {
+        let _ = write!(
+            out,
+            "<p class=\"level\">control: {} · <b>{}</b> · {}</p>",
+            esc(&c.name),
+            if c.reached { "reached" } else { "not reached" },
+            esc(&c.observed)
+        );
+    }
     if let (Some(exp), Some(obs)) = (&r.expectation, &r.observation) {
         let exp = serde_json::to_string_pretty(exp).unwrap_or_default();
         let obs = serde_json::to_string_pretty(obs).unwrap_or_default();
@@ -417,23 +459,23 @@ fn tag(markup: &str) -> String {
 }
 
 const CSS: &str = r#"
-:root{--pass:#1a7f37;--fail:#cf222e;--warn:#9a6700;--skip:#6e7781;--error:#8250df;--waived:#0969da;--bg:#fff;--fg:#1f2328;--mute:#656d76;--line:#d0d7de;--soft:#f6f8fa}
+:root{--pass:#1a7f37;--fail:#cf222e;--warn:#9a6700;--skip:#6e7781;--inconclusive:#bc4c00;--error:#8250df;--waived:#0969da;--bg:#fff;--fg:#1f2328;--mute:#656d76;--line:#d0d7de;--soft:#f6f8fa}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);background:var(--bg)}
 header{padding:16px 24px;border-bottom:1px solid var(--line);background:var(--soft)}h1{margin:0 0 4px;font-size:20px}.target{color:var(--mute);font-weight:500}
 .meta,.desc{margin:2px 0;color:var(--mute)}.summary{display:flex;flex-wrap:wrap;gap:8px;margin-top:10px}
 .chip{border:1px solid var(--line);border-radius:16px;padding:4px 12px;background:#fff;cursor:pointer;font:inherit}.chip b{font-size:16px}
-.chip.s-pass b{color:var(--pass)}.chip.s-fail b{color:var(--fail)}.chip.s-warn b{color:var(--warn)}.chip.s-skip b{color:var(--skip)}.chip.s-error b{color:var(--error)}.chip.s-waived b{color:var(--waived)}
-.stale{color:var(--warn)}
+.chip.s-pass b{color:var(--pass)}.chip.s-fail b{color:var(--fail)}.chip.s-warn b{color:var(--warn)}.chip.s-skip b{color:var(--skip)}.chip.s-inconclusive b{color:var(--inconclusive)}.chip.s-error b{color:var(--error)}.chip.s-waived b{color:var(--waived)}
+.stale{color:var(--warn)}.profile{margin-top:10px}.profile td.s-pass{color:var(--pass)}.profile td.s-fail{color:var(--fail)}.profile td.s-warn{color:var(--warn)}
 .filters{position:sticky;top:0;z-index:2;display:flex;flex-wrap:wrap;align-items:center;gap:12px;padding:10px 24px;background:#fff;border-bottom:1px solid var(--line)}
 .filters fieldset{border:0;margin:0;padding:0;display:flex;gap:8px;align-items:center}.filters legend{float:left;margin-right:6px;font-weight:600}
 .filters label{white-space:nowrap}.filters select,.filters input[type=search]{font:inherit;padding:2px 4px}.buttons button{font:inherit;margin-right:4px}
 #count{color:var(--mute)}main{padding:8px 24px 40px}
 details.result{border:1px solid var(--line);border-left:5px solid var(--skip);border-radius:6px;margin:6px 0;background:#fff}
-details.result.s-pass{border-left-color:var(--pass)}details.result.s-fail{border-left-color:var(--fail)}details.result.s-warn{border-left-color:var(--warn)}details.result.s-error{border-left-color:var(--error)}details.result.s-waived{border-left-color:var(--waived)}
+details.result.s-pass{border-left-color:var(--pass)}details.result.s-fail{border-left-color:var(--fail)}details.result.s-warn{border-left-color:var(--warn)}details.result.s-inconclusive{border-left-color:var(--inconclusive)}details.result.s-error{border-left-color:var(--error)}details.result.s-waived{border-left-color:var(--waived)}
 details.result>summary{cursor:pointer;padding:6px 10px;display:flex;gap:8px;align-items:baseline;list-style:none}details.result>summary::-webkit-details-marker{display:none}
 details.result>summary::before{content:"▸";color:var(--mute)}details.result[open]>summary::before{content:"▾"}
 .badge{display:inline-block;min-width:52px;text-align:center;border-radius:4px;padding:0 6px;color:#fff;font-size:12px;font-weight:600;text-transform:uppercase}
-.badge.s-pass{background:var(--pass)}.badge.s-fail{background:var(--fail)}.badge.s-warn{background:var(--warn)}.badge.s-skip{background:var(--skip)}.badge.s-error{background:var(--error)}.badge.s-waived{background:var(--waived)}
+.badge.s-pass{background:var(--pass)}.badge.s-fail{background:var(--fail)}.badge.s-warn{background:var(--warn)}.badge.s-skip{background:var(--skip)}.badge.s-inconclusive{background:var(--inconclusive)}.badge.s-error{background:var(--error)}.badge.s-waived{background:var(--waived)}
 .sev{font-size:12px;border-radius:4px;padding:0 6px;border:1px solid}.v-critical{color:#fff;background:#a40e26;border-color:#a40e26}.v-high{color:var(--fail)}.v-medium{color:var(--warn)}.v-low{color:var(--mute)}
 .id{font-weight:600}.title{color:var(--mute);flex:1}.ms{color:var(--mute);font-size:12px}
 .body{padding:4px 16px 14px;border-top:1px solid var(--line)}
@@ -483,7 +525,7 @@ const SCRIPT: &str = r#"
   [family, severity].forEach(e => e.addEventListener('change', apply));
   search.addEventListener('input', apply);
   document.querySelectorAll('[data-only]').forEach(c => c.addEventListener('click', () => only([c.dataset.only])));
-  document.getElementById('problems').addEventListener('click', () => only(['fail','error','warn']));
+  document.getElementById('problems').addEventListener('click', () => only(['fail','error','warn','inconclusive']));
   document.getElementById('reset').addEventListener('click', () => {
     family.value = ''; severity.value = ''; search.value = '';
     only(boxes.map(b => b.value));

@@ -79,7 +79,8 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains(&path.display().to_string()), "{text}");
         assert!(
-            text.contains("schema_version 7") && text.contains("schema_version 1"),
+            text.contains("schema_version 7")
+                && text.contains(&format!("schema_version {SCHEMA_VERSION}")),
             "{text}"
         );
 
@@ -96,7 +97,11 @@ mod tests {
         assert!(err.to_string().contains(REPORT_JSON), "{err}");
 
         let path = dir.path().join(REPORT_JSON);
-        std::fs::write(&path, "{\"schema_version\": 1,\n \"target\": 3}").expect("write");
+        std::fs::write(
+            &path,
+            format!("{{\"schema_version\": {SCHEMA_VERSION},\n \"target\": 3}}"),
+        )
+        .expect("write");
         let err = Report::load(dir.path()).expect_err("not a report");
         let text = err.to_string();
         assert!(

@@ -66,6 +66,22 @@ fn details(r: &ResultEntry) -> String {
     if let Some(severity) = r.severity {
         let _ = write!(out, "\nseverity: {}", severity.as_str());
     }
+    if let Some(why) = &r.severity_reason {
+        let _ = write!(out, " ({why})");
+    }
+    if let Some(control) = &r.control {
+        let _ = write!(
+            out,
+            "\ncontrol: {} ({}: {})",
+            control.name,
+            if control.reached {
+                "reached"
+            } else {
+                "not reached"
+            },
+            control.observed
+        );
+    }
     out
 }
 
@@ -77,7 +93,7 @@ pub fn render_junit(report: &Report) -> String {
         s.total,
         s.failed,
         s.errored,
-        s.skipped + s.waived,
+        s.skipped + s.inconclusive + s.waived,
         seconds(report.duration_ms)
     );
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -118,6 +134,11 @@ pub fn render_junit(report: &Report) -> String {
                 text(&details(r))
             )),
             Status::Skip => Some(format!("<skipped message=\"{}\"/>", attr(&r.reason))),
+            Status::Inconclusive => Some(format!(
+                "<skipped message=\"{}\"/>\n      <system-out>{}</system-out>",
+                attr(&format!("inconclusive: {}", r.reason)),
+                text(&details(r))
+            )),
             Status::Waived => {
                 let message = if r.reason.starts_with("waived:") {
                     r.reason.clone()
@@ -167,7 +188,7 @@ mod tests {
             .expect("a testsuite");
         let attribute = |name: &str| suite.attribute(name).unwrap_or_default().to_owned();
         assert_eq!(attribute("name"), "example-sp");
-        assert_eq!(attribute("tests"), "7");
+        assert_eq!(attribute("tests"), "8");
         assert_eq!(attribute("time"), "1.234");
         let cases: Vec<_> = suite
             .children()
@@ -186,7 +207,7 @@ mod tests {
         assert_eq!(attribute("skipped"), with("skipped"));
         assert_eq!(
             (with("failure"), with("error"), with("skipped")),
-            ("1".to_owned(), "1".to_owned(), "2".to_owned())
+            ("1".to_owned(), "1".to_owned(), "3".to_owned())
         );
 
         let case = |classname: &str, name: &str| {

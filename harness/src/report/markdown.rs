@@ -2,9 +2,10 @@
 //! survives: durations and timestamps are left out, and every free-text value goes through
 //! [`normalize`].
 //!
-//! Layout: the title with the target's name, its description, the counts, the stale waivers,
-//! a table of everything that did not pass (id, status, severity, expected, observed, reason),
-//! then a table of every scenario (id, level, status, expected, observed). Rows in id order.
+//! Layout: the title with the target's name, its description, the counts, the SP profile (and
+//! where it contradicts the target file), the stale waivers, a table of everything that did
+//! not pass (id, status, severity, expected, observed, reason), the controls, then a table of
+//! every scenario (id, level, status, expected, observed). Rows in id order.
 
 use std::fmt::Write as _;
 
@@ -49,11 +50,15 @@ pub fn render_markdown(report: &Report) -> String {
     }
     let _ = writeln!(
         out,
-        "| total | passed | failed | warned | skipped | errored | waived |\n\
-         |---|---|---|---|---|---|---|\n\
-         | {} | {} | {} | {} | {} | {} | {} |\n",
-        s.total, s.passed, s.failed, s.warned, s.skipped, s.errored, s.waived
+        "| total | passed | failed | warned | skipped | inconclusive | errored | waived |\n\
+         |---|---|---|---|---|---|---|---|\n\
+         | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+        s.total, s.passed, s.failed, s.warned, s.skipped, s.inconclusive, s.errored, s.waived
     );
+
+    if let Some(profile) = &report.profile {
+        render_profile(&mut out, profile);
+    }
 
     if !s.stale_waivers.is_empty() {
         let _ = writeln!(
@@ -96,6 +101,10 @@ pub fn render_markdown(report: &Report) -> String {
              |---|---|---|---|---|---|"
         );
         for r in attention {
+            let reason = match &r.severity_reason {
+                Some(why) => format!("{} (severity {why})", r.reason),
+                None => r.reason.clone(),
+            };
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} |",
@@ -104,7 +113,29 @@ pub fn render_markdown(report: &Report) -> String {
                 r.severity.map_or("-", |s| s.as_str()),
                 cell(&r.expected),
                 cell(&r.observed),
-                cell(&r.reason)
+                cell(&reason)
+            );
+        }
+        out.push('\n');
+    }
+
+    if !report.controls.is_empty() {
+        let _ = writeln!(
+            out,
+            "## Controls\n\n\
+             Each is the exchange of some scenarios without their deviation; a scenario whose \
+             control did not reach its positive outcome is inconclusive.\n\n\
+             | control | reached | observed | scenarios |\n|---|---|---|---|"
+        );
+        for c in &report.controls {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {}{} |",
+                cell(&c.name),
+                if c.reached { "yes" } else { "no" },
+                cell(&c.observed),
+                c.used_by,
+                if c.probe { " (and the profile)" } else { "" }
             );
         }
         out.push('\n');
@@ -128,6 +159,45 @@ pub fn render_markdown(report: &Report) -> String {
         );
     }
     out
+}
+
+/// The SP profile: one row per probe, the AuthnRequest binding, and the contradictions with
+/// the target file.
+fn render_profile(out: &mut String, profile: &crate::profile::Profile) {
+    let _ = writeln!(
+        out,
+        "## SP profile\n\n\
+         What the SP accepts, from valid exchanges under the target's defaults.\n\n\
+         | aspect | tried | outcome | observed |\n|---|---|---|---|"
+    );
+    for e in &profile.entries {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            cell(&e.aspect),
+            cell(&e.value),
+            cell(&e.outcome.words()),
+            cell(&e.observed)
+        );
+    }
+    if let Some(binding) = &profile.authn_request_binding {
+        let _ = writeln!(
+            out,
+            "\nThe SP sends its AuthnRequest over {}.",
+            line(binding)
+        );
+    }
+    if !profile.contradictions.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n**Warning: the SP contradicts its target file** (the declarations stay as written; \
+             check them):\n"
+        );
+        for c in &profile.contradictions {
+            let _ = writeln!(out, "- {}", line(&normalize(c)));
+        }
+    }
+    out.push('\n');
 }
 
 /// Text on one line (a heading or a paragraph).
@@ -188,7 +258,10 @@ mod tests {
                 row[..*i].chars().rev().take_while(|&c| c == '\\').count() % 2 == 0
             });
             let columns = unescaped_pipes.count() - 1;
-            assert!([3, 5, 6, 7].contains(&columns), "{columns} columns: {row}");
+            assert!(
+                [3, 4, 5, 6, 8].contains(&columns),
+                "{columns} columns: {row}"
+            );
         }
     }
 

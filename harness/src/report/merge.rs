@@ -10,7 +10,9 @@ use crate::waivers::StaleWaiver;
 /// The results are sorted by id and counted again; `started_at` is the earliest start and
 /// `duration_ms` the longest shard (shards run side by side). A waiver is stale only when it
 /// is stale in every shard (a shard that did not run its scenarios reports it stale), and then
-/// lists the passing scenarios of all shards.
+/// lists the passing scenarios of all shards. Controls are joined by name (each shard ran the
+/// controls of its own scenarios, and the profile's probes); the profile is the first shard's
+/// (every shard probes the same SP the same way).
 pub fn merge(reports: Vec<Report>) -> Result<Report, ReportError> {
     let mut iter = reports.into_iter();
     let mut merged = iter.next().ok_or(ReportError::Empty)?;
@@ -37,7 +39,17 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, ReportError> {
             merged.target.description = report.target.description;
         }
         stale = still_stale(stale, &report.summary.stale_waivers);
+        if merged.profile.is_none() {
+            merged.profile = report.profile;
+        }
+        for c in report.controls {
+            match merged.controls.iter_mut().find(|m| m.name == c.name) {
+                Some(m) => m.used_by += c.used_by,
+                None => merged.controls.push(c),
+            }
+        }
     }
+    merged.controls.sort_by(|a, b| a.name.cmp(&b.name));
     merged.results.sort_by(|a, b| a.id.cmp(&b.id));
     merged.summary = Summary::of(&merged.results, stale);
     Ok(merged)

@@ -5,12 +5,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::profile::Profile;
 use crate::scenario::{Expectation, Level, Severity};
-use crate::verdict::{Evidence, Observation, Status, Verdict};
+use crate::verdict::{ControlRef, ControlSummary, Evidence, Observation, Status, Verdict};
 use crate::waivers::StaleWaiver;
 
 /// The version of the `report.json` schema; bump it on any change a reader could trip on.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// Version 2 added `inconclusive` (a status and a count), `severity_reason` and `control` on
+/// results, and the run's `profile` and `controls`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One run's report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +29,13 @@ pub struct Report {
     pub duration_ms: u64,
     /// Counts per status, and the stale waivers.
     pub summary: Summary,
+    /// What the SP accepts, as the profile's probes showed it, and where that contradicts
+    /// the target's declarations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// Every control of the run (the same exchange as a scenario without its deviation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<ControlSummary>,
     /// One entry per scenario, in id order.
     pub results: Vec<ResultEntry>,
 }
@@ -52,6 +63,9 @@ pub struct Summary {
     pub warned: usize,
     /// Skipped.
     pub skipped: usize,
+    /// Inconclusive: the control did not reach its positive outcome, nothing was tested.
+    #[serde(default)]
+    pub inconclusive: usize,
     /// Errored (harness or infrastructure).
     pub errored: usize,
     /// Waived failures.
@@ -71,10 +85,20 @@ impl Summary {
             failed: count(Status::Fail),
             warned: count(Status::Warn),
             skipped: count(Status::Skip),
+            inconclusive: count(Status::Inconclusive),
             errored: count(Status::Error),
             waived: count(Status::Waived),
             stale_waivers,
         }
+    }
+
+    /// The counts in words, in report order: `3 passed, 1 failed, ...`.
+    pub fn counts(&self) -> String {
+        Status::ALL
+            .iter()
+            .map(|s| format!("{} {}", self.count(*s), s.counted()))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The count for one status.
@@ -84,6 +108,7 @@ impl Summary {
             Status::Fail => self.failed,
             Status::Warn => self.warned,
             Status::Skip => self.skipped,
+            Status::Inconclusive => self.inconclusive,
             Status::Error => self.errored,
             Status::Waived => self.waived,
         }
@@ -103,6 +128,9 @@ pub struct ResultEntry {
     /// The severity, for failures and waived failures (`null` otherwise).
     #[serde(default)]
     pub severity: Option<Severity>,
+    /// Why that severity (`critical` takes evidence of a forgery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_reason: Option<String>,
     /// The level of the rule.
     pub level: Level,
     /// What was expected, in words.
@@ -121,6 +149,9 @@ pub struct ResultEntry {
     /// The structured expectation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expectation: Option<Expectation>,
+    /// The scenario's control and what it showed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<ControlRef>,
     /// The trace.
     #[serde(default)]
     pub evidence: Evidence,
@@ -133,6 +164,7 @@ impl From<Verdict> for ResultEntry {
             title: v.title,
             status: v.status,
             severity: v.severity,
+            severity_reason: v.severity_reason,
             level: v.level,
             expected: v.expected,
             observed: v.observed,
@@ -141,13 +173,16 @@ impl From<Verdict> for ResultEntry {
             duration_ms: v.duration_ms,
             observation: v.observation,
             expectation: v.expectation,
+            control: v.control,
             evidence: v.evidence,
         }
     }
 }
 
 impl Report {
-    /// A report of `verdicts`, sorted by id, with the summary counted from them.
+    /// A report of `verdicts`, sorted by id, with the summary counted from them, and the
+    /// run's controls and SP profile.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         target: &str,
         description: Option<&str>,
@@ -155,6 +190,8 @@ impl Report {
         duration: Duration,
         verdicts: Vec<Verdict>,
         stale_waivers: Vec<StaleWaiver>,
+        controls: Vec<ControlSummary>,
+        profile: Option<Profile>,
     ) -> Self {
         let mut results: Vec<ResultEntry> = verdicts.into_iter().map(ResultEntry::from).collect();
         results.sort_by(|a, b| a.id.cmp(&b.id));
@@ -167,6 +204,8 @@ impl Report {
             started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
             summary: Summary::of(&results, stale_waivers),
+            profile,
+            controls,
             results,
         }
     }
@@ -192,9 +231,16 @@ mod tests {
         let s = &report.summary;
         assert_eq!(
             (
-                s.total, s.passed, s.failed, s.warned, s.skipped, s.errored, s.waived
+                s.total,
+                s.passed,
+                s.failed,
+                s.warned,
+                s.skipped,
+                s.inconclusive,
+                s.errored,
+                s.waived
             ),
-            (7, 2, 1, 1, 1, 1, 1)
+            (8, 2, 1, 1, 1, 1, 1, 1)
         );
         for status in Status::ALL {
             assert_eq!(

@@ -74,27 +74,8 @@ pub struct Reproduction {
     pub verdict: Verdict,
 }
 
-/// Failed to reproduce (bad target: exit 2; the environment: exit 3).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReproduceError {
-    /// The target file.
-    #[error("{0}")]
-    Target(String),
-    /// The mock IdP or the SP did not start.
-    #[error("{0}")]
-    Environment(String),
-}
-
-impl ReproduceError {
-    /// The exit code.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            ReproduceError::Target(_) => 2,
-            ReproduceError::Environment(_) => 3,
-        }
-    }
-}
+/// Failed to reproduce: a bad target (exit code 2) or the environment (exit code 3).
+pub type ReproduceError = crate::error::Error;
 
 /// Starts the target (the embedded reference SP when `target` says so), replays each capture
 /// with its diagnosis, and stops everything.
@@ -104,13 +85,14 @@ pub async fn reproduce(
 ) -> Result<Vec<Reproduction>, ReproduceError> {
     let (target, launch) = match target {
         TargetChoice::EmbeddedReference { weaken } => (
-            Target::embedded_reference_sp().map_err(|e| ReproduceError::Target(e.to_string()))?,
+            Target::embedded_reference_sp()
+                .map_err(|e| crate::error::Error::input(e.to_string()))?,
             SpLaunch::InProcessReference {
                 weaken: weaken.clone(),
             },
         ),
         TargetChoice::File(path) => (
-            Target::load(path).map_err(|e| ReproduceError::Target(e.to_string()))?,
+            Target::load(path).map_err(|e| crate::error::Error::input(e.to_string()))?,
             SpLaunch::FromTarget,
         ),
     };
@@ -123,8 +105,8 @@ pub async fn reproduce(
     })
     .await
     .map_err(|e| match e {
-        crate::env::EnvError::Target(t) => ReproduceError::Target(t.to_string()),
-        other => ReproduceError::Environment(other.to_string()),
+        crate::env::EnvError::Target(t) => crate::error::Error::input(t.to_string()),
+        other => crate::error::Error::harness(other.to_string()),
     })?;
     let urls = TargetUrls {
         acs_url: env.vars().get("sp.acs_url").unwrap_or_default().to_owned(),
@@ -137,7 +119,7 @@ pub async fn reproduce(
     let env = Arc::new(env);
     let mut out = Vec::new();
     for (i, (capture, diagnosis, ctx)) in items.iter().enumerate() {
-        let facts = Facts::read(&capture.xml).map_err(ReproduceError::Target)?;
+        let facts = Facts::read(&capture.xml).map_err(crate::error::Error::input)?;
         let mirror = mirror(i + 1, capture, &facts, diagnosis, ctx, &urls);
         let plan = serde_json::to_value(&mirror.scenario.file.plan).unwrap_or_default();
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
@@ -152,8 +134,8 @@ pub async fn reproduce(
             tx,
         )
         .await;
-        let Some(verdict) = verdicts.into_iter().next() else {
-            return Err(ReproduceError::Environment(
+        let Some(verdict) = verdicts.verdicts.into_iter().next() else {
+            return Err(crate::error::Error::harness(
                 "the engine returned no verdict".to_owned(),
             ));
         };
@@ -540,6 +522,7 @@ pub fn mirror(
         layouts: Vec::new(),
         plan,
         expect,
+        control: crate::scenario::ControlOverride::default(),
     };
     Mirror {
         scenario: Scenario {

@@ -1,0 +1,32 @@
+//! The engine: runs scenarios against an [`Environment`](crate::env::Environment) and reports
+//! through events.
+//!
+//! - `schedule`: bounded parallelism, the settings lock (scenarios that change the SP or the
+//!   mock IdP run alone), timeouts, events; each scenario is judged once its exchange and its
+//!   control's are known.
+//! - `controls`: preflight (whether a scenario can run on the target, which hooks it needs)
+//!   and the run's controls, each run once and shared.
+//! - `flows`: one scenario's steps and flow in a fresh user agent, recorded for the judge.
+//! - `observe`: the session probe, refusal pages, the SAML messages in the trace, transport
+//!   failures, and what the IdP's signatures vouched for.
+
+mod controls;
+mod flows;
+mod observe;
+mod schedule;
+
+pub use self::observe::decode_saml;
+pub use self::schedule::{Event, Outcome, RunOptions, run};
+
+use std::sync::Arc;
+
+use crate::driver::browser::Browser;
+use crate::env::Environment;
+
+/// What every scenario of a run shares.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    env: &'a Environment,
+    options: RunOptions,
+    browser: Option<&'a Arc<Browser>>,
+}

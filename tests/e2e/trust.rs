@@ -1,0 +1,300 @@
+//! Verdicts that rest on evidence: a transport failure at the SP is an error (never a
+//! refusal), a refusal whose control did not sign in is inconclusive (never a pass), a typo in
+//! a target file stops the run before anything is sent, and verdicts do not depend on how many
+//! scenarios run at once.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use saml_harness::run::TargetChoice;
+use saml_harness::verdict::Status;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::support::run_config;
+
+/// A loopback "SP" that answers the session probe with 401 and resets the connection of every
+/// request to its ACS (SO_LINGER 0, then close: the client sees a reset, not an answer).
+async fn resetting_sp() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                    if head.len() > 64 * 1024 {
+                        return;
+                    }
+                }
+                if head.starts_with(b"POST /acs") {
+                    // A zero linger makes the close a reset; it does not block on drop.
+                    #[allow(deprecated)]
+                    let _ = stream.set_linger(Some(std::time::Duration::ZERO));
+                    drop(stream);
+                    return;
+                }
+                let body = "{\"error\":\"not_signed_in\"}";
+                let answer = format!(
+                    "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (addr, task)
+}
+
+fn write_target(dir: &Path, base: &str, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("resetting.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "resetting"
+[sp]
+base_url = "{base}"
+entity_id = "{{sp.base_url}}/metadata"
+acs_url = "{{sp.base_url}}/acs"
+[login]
+sp_initiated_url = "{{sp.base_url}}/login"
+[session]
+probe_url = "{{sp.base_url}}/me"
+identity = {{ json_pointer = "/email" }}
+[users.member]
+email = "alice@corp.example"
+[defaults]
+settings = ["idp-initiated=on"]
+{extra}"#
+        ),
+    )
+    .expect("write target");
+    path
+}
+
+fn scenario_dir(dir: &Path, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let scenarios = dir.join("scenarios");
+    for (id, text) in files {
+        let path = scenarios.join(format!("{id}.toml"));
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write scenario");
+    }
+    scenarios
+}
+
+/// Runs `scenarios` alone (no embedded catalogue) against `target`, reports under `dir`.
+async fn run_only(
+    target: TargetChoice,
+    scenarios: std::path::PathBuf,
+    dir: &Path,
+) -> saml_harness::run::RunOutcome {
+    let mut config = run_config(target, &dir.join("report"), &[]);
+    config.embedded_catalogue = false;
+    config.scenario_dirs = vec![scenarios];
+    saml_harness::run::run(
+        config,
+        tokio::sync::mpsc::unbounded_channel().0,
+        std::future::pending(),
+    )
+    .await
+    .expect("the run starts")
+}
+
+const HEAD: &str =
+    "title = \"t\"\nspec = [\"SAML Profiles §4.1.4.3\"]\nlevel = \"must\"\nseverity = \"high\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_reset_at_the_acs_is_an_error_that_names_the_hop_never_a_refusal() {
+    let (addr, server) = resetting_sp().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = write_target(dir.path(), &format!("http://{addr}"), "");
+    let scenarios = scenario_dir(
+        dir.path(),
+        &[(
+            "reset/unsigned",
+            &format!(
+                "{HEAD}flow = \"idp-initiated\"\n[plan]\nsigning = {{ layout = \"none\" }}\n[expect]\noutcome = \"refused\"\n"
+            ),
+        )],
+    );
+    let outcome = run_only(TargetChoice::File(target), scenarios, dir.path()).await;
+    server.abort();
+    let r = outcome
+        .report
+        .result("reset/unsigned")
+        .expect("the scenario ran");
+    assert_eq!(r.status, Status::Error, "{} / {}", r.observed, r.reason);
+    assert!(
+        r.reason.contains(&format!("POST http://{addr}/acs")),
+        "the hop is named: {}",
+        r.reason
+    );
+    assert_eq!(outcome.exit_code(false).code(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_whose_control_does_not_sign_in_is_inconclusive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // `unknown` has no account at the reference SP (JIT off): a valid response for them is
+    // refused too, so refusing their mis-addressed one proves nothing.
+    let scenarios = scenario_dir(
+        dir.path(),
+        &[
+            (
+                "trust/unknown-user-destination",
+                &format!(
+                    "{HEAD}user = \"unknown\"\n[plan]\nalter = [{{ kind = \"destination\", value = \"https://other-sp.test/acs\" }}]\n[expect]\noutcome = \"refused\"\n"
+                ),
+            ),
+            (
+                "trust/member-destination",
+                &format!(
+                    "{HEAD}[plan]\nalter = [{{ kind = \"destination\", value = \"https://other-sp.test/acs\" }}]\n[expect]\noutcome = \"refused\"\n"
+                ),
+            ),
+        ],
+    );
+    let outcome = run_only(
+        TargetChoice::EmbeddedReference { weaken: Vec::new() },
+        scenarios,
+        dir.path(),
+    )
+    .await;
+    let unknown = outcome
+        .report
+        .result("trust/unknown-user-destination")
+        .expect("ran");
+    assert_eq!(unknown.status, Status::Inconclusive, "{}", unknown.reason);
+    let control = unknown.control.as_ref().expect("a control is named");
+    assert!(!control.reached);
+    assert_eq!(control.name, "a valid sp-initiated login as unknown");
+    assert!(
+        control.observed.contains("unknown_user"),
+        "{}",
+        control.observed
+    );
+    assert!(
+        unknown
+            .reason
+            .contains("a valid sp-initiated login as unknown")
+    );
+    let member = outcome
+        .report
+        .result("trust/member-destination")
+        .expect("ran");
+    assert_eq!(member.status, Status::Pass, "{}", member.reason);
+    assert!(member.control.as_ref().is_some_and(|c| c.reached));
+    assert_eq!(outcome.report.summary.inconclusive, 1);
+    // Inconclusive does not fail a run, unless --strict.
+    assert_eq!(outcome.exit_code(false).code(), 0);
+    assert_eq!(outcome.exit_code(true).code(), 1);
+    // Every format says so.
+    let report = dir.path().join("report");
+    let md = std::fs::read_to_string(report.join("report.md")).expect("md");
+    assert!(
+        md.contains("| `trust/unknown-user-destination` | inconclusive |"),
+        "{md}"
+    );
+    let junit = std::fs::read_to_string(report.join("junit.xml")).expect("junit");
+    assert!(
+        junit.contains("<skipped message=\"inconclusive: nothing was tested"),
+        "{junit}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(report.join("report.json")).expect("json"))
+            .expect("parses");
+    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["summary"]["inconclusive"], 1);
+    let html = std::fs::read_to_string(report.join("index.html")).expect("html");
+    assert!(html.contains("data-status=\"inconclusive\""));
+}
+
+#[test]
+fn typos_in_a_target_file_stop_the_run_with_file_line_and_the_nearest_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = write_target(dir.path(), "http://127.0.0.1:9", "");
+    let text = std::fs::read_to_string(&base).expect("read");
+    let end = text.lines().count();
+    for (typo, line, wanted) in [
+        (
+            "[capabilites]\nsingle-logout = true\n",
+            end + 1,
+            "unknown field `capabilites`",
+        ),
+        (
+            "[capabilities]\nsingle-logut = true\n",
+            end + 2,
+            "did you mean `single-logout`?",
+        ),
+    ] {
+        let path = dir.path().join("typo.toml");
+        std::fs::write(&path, format!("{text}{typo}")).expect("write");
+        let err = saml_harness::target::Target::load(&path).expect_err("a typo");
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!("{}:{line}:", path.display())),
+            "{message}"
+        );
+        assert!(message.contains(wanted), "{message}");
+    }
+    let settings = text.replace("idp-initiated=on", "idp-initated=on");
+    let path = dir.path().join("setting.toml");
+    std::fs::write(&path, settings).expect("write");
+    let message = saml_harness::target::Target::load(&path)
+        .expect_err("a typo")
+        .to_string();
+    let line = text
+        .lines()
+        .position(|l| l.contains("idp-initiated=on"))
+        .expect("the settings line")
+        + 1;
+    assert!(
+        message.contains(&format!(":{line}:"))
+            && message.contains("did you mean `idp-initiated=on`?"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_do_not_depend_on_how_many_scenarios_run_at_once() {
+    let mut by_jobs = BTreeMap::new();
+    for jobs in [1, 8] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = run_config(
+            TargetChoice::EmbeddedReference { weaken: Vec::new() },
+            dir.path(),
+            &[],
+        );
+        config.options.jobs = jobs;
+        let outcome = saml_harness::run::run(
+            config,
+            tokio::sync::mpsc::unbounded_channel().0,
+            std::future::pending(),
+        )
+        .await
+        .expect("the run starts");
+        let verdicts: Vec<(String, Status, String)> = outcome
+            .report
+            .results
+            .iter()
+            .map(|r| (r.id.clone(), r.status, r.observed.clone()))
+            .collect();
+        by_jobs.insert(jobs, verdicts);
+    }
+    assert_eq!(by_jobs[&1].len(), by_jobs[&8].len());
+    let differ: Vec<_> = by_jobs[&1]
+        .iter()
+        .zip(&by_jobs[&8])
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "--jobs 1 and --jobs 8 differ: {differ:#?}"
+    );
+}
