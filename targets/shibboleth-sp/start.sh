@@ -36,6 +36,7 @@ done
 
 # Leftovers of an earlier run that was killed hard: end them by their pid, and only if the
 # process is really ours (its command line names this state folder).
+alive() { [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
 stop_pid_file() {
     local pidfile=$1 pid
     [ -s "$pidfile" ] || return 0
@@ -43,8 +44,9 @@ stop_pid_file() {
     if [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$state/"; then
         log "stopping a leftover process $pid ($pidfile)"
         kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
+        # Gone, or a zombie its new parent has not reaped yet.
+        for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done
+        alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$pidfile"
 }
