@@ -9,8 +9,9 @@
 //! - `idp`: `setup`, then serves the mock IdP on loopback (`mock-idp serve`, extra arguments
 //!   passed through).
 //!
-//! `setup` also installs the node-saml target app's npm packages (`npm ci`) when they are
-//! missing or older than its lock file.
+//! `setup` also installs the packages of the real third-party SPs the harness drives as
+//! targets (`TARGET_PACKAGES`), and the node-saml target app's npm packages (`npm ci`) when
+//! they are missing or older than its lock file.
 //!
 //! Plain std only, so it builds in seconds before anything else exists.
 
@@ -31,6 +32,19 @@ const PACKAGES: &[&str] = &[
     "chromium-driver",
 ];
 
+/// The real third-party SPs that `targets/*.toml` drive, each started by its wrapper script.
+/// `targets/shibboleth-sp`: Shibboleth SP 3 (`shibd`, `mod_shib`, `shib-keygen`) in Apache's
+/// server binary alone (`apache2-bin`: no system-wide Apache service is installed; the wrapper
+/// runs its own on loopback), `media-types` for Apache's `/etc/mime.types`, `openssl` for
+/// `shib-keygen`, `curl` for the wrapper's scripts.
+const TARGET_PACKAGES: &[&str] = &[
+    "libapache2-mod-shib",
+    "apache2-bin",
+    "media-types",
+    "openssl",
+    "curl",
+];
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -40,7 +54,7 @@ fn main() -> ExitCode {
         Some("idp") => setup().and_then(|()| idp(passed(&args))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|idp> [-- args...]\n\n  setup  install missing system packages (Debian) and the node-saml app's npm packages, idempotently\n  run    setup, then the whole catalogue against the embedded reference SP (saml-harness run)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback"
+                "usage: cargo xtask <setup|run|test|idp> [-- args...]\n\n  setup  install missing system packages (Debian: the build's, the tests' and the real SP targets') and the node-saml app's npm packages, idempotently\n  run    setup, then the whole catalogue against the embedded reference SP (saml-harness run)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback"
             );
             return ExitCode::from(2);
         }
@@ -66,6 +80,7 @@ fn passed(args: &[String]) -> &[String] {
 fn missing_packages() -> Vec<&'static str> {
     PACKAGES
         .iter()
+        .chain(TARGET_PACKAGES)
         .copied()
         .filter(|package| {
             let output = Command::new("dpkg-query")
@@ -132,8 +147,9 @@ fn system_packages() -> Result<(), String> {
         .is_err()
     {
         eprintln!(
-            "xtask: not a Debian system; install these yourself if missing: {}",
-            PACKAGES.join(" ")
+            "xtask: not a Debian system; install these yourself if missing: {} {}",
+            PACKAGES.join(" "),
+            TARGET_PACKAGES.join(" ")
         );
         return Ok(());
     }
