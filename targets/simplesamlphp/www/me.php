@@ -6,7 +6,8 @@
  *
  * "email" is the identity: the NameID's value (or, without a NameID, the first value of the
  * "email" attribute); with the app setting identity=attribute (an admin hook) the first value of
- * that attribute, and 403 {"error":"identity_missing"} when the response did not carry it.
+ * that attribute, and 403 {"error":"refused","reason":"identity_missing"} when the response did not
+ * carry it (as a string).
  */
 
 require_once __DIR__ . '/_app.php';
@@ -48,6 +49,8 @@ $body = [
     'attributes' => $attributes,
 ];
 if (!is_string($email) || $email === '') {
-    app_json(403, ['error' => 'identity_missing'] + $body);
+    // Not a string: no such attribute, or SimpleSAMLphp handed over the AttributeValue's DOM
+    // nodes (it does so for mixed content, such as a comment or CDATA inside the value).
+    app_json(403, ['error' => 'refused', 'reason' => 'identity_missing'] + $body);
 }
 app_json(200, $body);
