@@ -10,7 +10,8 @@
 //!   passed through).
 //!
 //! `setup` also installs the node-saml target app's npm packages (`npm ci`) when they are
-//! missing or older than its lock file.
+//! missing or older than its lock file, and the Debian packages of the real third-party SP
+//! targets (`TARGET_PACKAGES`: SimpleSAMLphp and PHP).
 //!
 //! Plain std only, so it builds in seconds before anything else exists.
 
@@ -31,6 +32,20 @@ const PACKAGES: &[&str] = &[
     "chromium-driver",
 ];
 
+/// The Debian packages of the real third-party SPs under `targets/` (each target's README says
+/// why). SimpleSAMLphp (`targets/simplesamlphp.toml`): the `simplesamlphp` package (1.19.7 on
+/// bookworm; it pulls in `php` and an httpd, Apache, which the target does not use: it serves
+/// SimpleSAMLphp with `php -S`), `php-cli` for `php -S` (only a Recommends of `simplesamlphp`),
+/// `php-xml` (DOM, for every SAML message) and `php-mbstring`, which SimpleSAMLphp uses but does
+/// not depend on, and `openssl`, with which the target makes its key pair.
+const TARGET_PACKAGES: &[&str] = &[
+    "simplesamlphp",
+    "php-cli",
+    "php-xml",
+    "php-mbstring",
+    "openssl",
+];
+
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -40,7 +55,7 @@ fn main() -> ExitCode {
         Some("idp") => setup().and_then(|()| idp(passed(&args))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|idp> [-- args...]\n\n  setup  install missing system packages (Debian) and the node-saml app's npm packages, idempotently\n  run    setup, then the whole catalogue against the embedded reference SP (saml-harness run)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback"
+                "usage: cargo xtask <setup|run|test|idp> [-- args...]\n\n  setup  install missing system packages (Debian, the real-SP targets' included) and the node-saml app's npm packages, idempotently\n  run    setup, then the whole catalogue against the embedded reference SP (saml-harness run)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback"
             );
             return ExitCode::from(2);
         }
@@ -66,6 +81,7 @@ fn passed(args: &[String]) -> &[String] {
 fn missing_packages() -> Vec<&'static str> {
     PACKAGES
         .iter()
+        .chain(TARGET_PACKAGES)
         .copied()
         .filter(|package| {
             let output = Command::new("dpkg-query")
@@ -132,8 +148,9 @@ fn system_packages() -> Result<(), String> {
         .is_err()
     {
         eprintln!(
-            "xtask: not a Debian system; install these yourself if missing: {}",
-            PACKAGES.join(" ")
+            "xtask: not a Debian system; install these yourself if missing: {} {}",
+            PACKAGES.join(" "),
+            TARGET_PACKAGES.join(" ")
         );
         return Ok(());
     }
