@@ -44,6 +44,11 @@ command -v openssl >/dev/null || die "openssl is missing"
 [[ -f "$ssp/lib/_autoload.php" ]] || die "SimpleSAMLphp is missing at $ssp (apt-get install simplesamlphp)"
 [[ -f "$template" ]] || die "$template is missing (the simplesamlphp package's config)"
 
+# Another instance on the port would be clobbered (same state folder) or clash: refuse first.
+if (exec 3<>"/dev/tcp/$bind/$port") 2>/dev/null; then
+    die "$bind:$port is in use (another SP running? set PORT)"
+fi
+
 mkdir -p "$state"
 state="$(cd "$state" && pwd)"
 mkdir -p "$state"/{config,metadata,cert,data,log,tmp,sessions,www}
@@ -68,8 +73,14 @@ admin_password="$(secret "$state/adminpassword")"
 
 # The IdP's metadata, through SimpleSAMLphp's own converter (no hook options at start).
 rm -f "$state/metadata/idp-remote-options.php"
-idp_entity_id="$(php "$here/bin/import-idp-metadata.php" "$IDP_METADATA_URL" \
-    "$state/metadata/saml20-idp-remote.php" 20)" || die "could not import the IdP metadata"
+# (In the background, so that a SIGTERM while it retries stops it too.)
+php "$here/bin/import-idp-metadata.php" "$IDP_METADATA_URL" \
+    "$state/metadata/saml20-idp-remote.php" 20 >"$state/idp-entity-id" &
+importer=$!
+trap 'kill "$importer" 2>/dev/null; exit 0' TERM INT
+wait "$importer" || die "could not import the IdP metadata"
+trap - TERM INT
+idp_entity_id="$(cat "$state/idp-entity-id")"
 printf '%s\n' "$IDP_METADATA_URL" >"$state/idp-metadata-url"
 
 # config.php: Debian's, without its last line (the require of Debian's secrets file), and the
