@@ -9,9 +9,9 @@
 //! - `idp`: `setup`, then serves the mock IdP on loopback (`mock-idp serve`, extra arguments
 //!   passed through).
 //!
-//! `setup` also installs the packages of the real third-party SPs the harness drives as
-//! targets (`TARGET_PACKAGES`), and the node-saml target app's npm packages (`npm ci`) when
-//! they are missing or older than its lock file.
+//! `setup` also installs the Debian packages of the real third-party SPs the harness drives
+//! as targets (`TARGET_PACKAGES`: Shibboleth SP, SimpleSAMLphp), and the node-saml target
+//! app's npm packages (`npm ci`) when they are missing or older than its lock file.
 //!
 //! Plain std only, so it builds in seconds before anything else exists.
 
@@ -32,17 +32,28 @@ const PACKAGES: &[&str] = &[
     "chromium-driver",
 ];
 
-/// The real third-party SPs that `targets/*.toml` drive, each started by its wrapper script.
+/// The Debian packages of the real third-party SPs under `targets/` (each target's README says
+/// why).
+///
 /// `targets/shibboleth-sp`: Shibboleth SP 3 (`shibd`, `mod_shib`, `shib-keygen`) in Apache's
-/// server binary alone (`apache2-bin`: no system-wide Apache service is installed; the wrapper
-/// runs its own on loopback), `media-types` for Apache's `/etc/mime.types`, `openssl` for
-/// `shib-keygen`, `curl` for the wrapper's scripts.
+/// server binary (`apache2-bin`; the wrapper runs its own Apache on loopback), `media-types`
+/// for Apache's `/etc/mime.types`, `openssl` for `shib-keygen`, `curl` for the wrapper's
+/// scripts.
+///
+/// `targets/simplesamlphp`: the `simplesamlphp` package (1.19.7 on bookworm; it pulls in `php`
+/// and an httpd, which the target does not use: it serves SimpleSAMLphp with `php -S`),
+/// `php-cli` for `php -S` (only a Recommends), `php-xml` (DOM) and `php-mbstring`, which
+/// SimpleSAMLphp uses but does not depend on.
 const TARGET_PACKAGES: &[&str] = &[
     "libapache2-mod-shib",
     "apache2-bin",
     "media-types",
     "openssl",
     "curl",
+    "simplesamlphp",
+    "php-cli",
+    "php-xml",
+    "php-mbstring",
 ];
 
 fn main() -> ExitCode {
