@@ -267,6 +267,17 @@ impl Environment {
         &self.notes
     }
 
+    /// What the mock IdP knows of the SP (from its metadata, or the target's entityID and
+    /// ACS URL).
+    pub fn sp_entry(&self) -> Option<mock_idp::SpEntry> {
+        let entity_id = self.vars.get("sp.entity_id")?;
+        self.idp
+            .idp()
+            .sps()
+            .into_iter()
+            .find(|sp| sp.entity_id == entity_id)
+    }
+
     /// The SP's base URL.
     pub fn sp_base(&self) -> &str {
         self.vars.get("sp.base_url").unwrap_or_default()

@@ -392,8 +392,9 @@ pub struct Seen<'a> {
     pub sp_logout: Option<&'a SpLogoutMessage>,
     /// The witness URL and how many requests reached it, when the SP fetched it.
     pub fetched: Option<(&'a str, usize)>,
-    /// What the IdP's signatures vouch for.
-    pub signed: &'a Signed,
+    /// What the IdP's signatures vouched for in the response the session came from (`None`:
+    /// no response led to it, e.g. a password login).
+    pub signed: Option<&'a Signed>,
 }
 
 /// The scenario as the judge weighs it.
@@ -436,12 +437,18 @@ pub fn decide(
     {
         j = logout_message(j, case.level, case.severity, message);
     }
-    if case.logout_flow
-        && matches!(case.expectation, Expectation::SignedIn { .. })
-        && matches!(seen.observation, Observation::NotSignedIn { .. })
-        && j.status != Status::Pass
-    {
-        "the SP ended the session on a logout message it must refuse".clone_into(&mut j.reason);
+    if case.logout_flow && j.status != Status::Pass {
+        match (case.expectation, seen.observation) {
+            (Expectation::SignedIn { .. }, Observation::NotSignedIn { .. }) => {
+                "the SP ended the session on a logout message it must refuse"
+                    .clone_into(&mut j.reason);
+            }
+            (Expectation::Refused { .. }, Observation::NotSignedIn { status: None, .. }) => {
+                "the SP answered the logout message without refusing it (no error page, no reason): it took the message as valid"
+                    .clone_into(&mut j.reason);
+            }
+            _ => {}
+        }
     }
     if let Some((url, requests)) = seen.fetched {
         j = Judgement {
@@ -507,16 +514,18 @@ fn severity(case: &Case<'_>, seen: &Seen<'_>) -> (Severity, String) {
             format!("critical: the SP fetched {url}, a URL only the response named"),
         );
     }
-    if let Observation::SignedIn { identity, role } = seen.observation {
-        if !case.logout_flow && !seen.signed.covers(identity) {
-            let why = if seen.signed.identities.is_empty() {
+    if let (Observation::SignedIn { identity, role }, Some(signed)) =
+        (seen.observation, seen.signed)
+    {
+        if !case.logout_flow && !signed.covers(identity) {
+            let why = if signed.identities.is_empty() {
                 format!(
                     "critical: {identity} signed in on a response no trusted signature covers (the identity was the attacker's to choose)"
                 )
             } else {
                 format!(
                     "critical: {identity} signed in, while the IdP signed for {}",
-                    seen.signed.identities.join(", ")
+                    signed.identities.join(", ")
                 )
             };
             return (Severity::Critical, why);
@@ -528,11 +537,7 @@ fn severity(case: &Case<'_>, seen: &Seen<'_>) -> (Severity, String) {
             Some(got),
         ) = (case.expectation, role)
             && !got.eq_ignore_ascii_case(want)
-            && seen
-                .signed
-                .asserted
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(got))
+            && signed.asserted.iter().any(|a| a.eq_ignore_ascii_case(got))
         {
             return (
                 Severity::Critical,
@@ -545,7 +550,7 @@ fn severity(case: &Case<'_>, seen: &Seen<'_>) -> (Severity, String) {
     (
         case.severity,
         format!(
-            "{}: the scenario's severity for this non-conformance; nothing forged was observed",
+            "{}: the rule's; no forged identity, gained privilege or fetch was seen",
             case.severity.as_str()
         ),
     )
@@ -933,7 +938,7 @@ mod tests {
             off_origin: None,
             sp_logout: None,
             fetched: None,
-            signed,
+            signed: Some(signed),
         }
     }
 
@@ -1005,7 +1010,7 @@ mod tests {
         assert!(
             j.severity_reason
                 .as_deref()
-                .is_some_and(|r| r.contains("nothing forged"))
+                .is_some_and(|r| r.contains("no forged identity"))
         );
         // Another identity: critical, saying whom the IdP signed for.
         let o = signed_in("admin@corp.example");

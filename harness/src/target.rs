@@ -459,8 +459,21 @@ impl Target {
         for name in file.capabilities.keys() {
             crate::vocabulary::check_capability(name).map_err(|e| at(name, e))?;
         }
-        for setting in &file.defaults.settings {
+        for (i, setting) in file.defaults.settings.iter().enumerate() {
             crate::vocabulary::check_setting(setting).map_err(|e| at(setting, e))?;
+            let name = setting.split_once('=').map_or(setting.as_str(), |(n, _)| n);
+            if let Some(other) = file.defaults.settings[..i]
+                .iter()
+                .find(|s| s.split_once('=').is_some_and(|(n, _)| n == name))
+            {
+                return Err(TargetError::Invalid {
+                    file: source.to_owned(),
+                    line: crate::vocabulary::line_of(text, setting),
+                    message: format!(
+                        "`[defaults] settings` holds both `{other}` and `{setting}`: a setting has one value"
+                    ),
+                });
+            }
         }
         for name in file.hooks.keys() {
             crate::vocabulary::check_hook(name).map_err(|e| at(name, e))?;

@@ -57,10 +57,14 @@ fn sends_response(flow: Flow) -> bool {
 /// show the SP as declared).
 pub(super) fn preflight(
     target: &Target,
+    sp: Option<&mock_idp::SpEntry>,
     scenario: &Scenario,
     adapt_layout: bool,
 ) -> Result<Planned, String> {
     let name = &target.file.name;
+    if scenario.file.flow.is_logout() {
+        logout_binding(name, sp, scenario)?;
+    }
     for capability in &scenario.file.requires.capabilities {
         if target.file.capabilities.get(capability) != Some(&true) {
             return Err(format!(
@@ -111,6 +115,31 @@ pub(super) fn preflight(
         needs_reset,
         uses_idp_outage,
     })
+}
+
+/// Whether the SP's metadata (as the mock IdP read it) lists a SingleLogoutService for the
+/// binding a logout scenario's IdP message travels by; without one the message cannot be sent.
+fn logout_binding(
+    name: &str,
+    sp: Option<&mock_idp::SpEntry>,
+    scenario: &Scenario,
+) -> Result<(), String> {
+    let (binding, words) = match scenario.file.plan.logout.binding {
+        mock_idp::plan::LogoutBinding::Redirect => (
+            "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
+            "HTTP-Redirect",
+        ),
+        mock_idp::plan::LogoutBinding::Post => (
+            "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+            "HTTP-POST",
+        ),
+    };
+    match sp {
+        Some(sp) if !sp.slo.iter().any(|e| e.binding == binding) => Err(format!(
+            "the metadata of {name} lists no SingleLogoutService for {words}, so the mock IdP cannot send it a logout message that way"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The settings the declared signature policy makes a scenario need (a hook that accepts its
@@ -342,23 +371,24 @@ mod tests {
     fn a_declared_signature_policy_picks_a_hook_or_skips_with_the_reason() {
         let hooks = "\"signature=assertion\" = [{ command = { argv = [\"true\"] } }]\nreset = [{ command = { argv = [\"true\"] } }]\n";
         let t = target("\"signature=both\"", hooks);
-        let both = preflight(&t, &scenario("both"), true).expect("runs");
+        let both = preflight(&t, None, &scenario("both"), true).expect("runs");
         assert!(both.hooks.is_empty() && !both.exclusive);
-        let assertion = preflight(&t, &scenario("assertion"), true).expect("runs with a hook");
+        let assertion =
+            preflight(&t, None, &scenario("assertion"), true).expect("runs with a hook");
         assert_eq!(assertion.hooks, ["signature=assertion"]);
         assert_eq!(assertion.added_settings, ["signature=assertion"]);
         assert!(assertion.exclusive);
-        let response = preflight(&t, &scenario("response"), true).expect_err("skipped");
+        let response = preflight(&t, None, &scenario("response"), true).expect_err("skipped");
         assert!(
             response.contains("declares `signature=both`")
                 && response.contains("at the Response only"),
             "{response}"
         );
         // Probes show the SP as declared: no adaptation.
-        assert!(preflight(&t, &scenario("response"), false).is_ok());
+        assert!(preflight(&t, None, &scenario("response"), false).is_ok());
         // Unsigned responses and targets that declare no policy are left alone.
-        assert!(preflight(&t, &scenario("none"), true).is_ok());
-        assert!(preflight(&target("", ""), &scenario("response"), true).is_ok());
+        assert!(preflight(&t, None, &scenario("none"), true).is_ok());
+        assert!(preflight(&target("", ""), None, &scenario("response"), true).is_ok());
     }
 
     #[test]

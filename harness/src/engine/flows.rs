@@ -33,8 +33,9 @@ pub(crate) struct Exchange {
     pub(crate) sp_logout: Option<SpLogoutMessage>,
     /// The witness URL of this run of the scenario, and what reached it.
     pub(crate) witness: (String, Vec<Hit>),
-    /// What the IdP's signatures vouched for in the main flow's response.
-    pub(crate) signed: Signed,
+    /// What the IdP's signatures vouched for in the response the main flow's session came
+    /// from (`None`: none did, e.g. a password login).
+    pub(crate) signed: Option<Signed>,
     /// A step whose own expectation was not met (it ended the scenario).
     pub(crate) step: Option<StepEnd>,
     /// The trace.
@@ -57,7 +58,7 @@ pub(crate) struct StepEnd {
     /// A redirect to another origin in it.
     pub(crate) off_origin: Option<String>,
     /// What the IdP signed in it.
-    pub(crate) signed: Signed,
+    pub(crate) signed: Option<Signed>,
 }
 
 impl Exchange {
@@ -70,7 +71,7 @@ impl Exchange {
             off_origin: None,
             sp_logout: None,
             witness: (String::new(), Vec::new()),
-            signed: Signed::default(),
+            signed: None,
             step: None,
             evidence,
         }
@@ -149,7 +150,7 @@ struct Attempt<'a> {
 struct Attempted {
     observation: Observation,
     off_origin: Option<String>,
-    signed: Signed,
+    signed: Option<Signed>,
 }
 
 impl Attempted {
@@ -161,7 +162,7 @@ impl Attempted {
                 message: e.to_string(),
             },
             off_origin: None,
-            signed: Signed::default(),
+            signed: None,
         }
     }
 }
@@ -183,6 +184,9 @@ async fn execute_in(
     // Passwords changed by a reset step, by logical user.
     let mut passwords: BTreeMap<String, String> = BTreeMap::new();
     let mut outage = false;
+    // What the IdP signed in the latest SAML login: the session a `session` flow probes came
+    // from it.
+    let mut last_signed: Option<Signed> = None;
 
     // A logout flow needs a session to end: without a login step of its own, an SP-initiated
     // login that must sign the scenario's user in comes first.
@@ -212,7 +216,7 @@ async fn execute_in(
     };
     let finish = |observation: Observation,
                   evidence: Evidence,
-                  attempted: Option<(Option<String>, Signed)>,
+                  attempted: Option<(Option<String>, Option<Signed>)>,
                   sp_logout: Option<SpLogoutMessage>,
                   step: Option<StepEnd>| {
         let (off_origin, signed) = attempted.unwrap_or_default();
@@ -251,6 +255,9 @@ async fn execute_in(
                         .await
                         .unwrap_or_else(Attempted::failed);
                 evidence.hops.append(&mut step_evidence.hops);
+                if attempted.signed.is_some() {
+                    last_signed.clone_from(&attempted.signed);
+                }
                 if step_evidence.plan_id.is_some() {
                     evidence.plan_id = step_evidence.plan_id.take();
                     evidence.plan = step_evidence.plan.take();
@@ -366,9 +373,12 @@ async fn execute_in(
             .last()
             .map_or(0, |e| e.seq)
     });
-    let attempted = attempt_login(env, scenario, &attempt, &passwords, ua, &mut evidence)
+    let mut attempted = attempt_login(env, scenario, &attempt, &passwords, ua, &mut evidence)
         .await
         .unwrap_or_else(Attempted::failed);
+    if scenario.file.flow == Flow::Session {
+        attempted.signed = last_signed;
+    }
     let sp_logout = match (
         scenario.file.flow.is_logout(),
         evidence.plan_id.clone(),
@@ -430,7 +440,7 @@ async fn attempt_login(
     let plain = |observation| Attempted {
         observation,
         off_origin: None,
-        signed: Signed::default(),
+        signed: None,
     };
     match attempt.flow {
         Flow::Password => {
@@ -567,7 +577,7 @@ async fn attempt_login(
             Ok(Attempted {
                 observation,
                 off_origin,
-                signed,
+                signed: Some(signed),
             })
         }
     }

@@ -105,10 +105,11 @@ pub async fn run(
         total: scenarios.len(),
     });
     let target = env.target();
+    let sp = env.sp_entry();
     let mut verdicts = Vec::new();
     let mut planned: Vec<(Planned, Option<Need>)> = Vec::new();
     for scenario in &scenarios {
-        match preflight(target, scenario, true) {
+        match preflight(target, sp.as_ref(), scenario, true) {
             Ok(p) => {
                 let need = options.controls.then(|| control_need(scenario, &p));
                 planned.push((p, need));
@@ -276,7 +277,8 @@ async fn control_result(
     slot.cell
         .get_or_init(|| async {
             let scenario = slot.control.to_scenario("control", &slot.name);
-            let planned = match preflight(run.env.target(), &scenario, false) {
+            let sp = run.env.sp_entry();
+            let planned = match preflight(run.env.target(), sp.as_ref(), &scenario, false) {
                 Ok(p) => p,
                 Err(reason) => {
                     return ControlResult {
@@ -483,7 +485,7 @@ fn verdict_of(
                 off_origin: step.off_origin.as_deref(),
                 sp_logout: None,
                 fetched,
-                signed: &step.signed,
+                signed: step.signed.as_ref(),
             },
             ControlState::Own,
             Some((step.n, step.flow)),
@@ -501,7 +503,7 @@ fn verdict_of(
                 off_origin: exchange.off_origin.as_deref(),
                 sp_logout: exchange.sp_logout.as_ref(),
                 fetched,
-                signed: &exchange.signed,
+                signed: exchange.signed.as_ref(),
             },
             state,
             None,
