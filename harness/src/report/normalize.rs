@@ -1,7 +1,7 @@
 //! Redaction of run-specific values, so that a rendered report is a stable snapshot.
 //!
-//! Redacted, in this order: loopback ports (`127.0.0.1:PORT`), xs:dateTime instants
-//! (`INSTANT`), SAML ids (`_` or `id-` and 16 or more random characters: `ID`), UUIDs
+//! Redacted, in this order: loopback ports (`127.0.0.1:PORT`), xs:dateTime instants and Unix
+//! timestamps (`INSTANT`), SAML ids (`_` or `id-` and 16 or more random characters: `ID`), UUIDs
 //! (`UUID`), random tokens in URLs (query values and path segments: `TOKEN`), long base64 runs
 //! of 40 or more characters: signature and digest values, certificates, encoded messages
 //! (`BASE64`), long hex runs (`HEX`), and parser positions in an SP's error messages
@@ -48,6 +48,9 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})?",
             |_| Some("INSTANT".to_owned()),
         ),
+        // Unix timestamps in seconds (an SP's error message: "in the past: 1796624378"),
+        // 2001 to 2096.
+        rule(r"\b[1-3]\d{9}\b", |_| Some("INSTANT".to_owned())),
         // SAML ids: `_` or `id-` and a random part; an id-shaped word is kept.
         rule(r"\b(?:_|id-)([0-9A-Za-z_-]{16,})", |c| {
             looks_random(&c[1]).then(|| "ID".to_owned())
@@ -150,7 +153,7 @@ mod tests {
 
     #[test]
     fn every_rule_compiles() {
-        assert_eq!(RULES.len(), 9);
+        assert_eq!(RULES.len(), 10);
     }
 
     #[test]
@@ -172,6 +175,11 @@ mod tests {
         assert_eq!(normalize("2026-11-25T10:00:00.123456Z"), "INSTANT");
         assert_eq!(normalize("2026-11-25T10:00:00+01:00"), "INSTANT");
         assert_eq!(normalize("2026-11-25T10:00:00"), "INSTANT");
+        assert_eq!(
+            normalize("NotOnOrAfter is in the past: 1796624378"),
+            "NotOnOrAfter is in the past: INSTANT"
+        );
+        assert_eq!(normalize("403 after 12345 tries"), "403 after 12345 tries");
         assert_eq!(
             normalize("valid for 5 minutes (2026-11-25)"),
             "valid for 5 minutes (2026-11-25)"
