@@ -686,7 +686,10 @@ async fn the_admin_api_authorizes_validates_and_resets() {
     .await;
     assert_eq!(bad_role.status, StatusCode::BAD_REQUEST);
     let users = admin(&router, "GET", "/admin/users", None).await.json();
-    assert_eq!(users.as_array().map(Vec::len), Some(crate::DEMO_USERS.len()));
+    assert_eq!(
+        users.as_array().map(Vec::len),
+        Some(crate::DEMO_USERS.len())
+    );
     assert!(
         users.to_string().find("password_hash").is_none(),
         "hashes never leave"
