@@ -129,9 +129,11 @@ echo "simplesamlphp-target: SimpleSAMLphp $(dpkg-query -W -f='${Version}' simple
 
 # php -S in its own process group: job control (set -m) gives the background job one, and
 # keeps SIGINT as it is (a plain background job would have it ignored). memory_limit as a web
-# SAPI has it (Debian's CLI php.ini has no limit).
+# SAPI has it (Debian's CLI php.ini has no limit). The opcache (on for the built-in server)
+# checks a file for changes only every 2 s by default, so a hook that rewrites the IdP
+# metadata would be ignored by the scenario right after it; revalidate_freq=0 checks each time.
 set -m
-php -d memory_limit=128M -S "$bind:$port" -t "$state/www" &
+php -d memory_limit=128M -d opcache.revalidate_freq=0 -S "$bind:$port" -t "$state/www" &
 server=$!
 set +m
 # Stopping: SIGINT to the whole group is php -S's own clean shutdown (each worker stops, and the
