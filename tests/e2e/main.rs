@@ -8,15 +8,16 @@
 //! - `fuzz`: `saml-harness fuzz` over HTTP; its minimal scenarios replay through `run`.
 //! - `browser`: the browser driver in real Chromium: the catalogue gives the same verdicts and
 //!   traces as over HTTP; the HTML report and the mock IdP's login page work for a person.
-//! - `node_saml`: the catalogue against the node-saml target app (needs Node.js and the
-//!   app's npm packages, which `cargo xtask setup` installs).
+//! - `real_sps`: the catalogue against the real third-party SPs under `targets/` (node-saml,
+//!   Shibboleth SP, SimpleSAMLphp; `cargo xtask setup` installs what they need), each held to
+//!   its committed baseline.
 //! - `trust`: transport failures are errors, refusals without a passing control are
 //!   inconclusive, target-file typos stop the run, verdicts do not depend on `--jobs`.
 
 mod browser;
 mod catalogue;
 mod fuzz;
-mod node_saml;
+mod real_sps;
 mod reference;
 mod self_test;
 mod support;
