@@ -42,6 +42,9 @@ enum Command {
     Schema,
     /// Print the rule coverage table (rule id -> scenarios) as Markdown.
     Coverage,
+    /// Print the capabilities and settings a target file may declare, with their meanings and
+    /// the families that use them, as Markdown.
+    Vocabulary,
     /// The mock IdP.
     Idp {
         #[command(subcommand)]
@@ -355,6 +358,16 @@ fn main() -> ExitCode {
             Code::Passed
         }
         Command::Coverage => coverage_command(),
+        Command::Vocabulary => match Catalogue::embedded() {
+            Ok(c) => {
+                print!("{}", saml_harness::vocabulary::markdown(&c));
+                Code::Passed
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Code::BadInput
+            }
+        },
         Command::Idp {
             command: IdpCommand::Serve(args),
         } => match runtime.block_on(mock_idp::cli::serve(args)) {

@@ -20,7 +20,7 @@ pub struct Capability {
 pub const CAPABILITIES: &[Capability] = &[
     Capability {
         name: "password-login",
-        meaning: "the SP has a password login form (`[login.password]`) beside SSO",
+        meaning: "the SP has a password login form beside SSO (informational: the `password` flow needs `[login.password]` itself)",
     },
     Capability {
         name: "api",
@@ -297,6 +297,93 @@ fn distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// The vocabulary as Markdown tables, with the catalogue's families that use each name (the
+/// README's "Capabilities and settings" section is this text, between markers; a test keeps it
+/// current).
+pub fn markdown(catalogue: &crate::scenario::Catalogue) -> String {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::fmt::Write as _;
+
+    let mut families: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for scenario in catalogue.iter() {
+        let family = scenario.id.split('/').next().unwrap_or_default().to_owned();
+        let file = &scenario.file;
+        let steps = file.steps.iter().chain(file.control.steps.iter().flatten());
+        let names = file
+            .requires
+            .capabilities
+            .iter()
+            .cloned()
+            .chain(file.requires.settings.iter().cloned())
+            .chain(file.control.settings.iter().flatten().cloned())
+            .chain(steps.filter_map(|s| match s {
+                crate::scenario::Step::Set { setting } => Some(setting.clone()),
+                _ => None,
+            }));
+        for name in names {
+            families.entry(name).or_default().insert(family.clone());
+        }
+    }
+    let used = |name: &str| {
+        families
+            .get(name)
+            .map(|f| {
+                f.iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_else(|| "-".to_owned())
+    };
+    let mut out = String::from(
+        "| capability | declaring it `true` says | families that need it |\n|---|---|---|\n",
+    );
+    for c in CAPABILITIES {
+        let _ = writeln!(out, "| `{}` | {} | {} |", c.name, c.meaning, used(c.name));
+    }
+    out.push_str("\n| setting | value: meaning | families that need it |\n|---|---|---|\n");
+    for s in SETTINGS {
+        match s.values {
+            Values::OneOf(values) => {
+                for (value, meaning) in values {
+                    let name = format!("{}={value}", s.name);
+                    let _ = writeln!(
+                        out,
+                        "| `{name}` | {}: {meaning} | {} |",
+                        s.meaning,
+                        used(&name)
+                    );
+                }
+            }
+            Values::Any(what) => {
+                let prefix = format!("{}=", s.name);
+                let users: BTreeSet<String> = families
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&prefix))
+                    .flat_map(|(_, f)| f.iter().map(|f| format!("`{f}`")))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "| `{}=VALUE` | {}: {what} | {} |",
+                    s.name,
+                    s.meaning,
+                    if users.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        users.into_iter().collect::<Vec<_>>().join(", ")
+                    }
+                );
+            }
+        }
+    }
+    out.push_str(
+        "\nA setting no scenario requires (`-`) still matters as a declaration in `[defaults]`: the \
+         SP profile is compared with it, and a `signature=` default decides which signing layouts \
+         run (see \"Trust\").\n",
+    );
+    out
 }
 
 /// The 1-based line of the first line of `text` that mentions `needle` as a TOML key or string

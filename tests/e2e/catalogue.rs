@@ -80,3 +80,34 @@ fn the_committed_catalogue_listing_is_current() {
         path.display()
     );
 }
+
+#[test]
+fn the_readme_defines_every_capability_and_setting_as_the_code_does() {
+    let catalogue = Catalogue::embedded().expect("valid");
+    let fresh = saml_harness::vocabulary::markdown(&catalogue);
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let (begin, end) = ("<!-- vocabulary:begin -->\n", "<!-- vocabulary:end -->");
+    let section = readme
+        .split_once(begin)
+        .and_then(|(_, rest)| rest.split_once(end))
+        .map(|(section, _)| section)
+        .expect("the README has the vocabulary markers");
+    assert!(
+        section == fresh,
+        "the README's vocabulary section is out of date; replace what is between the markers with the output of `cargo run -q -p saml-harness -- vocabulary`"
+    );
+}
+
+#[test]
+fn every_scenario_has_a_control_or_expects_the_positive_outcome_itself() {
+    let catalogue = Catalogue::embedded().expect("valid");
+    let mut own = 0;
+    for s in catalogue.iter() {
+        match saml_harness::control::derive(s) {
+            Ok(saml_harness::control::Need::Own) => own += 1,
+            Ok(need) => assert!(!need.controls().is_empty(), "{}", s.id),
+            Err(e) => panic!("{}: {e}", s.id),
+        }
+    }
+    assert!(own > 0 && own < catalogue.len());
+}
