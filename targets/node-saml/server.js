@@ -167,6 +167,9 @@ const initialSettings = Object.freeze({
   // false: the library's default, the Response AND the Assertion must be signed. true: only
   // the Assertion must be (wantAuthnResponseSigned false), what Entra ID's default needs.
   assertion_signature_only: false,
+  // true: only the Response must be signed (wantAssertionsSigned false), what saml2int's
+  // SDP-IDP09 IdPs and AD FS's "sign the message" send.
+  response_signature_only: false,
 });
 let settings = { ...initialSettings };
 let saml;
@@ -197,9 +200,10 @@ function buildSaml() {
     logoutUrl: idp.sloUrl,
     logoutCallbackUrl: SLO_URL,
     idpIssuer: idp.entityId,
-    // wantAssertionsSigned stays at the library's default (true). wantAuthnResponseSigned is
-    // the library's default (true) unless the `signature=assertion` hook turned it off.
+    // Both are the library's defaults (true) unless the `signature=assertion` hook turned
+    // wantAuthnResponseSigned off, or the `signature=response` hook wantAssertionsSigned.
     wantAuthnResponseSigned: !settings.assertion_signature_only,
+    wantAssertionsSigned: !settings.response_signature_only,
   });
 }
 
