@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use mock_idp::{KeyStore, KeyType, MockIdp, SpEntry, SpSource, StartOptions};
 use reference_sp::{ReferenceSp, Weakening};
 
-use crate::target::{CommandHook, HookAction, HttpHook, Target, TargetError};
+use crate::error::Error;
+use crate::target::{CommandHook, HookAction, HttpHook, Target};
 use crate::template::{TemplateError, Vars};
 use crate::witness::Witness;
 
@@ -42,44 +43,6 @@ pub struct EnvOptions {
     pub idp_state: Option<PathBuf>,
 }
 
-/// Failed to set up a run (exit code 2 or 3 territory; never a conformance verdict).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum EnvError {
-    /// The target file is unusable.
-    #[error(transparent)]
-    Target(#[from] TargetError),
-    /// The mock IdP's keys could not be made or read.
-    #[error("failed to prepare the mock IdP's keys: {0}")]
-    Keys(String),
-    /// The mock IdP could not start.
-    #[error("failed to start the mock IdP: {0}")]
-    Idp(String),
-    /// The SP could not start or never became ready.
-    #[error("failed to start the SP: {message}")]
-    Sp {
-        /// What went wrong, with the tail of the SP's output when there is one.
-        message: String,
-    },
-    /// A placeholder could not be filled.
-    #[error("failed to fill a placeholder of target {target}: {source}")]
-    Template {
-        /// The target's name.
-        target: String,
-        /// The cause.
-        #[source]
-        source: TemplateError,
-    },
-    /// A hook failed.
-    #[error("failed to run hook `{hook}`: {message}")]
-    Hook {
-        /// The hook's name.
-        hook: String,
-        /// What went wrong.
-        message: String,
-    },
-}
-
 /// A running environment. Stop it with [`Environment::stop`]; dropping it also ends what it
 /// started (the SP process by its pid).
 #[derive(Debug)]
@@ -105,7 +68,7 @@ enum RunningSp {
 impl Environment {
     /// Starts the mock IdP, then the SP, waits until the SP is ready, and registers the SP
     /// with the IdP.
-    pub async fn start(options: EnvOptions) -> Result<Self, EnvError> {
+    pub async fn start(options: EnvOptions) -> Result<Self, Error> {
         let EnvOptions {
             target,
             launch,
@@ -121,28 +84,28 @@ impl Environment {
         idp_options.bind = target.file.idp.bind;
         let idp = MockIdp::start(idp_options)
             .await
-            .map_err(|e| EnvError::Idp(e.to_string()))?;
+            .map_err(|e| Error::harness(format!("failed to start the mock IdP: {e}")))?;
         let idp_base = idp.base_url().to_owned();
         let witness = Witness::start(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
-            .map_err(|e| EnvError::Idp(format!("failed to start the witness listener: {e}")))?;
+            .map_err(|e| Error::harness(format!("failed to start the witness listener: {e}")))?;
         let idp_vars = [
             ("idp.base_url", idp_base.clone()),
             ("idp.metadata_url", format!("{idp_base}/metadata")),
             ("idp.sso_url", format!("{idp_base}/sso")),
             ("idp.entity_id", idp.idp().settings().entity_id.clone()),
         ];
-        let template = |source| EnvError::Template {
-            target: target.file.name.clone(),
-            source,
+        let target_name = target.file.name.clone();
+        let template = |source: TemplateError| {
+            Error::input(format!(
+                "failed to fill a placeholder of target {target_name}: {source}"
+            ))
         };
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(10))
             .build()
-            .map_err(|e| EnvError::Sp {
-                message: e.to_string(),
-            })?;
+            .map_err(|e| Error::sp(format!("failed to start the SP: {e}")))?;
 
         let (sp, mut vars) = match launch {
             SpLaunch::InProcessReference { weaken } => {
@@ -153,9 +116,9 @@ impl Environment {
                 ));
                 config.admin_token = target.file.vars.get("admin_token").cloned();
                 config.weaken = weaken.into_iter().collect();
-                let sp = ReferenceSp::start(config).await.map_err(|e| EnvError::Sp {
-                    message: e.to_string(),
-                })?;
+                let sp = ReferenceSp::start(config)
+                    .await
+                    .map_err(|e| Error::sp(format!("failed to start the SP: {e}")))?;
                 let vars = target.vars(Some(sp.base_url()))?;
                 (RunningSp::InProcess(Box::new(sp)), vars)
             }
@@ -284,16 +247,13 @@ impl Environment {
     }
 
     /// Runs a named hook's actions in order.
-    pub async fn run_hook(&self, name: &str) -> Result<(), EnvError> {
-        let fail = |message: String| EnvError::Hook {
-            hook: name.to_owned(),
-            message,
-        };
+    pub async fn run_hook(&self, name: &str) -> Result<(), Error> {
+        let fail = |e: Error| Error::new(e.kind, format!("failed to run hook `{name}`: {e}"));
         let Some(actions) = self.target.file.hooks.get(name) else {
-            return Err(fail(format!(
+            return Err(fail(Error::input(format!(
                 "target {} has no such hook",
                 self.target.file.name
-            )));
+            ))));
         };
         for action in actions {
             match action {
@@ -306,50 +266,50 @@ impl Environment {
         Ok(())
     }
 
-    async fn run_http_hook(&self, hook: &HttpHook) -> Result<(), String> {
+    async fn run_http_hook(&self, hook: &HttpHook) -> Result<(), Error> {
         self.http_request(hook, &self.vars).await.map(|_| ())
     }
 
     /// Sends an HTTP request described like a hook, with `vars` for its placeholders; the
-    /// body of a 2xx answer (a password reset's token request, for example).
-    pub async fn http_request(&self, hook: &HttpHook, vars: &Vars) -> Result<String, String> {
-        let url = vars.render(&hook.url).map_err(|e| e.to_string())?;
+    /// body of a 2xx answer (a password reset's token request, for example). No answer is a
+    /// transport error; an answer other than 2xx is the SP's.
+    pub async fn http_request(&self, hook: &HttpHook, vars: &Vars) -> Result<String, Error> {
+        let url = vars.render(&hook.url)?;
         let method = reqwest::Method::from_bytes(hook.method.to_ascii_uppercase().as_bytes())
-            .map_err(|_| format!("invalid method `{}`", hook.method))?;
+            .map_err(|_| Error::input(format!("invalid method `{}`", hook.method)))?;
         let mut request = self.client.request(method.clone(), &url);
         for (k, v) in &hook.headers {
-            request = request.header(k, vars.render(v).map_err(|e| e.to_string())?);
+            request = request.header(k, vars.render(v)?);
         }
         if let Some(json) = &hook.json {
             let mut body = json.clone();
-            vars.render_json(&mut body).map_err(|e| e.to_string())?;
+            vars.render_json(&mut body)?;
             request = request.json(&body);
         }
         let response = request
             .send()
             .await
-            .map_err(|e| format!("{method} {url}: {e}"))?;
+            .map_err(|e| Error::transport(format!("{method} {url}: {e}")))?;
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
         if status.is_success() {
             Ok(body)
         } else {
-            Err(format!(
+            Err(Error::sp(format!(
                 "{method} {url} answered {status}: {}",
                 body.chars().take(300).collect::<String>()
-            ))
+            )))
         }
     }
 
-    async fn run_command_hook(&self, hook: &CommandHook) -> Result<(), String> {
+    async fn run_command_hook(&self, hook: &CommandHook) -> Result<(), Error> {
         let argv = hook
             .argv
             .iter()
             .map(|a| self.vars.render(a))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+            .collect::<Result<Vec<_>, _>>()?;
         let Some((program, args)) = argv.split_first() else {
-            return Err("empty argv".to_owned());
+            return Err(Error::input("empty argv"));
         };
         let mut command = tokio::process::Command::new(program);
         command
@@ -362,17 +322,17 @@ impl Environment {
             .stdin(Stdio::null())
             .kill_on_drop(true);
         for (k, v) in &hook.env {
-            command.env(k, self.vars.render(v).map_err(|e| e.to_string())?);
+            command.env(k, self.vars.render(v)?);
         }
         let output = tokio::time::timeout(Duration::from_secs(60), command.output())
             .await
-            .map_err(|_| format!("`{}` did not finish within 60 s", argv.join(" ")))?
-            .map_err(|e| format!("failed to run `{program}`: {e}"))?;
+            .map_err(|_| Error::hook(format!("`{}` did not finish within 60 s", argv.join(" "))))?
+            .map_err(|e| Error::hook(format!("failed to run `{program}`: {e}")))?;
         self.log_hook(&argv, &output);
         if output.status.success() {
             Ok(())
         } else {
-            Err(format!(
+            Err(Error::hook(format!(
                 "`{}` exited with {}: {}",
                 argv.join(" "),
                 output.status,
@@ -380,7 +340,7 @@ impl Environment {
                     .chars()
                     .take(500)
                     .collect::<String>()
-            ))
+            )))
         }
     }
 
@@ -419,14 +379,14 @@ impl Environment {
     }
 }
 
-async fn load_keys(state: Option<PathBuf>, key_type: KeyType) -> Result<KeyStore, EnvError> {
+async fn load_keys(state: Option<PathBuf>, key_type: KeyType) -> Result<KeyStore, Error> {
     tokio::task::spawn_blocking(move || match state {
         Some(dir) => KeyStore::load_or_create(&dir, key_type),
         None => KeyStore::generate(key_type),
     })
     .await
-    .map_err(|e| EnvError::Keys(e.to_string()))?
-    .map_err(|e| EnvError::Keys(e.to_string()))
+    .map_err(|e| Error::harness(format!("failed to prepare the mock IdP's keys: {e}")))?
+    .map_err(|e| Error::harness(format!("failed to prepare the mock IdP's keys: {e}")))
 }
 
 async fn wait_ready(
@@ -434,16 +394,14 @@ async fn wait_ready(
     url: &str,
     timeout: Duration,
     child: &mut ChildGuard,
-) -> Result<(), EnvError> {
+) -> Result<(), Error> {
     let started = Instant::now();
     loop {
         if let Some(status) = child.exited() {
-            return Err(EnvError::Sp {
-                message: format!(
-                    "the SP exited with {status} before {url} answered{}",
-                    child.log_tail()
-                ),
-            });
+            return Err(Error::sp(format!(
+                "failed to start the SP: the SP exited with {status} before {url} answered{}",
+                child.log_tail()
+            )));
         }
         if let Ok(response) = client.get(url).timeout(Duration::from_secs(2)).send().await
             && response.status().is_success()
@@ -451,13 +409,11 @@ async fn wait_ready(
             return Ok(());
         }
         if started.elapsed() > timeout {
-            return Err(EnvError::Sp {
-                message: format!(
-                    "{url} did not answer 2xx within {} s{}",
-                    timeout.as_secs(),
-                    child.log_tail()
-                ),
-            });
+            return Err(Error::sp(format!(
+                "failed to start the SP: {url} did not answer 2xx within {} s{}",
+                timeout.as_secs(),
+                child.log_tail()
+            )));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -477,11 +433,9 @@ impl ChildGuard {
         env: &[(String, String)],
         cwd: &std::path::Path,
         log: Option<&std::path::Path>,
-    ) -> Result<Self, EnvError> {
+    ) -> Result<Self, Error> {
         let Some((program, args)) = argv.split_first() else {
-            return Err(EnvError::Sp {
-                message: "empty start command".to_owned(),
-            });
+            return Err(Error::input("failed to start the SP: empty start command"));
         };
         let mut command = tokio::process::Command::new(program);
         command
@@ -497,24 +451,27 @@ impl ChildGuard {
                 if let Some(parent) = path.parent() {
                     let _ = std::fs::create_dir_all(parent);
                 }
-                let file = std::fs::File::create(path).map_err(|e| EnvError::Sp {
-                    message: format!("failed to create {}: {e}", path.display()),
+                let file = std::fs::File::create(path).map_err(|e| {
+                    Error::sp(format!(
+                        "failed to start the SP: failed to create {}: {e}",
+                        path.display()
+                    ))
                 })?;
-                let err = file.try_clone().map_err(|e| EnvError::Sp {
-                    message: e.to_string(),
-                })?;
+                let err = file
+                    .try_clone()
+                    .map_err(|e| Error::sp(format!("failed to start the SP: {e}")))?;
                 command.stdout(file).stderr(err);
             }
             None => {
                 command.stdout(Stdio::null()).stderr(Stdio::null());
             }
         }
-        let child = command.spawn().map_err(|e| EnvError::Sp {
-            message: format!(
-                "failed to run `{}` in {}: {e}",
+        let child = command.spawn().map_err(|e| {
+            Error::sp(format!(
+                "failed to start the SP: failed to run `{}` in {}: {e}",
                 argv.join(" "),
                 cwd.display()
-            ),
+            ))
         })?;
         tracing::info!(pid = child.id(), program = %program, "started the SP");
         Ok(Self {

@@ -93,6 +93,12 @@ impl Error {
     }
 }
 
+impl From<crate::target::TargetError> for Error {
+    fn from(e: crate::target::TargetError) -> Self {
+        Self::input(e.to_string())
+    }
+}
+
 impl From<crate::template::TemplateError> for Error {
     fn from(e: crate::template::TemplateError) -> Self {
         Self::input(e.to_string())

@@ -209,11 +209,7 @@ pub async fn run(
         sp_log: Some(config.report_dir.join("sp.log")),
         idp_state: config.idp_state.clone(),
     })
-    .await
-    .map_err(|e| match e {
-        crate::env::EnvError::Target(t) => Error::input(t.to_string()),
-        other => Error::harness(other.to_string()),
-    })?;
+    .await?;
     let env = Arc::new(env);
     let notes = env.notes().to_vec();
     let browser = match config.options.driver {

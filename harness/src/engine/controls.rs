@@ -21,6 +21,17 @@ use crate::scenario::{Expectation, Flow, Scenario, Step};
 use crate::target::Target;
 use crate::verdict::{Observation, Status};
 
+/// Why a scenario does not run on a target (a capability, a hook, a binding it lacks): the
+/// scenario is skipped with this reason, never silently passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Skip(pub(super) String);
+
+impl From<String> for Skip {
+    fn from(reason: String) -> Self {
+        Self(reason)
+    }
+}
+
 /// A scenario that can run, with what it needs done around it.
 #[derive(Debug, Clone)]
 pub(super) struct Planned {
@@ -60,16 +71,16 @@ pub(super) fn preflight(
     sp: Option<&mock_idp::SpEntry>,
     scenario: &Scenario,
     adapt_layout: bool,
-) -> Result<Planned, String> {
+) -> Result<Planned, Skip> {
     let name = &target.file.name;
     if scenario.file.flow.is_logout() {
         logout_binding(name, sp, scenario)?;
     }
     for capability in &scenario.file.requires.capabilities {
         if target.file.capabilities.get(capability) != Some(&true) {
-            return Err(format!(
+            return Err(Skip(format!(
                 "target {name} does not declare capability `{capability}`"
-            ));
+            )));
         }
     }
     check_needs(target, scenario)?;
@@ -123,7 +134,7 @@ fn logout_binding(
     name: &str,
     sp: Option<&mock_idp::SpEntry>,
     scenario: &Scenario,
-) -> Result<(), String> {
+) -> Result<(), Skip> {
     let (binding, words) = match scenario.file.plan.logout.binding {
         mock_idp::plan::LogoutBinding::Redirect => (
             "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect",
@@ -135,16 +146,16 @@ fn logout_binding(
         ),
     };
     match sp {
-        Some(sp) if !sp.slo.iter().any(|e| e.binding == binding) => Err(format!(
+        Some(sp) if !sp.slo.iter().any(|e| e.binding == binding) => Err(Skip(format!(
             "the metadata of {name} lists no SingleLogoutService for {words}, so the mock IdP cannot send it a logout message that way"
-        )),
+        ))),
         _ => Ok(()),
     }
 }
 
 /// The settings the declared signature policy makes a scenario need (a hook that accepts its
 /// layout), or the reason it cannot run.
-fn signature_policy(target: &Target, scenario: &Scenario) -> Result<Vec<String>, String> {
+fn signature_policy(target: &Target, scenario: &Scenario) -> Result<Vec<String>, Skip> {
     let file = &scenario.file;
     let uses_response = sends_response(file.flow)
         || file
@@ -189,7 +200,7 @@ fn signature_policy(target: &Target, scenario: &Scenario) -> Result<Vec<String>,
         });
     match hook {
         Some(setting) => Ok(vec![setting]),
-        None => Err(format!(
+        None => Err(Skip(format!(
             "target {} declares `{declared}`, which refuses a response signed {} by configuration, and has no `signature=...` hook that accepts one",
             target.file.name,
             match layout {
@@ -197,13 +208,13 @@ fn signature_policy(target: &Target, scenario: &Scenario) -> Result<Vec<String>,
                 SigningLayout::Assertion => "at the Assertion only",
                 SigningLayout::Both | SigningLayout::None => "so",
             }
-        )),
+        ))),
     }
 }
 
 /// What the scenario's flows, steps and expectations need from the target, beyond
 /// capabilities and settings; `Err` is the skip reason.
-fn check_needs(target: &Target, scenario: &Scenario) -> Result<(), String> {
+fn check_needs(target: &Target, scenario: &Scenario) -> Result<(), Skip> {
     let name = &target.file.name;
     let mut flows = vec![scenario.file.flow];
     let mut expectations = vec![&scenario.file.expect];
@@ -214,14 +225,14 @@ fn check_needs(target: &Target, scenario: &Scenario) -> Result<(), String> {
                 expectations.extend(expect.iter());
             }
             Step::Logout if target.file.session.logout_url.is_none() => {
-                return Err(format!(
+                return Err(Skip(format!(
                     "target {name} does not say how to sign out ([session].logout_url)"
-                ));
+                )));
             }
             Step::ResetPassword { .. } if target.file.login.password_reset.is_none() => {
-                return Err(format!(
+                return Err(Skip(format!(
                     "target {name} does not say how to reset a password ([login.password_reset])"
-                ));
+                )));
             }
             _ => {}
         }
@@ -229,17 +240,17 @@ fn check_needs(target: &Target, scenario: &Scenario) -> Result<(), String> {
     for flow in flows {
         match flow {
             Flow::Password if target.file.login.password.is_none() => {
-                return Err(format!(
+                return Err(Skip(format!(
                     "target {name} has no password login form ([login.password])"
-                ));
+                )));
             }
             Flow::Api if target.file.api.is_none() => {
-                return Err(format!("target {name} has no basic-auth API ([api])"));
+                return Err(Skip(format!("target {name} has no basic-auth API ([api])")));
             }
             Flow::SpLogout if target.file.session.slo_url.is_none() => {
-                return Err(format!(
+                return Err(Skip(format!(
                     "target {name} does not say where its Single Logout starts ([session].slo_url)"
-                ));
+                )));
             }
             _ => {}
         }
@@ -248,9 +259,9 @@ fn check_needs(target: &Target, scenario: &Scenario) -> Result<(), String> {
         .iter()
         .any(|e| matches!(e, Expectation::SignedIn { role: Some(_), .. }));
     if wants_role && target.file.session.role.is_none() {
-        return Err(format!(
+        return Err(Skip(format!(
             "target {name} does not say how to read a user's role ([session].role)"
-        ));
+        )));
     }
     Ok(())
 }
@@ -378,7 +389,7 @@ mod tests {
         assert_eq!(assertion.hooks, ["signature=assertion"]);
         assert_eq!(assertion.added_settings, ["signature=assertion"]);
         assert!(assertion.exclusive);
-        let response = preflight(&t, None, &scenario("response"), true).expect_err("skipped");
+        let Skip(response) = preflight(&t, None, &scenario("response"), true).expect_err("skipped");
         assert!(
             response.contains("declares `signature=both`")
                 && response.contains("at the Response only"),

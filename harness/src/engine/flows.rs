@@ -295,7 +295,7 @@ async fn execute_in(
             }
             Step::Set { setting } => {
                 if let Err(e) = env.run_hook(setting).await {
-                    let e = Error::hook(e.to_string()).context(format!("step {n}"));
+                    let e = e.context(format!("step {n}"));
                     return failed(e.to_string(), evidence);
                 }
                 evidence
@@ -945,7 +945,7 @@ async fn reset_password(
     let body = env
         .http_request(&reset.token_request, &vars)
         .await
-        .map_err(|e| Error::sp(format!("the reset token request failed: {e}")))?;
+        .map_err(|e| e.context("the reset token request failed"))?;
     let token = reset
         .token
         .extract(&body)

@@ -114,7 +114,7 @@ pub async fn run(
                 let need = options.controls.then(|| control_need(scenario, &p));
                 planned.push((p, need));
             }
-            Err(reason) => {
+            Err(super::controls::Skip(reason)) => {
                 let v = skipped(scenario, reason);
                 let _ = events.send(Event::ScenarioFinished(Box::new(v.clone())));
                 verdicts.push(v);
@@ -280,7 +280,7 @@ async fn control_result(
             let sp = run.env.sp_entry();
             let planned = match preflight(run.env.target(), sp.as_ref(), &scenario, false) {
                 Ok(p) => p,
-                Err(reason) => {
+                Err(super::controls::Skip(reason)) => {
                     return ControlResult {
                         reached: false,
                         status: Status::Skip,
@@ -403,7 +403,7 @@ async fn exchange(
         for hook in &planned.hooks {
             if let Err(e) = env.run_hook(hook).await {
                 let _ = env.run_hook("reset").await;
-                return Exchange::failed(&Error::hook(e.to_string()), Evidence::default());
+                return Exchange::failed(&e, Evidence::default());
             }
             notes.push(format!("hook `{hook}` set the SP up"));
         }

@@ -220,10 +220,6 @@ async fn start(
         sp_log: Some(config.report_dir.join("sp.log")),
         idp_state: None,
     })
-    .await
-    .map_err(|e| match e {
-        crate::env::EnvError::Target(t) => crate::error::Error::input(t.to_string()),
-        other => crate::error::Error::harness(other.to_string()),
-    })?;
+    .await?;
     Ok(Arc::new(env))
 }

@@ -103,11 +103,7 @@ pub async fn reproduce(
         sp_log: None,
         idp_state: None,
     })
-    .await
-    .map_err(|e| match e {
-        crate::env::EnvError::Target(t) => crate::error::Error::input(t.to_string()),
-        other => crate::error::Error::harness(other.to_string()),
-    })?;
+    .await?;
     let urls = TargetUrls {
         acs_url: env.vars().get("sp.acs_url").unwrap_or_default().to_owned(),
         entity_id: env
