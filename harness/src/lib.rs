@@ -26,6 +26,7 @@ pub mod template;
 pub mod verdict;
 pub mod vocabulary;
 pub mod waivers;
+mod watchdog;
 pub mod witness;
 
 mod embedded {

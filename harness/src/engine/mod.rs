@@ -15,6 +15,7 @@ mod flows;
 mod observe;
 mod schedule;
 
+pub use self::controls::check_inputs;
 pub use self::observe::decode_saml;
 pub use self::schedule::{Event, Outcome, RunOptions, run};
 
