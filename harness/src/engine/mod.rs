@@ -30,4 +30,5 @@ struct Run<'a> {
     env: &'a Environment,
     options: RunOptions,
     browser: Option<&'a Arc<Browser>>,
+    breaker: &'a schedule::Breaker,
 }
