@@ -41,6 +41,9 @@ pub struct EnvOptions {
     pub sp_log: Option<PathBuf>,
     /// A folder for the mock IdP's keys, overriding the target's `idp.state`.
     pub idp_state: Option<PathBuf>,
+    /// Where the keys are kept when neither names a folder (a per-user cache, so that a run
+    /// does not make new RSA keys each time); fresh keys in memory when absent.
+    pub key_cache: Option<PathBuf>,
 }
 
 /// A running environment. Stop it with [`Environment::stop`]; dropping it also ends what it
@@ -75,10 +78,12 @@ impl Environment {
             key_type,
             sp_log,
             idp_state,
+            key_cache,
         } = options;
         let log = sp_log.clone();
-        let state =
-            idp_state.or_else(|| target.file.idp.state.as_ref().map(|s| target.dir.join(s)));
+        let state = idp_state
+            .or_else(|| target.file.idp.state.as_ref().map(|s| target.dir.join(s)))
+            .or(key_cache);
         let keys = load_keys(state, key_type).await?;
         let mut idp_options = StartOptions::new(keys);
         idp_options.bind = target.file.idp.bind;

@@ -145,9 +145,12 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = mock_idp::KeyType::Rsa2048)]
     key_type: mock_idp::KeyType,
     /// A folder for the mock IdP's keys, kept across runs [default: the target's idp.state,
-    /// else fresh keys].
+    /// else a per-user cache: $XDG_CACHE_HOME/saml-harness/mock-idp-keys/KEY-TYPE].
     #[arg(long, value_name = "DIR")]
     idp_state: Option<PathBuf>,
+    /// Make new keys for the mock IdP, in memory, instead of using the per-user cache.
+    #[arg(long, conflicts_with = "idp_state")]
+    fresh_keys: bool,
     /// How the user agent is simulated: `http` (reqwest, every hop by hand) or `browser`
     /// (headless Chromium through ChromeDriver, started on a free loopback port).
     #[arg(long, value_enum, default_value_t = DriverArg::Http)]
@@ -316,6 +319,21 @@ enum ListFormat {
     Controls,
 }
 
+/// The per-user folder that keeps the mock IdP's keys between runs (key generation is the
+/// largest part of a short run's start-up): `$XDG_CACHE_HOME/saml-harness/mock-idp-keys/TYPE`,
+/// else `$HOME/.cache/...`; none when neither is set.
+fn key_cache(key_type: mock_idp::KeyType) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let name = match key_type {
+        mock_idp::KeyType::Rsa2048 => "rsa2048",
+        mock_idp::KeyType::EcdsaP256 => "ecdsa-p256",
+    };
+    Some(base.join("saml-harness/mock-idp-keys").join(name))
+}
+
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     let (k, n) = text
         .split_once('/')
@@ -411,6 +429,9 @@ async fn run_command(args: RunArgs) -> Code {
     config.waivers = args.waivers;
     config.key_type = args.key_type;
     config.idp_state = args.idp_state;
+    if !args.fresh_keys {
+        config.key_cache = key_cache(args.key_type);
+    }
     config.webdriver = args.webdriver;
     let driver = match args.driver {
         DriverArg::Http => DriverKind::Http,

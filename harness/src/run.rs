@@ -60,6 +60,9 @@ pub struct RunConfig {
     /// A folder for the mock IdP's keys (kept across runs); fresh keys when absent and the
     /// target names none.
     pub idp_state: Option<PathBuf>,
+    /// Where the mock IdP's keys are kept when neither `idp_state` nor the target names a
+    /// folder (`saml-harness run` uses a per-user cache); fresh keys when absent.
+    pub key_cache: Option<PathBuf>,
     /// With the browser driver: an existing WebDriver server, instead of the ChromeDriver the
     /// harness starts.
     pub webdriver: Option<String>,
@@ -83,6 +86,7 @@ impl RunConfig {
             waivers: None,
             key_type: KeyType::Rsa2048,
             idp_state: None,
+            key_cache: None,
             webdriver: None,
             strict: false,
         }
@@ -212,6 +216,7 @@ pub async fn run(
         key_type: config.key_type,
         sp_log: Some(config.report_dir.join("sp.log")),
         idp_state: config.idp_state.clone(),
+        key_cache: config.key_cache.clone(),
     })
     .await?;
     let env = Arc::new(env);
