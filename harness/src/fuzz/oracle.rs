@@ -162,6 +162,7 @@ table! {
     SignedContentEdited => MustRefuse, "CORE-3.2.2-ResponseSigValid", "SAML Core §3.2.2, §2.3.3 (an invalid signature MUST NOT be relied on)", Critical;
     TextSplitIgnorable => Either, "TEXT-NodeSplit", "Duo Labs 2018 (CVE-2017-11427): the full signed text counts", Critical;
     TextSplitDigestChanging => MustRefuse, "TEXT-NodeSplit", "SAML Core §5.4.3 (exclusive c14n keeps processing instructions)", Critical;
+    CarriageReturnInText => MustRefuse, "BP12-SeeWhatIsSigned", "XML 1.0 §2.11 (end-of-line handling), Canonical XML §2.3 (a CR is written &#xD;): the signed text changed", Critical;
     AssertionCopy => Either, "SDP-IDP10-OneAssertion", "saml2int SDP-IDP10 (REJECT, or consume only the verified one)", Critical;
     Wrapping => Either, "BP12-SeeWhatIsSigned", "XML Signature Best Practices BP12/BP14, Somorovsky et al. 2012", Critical;
     SecondSignedInfo => Either, "DSIG-SignedInfo-Integrity", "xml-crypto CVE-2025-29774", Critical;
@@ -184,6 +185,14 @@ table! {
     SchemaInvalid => Either, "XML-SchemaValid", "SAML Core schemas (should: a verifier that skips them)", Medium;
     PaddingSmall => Benign, "DOS-Inflate", "XML 1.0 §2.5 (a comment before the root is part of no element)", Low;
     PaddingLarge => Either, "DOS-Inflate", "SAML Bindings §3.5 (an SP should bound the POST body)", Low;
+    DoctypeRoundTrip => MustRefuse, "IIP-G03-DTD", "IIP-G03; ruby-saml CVE-2025-25291 (a DOCTYPE round trip reads a forgery)", Critical;
+    AttlistNamespace => MustRefuse, "IIP-G03-DTD", "IIP-G03; ruby-saml CVE-2025-25292 (ATTLIST namespace injection)", Critical;
+    VoidCanonicalization => MustRefuse, "C14N-FailClosed", "ruby-saml CVE-2025-66568, xmlseclibs CVE-2025-66578 (the digest of \"\" never matches)", Critical;
+    RelocatedSignature => Either, "BP12-SeeWhatIsSigned", "samlify CVE-2025-47949 (REJECT, or consume only the verified original)", Critical;
+    ForeignId => Either, "CORE-1.3.4-IDUnique", "SAML Core §1.3.4; node-saml CVE-2025-54419 (REJECT, or consume only the verified original)", Critical;
+    Libxml2IdEntities => MustRefuse, "IIP-G03-DTD", "IIP-G03; GitHub Enterprise Server CVE-2025-23369", Critical;
+    AssertionInForgedAssertion => MustRefuse, "CORE-3.2.2-ResponseSigValid", "SAML Core §3.2.2 (the outer assertion's signature never verifies); pysaml2 CVE-2021-21238", Critical;
+    SignatureInForgedAssertion => Either, "BP12-SeeWhatIsSigned", "pysaml2 CVE-2020-5390 (REJECT, or consume only the verified original)", Critical;
     AuthnContextOther => Benign, "IIP-SP07-AuthnContext", "IIP-SP07 (only a requested class binds; the fuzzed SP requests none)", Medium;
 }
 
@@ -775,6 +784,7 @@ pub fn classify(plan: &Plan) -> Verdict {
                 | Tamper::ReferenceUri { .. }
                 | Tamper::Doctype { .. }
                 | Tamper::OddNamespace { .. }
+                | Tamper::VoidCanonicalization { .. }
                 | Tamper::EnvelopingSignature
                 | Tamper::DetachedSignature
                 | Tamper::XsltTransform { .. }
@@ -816,10 +826,12 @@ pub fn classify(plan: &Plan) -> Verdict {
             }
             Tamper::SplitText { with, .. } => {
                 user = "attacker";
-                if *with == TextSplit::ProcessingInstruction {
-                    push(Key::TextSplitDigestChanging, what);
-                } else {
-                    push(Key::TextSplitIgnorable, what);
+                match with {
+                    TextSplit::ProcessingInstruction => push(Key::TextSplitDigestChanging, what),
+                    TextSplit::CarriageReturnReference | TextSplit::CarriageReturn => {
+                        push(Key::CarriageReturnInText, what);
+                    }
+                    TextSplit::Comment | TextSplit::Cdata => push(Key::TextSplitIgnorable, what),
                 }
             }
             Tamper::InsertAssertionCopy { .. } => push(Key::AssertionCopy, what),
@@ -851,6 +863,18 @@ pub fn classify(plan: &Plan) -> Verdict {
             }
             Tamper::SecondSignedAssertion { .. } => push(Key::SecondSignedAssertion, what),
             Tamper::SchemaInvalid { .. } => push(Key::SchemaInvalid, what),
+            Tamper::DoctypeRoundTrip { .. } => push(Key::DoctypeRoundTrip, what),
+            Tamper::AttlistNamespace { .. } => push(Key::AttlistNamespace, what),
+            Tamper::VoidCanonicalization { .. } => push(Key::VoidCanonicalization, what),
+            Tamper::RelocatedSignature { .. } => push(Key::RelocatedSignature, what),
+            Tamper::ForeignId { .. } => push(Key::ForeignId, what),
+            Tamper::Libxml2IdEntities { .. } => push(Key::Libxml2IdEntities, what),
+            Tamper::AssertionInForgedAssertion { .. } => {
+                push(Key::AssertionInForgedAssertion, what);
+            }
+            Tamper::SignatureInForgedAssertion { .. } => {
+                push(Key::SignatureInForgedAssertion, what);
+            }
             Tamper::Padding { bytes } => push(
                 if *bytes < PADDING_LIMIT {
                     Key::PaddingSmall
