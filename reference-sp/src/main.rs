@@ -36,6 +36,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    if cli.verbose < 2 {
+        reference_sp::quiet_xml_libraries();
+    }
     let Ok(runtime) = tokio::runtime::Runtime::new() else {
         return ExitCode::from(3);
     };

@@ -225,6 +225,10 @@ pub struct Verdict {
     pub findings: Vec<Finding>,
     /// The logical user the response is for (`member`, or `attacker` for text splits).
     pub user: String,
+    /// The logical user whose email starts the login: the forged identity when a tampering
+    /// forges one (an attacker types the victim's email, so that an SP comparing typed and
+    /// asserted emails does not refuse the forgery for the mismatch alone), else `user`.
+    pub typed: String,
 }
 
 /// The outcome the oracle expects.
@@ -885,9 +889,14 @@ pub fn classify(plan: &Plan) -> Verdict {
             ),
         }
     }
+    let forges_admin = plan
+        .tamper
+        .iter()
+        .any(|t| serde_json::to_string(t).is_ok_and(|json| json.contains(values::ADMIN)));
     Verdict {
         findings,
         user: user.to_owned(),
+        typed: if forges_admin { "admin" } else { user }.to_owned(),
     }
 }
 
