@@ -410,6 +410,9 @@ pub struct Case<'a> {
     pub user: &'a str,
     /// Whether the flow is a logout flow (the positive outcome is then "signed out").
     pub logout_flow: bool,
+    /// Whether the observation is a later look at the session (the `session` flow: no response
+    /// was posted last), so that "refused" means "no longer signed in".
+    pub session_flow: bool,
 }
 
 /// Decides a scenario's verdict from everything it showed: the expectation against the
@@ -449,6 +452,15 @@ pub fn decide(
             }
             _ => {}
         }
+    }
+    if case.session_flow
+        && j.status != Status::Pass
+        && let (Expectation::Refused { .. }, Observation::SignedIn { identity, .. }) =
+            (case.expectation, seen.observation)
+    {
+        j.reason = format!(
+            "the SP still had {identity} signed in when asked after the steps: the session outlived the end the scenario set"
+        );
     }
     if let Some((url, requests)) = seen.fetched {
         j = Judgement {
@@ -929,6 +941,7 @@ mod tests {
             severity: Severity::High,
             user: "member",
             logout_flow: false,
+            session_flow: false,
         }
     }
 
@@ -1097,5 +1110,34 @@ mod tests {
         );
         assert_eq!(j.status, Status::Inconclusive);
         assert!(j.reason.contains("end the session"), "{}", j.reason);
+    }
+
+    #[test]
+    fn a_session_still_there_when_asked_later_is_called_that_not_an_accepted_response() {
+        let signed = alice();
+        let o = signed_in("alice@corp.example");
+        let mut c = case(&REFUSED);
+        c.session_flow = true;
+        let j = decide(
+            &c,
+            &seen(&o, &signed),
+            ControlState::Own,
+            &users(),
+            Refusals::default(),
+        );
+        assert_eq!(j.status, Status::Fail);
+        assert!(
+            j.reason
+                .contains("still had alice@corp.example signed in when asked"),
+            "{}",
+            j.reason
+        );
+        assert!(!j.reason.contains("accepted a response"), "{}", j.reason);
+        // Elsewhere the wording stays that of a response.
+        assert!(
+            own(&REFUSED, &o, &signed)
+                .reason
+                .contains("accepted a response")
+        );
     }
 }

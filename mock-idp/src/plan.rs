@@ -659,7 +659,9 @@ pub enum Alteration {
     /// Write `value` into an attribute exactly as given (XML-escaped, nothing else): no
     /// expansion of short names, no check of its type. For values of the wrong type or
     /// format, such as an `IssueInstant` that is no `xs:dateTime`, a StatusCode `Value` that
-    /// is no absolute URI, or an `ID` that is no `xs:ID`. A raw `ID` of a signed element is
+    /// is no absolute URI, or an `ID` that is no `xs:ID`. A non-empty raw `ID` gets a random
+    /// suffix (`-` and 16 hex digits: still no `xs:ID` if the value was none), so that no two
+    /// responses share it and a replay cache cannot decide the verdict. A raw `ID` of a signed element is
     /// also what its signature's Reference names (`#` + the value); an ID with white space
     /// cannot be named (XPointer `id()` splits it), so sign only the other element.
     Raw {

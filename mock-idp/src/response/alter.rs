@@ -429,10 +429,16 @@ fn empty(doc: &mut ResponseDoc, element: Emptiable) -> Result<(), PipelineError>
 fn raw(doc: &mut ResponseDoc, field: RawField, value: &str) -> Result<(), PipelineError> {
     let what = "raw";
     let text = value.to_owned();
+    // An ID is made unique to this response (the random part of a fresh ID appended, as
+    // `tamper id` does): an SP with a replay cache must not refuse the next response with the
+    // same malformed ID as a replay of this one, whatever order the scenarios run in.
+    let unique_id = (!value.is_empty())
+        .then(|| format!("{value}-{}", &crate::xml::new_id()[1..17]))
+        .or(Some(String::new()));
     let value = Some(value.to_owned());
     match field {
         RawField::ResponseId => {
-            doc.shape.attributes.insert(Attr::Id, value);
+            doc.shape.attributes.insert(Attr::Id, unique_id);
         }
         RawField::ResponseIssueInstant => {
             doc.shape.attributes.insert(Attr::IssueInstant, value);
@@ -445,7 +451,7 @@ fn raw(doc: &mut ResponseDoc, field: RawField, value: &str) -> Result<(), Pipeli
             assertion(doc, what)?
                 .shape
                 .attributes
-                .insert(Attr::Id, value);
+                .insert(Attr::Id, unique_id);
         }
         RawField::AssertionIssueInstant => {
             assertion(doc, what)?

@@ -408,11 +408,23 @@ fn raw_values_are_written_as_given_and_the_signatures_verify() {
             let xml = built(*layout, &alteration);
             let doc = Document::parse(&xml).expect("well-formed");
             let node = at(&doc, &path).unwrap_or_else(|| panic!("{field:?}: {path:?} in {xml}"));
-            assert_eq!(
-                node.attribute(attribute),
-                Some(value),
-                "{field:?} {layout:?}"
-            );
+            let written = node.attribute(attribute).unwrap_or_default();
+            if attribute == "ID" {
+                // An ID gets a random suffix, so that no two responses share it.
+                let suffix = written
+                    .strip_prefix(value)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .unwrap_or_else(|| panic!("{field:?} {layout:?}: {written}"));
+                assert!(
+                    suffix.len() == 16 && suffix.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{written}"
+                );
+                let again = built(*layout, &alteration);
+                assert!(!again.contains(written), "{field:?}: the same ID twice");
+            } else {
+                assert_eq!(written, value, "{field:?} {layout:?}");
+            }
+            let value = written;
             // A signed element's Reference names its raw ID.
             if attribute == "ID"
                 && let Some(signature) = child(node, DS, "Signature")
