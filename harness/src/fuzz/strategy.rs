@@ -26,14 +26,27 @@ use super::oracle::values::{ACS, ADMIN, ATTACKER, IDP, SP};
 /// in the fourth, one forgery (wrapping, a text split, a parser differential) on an otherwise
 /// valid response signed in a layout the forgery can work in, so that an SP that consumes
 /// something other than what it verified shows it within a few hundred cases.
-pub fn plan() -> impl Strategy<Value = Plan> {
-    prop_oneof![3 => composed(), 1 => forgery_plan()]
+///
+/// `layouts` are the signing layouts the SP accepts (probed before the campaign): signed cases
+/// use only those, so that a forgery is not refused for its layout before it is looked at.
+/// Empty: every layout.
+pub fn plan(layouts: &[SigningLayout]) -> impl Strategy<Value = Plan> + use<> {
+    let accepted = |l: SigningLayout| layouts.is_empty() || layouts.contains(&l);
+    let signed: Vec<SigningLayout> = [
+        SigningLayout::Assertion,
+        SigningLayout::Response,
+        SigningLayout::Both,
+    ]
+    .into_iter()
+    .filter(|l| accepted(*l))
+    .collect();
+    prop_oneof![3 => composed(signed.clone()), 1 => forgery_plan(signed)]
 }
 
 /// Alterations and tamperings composed, with random values.
-fn composed() -> impl Strategy<Value = Plan> {
+fn composed(layouts: Vec<SigningLayout>) -> impl Strategy<Value = Plan> {
     (
-        signing(),
+        signing(layouts),
         prop_oneof![9 => Just(Flavour::Generic), 1 => Just(Flavour::Entra)],
         prop_oneof![39 => Just(ResponseBinding::Post), 1 => binding()],
         proptest::option::weighted(0.1, ("[a-z]{1,8}", text_value())),
@@ -125,14 +138,19 @@ fn binding() -> impl Strategy<Value = ResponseBinding> {
     ])
 }
 
-fn signing() -> impl Strategy<Value = Signing> {
+/// A signing: one of `layouts` (both twice as often as one signature), or unsigned in one case
+/// in thirteen.
+fn signing(layouts: Vec<SigningLayout>) -> impl Strategy<Value = Signing> {
+    let mut weighted: Vec<(u32, BoxedStrategy<SigningLayout>)> = layouts
+        .into_iter()
+        .map(|l| {
+            let weight = if l == SigningLayout::Both { 6 } else { 3 };
+            (weight, Just(l).boxed())
+        })
+        .collect();
+    weighted.push((1, Just(SigningLayout::None).boxed()));
     (
-        prop_oneof![
-            6 => Just(SigningLayout::Both),
-            3 => Just(SigningLayout::Response),
-            3 => Just(SigningLayout::Assertion),
-            1 => Just(SigningLayout::None),
-        ],
+        proptest::strategy::Union::new_weighted(weighted),
         prop_oneof![
             16 => Just(KeyChoice::Trusted),
             3 => Just(KeyChoice::Rollover),
@@ -415,30 +433,22 @@ pub fn alteration() -> impl Strategy<Value = Alteration> {
 }
 
 /// One forgery on a valid response: the layouts it needs, the trusted key, nothing else.
-fn forgery_plan() -> impl Strategy<Value = Plan> {
-    (
-        select(vec![
-            SigningLayout::Assertion,
-            SigningLayout::Response,
-            SigningLayout::Both,
-        ]),
-        forgery(),
-    )
-        .prop_map(|(layout, tamper)| {
-            let splits = matches!(
-                tamper,
-                Tamper::SplitText { .. } | Tamper::CommentInNameId { .. }
-            );
-            Plan {
-                user: splits.then(|| ATTACKER.to_owned()),
-                signing: Signing {
-                    layout: Some(layout),
-                    ..Signing::default()
-                },
-                tamper: vec![tamper],
-                ..Plan::default()
-            }
-        })
+fn forgery_plan(layouts: Vec<SigningLayout>) -> impl Strategy<Value = Plan> {
+    (select(layouts), forgery()).prop_map(|(layout, tamper)| {
+        let splits = matches!(
+            tamper,
+            Tamper::SplitText { .. } | Tamper::CommentInNameId { .. }
+        );
+        Plan {
+            user: splits.then(|| ATTACKER.to_owned()),
+            signing: Signing {
+                layout: Some(layout),
+                ..Signing::default()
+            },
+            tamper: vec![tamper],
+            ..Plan::default()
+        }
+    })
 }
 
 /// The forgeries: every construction that hides a forged identity beside what is signed.
