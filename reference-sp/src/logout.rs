@@ -289,8 +289,7 @@ fn verify_xml(xml: &str, root: Node<'_, '_>, ctx: &Context<'_>) -> Result<(), Re
         }
     };
     validate::check_signature(&sig, Some(root), ctx)?;
-    let certs = validate::trusted_certs(ctx)?;
-    validate::verify_signatures(xml, &certs, 1)
+    validate::verify_signatures(xml, ctx, 1)
 }
 
 /// What a verified message says.

@@ -476,3 +476,94 @@ async fn a_posted_sp_logout_request_is_verified_with_the_sps_metadata_keys() {
         "{other_key:?}"
     );
 }
+
+/// Runs one request through the router on a runtime of its own, on the calling thread (so a
+/// FIFO watchdog can run it).
+fn call_blocking(
+    idp: &std::sync::Arc<mock_idp::Idp>,
+    request: Request<Body>,
+) -> (StatusCode, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (status, body, _) = runtime.block_on(call(idp, request));
+    (status, body)
+}
+
+#[test]
+fn nothing_a_signature_names_is_read_or_fetched_by_the_idp() {
+    use hardening::probe::{Fifo, Listener};
+    use samael::crypto::{CryptoProvider as _, XmlSec};
+    use std::time::Duration;
+
+    let listener = Listener::start();
+    let fifo = Fifo::new();
+    let uris = [
+        listener.url().to_owned(),
+        fifo.path().display().to_string(),
+        format!("file://{}", fifo.path().display()),
+        "file:///etc/passwd".to_owned(),
+    ];
+
+    // An SP's signed AuthnRequest over HTTP-POST, its Reference pointed elsewhere after
+    // signing: verified with the SP's key, it must fail at once, loading nothing.
+    let idp = idp();
+    let sp_key = crate::support::shared_keys().rollover();
+    let mut entry = mock_idp::SpEntry::new(SP_ENTITY_ID, ACS_URL);
+    entry.signing_certs = vec![sp_key.cert_der().to_vec()];
+    idp.register_entry(entry);
+    let template = format!(
+        concat!(
+            "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_signed\" Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\" AssertionConsumerServiceURL=\"{acs}\"><saml:Issuer>{sp}</saml:Issuer>",
+            "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>",
+            "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+            "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>",
+            "<ds:Reference URI=\"#_signed\"><ds:Transforms>",
+            "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
+            "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>",
+            "<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:DigestValue/>",
+            "</ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature></samlp:AuthnRequest>"
+        ),
+        acs = ACS_URL,
+        sp = SP_ENTITY_ID,
+    );
+    let signed = XmlSec::sign_xml(&template, sp_key.private_pkcs8_der()).expect("sign");
+    for uri in &uris {
+        let edited = signed.replace("URI=\"#_signed\"", &format!("URI=\"{uri}\""));
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("SAMLRequest", &B64.encode(edited))
+            .finish();
+        let request = Request::post("/sso")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        let idp = std::sync::Arc::clone(&idp);
+        let (status, body) = fifo
+            .within(Duration::from_secs(10), move || {
+                call_blocking(&idp, request)
+            })
+            .unwrap_or_else(|e| panic!("POST /sso, Reference URI {uri}: {e}"));
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert!(body.contains("does not verify"), "{uri}: {body}");
+    }
+
+    // A plan that signs with such a Reference URI: signing (and the self-check after it)
+    // must not load it either; the plan fails at once.
+    for uri in &uris {
+        let plan = serde_json::json!({ "signing": { "layout": "response", "reference_uri": uri } });
+        let id = idp.create_plan(serde_json::from_value(plan).expect("plan"));
+        let request = get(&format!(
+            "/idp-initiated?sp={}&plan={id}",
+            urlencode(SP_ENTITY_ID)
+        ));
+        let idp = std::sync::Arc::clone(&idp);
+        let (status, body) = fifo
+            .within(Duration::from_secs(10), move || {
+                call_blocking(&idp, request)
+            })
+            .unwrap_or_else(|e| panic!("a plan signing over {uri}: {e}"));
+        assert!(!status.is_success(), "{uri}: {status} {body}");
+    }
+    assert_eq!(listener.hits(), 0, "the IdP fetched a Reference URI");
+}

@@ -1,0 +1,12 @@
+//! Defences the mock IdP, the reference SP and the harness share against hostile input.
+//!
+//! - [`xml_io`]: libxml2 and xmlsec load nothing a document names (no Reference URI, DTD,
+//!   external entity, RetrievalMethod or XSLT `document()` is fetched or read), for every
+//!   signature verification and signing in the process.
+//! - `probe` (feature `probes`, for tests): a loopback listener that counts connections and a
+//!   FIFO that blocks whoever opens it.
+
+pub mod xml_io;
+
+#[cfg(feature = "probes")]
+pub mod probe;
