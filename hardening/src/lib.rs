@@ -3,9 +3,12 @@
 //! - [`xml_io`]: libxml2 and xmlsec load nothing a document names (no Reference URI, DTD,
 //!   external entity, RetrievalMethod or XSLT `document()` is fetched or read), for every
 //!   signature verification and signing in the process.
+//! - [`limited`]: reads bounded before they happen (regular files only, at most N bytes; http(s)
+//!   downloads cut off past N bytes and after a total timeout).
 //! - `probe` (feature `probes`, for tests): a loopback listener that counts connections and a
 //!   FIFO that blocks whoever opens it.
 
+pub mod limited;
 pub mod xml_io;
 
 #[cfg(feature = "probes")]

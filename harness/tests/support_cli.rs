@@ -322,3 +322,71 @@ fn diagnose_and_reproduce_never_read_or_fetch_a_reference_uri() {
     }
     assert_eq!(listener.hits(), 0, "a Reference URI was fetched");
 }
+
+/// Runs the binary, killing it (by its pid) if it has not exited within `limit`.
+fn harness_within(args: &[&str], limit: std::time::Duration) -> Result<Output, String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saml-harness"))
+        .args(args)
+        .current_dir(fixtures())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if child.try_wait().expect("wait").is_some() {
+            return Ok(child.wait_with_output().expect("output"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(format!("still running after {limit:?}: killed"))
+}
+
+#[test]
+fn diagnose_reads_no_fifo_device_or_oversized_file() {
+    use hardening::probe::Fifo;
+    let fifo = Fifo::new();
+    let fifo_path = fifo.path().display().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = dir.path().join("big.xml");
+    let file = std::fs::File::create(&big).expect("create");
+    file.set_len(64 << 20).expect("a sparse 64 MiB file");
+    let big = big.display().to_string();
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["diagnose", "okta-login.har", "--sp-metadata", "/dev/zero"],
+            "not a regular file (a character device)",
+        ),
+        (
+            &["diagnose", "okta-login.har", "--idp-metadata", &fifo_path],
+            "not a regular file (a FIFO)",
+        ),
+        (
+            &["diagnose", "okta-login.har", "--idp-cert", "/dev/zero"],
+            "not a regular file (a character device)",
+        ),
+        (&["diagnose", &fifo_path], "not a regular file (a FIFO)"),
+        (
+            &["diagnose", "okta-login.har", "--sp-metadata", &big],
+            "larger than 16 MiB",
+        ),
+        (
+            &["diagnose", "/dev/zero"],
+            "not a regular file (a character device)",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = harness_within(args, std::time::Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -4,8 +4,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-
 use crate::{Config, Database, IdpSource, ReferenceSp, Weakening};
 
 /// Arguments of `serve`.
@@ -71,15 +69,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Some(IdpSource::MetadataUrl(m))
         }
         (Some(m), _) => Some(IdpSource::MetadataXml(
-            std::fs::read_to_string(&m).with_context(|| format!("failed to read {m}"))?,
+            hardening::limited::read_file_to_string(
+                std::path::Path::new(&m),
+                hardening::limited::METADATA_LIMIT,
+            )?,
         )),
         (None, Some(entity_id)) => {
             let cert = args.idp_cert.unwrap_or_default();
             Some(IdpSource::Fields {
                 entity_id,
                 sso_url: args.idp_sso_url.unwrap_or_default(),
-                certificate_pem: std::fs::read_to_string(&cert)
-                    .with_context(|| format!("failed to read {}", cert.display()))?,
+                certificate_pem: hardening::limited::read_file_to_string(
+                    &cert,
+                    hardening::limited::METADATA_LIMIT,
+                )?,
             })
         }
         (None, None) => None,

@@ -176,29 +176,15 @@ pub const DEMO_USERS: &[(&str, &str, Option<&str>, bool)] = &[
     ("admin@corp.example.evil.test", "member", None, false),
 ];
 
-/// Fetches IdP metadata over HTTP(S), bounded in time and size, without proxies.
-pub(crate) async fn fetch_metadata(url: &str) -> Result<String, String> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("failed to fetch {url}: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!("failed to fetch {url}: HTTP {}", response.status()));
-    }
-    let text = response
-        .text()
-        .await
-        .map_err(|e| format!("failed to read {url}: {e}"))?;
-    if text.len() > 1 << 20 {
-        return Err(format!("{url} is larger than 1 MiB"));
-    }
-    Ok(text)
+/// Fetches IdP metadata over HTTP(S), without proxies, bounded while it arrives: at most
+/// 1 MiB (refused as soon as more comes, or a `Content-Length` announces more) within 5 s.
+pub(crate) async fn fetch_metadata(url: &str) -> Result<String, hardening::limited::LimitedError> {
+    hardening::limited::fetch_text(
+        url,
+        hardening::limited::METADATA_LIMIT,
+        hardening::limited::FETCH_TIMEOUT,
+    )
+    .await
 }
 
 /// Opens the database, configures the IdP and seeds the demo tenant: everything but the
@@ -227,7 +213,12 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
                         fetched = Some(xml);
                         break;
                     }
-                    Err(e) => last = e,
+                    // Not up yet: try again. Anything else (too large, an error status, too
+                    // slow) would only repeat.
+                    Err(e) if matches!(e.kind, hardening::limited::LimitedErrorKind::Io(_)) => {
+                        last = e.to_string();
+                    }
+                    Err(e) => return Err(StartError::Idp(e.to_string())),
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }

@@ -1031,7 +1031,7 @@ async fn admin_put_idp(State(app): State<Shared>, headers: HeaderMap, body: Byte
             ..
         } => match crate::fetch_metadata(&url).await {
             Ok(xml) => Connection::from_metadata(&xml),
-            Err(e) => return bad_request(e),
+            Err(e) => return bad_request(e.to_string()),
         },
         IdpBody {
             entity_id: Some(e),

@@ -14,6 +14,9 @@ const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 
 /// The largest decoded response read (the reference SP accepts 512 KiB).
 const MAX_XML_BYTES: usize = 4 << 20;
+/// The most INPUT (a file or standard input) may weigh: a HAR holds whole pages besides the
+/// SAML messages.
+pub const MAX_INPUT_BYTES: usize = 64 << 20;
 
 /// One captured Response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,16 +110,31 @@ pub fn read_input(input: &str) -> Result<(String, String), InputError> {
         source_name: name.to_owned(),
         kind: InputErrorKind::Io(e.to_string()),
     };
+    let bounded = |name: &str, e: hardening::limited::LimitedError| InputError {
+        source_name: name.to_owned(),
+        kind: InputErrorKind::Io(e.kind.to_string()),
+    };
     if input == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| fail("standard input", e))?;
+        let bytes = hardening::limited::read_to_limit(
+            std::io::stdin().lock(),
+            MAX_INPUT_BYTES,
+            "standard input",
+        )
+        .map_err(|e| bounded("standard input", e))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            fail(
+                "standard input",
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
         return Ok(("standard input".to_owned(), text));
     }
     let path = std::path::Path::new(input);
-    if path.is_file() {
-        let bytes = std::fs::read(path).map_err(|e| fail(input, e))?;
+    // Anything that exists but is not a regular file (a FIFO, /dev/zero, a folder) is
+    // refused without being opened.
+    if path.exists() {
+        let bytes =
+            hardening::limited::read_file(path, MAX_INPUT_BYTES).map_err(|e| bounded(input, e))?;
         let text = String::from_utf8(bytes).map_err(|_| InputError {
             source_name: input.to_owned(),
             kind: InputErrorKind::WrongFileType(

@@ -813,3 +813,58 @@ async fn a_weakened_sp_says_so_on_every_response_and_page() {
     let refusal = get_with(&router, "/saml/acs", &[]).await;
     assert!(refusal.body.contains("deliberately weakened"));
 }
+
+/// A loopback server that answers any request with 200 and an endless body (no
+/// Content-Length), counting the bytes it managed to send.
+async fn endless_body() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/metadata", listener.local_addr().expect("addr"));
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&sent);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n<x>")
+                    .await;
+                let chunk = vec![b' '; 64 * 1024];
+                // At most 256 MiB, so a broken client cannot keep the test going for ever.
+                for _ in 0..4096 {
+                    if stream.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                    counter.fetch_add(chunk.len(), std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (url, sent)
+}
+
+#[tokio::test]
+async fn idp_metadata_downloads_stop_at_1_mib_while_they_arrive() {
+    let router = app(&[]).await;
+    let (url, sent) = endless_body().await;
+    let answer = admin(
+        &router,
+        "PUT",
+        "/admin/idp",
+        Some(serde_json::json!({ "metadata_url": url })),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert!(answer.body.contains("larger than 1 MiB"), "{}", answer.body);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        sent < 16 << 20,
+        "the SP read {} MiB before refusing",
+        sent >> 20
+    );
+}
