@@ -5,10 +5,13 @@
 //!   signature verification and signing in the process.
 //! - [`limited`]: reads bounded before they happen (regular files only, at most N bytes; http(s)
 //!   downloads cut off past N bytes and after a total timeout).
+//! - [`serve`]: HTTP/1 serving with header, body and idle timeouts, a connection cap and a
+//!   bounded graceful shutdown ([`serve::Limits`]).
 //! - `probe` (feature `probes`, for tests): a loopback listener that counts connections and a
 //!   FIFO that blocks whoever opens it.
 
 pub mod limited;
+pub mod serve;
 pub mod xml_io;
 
 #[cfg(feature = "probes")]

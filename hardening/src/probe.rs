@@ -117,3 +117,75 @@ impl Default for Fifo {
         Self::new()
     }
 }
+
+/// Opens `n` TCP connections to `addr` and sends nothing on them.
+///
+/// # Panics
+/// When a connection cannot be made.
+pub fn idle_connections(addr: std::net::SocketAddr, n: usize) -> Vec<std::net::TcpStream> {
+    (0..n)
+        .map(|i| {
+            std::net::TcpStream::connect(addr)
+                .unwrap_or_else(|e| panic!("connection {i} to {addr}: {e}"))
+        })
+        .collect()
+}
+
+/// Whether the server closed `stream` (a read gives EOF or an error) within `limit`.
+pub fn closed_within(stream: &mut std::net::TcpStream, limit: Duration) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let _ = stream.set_read_timeout(Some(left));
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) => {
+                return !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                );
+            }
+        }
+    }
+}
+
+/// How many file descriptors process `pid` has open (Linux, from `/proc`).
+///
+/// # Panics
+/// When `/proc/PID/fd` cannot be read.
+pub fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("/proc/PID/fd")
+        .count()
+}
+
+/// Sends SIGTERM to the child (by its pid) and waits up to `limit` for it to exit; kills it
+/// (by its pid) when it has not. The exit status, or `None` when it had to be killed.
+///
+/// # Panics
+/// When `kill` cannot run.
+pub fn terminate_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill -TERM {}", child.id());
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}

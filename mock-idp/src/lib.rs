@@ -58,6 +58,8 @@ pub struct StartOptions {
     pub clock: Arc<dyn Clock>,
     /// Send AuthnRequests without a plan to the login page for people.
     pub login_page: bool,
+    /// Timeouts, the connection cap and the shutdown grace of the HTTP server.
+    pub limits: hardening::serve::Limits,
 }
 
 impl StartOptions {
@@ -72,6 +74,7 @@ impl StartOptions {
             sps: Vec::new(),
             clock: Arc::new(SystemClock),
             login_page: false,
+            limits: hardening::serve::Limits::default(),
         }
     }
 }
@@ -128,7 +131,14 @@ impl MockIdp {
                 outage.clone(),
                 outage::middleware,
             ));
-        let task = tokio::spawn(serve(listener, addr, app, outage.clone(), stop));
+        let task = tokio::spawn(serve(
+            listener,
+            addr,
+            app,
+            options.limits,
+            outage.clone(),
+            stop,
+        ));
         Ok(Self {
             idp,
             addr,
@@ -184,13 +194,14 @@ impl Drop for MockIdp {
     }
 }
 
-/// Serves until `stop` turns true. While the outage switch says [`Outage::Down`], the listener
-/// is closed (connections refused) and open connections are shut; afterwards the same address
-/// is bound again.
+/// Serves within `limits` (see [`hardening::serve`]) until `stop` turns true. While the outage
+/// switch says [`Outage::Down`], the listener is closed (connections refused) and open
+/// connections are shut; afterwards the same address is bound again.
 async fn serve(
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     app: axum::Router,
+    limits: hardening::serve::Limits,
     outage: OutageSwitch,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
@@ -202,21 +213,19 @@ async fn serve(
         };
         let mut stop_serving = stop.clone();
         let mut changes = outage.subscribe();
-        axum::serve(current, app.clone())
-            .with_graceful_shutdown(async move {
-                loop {
-                    if *stop_serving.borrow_and_update()
-                        || *changes.borrow_and_update() == Outage::Down
-                    {
-                        return;
-                    }
-                    tokio::select! {
-                        r = stop_serving.changed() => if r.is_err() { return },
-                        r = changes.changed() => if r.is_err() { return },
-                    }
+        hardening::serve::serve(current, app.clone(), limits, async move {
+            loop {
+                if *stop_serving.borrow_and_update() || *changes.borrow_and_update() == Outage::Down
+                {
+                    return;
                 }
-            })
-            .await?;
+                tokio::select! {
+                    r = stop_serving.changed() => if r.is_err() { return },
+                    r = changes.changed() => if r.is_err() { return },
+                }
+            }
+        })
+        .await?;
         // Down (or stopping): wait with the port closed.
         let mut changes = outage.subscribe();
         loop {

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// Turn one check off, loudly (repeatable); `--weaken help` lists them.
     #[arg(long, value_name = "CHECK")]
     pub weaken: Vec<String>,
+    /// Connections served at once (more wait in the listen backlog). Request heads must
+    /// arrive within 10 s, bodies within 30 s; idle connections close after 30 s.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 /// Serves until SIGTERM or Ctrl-C.
@@ -49,6 +53,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::io::Write::write_all(&mut out, crate::weaken::help().as_bytes())?;
         return Ok(());
     }
+    // Before anything listens: a SIGTERM during start-up stops the SP cleanly.
+    let stop = hardening::serve::termination()?;
     let mut config = Config::new();
     config.bind = args.bind;
     config.public_url = args.public_url;
@@ -59,6 +65,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.admin_token = args.admin_token;
     config.demo = args.demo;
+    config.limits.max_connections = args.max_connections as usize;
     config.weaken = args
         .weaken
         .iter()
@@ -119,21 +126,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         admin_token = sp.admin_token(),
         "reference SP listening"
     );
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     sp.shutdown().await?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    else {
-        let _ = ctrl_c.await;
-        return;
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
 }

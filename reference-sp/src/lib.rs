@@ -122,6 +122,8 @@ pub struct Config {
     pub idp: Option<IdpSource>,
     /// Seed the demo tenant (users and SSO domain `corp.example`).
     pub demo: bool,
+    /// Timeouts, the connection cap and the shutdown grace of the HTTP server.
+    pub limits: hardening::serve::Limits,
 }
 
 impl Config {
@@ -135,6 +137,7 @@ impl Config {
             weaken: BTreeSet::new(),
             idp: None,
             demo: false,
+            limits: hardening::serve::Limits::default(),
         }
     }
 }
@@ -310,7 +313,8 @@ pub struct ReferenceSp {
 }
 
 impl ReferenceSp {
-    /// Opens the database, configures the IdP, seeds the demo tenant if asked, and serves.
+    /// Opens the database, configures the IdP, seeds the demo tenant if asked, and serves
+    /// within [`Config::limits`] (see [`hardening::serve`]).
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
@@ -322,16 +326,13 @@ impl ReferenceSp {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
+        let limits = config.limits;
         let app = Arc::new(build_app(config, &base_url).await?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let router = web::router(Arc::clone(&app));
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(hardening::serve::serve(listener, router, limits, async {
+            let _ = rx.await;
+        }));
         Ok(Self {
             app,
             addr,

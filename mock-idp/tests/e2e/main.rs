@@ -2,6 +2,7 @@
 
 mod attacks;
 mod binary;
+mod connections;
 mod http;
 mod in_process;
 mod login_page;
