@@ -10,7 +10,9 @@ use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use mock_idp::server::PLAN_COOKIE;
 
-use crate::support::{ACS_URL, IDP_BASE, SP_ENTITY_ID, call, form_response, idp, samael_sp};
+use crate::support::{
+    ACS_URL, IDP_BASE, SP_ENTITY_ID, call, control, form_response, idp, samael_sp,
+};
 
 fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).expect("request")
@@ -191,9 +193,7 @@ async fn plans_are_created_bound_logged_and_reset_over_http() {
     });
     let (status, body, _) = call(
         &idp,
-        Request::post("/_control/plans")
-            .body(Body::from(plan.to_string()))
-            .expect("request"),
+        control(&idp, "POST", "/_control/plans", &plan.to_string()),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -230,7 +230,11 @@ async fn plans_are_created_bound_logged_and_reset_over_http() {
     .await;
     assert!(decoded(&html).contains(&format!("Destination=\"{ACS_URL}\"")));
 
-    let (_, log, _) = call(&idp, get(&format!("/_control/log?plan={id}"))).await;
+    let (_, log, _) = call(
+        &idp,
+        control(&idp, "GET", &format!("/_control/log?plan={id}"), ""),
+    )
+    .await;
     let log: Vec<serde_json::Value> = serde_json::from_str(&log).expect("log json");
     assert_eq!(log.len(), 1);
     assert_eq!(log[0]["request_id"], "_bound");
@@ -248,16 +252,14 @@ async fn plans_are_created_bound_logged_and_reset_over_http() {
     );
     assert_eq!(log[0]["valid"], false);
 
-    let (status, _, _) = call(
-        &idp,
-        Request::post("/_control/reset")
-            .body(Body::empty())
-            .expect("request"),
-    )
-    .await;
+    let (status, _, _) = call(&idp, control(&idp, "POST", "/_control/reset", "")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(idp.log(None, 10).is_empty());
-    let (status, body, _) = call(&idp, get(&format!("/_control/plans/{id}"))).await;
+    let (status, body, _) = call(
+        &idp,
+        control(&idp, "GET", &format!("/_control/plans/{id}"), ""),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
 
@@ -265,13 +267,7 @@ async fn plans_are_created_bound_logged_and_reset_over_http() {
 async fn a_plan_with_a_typo_is_refused_naming_the_field() {
     let idp = idp();
     let plan = r#"{"alter": [{"kind": "destination", "valeu": "x"}]}"#;
-    let (status, body, _) = call(
-        &idp,
-        Request::post("/_control/plans")
-            .body(Body::from(plan))
-            .expect("request"),
-    )
-    .await;
+    let (status, body, _) = call(&idp, control(&idp, "POST", "/_control/plans", plan)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("valeu"), "{body}");
 }
@@ -281,13 +277,7 @@ async fn an_sp_registered_from_metadata_is_answered() {
     let idp = idp();
     let metadata = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://second-sp.test"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="http://127.0.0.1:9/second/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#;
     let body = serde_json::json!({ "metadata": metadata }).to_string();
-    let (status, answer, _) = call(
-        &idp,
-        Request::post("/_control/sps")
-            .body(Body::from(body))
-            .expect("request"),
-    )
-    .await;
+    let (status, answer, _) = call(&idp, control(&idp, "POST", "/_control/sps", &body)).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     let uri = format!("/idp-initiated?sp={}", urlencode("https://second-sp.test"));
     let (status, html, _) = call(&idp, get(&uri)).await;

@@ -3,6 +3,7 @@
 mod attacks;
 mod binary;
 mod connections;
+mod hostile;
 mod http;
 mod in_process;
 mod login_page;
