@@ -7,10 +7,13 @@
 //!   downloads cut off past N bytes and after a total timeout).
 //! - [`serve`]: HTTP/1 serving with header, body and idle timeouts, a connection cap and a
 //!   bounded graceful shutdown ([`serve::Limits`]).
+//! - [`origin`]: requests a browser sends on another site's behalf (CSRF), JSON bodies, bearer
+//!   tokens compared in constant time.
 //! - `probe` (feature `probes`, for tests): a loopback listener that counts connections and a
 //!   FIFO that blocks whoever opens it.
 
 pub mod limited;
+pub mod origin;
 pub mod serve;
 pub mod xml_io;
 

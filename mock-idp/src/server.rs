@@ -34,6 +34,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use hardening::origin::origin_of;
+
 use crate::authn_request::{self, AuthnRequestInfo};
 use crate::exchange::{Exchange, ExchangeKind};
 use crate::idp::Idp;
@@ -80,42 +82,10 @@ pub fn router(idp: Arc<Idp>) -> Router {
         .with_state(idp)
 }
 
-/// The origin (`scheme://host[:port]`) of a URL.
-fn origin_of(url: &str) -> Option<String> {
-    let parsed = url::Url::parse(url).ok()?;
-    match parsed.origin() {
-        url::Origin::Tuple(..) => Some(parsed.origin().ascii_serialization()),
-        url::Origin::Opaque(_) => None,
-    }
-}
-
-/// Whether a browser says this request comes from another site: `Sec-Fetch-Site` other than
-/// `same-origin` (or `none`, a person typing the URL, when `typed_ok`), or an `Origin` that is
-/// neither the IdP's public origin nor `http://` + the `Host` it was sent to.
+/// Whether a browser sends this request on another site's behalf (see
+/// [`hardening::origin::cross_site`]).
 fn cross_origin(idp: &Idp, headers: &HeaderMap, typed_ok: bool) -> Option<String> {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        let site = site.to_str().unwrap_or("?");
-        if !(site == "same-origin" || (typed_ok && site == "none")) {
-            return Some(format!("Sec-Fetch-Site: {site}"));
-        }
-    }
-    let origin = headers.get(header::ORIGIN)?;
-    let origin = origin.to_str().unwrap_or("?");
-    let own = origin_of(&idp.settings().base_url);
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(|h| format!("http://{h}"));
-    if own.as_deref() == Some(origin) || host.as_deref() == Some(origin) {
-        None
-    } else {
-        Some(format!("Origin: {origin}"))
-    }
-}
-
-/// Compares in time independent of where the first difference is.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    hardening::origin::cross_site(&idp.settings().base_url, headers, typed_ok)
 }
 
 /// The gate of the `/_control/...` API (all but `/_control/bind`, which a browser visits):
@@ -134,12 +104,7 @@ pub(crate) async fn require_control(
             &format!("cross-origin requests to the control API are refused ({what})"),
         );
     }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    if !token.is_some_and(|t| same_secret(t.as_bytes(), idp.control_token().as_bytes())) {
+    if !hardening::origin::bearer_is(headers, idp.control_token()) {
         let mut answer = refuse(
             StatusCode::UNAUTHORIZED,
             "the control API needs `Authorization: Bearer TOKEN` with the token the IdP printed at start (or was given with --control-token)",
@@ -149,21 +114,15 @@ pub(crate) async fn require_control(
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return answer;
     }
-    if !matches!(
+    let reads = matches!(
         *request.method(),
         axum::http::Method::GET | axum::http::Method::HEAD
-    ) {
-        let json = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
-        if !json {
-            return refuse(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "the control API takes `Content-Type: application/json` bodies only",
-            );
-        }
+    );
+    if !reads && !hardening::origin::is_json(headers) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the control API takes `Content-Type: application/json` bodies only",
+        );
     }
     next.run(request).await
 }
