@@ -123,8 +123,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         url = sp.base_url(),
         entity_id = %sp.entity_id(),
         acs = %sp.acs_url(),
-        admin_token = sp.admin_token(),
-        "reference SP listening"
+        "reference SP listening (the admin token is on stdout, never in the log)"
     );
     stop.await;
     tracing::info!("shutting down");

@@ -46,7 +46,8 @@
 //! | `POST /admin/reset` | settings, users (with their passwords) and the IdP connection as the SP started; the replay cache and sessions stay |
 //!
 //! The admin API takes `Authorization: Bearer TOKEN` or an admin's session cookie; its errors
-//! are JSON `{"error": "..."}` with 400, 401 or 404. Cookies are `HttpOnly; SameSite=Lax`.
+//! are JSON `{"error": "..."}` with 400, 401 or 404. Cookies are `HttpOnly; SameSite=Lax`, and
+//! `Secure` when the public URL is https.
 //! A weakened SP adds `X-Reference-Sp-Weakened: name,name` to every response, a red banner to
 //! every HTML page, and a warning per weakening to the log at start.
 //!
