@@ -74,6 +74,9 @@ pub enum InputErrorKind {
         "the response is truncated ({0}); copy the whole SAMLResponse value (it is often several kilobytes, and some tools cut it)"
     )]
     Truncated(String),
+    /// Larger than a response can reasonably be (a DEFLATE bomb, say).
+    #[error("the response is too large ({0}); a SAML response is at most a few hundred kilobytes")]
+    TooLarge(String),
     /// Decoded, but not XML.
     #[error("the decoded value is not XML ({0})")]
     NotXml(String),
@@ -309,10 +312,17 @@ fn decode_value(value: &str, binding: Binding) -> Result<String, InputErrorKind>
         bytes
     } else {
         let mut inflated = Vec::new();
+        // One byte more than allowed tells a bomb from a response of exactly the limit.
         let ok = flate2::read::DeflateDecoder::new(&bytes[..])
-            .take(MAX_XML_BYTES as u64)
+            .take(MAX_XML_BYTES as u64 + 1)
             .read_to_end(&mut inflated)
             .is_ok();
+        if ok && inflated.len() > MAX_XML_BYTES {
+            return Err(InputErrorKind::TooLarge(format!(
+                "{} compressed bytes inflate to more than {MAX_XML_BYTES} bytes",
+                bytes.len()
+            )));
+        }
         if ok && looks_like_xml(&inflated) {
             inflated
         } else if binding == Binding::Redirect {
@@ -327,7 +337,7 @@ fn decode_value(value: &str, binding: Binding) -> Result<String, InputErrorKind>
         }
     };
     if bytes.len() > MAX_XML_BYTES {
-        return Err(InputErrorKind::NotXml(format!(
+        return Err(InputErrorKind::TooLarge(format!(
             "{} bytes, more than the {MAX_XML_BYTES} a response can reasonably be",
             bytes.len()
         )));
@@ -707,6 +717,44 @@ mod tests {
             captures[0].delivered_to.as_deref(),
             Some("https://sp.test/acs")
         );
+    }
+
+    #[test]
+    fn a_deflate_bomb_is_too_large_not_truncated() {
+        use std::io::Write as _;
+        // (uncompressed bytes, too large): the limit itself still reads as a response would.
+        for (size, too_large) in [
+            (MAX_XML_BYTES + 1, true),
+            (64 << 20, true),
+            (1 << 20, false),
+        ] {
+            let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+            d.write_all(
+                b"<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"><!--",
+            )
+            .expect("deflate");
+            let chunk = vec![b'A'; 1 << 20];
+            let mut left = size;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                d.write_all(&chunk[..n]).expect("deflate");
+                left -= n;
+            }
+            let value =
+                base64::engine::general_purpose::STANDARD.encode(d.finish().expect("deflate"));
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("SAMLResponse", &value)
+                .finish();
+            let got = parse("test", &format!("https://sp.test/acs?{query}"))
+                .expect_err("never a response")
+                .kind;
+            // Before: "the response is truncated (the XML ends early ...)".
+            assert_eq!(
+                matches!(got, InputErrorKind::TooLarge(_)),
+                too_large,
+                "{size}: {got:?}"
+            );
+        }
     }
 
     #[test]
