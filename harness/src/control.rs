@@ -144,6 +144,11 @@ impl Control {
             Flow::Password => format!("a password login as {}", self.user),
             Flow::Api => format!("an API call as {}", self.user),
             Flow::Session => format!("a session check as {}", self.user),
+            // A profile probe may carry a deliberate, legal variation (an unspecified NameID
+            // format): it is not called valid then.
+            _ if !self.plan.alter.is_empty() => {
+                format!("a {} login as {}", self.flow.as_str(), self.user)
+            }
             _ => format!("a valid {} login as {}", self.flow.as_str(), self.user),
         };
         if !matches!(self.flow, Flow::Password | Flow::Api) {

@@ -41,6 +41,9 @@ pub struct EnvOptions {
     pub sp_log: Option<PathBuf>,
     /// A folder for the mock IdP's keys, overriding the target's `idp.state`.
     pub idp_state: Option<PathBuf>,
+    /// Where the keys are kept when neither names a folder (a per-user cache, so that a run
+    /// does not make new RSA keys each time); fresh keys in memory when absent.
+    pub key_cache: Option<PathBuf>,
 }
 
 /// A running environment. Stop it with [`Environment::stop`]; dropping it also ends what it
@@ -75,10 +78,12 @@ impl Environment {
             key_type,
             sp_log,
             idp_state,
+            key_cache,
         } = options;
         let log = sp_log.clone();
-        let state =
-            idp_state.or_else(|| target.file.idp.state.as_ref().map(|s| target.dir.join(s)));
+        let state = idp_state
+            .or_else(|| target.file.idp.state.as_ref().map(|s| target.dir.join(s)))
+            .or(key_cache);
         let keys = load_keys(state, key_type).await?;
         let mut idp_options = StartOptions::new(keys);
         idp_options.bind = target.file.idp.bind;
@@ -419,12 +424,15 @@ async fn wait_ready(
     }
 }
 
-/// A started SP process: stopped by its pid (SIGTERM, then SIGKILL) when dropped or stopped.
+/// A started SP process, in its own process group: stopped by its pid (SIGTERM, then SIGKILL
+/// after 5 s), then what is left of its group is killed; dropped, the group is killed.
 #[derive(Debug)]
 struct ChildGuard {
     child: tokio::process::Child,
     program: String,
     log: Option<PathBuf>,
+    /// Its process group (its own pid), until it is ended.
+    group: Option<u32>,
 }
 
 impl ChildGuard {
@@ -442,6 +450,9 @@ impl ChildGuard {
             .args(args)
             .current_dir(cwd)
             .stdin(Stdio::null())
+            // Its own process group: everything it starts can be ended together, by the
+            // harness or, if the harness is killed, by the watchdog.
+            .process_group(0)
             .kill_on_drop(true);
         for (k, v) in env {
             command.env(k, v);
@@ -474,10 +485,15 @@ impl ChildGuard {
             ))
         })?;
         tracing::info!(pid = child.id(), program = %program, "started the SP");
+        let group = child.id();
+        if let Some(group) = group {
+            crate::watchdog::guard(group);
+        }
         Ok(Self {
             child,
             program: program.clone(),
             log: log.map(std::path::Path::to_owned),
+            group,
         })
     }
 
@@ -504,22 +520,38 @@ impl ChildGuard {
     }
 
     async fn stop(&mut self) {
-        if self.exited().is_some() {
-            return;
-        }
-        if let Some(pid) = self.child.id() {
-            let _ = tokio::process::Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status()
-                .await;
+        if self.exited().is_none()
+            && let Some(pid) = self.child.id()
+        {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
+                nix::sys::signal::Signal::SIGTERM,
+            );
             if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
                 .await
-                .is_ok()
+                .is_err()
             {
-                return;
+                let _ = self.child.kill().await;
             }
         }
-        let _ = self.child.kill().await;
+        // Whatever the SP left running in its process group goes too.
+        self.end_group();
+    }
+
+    /// SIGKILL to what is left of the SP's process group, which the watchdog then forgets.
+    fn end_group(&mut self) {
+        if let Some(group) = self.group.take() {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(i32::try_from(group).unwrap_or(i32::MAX)),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            crate::watchdog::release(group);
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.end_group();
     }
 }

@@ -17,6 +17,7 @@ pub mod fuzz;
 pub mod judge;
 pub mod listing;
 pub mod profile;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod scenario;
@@ -26,6 +27,7 @@ pub mod template;
 pub mod verdict;
 pub mod vocabulary;
 pub mod waivers;
+mod watchdog;
 pub mod witness;
 
 mod embedded {

@@ -145,9 +145,12 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = mock_idp::KeyType::Rsa2048)]
     key_type: mock_idp::KeyType,
     /// A folder for the mock IdP's keys, kept across runs [default: the target's idp.state,
-    /// else fresh keys].
+    /// else a per-user cache: $XDG_CACHE_HOME/saml-harness/mock-idp-keys/KEY-TYPE].
     #[arg(long, value_name = "DIR")]
     idp_state: Option<PathBuf>,
+    /// Make new keys for the mock IdP, in memory, instead of using the per-user cache.
+    #[arg(long, conflicts_with = "idp_state")]
+    fresh_keys: bool,
     /// How the user agent is simulated: `http` (reqwest, every hop by hand) or `browser`
     /// (headless Chromium through ChromeDriver, started on a free loopback port).
     #[arg(long, value_enum, default_value_t = DriverArg::Http)]
@@ -316,6 +319,21 @@ enum ListFormat {
     Controls,
 }
 
+/// The per-user folder that keeps the mock IdP's keys between runs (key generation is the
+/// largest part of a short run's start-up): `$XDG_CACHE_HOME/saml-harness/mock-idp-keys/TYPE`,
+/// else `$HOME/.cache/...`; none when neither is set.
+fn key_cache(key_type: mock_idp::KeyType) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let name = match key_type {
+        mock_idp::KeyType::Rsa2048 => "rsa2048",
+        mock_idp::KeyType::EcdsaP256 => "ecdsa-p256",
+    };
+    Some(base.join("saml-harness/mock-idp-keys").join(name))
+}
+
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
     let (k, n) = text
         .split_once('/')
@@ -342,7 +360,15 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal, and never under NO_COLOR (no-color.org).
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
+    if cli.verbose < 2 {
+        reference_sp::quiet_xml_libraries();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -411,6 +437,9 @@ async fn run_command(args: RunArgs) -> Code {
     config.waivers = args.waivers;
     config.key_type = args.key_type;
     config.idp_state = args.idp_state;
+    if !args.fresh_keys {
+        config.key_cache = key_cache(args.key_type);
+    }
     config.webdriver = args.webdriver;
     let driver = match args.driver {
         DriverArg::Http => DriverKind::Http,
@@ -562,31 +591,36 @@ fn interrupted() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// Shows the run's progress on stderr (see [`saml_harness::progress`]): a status line on a
+/// terminal, a line per finished family elsewhere.
 async fn show_progress(mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>, terminal: bool) {
-    let mut total = 0;
-    let mut done = 0;
-    let mut failed = 0;
+    use saml_harness::progress::Progress;
+    // From the first event on: the environment's start-up (keys, SP, browser) is done by then
+    // and would only skew the estimate.
+    let mut started = std::time::Instant::now();
+    let mut progress = Progress::default();
+    let mut shown = false;
     while let Some(event) = rx.recv().await {
         match event {
-            Event::RunStarted { total: t } => total = t,
+            Event::RunStarted { ids } => {
+                started = std::time::Instant::now();
+                progress = Progress::new(ids.iter().map(String::as_str));
+            }
             Event::ScenarioFinished(v) => {
-                done += 1;
-                if matches!(v.status, Status::Fail | Status::Error) {
-                    failed += 1;
-                }
+                let elapsed = started.elapsed();
+                let family_line = progress.finished(&v, elapsed);
+                let mut err = std::io::stderr().lock();
                 if terminal {
-                    let mut err = std::io::stderr().lock();
-                    let _ = write!(
-                        err,
-                        "\r\x1b[2K[{done}/{total}] {failed} failing  {} {}",
-                        v.status, v.id
-                    );
-                    let _ = err.flush();
+                    let _ = write!(err, "\r\x1b[2K{}", progress.status_line(&v, elapsed));
+                    shown = true;
+                } else if let Some(line) = family_line {
+                    let _ = writeln!(err, "{line}");
                 }
+                let _ = err.flush();
             }
         }
     }
-    if terminal && total > 0 {
+    if shown {
         let _ = write!(std::io::stderr(), "\r\x1b[2K");
     }
 }

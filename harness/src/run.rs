@@ -60,6 +60,9 @@ pub struct RunConfig {
     /// A folder for the mock IdP's keys (kept across runs); fresh keys when absent and the
     /// target names none.
     pub idp_state: Option<PathBuf>,
+    /// Where the mock IdP's keys are kept when neither `idp_state` nor the target names a
+    /// folder (`saml-harness run` uses a per-user cache); fresh keys when absent.
+    pub key_cache: Option<PathBuf>,
     /// With the browser driver: an existing WebDriver server, instead of the ChromeDriver the
     /// harness starts.
     pub webdriver: Option<String>,
@@ -83,6 +86,7 @@ impl RunConfig {
             waivers: None,
             key_type: KeyType::Rsa2048,
             idp_state: None,
+            key_cache: None,
             webdriver: None,
             strict: false,
         }
@@ -200,6 +204,10 @@ pub async fn run(
         None => None,
     };
 
+    let scenarios: Vec<Scenario> = catalogue.iter().cloned().collect();
+    engine::check_inputs(&target, &scenarios)?;
+    check_report_folder(&config.report_dir)?;
+
     let target_name = target.file.name.clone();
     let description = target.file.description.clone();
     let env = Environment::start(EnvOptions {
@@ -208,6 +216,7 @@ pub async fn run(
         key_type: config.key_type,
         sp_log: Some(config.report_dir.join("sp.log")),
         idp_state: config.idp_state.clone(),
+        key_cache: config.key_cache.clone(),
     })
     .await?;
     let env = Arc::new(env);
@@ -232,7 +241,6 @@ pub async fn run(
         },
     };
 
-    let scenarios: Vec<Scenario> = catalogue.iter().cloned().collect();
     let finished: Arc<Mutex<Vec<Verdict>>> = Arc::default();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let collector = {
@@ -249,6 +257,7 @@ pub async fn run(
             }
         })
     };
+    let unfinished = scenarios.clone();
     let engine_run = engine::run(
         Arc::clone(&env),
         scenarios,
@@ -272,6 +281,16 @@ pub async fn run(
     }
     if interrupted {
         verdicts = std::mem::take(&mut *finished.lock().unwrap_or_else(PoisonError::into_inner));
+        // What did not finish is in the report too, as an error each: a partial report must
+        // not read as a smaller, passing run.
+        let done: std::collections::BTreeSet<String> =
+            verdicts.iter().map(|v| v.id.clone()).collect();
+        verdicts.extend(
+            unfinished
+                .iter()
+                .filter(|s| !done.contains(&s.id))
+                .map(not_run),
+        );
         verdicts.sort_by(|a, b| a.id.cmp(&b.id));
     }
     match Arc::try_unwrap(env) {
@@ -281,7 +300,7 @@ pub async fn run(
 
     let stale = waivers.apply(&mut verdicts);
     let duration = clock.elapsed();
-    let report = Report::new(
+    let mut report = Report::new(
         &target_name,
         description.as_deref(),
         started_at,
@@ -291,6 +310,7 @@ pub async fn run(
         controls,
         profile,
     );
+    report.interrupted = interrupted;
     report::write_report(&config.report_dir, &report).map_err(|e| Error::harness(e.to_string()))?;
     let diff = baseline.as_ref().map(|old| report::diff(old, &report));
     Ok(RunOutcome {
@@ -299,6 +319,42 @@ pub async fn run(
         interrupted,
         notes,
     })
+}
+
+/// A scenario an interrupted run did not finish, as an error.
+fn not_run(scenario: &Scenario) -> Verdict {
+    Verdict {
+        id: scenario.id.clone(),
+        title: scenario.file.title.clone(),
+        status: Status::Error,
+        severity: None,
+        severity_reason: None,
+        level: scenario.file.level,
+        expected: crate::judge::describe(&scenario.file.expect),
+        observed: "not run".to_owned(),
+        reason: "not run: the run was interrupted before this scenario finished".to_owned(),
+        spec: scenario.file.spec.clone(),
+        duration_ms: 0,
+        observation: None,
+        expectation: Some(scenario.file.expect.clone()),
+        control: None,
+        evidence: crate::verdict::Evidence::default(),
+    }
+}
+
+/// Makes the report folder and checks that a file can be written there, before the run (a
+/// run whose report cannot be written is found out at the start, not at the end).
+fn check_report_folder(dir: &Path) -> Result<(), Error> {
+    let fail = |e: std::io::Error| {
+        Error::input(format!(
+            "failed to write to the report folder {}: {e}",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(".saml-harness-write-check");
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
 }
 
 /// `targets/NAME.waivers.toml` for `targets/NAME.toml`.

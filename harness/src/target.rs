@@ -350,6 +350,24 @@ pub struct CommandHook {
     pub env: BTreeMap<String, String>,
 }
 
+/// The rendered strings of an HTTP hook (its URL, headers and JSON string values).
+fn http_templates<'a>(at: &str, http: &'a HttpHook) -> Vec<(String, &'a str)> {
+    fn strings<'v>(value: &'v serde_json::Value, out: &mut Vec<&'v str>) {
+        match value {
+            serde_json::Value::String(s) => out.push(s),
+            serde_json::Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+            _ => {}
+        }
+    }
+    let mut values = vec![http.url.as_str()];
+    values.extend(http.headers.values().map(String::as_str));
+    if let Some(json) = &http.json {
+        strings(json, &mut values);
+    }
+    values.into_iter().map(|v| (at.to_owned(), v)).collect()
+}
+
 /// A loaded target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
@@ -359,6 +377,8 @@ pub struct Target {
     pub dir: PathBuf,
     /// The file, for messages (`targets/node-saml.toml`).
     pub source: String,
+    /// The file's text, for messages that point at a line.
+    pub text: String,
 }
 
 /// Failed to load a target file.
@@ -492,7 +512,87 @@ impl Target {
             file,
             dir,
             source: source.to_owned(),
+            text: text.to_owned(),
         })
+    }
+
+    /// Every string of the file that is rendered with placeholders, with where it is
+    /// (`[session].probe_url`).
+    pub fn templates(&self) -> Vec<(String, &str)> {
+        let f = &self.file;
+        let mut out: Vec<(String, &str)> = vec![
+            ("[sp].base_url".to_owned(), f.sp.base_url.as_str()),
+            ("[sp].entity_id".to_owned(), f.sp.entity_id.as_str()),
+            ("[sp].acs_url".to_owned(), f.sp.acs_url.as_str()),
+            (
+                "[login].sp_initiated_url".to_owned(),
+                f.login.sp_initiated_url.as_str(),
+            ),
+            (
+                "[session].probe_url".to_owned(),
+                f.session.probe_url.as_str(),
+            ),
+        ];
+        let optional = [
+            ("[sp].metadata_url", f.sp.metadata_url.as_deref()),
+            ("[session].logout_url", f.session.logout_url.as_deref()),
+            ("[session].slo_url", f.session.slo_url.as_deref()),
+            ("[api].url", f.api.as_ref().map(|a| a.url.as_str())),
+        ];
+        out.extend(
+            optional
+                .into_iter()
+                .filter_map(|(w, t)| t.map(|t| (w.to_owned(), t))),
+        );
+        if let Some(start) = &f.start {
+            out.extend(
+                start
+                    .command
+                    .iter()
+                    .map(|c| ("[start].command".to_owned(), c.as_str())),
+            );
+            out.extend(
+                start
+                    .env
+                    .iter()
+                    .map(|(k, v)| (format!("[start].env.{k}"), v.as_str())),
+            );
+            out.push(("[start].ready_url".to_owned(), start.ready_url.as_str()));
+        }
+        if let Some(form) = &f.login.password {
+            out.push(("[login.password].url".to_owned(), form.url.as_str()));
+            out.extend(
+                form.fields
+                    .iter()
+                    .map(|(k, v)| (format!("[login.password].fields.{k}"), v.as_str())),
+            );
+        }
+        if let Some(reset) = &f.login.password_reset {
+            out.extend(http_templates(
+                "[login.password_reset].token_request",
+                &reset.token_request,
+            ));
+            out.push(("[login.password_reset].url".to_owned(), reset.url.as_str()));
+            out.extend(
+                reset
+                    .fields
+                    .iter()
+                    .map(|(k, v)| (format!("[login.password_reset].fields.{k}"), v.as_str())),
+            );
+        }
+        for (name, actions) in &f.hooks {
+            for action in actions {
+                let at = format!("[hooks].\"{name}\"");
+                match action {
+                    HookAction::Http(http) => out.extend(http_templates(&at, http)),
+                    HookAction::Command(c) => {
+                        out.extend(c.argv.iter().map(|a| (at.clone(), a.as_str())));
+                        out.extend(c.env.values().map(|v| (at.clone(), v.as_str())));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The placeholders a target defines before the IdP runs: `vars.*`, `sp.*`, `users.*`,

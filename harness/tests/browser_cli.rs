@@ -132,12 +132,80 @@ fn ctrl_c_stops_a_browser_run_writes_what_finished_and_ends_every_process() {
         &std::fs::read(dir.path().join("report/report.json")).expect("report.json written"),
     )
     .expect("json");
-    let done = report["summary"]["total"].as_u64().expect("total");
-    assert!(done < 200, "only what finished is reported ({done})");
+    // Every scenario is in the report; what did not finish is an error that says so.
+    assert_eq!(report["interrupted"], true);
+    let total = report["summary"]["total"].as_u64().expect("total");
+    let catalogue = saml_harness::scenario::Catalogue::embedded().expect("catalogue");
+    assert_eq!(usize::try_from(total).expect("count"), catalogue.len());
+    let not_run = report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["status"] == "error" && r["observed"] == "not run")
+        .count();
+    assert!(not_run > 0, "the unfinished scenarios are listed");
+    let junit = std::fs::read_to_string(dir.path().join("report/junit.xml")).expect("junit");
+    assert!(
+        junit.contains(&format!("tests=\"{total}\"")) && junit.contains("interrupted before"),
+        "junit.xml counts every scenario"
+    );
+    let md = std::fs::read_to_string(dir.path().join("report/report.md")).expect("md");
+    assert!(md.contains("**Interrupted:**"), "{md}");
     assert!(dir.path().join("report/index.html").is_file());
     wait_until(
         "every browser process ended after Ctrl-C",
         Duration::from_secs(5),
+        || marked(&marker).is_empty(),
+    );
+}
+
+#[test]
+fn a_killed_browser_run_leaves_no_chromedriver_or_chromium_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = keys_dir();
+    let marker = format!("killed-{}", std::process::id());
+    let mut child = start_run(dir.path(), keys.path(), &marker, &[]);
+    wait_until("Chromium started", Duration::from_secs(60), || {
+        marked(&marker).iter().any(|c| c.contains("chromium"))
+    });
+    // SIGKILL: the harness runs no code of its own any more; its watchdog ends the groups.
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    wait_until(
+        "every browser process ended after SIGKILL",
+        Duration::from_secs(10),
+        || marked(&marker).is_empty(),
+    );
+}
+
+#[test]
+fn a_killed_run_leaves_no_sp_process_behind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = keys_dir();
+    let marker = format!("killed-sp-{}", std::process::id());
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets/reference-sp.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saml-harness"))
+        .args(["run", "--target"])
+        .arg(&target)
+        .args(["--report", "report", "--idp-state"])
+        .arg(keys.path())
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env("SAML_HARNESS_TEST_MARK", &marker)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary runs");
+    // The SP is the harness binary itself, started by the target's [start] (`sp serve`).
+    wait_until("the SP started", Duration::from_secs(60), || {
+        marked(&marker).iter().any(|c| c.contains(" sp serve"))
+    });
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    wait_until(
+        "the SP process ended after SIGKILL",
+        Duration::from_secs(10),
         || marked(&marker).is_empty(),
     );
 }

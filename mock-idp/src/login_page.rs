@@ -570,6 +570,7 @@ async fn preview_page(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
         error: None,
         problems: Vec::new(),
         truncated: Vec::new(),
+        answered: None,
     });
     let defect = DEFECTS
         .iter()

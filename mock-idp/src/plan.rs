@@ -648,6 +648,28 @@ pub enum Alteration {
     /// Write every start tag's attributes in reverse order before signing (XML gives
     /// attribute order no meaning; exclusive c14n sorts them).
     ReverseAttributes,
+    /// Leave an element or attribute present but empty: an element with no attributes and
+    /// no content (a text-only element keeps its attributes and loses its text), an attribute
+    /// written as `""`. The required-element matrix (issue 18): an IdP that says nothing
+    /// where SAML requires something.
+    Empty {
+        /// What to empty.
+        element: Emptiable,
+    },
+    /// Write `value` into an attribute exactly as given (XML-escaped, nothing else): no
+    /// expansion of short names, no check of its type. For values of the wrong type or
+    /// format, such as an `IssueInstant` that is no `xs:dateTime`, a StatusCode `Value` that
+    /// is no absolute URI, or an `ID` that is no `xs:ID`. A non-empty raw `ID` gets a random
+    /// suffix (`-` and 16 hex digits: still no `xs:ID` if the value was none), so that no two
+    /// responses share it and a replay cache cannot decide the verdict. A raw `ID` of a signed element is
+    /// also what its signature's Reference names (`#` + the value); an ID with white space
+    /// cannot be named (XPointer `id()` splits it), so sign only the other element.
+    Raw {
+        /// Which attribute.
+        field: RawField,
+        /// The text to write.
+        value: String,
+    },
 }
 
 /// Conditions a plan can add.
@@ -737,6 +759,125 @@ pub enum Omittable {
     AuthnStatement,
     /// The `Assertion` itself.
     Assertion,
+    /// The Response's `samlp:Status` (SAML Core §3.2.2: required).
+    Status,
+    /// The top-level `samlp:StatusCode`, leaving an empty `samlp:Status` (SAML Core
+    /// §3.2.2.1: required).
+    StatusCode,
+    /// `Response/@ID` (SAML Core §3.2.2: required). The Response can then not be signed: sign
+    /// the assertion only.
+    ResponseId,
+    /// `Response/@Version` (SAML Core §3.2.2: required).
+    ResponseVersion,
+    /// `Response/@IssueInstant` (SAML Core §3.2.2: required).
+    ResponseIssueInstant,
+    /// `Assertion/@ID` (SAML Core §2.3.3: required). The Assertion can then not be signed:
+    /// sign the Response only.
+    AssertionId,
+    /// `Assertion/@Version` (SAML Core §2.3.3: required).
+    AssertionVersion,
+    /// `Assertion/@IssueInstant` (SAML Core §2.3.3: required).
+    AssertionIssueInstant,
+    /// The Assertion's `Subject`, with everything in it (SAML Profiles §4.1.4.2: required).
+    Subject,
+    /// The Subject's `NameID` (the SubjectConfirmation stays).
+    NameId,
+    /// The Subject's `SubjectConfirmation`, leaving only the NameID (SAML Profiles §4.1.4.2:
+    /// a bearer SubjectConfirmation is required).
+    SubjectConfirmation,
+    /// `SubjectConfirmation/@Method` (SAML Core §2.4.1.1: required).
+    SubjectConfirmationMethod,
+    /// The bearer `SubjectConfirmationData` (SAML Profiles §4.1.4.2: required, with Recipient
+    /// and NotOnOrAfter).
+    SubjectConfirmationData,
+    /// `AuthnStatement/@AuthnInstant` (SAML Core §2.7.2: required).
+    AuthnInstant,
+}
+
+/// Elements and attributes [`Alteration::Empty`] can leave empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Emptiable {
+    /// `<samlp:Status/>`: no StatusCode.
+    Status,
+    /// `<samlp:StatusCode/>`: no `Value`, no nested code.
+    StatusCode,
+    /// `StatusCode/@Value=""`.
+    StatusCodeValue,
+    /// `Response/@ID=""`. The Response can then not be signed.
+    ResponseId,
+    /// `Response/@Version=""`.
+    ResponseVersion,
+    /// `Response/@IssueInstant=""`.
+    ResponseIssueInstant,
+    /// `Response/@Destination=""`.
+    Destination,
+    /// The Response's `Issuer` without text.
+    ResponseIssuer,
+    /// `Assertion/@ID=""`. The Assertion can then not be signed.
+    AssertionId,
+    /// `Assertion/@Version=""`.
+    AssertionVersion,
+    /// `Assertion/@IssueInstant=""`.
+    AssertionIssueInstant,
+    /// The Assertion's `Issuer` without text.
+    AssertionIssuer,
+    /// `<saml:Subject/>`: no NameID, no SubjectConfirmation.
+    Subject,
+    /// The `NameID` without text (its Format kept).
+    NameId,
+    /// `<saml:SubjectConfirmation/>`: no Method, no SubjectConfirmationData.
+    SubjectConfirmation,
+    /// `SubjectConfirmation/@Method=""`.
+    SubjectConfirmationMethod,
+    /// `<saml:SubjectConfirmationData/>`: no Recipient, NotOnOrAfter or InResponseTo.
+    SubjectConfirmationData,
+    /// `SubjectConfirmationData/@Recipient=""`.
+    Recipient,
+    /// `SubjectConfirmationData/@NotOnOrAfter=""`.
+    SubjectConfirmationNotOnOrAfter,
+    /// `<saml:Conditions/>`: no window, no AudienceRestriction.
+    Conditions,
+    /// `Conditions/@NotOnOrAfter=""`.
+    ConditionsNotOnOrAfter,
+    /// `<saml:AudienceRestriction/>`: no Audience.
+    AudienceRestriction,
+    /// The `Audience` without text.
+    Audience,
+    /// `<saml:AuthnStatement/>`: no AuthnInstant, no AuthnContext.
+    AuthnStatement,
+    /// `AuthnStatement/@AuthnInstant=""`.
+    AuthnInstant,
+}
+
+/// Attributes [`Alteration::Raw`] writes as given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawField {
+    /// `Response/@ID` (the Response's signature references it).
+    ResponseId,
+    /// `Response/@IssueInstant`.
+    ResponseIssueInstant,
+    /// The top-level `StatusCode/@Value` (no short-name expansion).
+    StatusCodeValue,
+    /// The Response's `Issuer/@Format` (absent otherwise).
+    ResponseIssuerFormat,
+    /// `Assertion/@ID` (the Assertion's signature references it).
+    AssertionId,
+    /// `Assertion/@IssueInstant`.
+    AssertionIssueInstant,
+    /// The Assertion's `Issuer/@Format` (absent otherwise).
+    AssertionIssuerFormat,
+    /// `SubjectConfirmation/@Method` (no short-name expansion).
+    SubjectConfirmationMethod,
+    /// `SubjectConfirmationData/@NotOnOrAfter`.
+    SubjectConfirmationNotOnOrAfter,
+    /// `Conditions/@NotBefore`.
+    ConditionsNotBefore,
+    /// `Conditions/@NotOnOrAfter`.
+    ConditionsNotOnOrAfter,
+    /// `AuthnStatement/@AuthnInstant`.
+    AuthnInstant,
 }
 
 /// A change to the serialized response after it is signed.
@@ -939,6 +1080,133 @@ pub enum Tamper {
         /// Which shape.
         shape: SchemaShape,
     },
+    /// The DOCTYPE round trip of SAMLRaider's `CVE_2025_25291` (ruby-saml CVE-2025-25291,
+    /// GHSA-4vc4-m8qh-g8jm; shared/reference/saml-rules-and-attacks.md §2.6 P2): the document
+    /// becomes `<!DOCTYPE response SYSTEM 'x"><!--'>`, a forged copy of the signed Response for
+    /// `name_id` (every text equal to the signed NameID replaced; its signatures kept verbatim,
+    /// so they no longer verify over it), `<![CDATA[-->`, the original signed Response byte for
+    /// byte without its end tag, `<!--]]>-->` and the root end tag. A conformant parser reads
+    /// the system literal `'x"><!--'` and sees the forged Response holding the original as CDATA
+    /// text; a parser that ends the literal at the `"` (REXML) sees a comment up to the `-->`
+    /// after `CDATA[`, then the original signed Response, then another comment. An SP that
+    /// verifies one reading and consumes the other signs in `name_id`. The times stay the
+    /// IdP's, which are fresh (SAMLRaider rewrites them only because its original is old).
+    DoctypeRoundTrip {
+        /// The forged identity.
+        name_id: String,
+    },
+    /// ATTLIST namespace injection with void canonicalization, as SAMLRaider's
+    /// `CVE_2025_25292` builds it (ruby-saml CVE-2025-25292, GHSA-754f-8gm6-c4r2, and the
+    /// incomplete-fix follow-ups CVE-2025-66567 and CVE-2025-66568; §2.6 P3): every signature is
+    /// removed; the assertion's (or, with only the Response signed, the Response's) original
+    /// signature moves into a new `samlp:StatusDetail` as an unprefixed `<Signature>` in no
+    /// namespace, which only a parser that applies the DTD's
+    /// `<!ATTLIST Signature xmlns CDATA #FIXED "http://www.w3.org/2000/09/xmldsig#" ...>`
+    /// default puts in the XML Signature namespace; a copy of it goes into the assertion after
+    /// its Issuer with every DigestValue set to the digest of the empty string; the assertion
+    /// declares `xmlns:example="http://example.com\u{80}"`, which libxml2's canonicalization
+    /// refuses (an SP that then digests "" matches H("")); with only the Response signed, the
+    /// assertion takes the Response's ID and the Response that ID followed by `ffff`. The
+    /// assertion's identity becomes `name_id`. The relocated SignedInfo and its SignatureValue
+    /// still verify under the IdP's key: a verifier that checks that SignatureValue and the
+    /// assertion's Reference signs in `name_id`.
+    AttlistNamespace {
+        /// The forged identity.
+        name_id: String,
+    },
+    /// Void canonicalization with the digest of the empty string (ruby-saml CVE-2025-66568,
+    /// PHP xmlseclibs CVE-2025-66578, GHSA-c4cc-x928-vjw9; §2.6 P4, rule table row 59): every
+    /// signed element declares a namespace with `uri` (relative like `1`, or not a URI like
+    /// `http://example.com\u{80}`), and every signature's DigestValue becomes the digest of the
+    /// empty string (`47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=` for SHA-256). A library
+    /// whose canonicalizer returns "" for such an element and hashes that finds the digest
+    /// matching whatever the element now says. The SignatureValue still covers the original
+    /// SignedInfo, so on its own this passes only a verifier that also fails open there (P3
+    /// supplies the SignedInfo from elsewhere); [`Tamper::OddNamespace`] keeps the original
+    /// digest instead.
+    VoidCanonicalization {
+        /// The namespace URI, e.g. `1` or `http://example.com\u{80}`.
+        uri: String,
+    },
+    /// Verified is not consumed, the signature relocated (samlify CVE-2025-47949,
+    /// GHSA-r683-v43c-6xqv; §2.6 P8, the shape inferred from the pre-2.10 `verifySignature`): the
+    /// IdP's original `ds:Signature` (of the assertion when it is signed, else of the Response)
+    /// becomes a direct child of the root after its Issuer, still referencing the original
+    /// element's ID; the original element, without its signature, is embedded in a
+    /// `samlp:Extensions`; the root's direct child assertion becomes an unsigned forgery for
+    /// `name_id` with a fresh ID (with only the Response signed, the root takes a fresh ID too;
+    /// with both signed, the Response's own signature is dropped). The relocated signature
+    /// verifies (over the embedded original): a verifier that checks `/Response/Signature`
+    /// wherever its Reference points and then reads `/Response/Assertion` signs in `name_id`.
+    RelocatedSignature {
+        /// The forged identity.
+        name_id: String,
+    },
+    /// A foreign-namespace `x:ID` beside a duplicate (node-saml CVE-2025-54419 /
+    /// GHSA-4mxg-3p6v-xgq3 and CVE-2025-54369 / GHSA-m837-g268-mmv7, a candidate mutation of
+    /// §2.6 P9; rule table row 49): an unsigned forged copy of the signed assertion for
+    /// `name_id` goes before it, with a fresh `ID` and, beside it, `x:ID` (namespace
+    /// `urn:harness:foreign`) holding the signed assertion's ID. A lookup by local name
+    /// (xml-crypto's `@*[local-name(.)='ID']`) finds the forgery first; a lookup of the
+    /// unprefixed `ID` (node-saml's own duplicate check, xmlsec) finds only the signed
+    /// original. Needs a signed Assertion.
+    ForeignId {
+        /// The forged identity.
+        name_id: String,
+    },
+    /// libxml2's ID and entity quirk, as SAMLRaider's `CVE_2025_23369` builds it (GitHub
+    /// Enterprise Server CVE-2025-23369; §2.6 P10): the Response signature is removed; a copy
+    /// of the assertion's signature goes right after the Response's Issuer, with a
+    /// `<Object xmlns="http://www.w3.org/2000/09/xmldsig#">` holding a copy of the signed
+    /// assertion (its signature included) whose ID is `&BypassIDUniqueness;` + the original ID;
+    /// the Response's ID becomes `&idViaEntity;`; a DTD declares `idViaEntity` (the original
+    /// assertion ID) and `BypassIDUniqueness` (`&#x50;`); the original assertion loses its
+    /// signature, gets `ffff` appended to its ID and the identity `name_id`. A libxml2 consumer
+    /// that does not substitute entities registers IDs through the entity references, so the
+    /// Reference can resolve to the pristine copy in `ds:Object` while the SP reads the top
+    /// assertion. Needs a signed Assertion.
+    Libxml2IdEntities {
+        /// The forged identity.
+        name_id: String,
+    },
+    /// Schema-invalid nesting, first signature only (pysaml2 CVE-2021-21238, its test
+    /// `signed-xsw-assertion-in-assertion-first-sig.xml`; §2.6 P11): the signed assertion is
+    /// replaced by an outer forged assertion for `name_id` (ID `attack` plus a fresh part)
+    /// whose first child is the original signed assertion, verbatim; the outer one carries a
+    /// bogus signature of its own (the original's, its Reference pointed at the outer ID: never
+    /// valid). A verifier that checks the first signature in document order (xmlsec1) finds
+    /// the original's, which verifies; an SP that reads the outer Subject signs in `name_id`.
+    /// Needs a signed Assertion.
+    AssertionInForgedAssertion {
+        /// The forged identity.
+        name_id: String,
+    },
+    /// The evil assertion holds the original signature (pysaml2 CVE-2020-5390, its tests
+    /// `signed-xsw-assertion-{extensions,wrapper,assertion}.xml`; §2.6 P12; SAMLRaider XSW5 and
+    /// XSW7 are the same family): the signed assertion becomes a forgery for `name_id` with a
+    /// fresh ID that keeps the original `ds:Signature` (its Reference still names the original
+    /// ID), and the original, without its signature, moves to `original`. The signature
+    /// verifies over the moved original; an SP that reads the assertion carrying the signature
+    /// signs in `name_id`. Needs a signed Assertion.
+    SignatureInForgedAssertion {
+        /// The forged identity.
+        name_id: String,
+        /// Where the original goes.
+        original: OriginalPlacement,
+    },
+}
+
+/// Where [`Tamper::SignatureInForgedAssertion`] moves the original assertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OriginalPlacement {
+    /// Into a `samlp:Extensions` of the Response (`signed-xsw-assertion-extensions.xml`).
+    Extensions,
+    /// Into an element no schema knows (`harness:Wrapper`, namespace `urn:harness:wrapper`),
+    /// right after the forged assertion (`signed-xsw-assertion-wrapper.xml`).
+    Wrapper,
+    /// Inside the forged assertion, as its last child (`signed-xsw-assertion-assertion.xml`).
+    Nested,
 }
 
 /// Whose ID [`Tamper::Id`] sets.
@@ -1017,6 +1285,14 @@ pub enum TextSplit {
     ProcessingInstruction,
     /// The rest of the text as a CDATA section.
     Cdata,
+    /// A carriage return as a character reference, `&#13;` (a node-saml CVE-2025-54419 /
+    /// CVE-2025-54369 candidate, §2.6 P9: node-saml normalizes line ends in the text it hands
+    /// xml-crypto, not in the document it reads). The parsed text gains a CR that
+    /// canonicalization writes as `&#xD;`, so the digest breaks: a verifying SP refuses it.
+    CarriageReturnReference,
+    /// A literal carriage return (the same candidate): XML turns it into a line feed, so the
+    /// digest breaks too; only a verifier that strips CRs before it parses accepts it.
+    CarriageReturn,
 }
 
 /// Where an inserted copy goes.

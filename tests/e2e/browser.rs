@@ -379,6 +379,7 @@ async fn a_person_signs_in_through_the_mock_idps_login_page() {
         key_type: mock_idp::KeyType::Rsa2048,
         sp_log: None,
         idp_state: Some(idp_state()),
+        key_cache: None,
     })
     .await
     .expect("environment");

@@ -298,3 +298,66 @@ async fn verdicts_do_not_depend_on_how_many_scenarios_run_at_once() {
         "--jobs 1 and --jobs 8 differ: {differ:#?}"
     );
 }
+
+/// A loopback "SP" that accepts connections and never answers (a stopped process).
+async fn hung_sp() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_sp_trips_the_circuit_breaker_instead_of_timing_out_every_scenario() {
+    let (addr, server) = hung_sp().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = write_target(dir.path(), &format!("http://{addr}"), "");
+    let files: Vec<(String, String)> = (0..16)
+        .map(|i| {
+            (
+                format!("hung/s{i:02}"),
+                format!(
+                    "{HEAD}[plan]\nalter = [{{ kind = \"destination\", value = \"https://other-sp.test/acs\" }}]\n[expect]\noutcome = \"refused\"\n"
+                ),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let scenarios = scenario_dir(dir.path(), &refs);
+    let mut config = run_config(TargetChoice::File(target), &dir.path().join("report"), &[]);
+    config.embedded_catalogue = false;
+    config.scenario_dirs = vec![scenarios];
+    config.options.step_timeout = std::time::Duration::from_secs(1);
+    config.options.jobs = 2;
+    let started = std::time::Instant::now();
+    let outcome = saml_harness::run::run(
+        config,
+        tokio::sync::mpsc::unbounded_channel().0,
+        std::future::pending(),
+    )
+    .await
+    .expect("the run starts");
+    let took = started.elapsed();
+    server.abort();
+    let results = &outcome.report.results;
+    assert!(results.iter().all(|r| r.status == Status::Error));
+    let not_run = results
+        .iter()
+        .filter(|r| r.reason.contains("not run: the SP stopped answering"))
+        .count();
+    assert!(not_run >= 10, "{not_run} of {} not run", results.len());
+    // 16 scenarios and their control at 1 s each would take 17 s and more at 2 jobs; the
+    // breaker stops after 4 in a row.
+    assert!(took < std::time::Duration::from_secs(12), "{took:?}");
+    assert_eq!(outcome.exit_code(false).code(), 3);
+}

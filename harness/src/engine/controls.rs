@@ -266,6 +266,81 @@ fn check_needs(target: &Target, scenario: &Scenario) -> Result<(), Skip> {
     Ok(())
 }
 
+/// Checks, before anything is sent, what would otherwise fail in the middle of a run: every
+/// placeholder of the target file has a value, and the scenarios that can run on the target
+/// name only users it defines and placeholders that exist. Bad input (exit code 2), with the
+/// file and the line.
+pub fn check_inputs(target: &Target, scenarios: &[Scenario]) -> Result<(), crate::error::Error> {
+    use crate::error::Error;
+    let mut vars = target.vars(None)?;
+    for name in [
+        "idp.base_url",
+        "idp.metadata_url",
+        "idp.sso_url",
+        "idp.entity_id",
+        "witness.url",
+        "reset.token",
+        "reset.password",
+    ] {
+        vars.set(name, "http://127.0.0.1:1/x");
+    }
+    if let Some((name, user)) = target.file.users.iter().next() {
+        vars.set("user.name", name.clone())
+            .set("user.email", user.email.clone())
+            .set("user.password", user.password.clone().unwrap_or_default());
+    }
+    let line = |needle: &str| {
+        target
+            .text
+            .lines()
+            .position(|l| l.contains(needle))
+            .map(|i| format!(":{}", i + 1))
+            .unwrap_or_default()
+    };
+    for (at, template) in target.templates() {
+        vars.render(template)
+            .map_err(|e| Error::input(format!("{}{}: {at}: {e}", target.source, line(template))))?;
+    }
+    for scenario in scenarios {
+        if preflight(target, None, scenario, true).is_err() {
+            continue;
+        }
+        let file = &scenario.file;
+        let where_ = scenario.origin.display(&scenario.id);
+        let mut users = vec![file.user.as_str()];
+        let mut expectations = vec![&file.expect];
+        for step in &file.steps {
+            if let Step::Login { user, expect, .. } = step {
+                users.extend(user.as_deref());
+                expectations.extend(expect.iter());
+            }
+        }
+        users.extend(file.control.user.as_deref());
+        for e in expectations {
+            if let Expectation::SignedIn { user, .. } | Expectation::NoEffect { user } = e {
+                users.push(user);
+            }
+        }
+        for user in users {
+            if !target.file.users.contains_key(user) {
+                return Err(Error::input(format!(
+                    "{where_}: the scenario names user `{user}`, which {}{} does not define: add `[users.{user}]` (the README lists the users the catalogue needs)",
+                    target.source,
+                    line("[users.")
+                )));
+            }
+        }
+        let mut plan = serde_json::to_value(&file.plan).unwrap_or_default();
+        vars.render_json(&mut plan).map_err(|e| {
+            Error::input(format!(
+                "{where_}: its plan cannot be filled for target {}: {e}",
+                target.file.name
+            ))
+        })?;
+    }
+    Ok(())
+}
+
 /// What a control showed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ControlResult {

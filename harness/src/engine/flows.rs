@@ -38,6 +38,8 @@ pub(crate) struct Exchange {
     pub(crate) signed: Option<Signed>,
     /// A step whose own expectation was not met (it ended the scenario).
     pub(crate) step: Option<StepEnd>,
+    /// Why the exchange could not complete, when it could not.
+    pub(crate) failure: Option<Error>,
     /// The trace.
     pub(crate) evidence: Evidence,
 }
@@ -73,6 +75,7 @@ impl Exchange {
             witness: (String::new(), Vec::new()),
             signed: None,
             step: None,
+            failure: Some(error.clone()),
             evidence,
         }
     }
@@ -151,6 +154,7 @@ struct Attempted {
     observation: Observation,
     off_origin: Option<String>,
     signed: Option<Signed>,
+    failure: Option<Error>,
 }
 
 impl Attempted {
@@ -163,6 +167,7 @@ impl Attempted {
             },
             off_origin: None,
             signed: None,
+            failure: Some(e),
         }
     }
 }
@@ -214,26 +219,21 @@ async fn execute_in(
     } else {
         &scenario.file.steps
     };
-    let finish = |observation: Observation,
+    let finish = |attempted: Attempted,
                   evidence: Evidence,
-                  attempted: Option<(Option<String>, Option<Signed>)>,
                   sp_logout: Option<SpLogoutMessage>,
-                  step: Option<StepEnd>| {
-        let (off_origin, signed) = attempted.unwrap_or_default();
-        Exchange {
-            observation,
-            off_origin,
-            sp_logout,
-            witness: (witness_url.clone(), env.witness().hits_for(&token)),
-            signed,
-            step,
-            evidence,
-        }
+                  step: Option<StepEnd>| Exchange {
+        observation: attempted.observation,
+        off_origin: attempted.off_origin,
+        sp_logout,
+        witness: (witness_url.clone(), env.witness().hits_for(&token)),
+        signed: attempted.signed,
+        step,
+        failure: attempted.failure,
+        evidence,
     };
     // A step that could not be taken ends the scenario as an error.
-    let failed = |message: String, evidence: Evidence| {
-        finish(Observation::Error { message }, evidence, None, None, None)
-    };
+    let failed = |e: Error, evidence: Evidence| finish(Attempted::failed(e), evidence, None, None);
     for (i, step) in steps.iter().enumerate() {
         let n = i + 1;
         match step {
@@ -289,14 +289,14 @@ async fn execute_in(
                             off_origin: attempted.off_origin.clone(),
                             signed: attempted.signed.clone(),
                         };
-                        return finish(attempted.observation, evidence, None, None, Some(end));
+                        return finish(attempted, evidence, None, Some(end));
                     }
                 }
             }
             Step::Set { setting } => {
                 if let Err(e) = env.run_hook(setting).await {
                     let e = e.context(format!("step {n}"));
-                    return failed(e.to_string(), evidence);
+                    return failed(e, evidence);
                 }
                 evidence
                     .notes
@@ -307,7 +307,7 @@ async fn execute_in(
                 delay_ms,
             } => {
                 if let Err(e) = set_outage(env, *mode, *delay_ms).await {
-                    return failed(e.context(format!("step {n}")).to_string(), evidence);
+                    return failed(e.context(format!("step {n}")), evidence);
                 }
                 outage = *mode != OutageMode::Up;
                 evidence.notes.push(format!(
@@ -324,16 +324,16 @@ async fn execute_in(
                     .map(|u| env.vars().render(u))
                     .transpose();
                 let Ok(Some(url)) = url else {
-                    return failed(format!("step {n}: no usable logout URL"), evidence);
+                    return failed(
+                        Error::input(format!("step {n}: no usable logout URL")),
+                        evidence,
+                    );
                 };
                 let mut seen = SamlSeen::default();
                 let navigated = ua.navigate("GET", &url, Vec::new(), &mut seen).await;
                 evidence.hops.extend(ua.take_hops());
                 if let Err(e) = navigated {
-                    return failed(
-                        transport(&e, &format!("step {n} (logout)")).to_string(),
-                        evidence,
-                    );
+                    return failed(transport(&e, &format!("step {n} (logout)")), evidence);
                 }
                 evidence.notes.push(format!("step {n}: signed out ({url})"));
             }
@@ -348,7 +348,7 @@ async fn execute_in(
                         evidence.notes.push(format!("step {n}: {note}"));
                     }
                     Err(e) => {
-                        return failed(e.context(format!("step {n}")).to_string(), evidence);
+                        return failed(e.context(format!("step {n}")), evidence);
                     }
                 }
             }
@@ -399,13 +399,7 @@ async fn execute_in(
             hit.method, hit.path
         ));
     }
-    finish(
-        attempted.observation,
-        evidence,
-        Some((attempted.off_origin, attempted.signed)),
-        sp_logout,
-        None,
-    )
+    finish(attempted, evidence, sp_logout, None)
 }
 
 /// One login as `attempt` says, in `ua`; the observation afterwards.
@@ -441,6 +435,7 @@ async fn attempt_login(
         observation,
         off_origin: None,
         signed: None,
+        failure: None,
     };
     match attempt.flow {
         Flow::Password => {
@@ -578,6 +573,7 @@ async fn attempt_login(
                 observation,
                 off_origin,
                 signed: Some(signed),
+                failure: None,
             })
         }
     }
@@ -910,10 +906,12 @@ fn read_logout_log(
         (Some(e), _) => SpLogoutMessage::Sent {
             what,
             problems: e.problems.clone(),
+            answered: e.answered,
         },
         (None, Some(error)) => SpLogoutMessage::Sent {
             what,
             problems: vec![format!("the mock IdP could not read it: {error}")],
+            answered: None,
         },
         (None, None) => SpLogoutMessage::Missing { what },
     }

@@ -15,6 +15,7 @@ mod flows;
 mod observe;
 mod schedule;
 
+pub use self::controls::check_inputs;
 pub use self::observe::decode_saml;
 pub use self::schedule::{Event, Outcome, RunOptions, run};
 
@@ -29,4 +30,5 @@ struct Run<'a> {
     env: &'a Environment,
     options: RunOptions,
     browser: Option<&'a Arc<Browser>>,
+    breaker: &'a schedule::Breaker,
 }

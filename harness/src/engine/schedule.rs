@@ -64,10 +64,10 @@ impl Default for RunOptions {
 /// What the engine tells its reporter.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// The run begins with this many scenarios.
+    /// The run begins with these scenarios.
     RunStarted {
-        /// The count.
-        total: usize,
+        /// Their ids, in the order given.
+        ids: Vec<String>,
     },
     /// A scenario finished.
     ScenarioFinished(Box<Verdict>),
@@ -82,6 +82,46 @@ pub struct Outcome {
     pub controls: Vec<ControlSummary>,
     /// The SP profile (absent when controls are off).
     pub profile: Option<Profile>,
+}
+
+/// The circuit breaker: when the SP stops answering (a hung or stopped process), every
+/// scenario would wait out its timeouts one after the other. After [`Breaker::LIMIT`]
+/// exchanges in a row that got no answer from the SP, the remaining scenarios are not run but
+/// errored at once, with one reason that says what happened.
+#[derive(Debug, Default)]
+pub(crate) struct Breaker {
+    in_a_row: std::sync::atomic::AtomicUsize,
+    tripped: std::sync::OnceLock<String>,
+}
+
+impl Breaker {
+    /// How many exchanges in a row without an answer from the SP trip it.
+    const LIMIT: usize = 4;
+
+    /// Why it tripped, if it did.
+    fn tripped(&self) -> Option<&str> {
+        self.tripped.get().map(String::as_str)
+    }
+
+    /// Counts an exchange: one that got no answer from the SP, or anything else.
+    fn record(&self, exchange: &Exchange, sp_base: &str) {
+        use std::sync::atomic::Ordering;
+        let no_answer = exchange.failure.as_ref().filter(|e| {
+            e.kind == crate::error::ErrorKind::Transport && e.message.contains(sp_base)
+        });
+        match no_answer {
+            None => self.in_a_row.store(0, Ordering::SeqCst),
+            Some(e) => {
+                if self.in_a_row.fetch_add(1, Ordering::SeqCst) + 1 >= Self::LIMIT {
+                    let _ = self.tripped.set(format!(
+                        "not run: the SP stopped answering ({} exchanges in a row got no answer from it; the last: {})",
+                        Self::LIMIT,
+                        e.message
+                    ));
+                }
+            }
+        }
+    }
 }
 
 /// A scenario's need, resolved to the run's control slots.
@@ -102,7 +142,7 @@ pub async fn run(
     events: mpsc::UnboundedSender<Event>,
 ) -> Outcome {
     let _ = events.send(Event::RunStarted {
-        total: scenarios.len(),
+        ids: scenarios.iter().map(|s| s.id.clone()).collect(),
     });
     let target = env.target();
     let sp = env.sp_entry();
@@ -136,14 +176,16 @@ pub async fn run(
 
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
     let settings = Arc::new(RwLock::new(()));
+    let breaker = Arc::new(Breaker::default());
     let mut tasks = tokio::task::JoinSet::new();
     // Controls first: most scenarios wait for one.
     for slot in controls.iter() {
-        let (env, permits, settings, browser) = (
+        let (env, permits, settings, browser, breaker) = (
             Arc::clone(&env),
             Arc::clone(&permits),
             Arc::clone(&settings),
             browser.clone(),
+            Arc::clone(&breaker),
         );
         let slot = Arc::clone(slot);
         tasks.spawn(async move {
@@ -151,18 +193,20 @@ pub async fn run(
                 env: &env,
                 options,
                 browser: browser.as_ref(),
+                breaker: &breaker,
             };
             control_result(&run, &slot, &permits, &settings).await;
             None
         });
     }
     for (p, need) in planned {
-        let (env, permits, settings, browser, events) = (
+        let (env, permits, settings, browser, events, breaker) = (
             Arc::clone(&env),
             Arc::clone(&permits),
             Arc::clone(&settings),
             browser.clone(),
             events.clone(),
+            Arc::clone(&breaker),
         );
         let needed = match &need {
             None | Some(Need::Own) => Needed::Own,
@@ -178,6 +222,7 @@ pub async fn run(
                 env: &env,
                 options,
                 browser: browser.as_ref(),
+                breaker: &breaker,
             };
             let scenario = &p.scenario;
             let (exchange, took) = exchange(&run, &p, &permits, &settings, &[]).await;
@@ -391,6 +436,12 @@ async fn exchange(
         None
     };
     let _permit = permits.acquire().await;
+    if let Some(reason) = run.breaker.tripped() {
+        return (
+            Exchange::failed(&Error::transport(reason), Evidence::default()),
+            Duration::ZERO,
+        );
+    }
     let started = Instant::now();
     let looks_bad = |e: &Exchange| {
         matches!(
@@ -446,6 +497,7 @@ async fn exchange(
             )
         }
     };
+    run.breaker.record(&exchange, env.sp_base());
     (exchange, started.elapsed())
 }
 
@@ -479,6 +531,7 @@ fn verdict_of(
                 severity: file.severity,
                 user: &step.user,
                 logout_flow: false,
+                session_flow: false,
             },
             Seen {
                 observation: &step.observation,
@@ -497,6 +550,7 @@ fn verdict_of(
                 severity: file.severity,
                 user: &file.user,
                 logout_flow: file.flow.is_logout(),
+                session_flow: file.flow == crate::scenario::Flow::Session,
             },
             Seen {
                 observation: &exchange.observation,

@@ -563,53 +563,78 @@ mod tests {
         plan.alter.len() + plan.tamper.len()
     }
 
-    /// Each weakened check is found within 500 cases of seed 1 and shrunk to a plan of at
-    /// most two changes whose oracle verdict names the rule the check enforces; the scenario
-    /// written for it loads, and the next run replays it first and finds it again.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn weakened_checks_are_found_shrunk_written_and_replayed() {
-        let cases: &[(Weakening, &str)] = &[
-            (Weakening::Destination, "CORE-3.2.2-Destination"),
-            (Weakening::Audience, "CORE-2.5.1.4-Audience"),
-            (Weakening::Signature, ""),
-            (Weakening::TrustFirstAssertion, ""),
-            (Weakening::InResponseTo, "InResponseTo"),
-        ];
-        for (weaken, rule) in cases {
-            let dir = tempfile::tempdir().expect("temp dir");
-            let executor = in_process(&[*weaken]);
-            let result = run(&executor, &options(dir.path(), 500, 1))
-                .await
-                .expect("a campaign");
-            assert!(result.disagreements > 0, "{weaken}: nothing found");
-            let failure = &result.failures[0];
-            assert!(
-                changes(&failure.minimal) <= 2
-                    && changes(&failure.minimal) <= changes(&failure.original),
-                "{weaken}: not shrunk: {:?}",
-                failure.minimal
-            );
-            assert!(
-                failure.rules.iter().any(|r| r.contains(rule)),
-                "{weaken}: rules {:?}",
-                failure.rules
-            );
-            if *weaken == Weakening::TrustFirstAssertion {
-                assert_eq!(failure.kind, Kind::Forged, "{failure:?}");
-            }
-            let path = failure.scenario.as_ref().expect("a scenario file");
-            let text = std::fs::read_to_string(path).expect("the scenario");
-            Scenario::parse("fuzz-s1-1", Origin::File(path.clone()), &text)
-                .expect("a valid scenario");
-
-            // The regression file holds the minimal plan; a run with no new cases replays it.
-            let again = run(&executor, &options(dir.path(), 0, 2))
-                .await
-                .expect("a replay");
-            assert_eq!(again.regressions_replayed, 1, "{weaken}");
-            assert_eq!(again.disagreements, 1, "{weaken}");
-            assert_eq!(again.failures[0].minimal, failure.minimal);
+    /// A weakened check is found within 500 cases of seed 1 and shrunk to a plan of at most
+    /// two changes whose oracle verdict names the rule the check enforces (`rule` is a part
+    /// of its name; "" when the verdict is a forged identity, which names no one rule); the
+    /// scenario written for it loads, and the next run replays it first and finds it again.
+    async fn found_shrunk_written_and_replayed(weaken: Weakening, rule: &str) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let executor = in_process(&[weaken]);
+        let result = run(&executor, &options(dir.path(), 500, 1))
+            .await
+            .expect("a campaign");
+        assert!(result.disagreements > 0, "{weaken}: nothing found");
+        let failure = &result.failures[0];
+        assert!(
+            changes(&failure.minimal) <= 2
+                && changes(&failure.minimal) <= changes(&failure.original),
+            "{weaken}: not shrunk: {:?}",
+            failure.minimal
+        );
+        assert!(
+            failure.rules.iter().any(|r| r.contains(rule)),
+            "{weaken}: rules {:?}",
+            failure.rules
+        );
+        if matches!(
+            weaken,
+            Weakening::TrustFirstAssertion | Weakening::NameidTextToFirstComment
+        ) {
+            assert_eq!(failure.kind, Kind::Forged, "{failure:?}");
         }
+        let path = failure.scenario.as_ref().expect("a scenario file");
+        let text = std::fs::read_to_string(path).expect("the scenario");
+        Scenario::parse("fuzz-s1-1", Origin::File(path.clone()), &text).expect("a valid scenario");
+
+        // The regression file holds the minimal plan; a run with no new cases replays it.
+        let again = run(&executor, &options(dir.path(), 0, 2))
+            .await
+            .expect("a replay");
+        assert_eq!(again.regressions_replayed, 1, "{weaken}");
+        assert_eq!(again.disagreements, 1, "{weaken}");
+        assert_eq!(again.failures[0].minimal, failure.minimal);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_skipped_destination_check_is_found() {
+        found_shrunk_written_and_replayed(Weakening::Destination, "CORE-3.2.2-Destination").await;
+    }
+
+    /// Skipping the audience check also admits an assertion with no audience at all
+    /// (PROF-4.1.4.2-AudienceRequired): either rule is the weakened check.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_skipped_audience_check_is_found() {
+        found_shrunk_written_and_replayed(Weakening::Audience, "Audience").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_skipped_signature_check_is_found() {
+        found_shrunk_written_and_replayed(Weakening::Signature, "").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn signature_wrapping_is_found_as_a_forgery() {
+        found_shrunk_written_and_replayed(Weakening::TrustFirstAssertion, "").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn comment_truncation_is_found_as_a_forgery() {
+        found_shrunk_written_and_replayed(Weakening::NameidTextToFirstComment, "").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_skipped_in_response_to_check_is_found() {
+        found_shrunk_written_and_replayed(Weakening::InResponseTo, "InResponseTo").await;
     }
 
     /// The unweakened reference SP agrees with the oracle (the 10,000-case run is in the

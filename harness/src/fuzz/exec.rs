@@ -326,13 +326,20 @@ pub fn scenario_file(plan: &Plan, verdict: &oracle::Verdict, title: String) -> S
         severity,
         description: None,
         flow: Flow::SpInitiated,
-        user: verdict.user.clone(),
+        // The forged identity types its email; the IdP signs for the signed user.
+        user: verdict.typed.clone(),
         relay_state: None,
         requires: Requirements::default(),
         steps: Vec::new(),
         catches: Vec::new(),
         layouts: Vec::new(),
-        plan: plan.clone(),
+        plan: {
+            let mut plan = plan.clone();
+            if plan.user.is_none() && verdict.typed != verdict.user {
+                plan.user = Some(format!("{{users.{}.email}}", verdict.user));
+            }
+            plan
+        },
         expect: verdict.expectation(),
         control: crate::scenario::ControlOverride::default(),
     }

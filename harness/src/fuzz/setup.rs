@@ -219,6 +219,7 @@ async fn start(
         key_type: config.key_type,
         sp_log: Some(config.report_dir.join("sp.log")),
         idp_state: None,
+        key_cache: None,
     })
     .await?;
     Ok(Arc::new(env))

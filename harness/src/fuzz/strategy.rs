@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use mock_idp::plan::{
     Alteration, ConditionKind, CopyPosition, DigestAlgorithm, DoctypeEntity, InResponseToScope,
-    IssuerScope, Omittable, Plan, ResponseBinding, SignatureAlgorithm, SignatureSelector, Signing,
-    SigningLayout, Tamper, TextField, TextSplit, TimeField,
+    IssuerScope, Omittable, OriginalPlacement, Plan, ResponseBinding, SignatureAlgorithm,
+    SignatureSelector, Signing, SigningLayout, Tamper, TextField, TextSplit, TimeField,
 };
 use mock_idp::{Flavour, KeyChoice};
 use proptest::prelude::*;
@@ -21,8 +21,16 @@ use proptest::sample::select;
 
 use super::oracle::values::{ACS, ADMIN, ATTACKER, IDP, SP};
 
-/// A whole plan.
+/// A whole plan: in three cases out of four, alterations and tamperings composed at random;
+/// in the fourth, one forgery (wrapping, a text split, a parser differential) on an otherwise
+/// valid response signed in a layout the forgery can work in, so that an SP that consumes
+/// something other than what it verified shows it within a few hundred cases.
 pub fn plan() -> impl Strategy<Value = Plan> {
+    prop_oneof![3 => composed(), 1 => forgery_plan()]
+}
+
+/// Alterations and tamperings composed, with random values.
+fn composed() -> impl Strategy<Value = Plan> {
     (
         signing(),
         prop_oneof![9 => Just(Flavour::Generic), 1 => Just(Flavour::Entra)],
@@ -268,6 +276,84 @@ pub fn alteration() -> impl Strategy<Value = Alteration> {
             Omittable::Assertion,
         ])
         .prop_map(|element| Alteration::Omit { element }),
+    ]
+}
+
+/// One forgery on a valid response: the layouts it needs, the trusted key, nothing else.
+fn forgery_plan() -> impl Strategy<Value = Plan> {
+    (
+        select(vec![
+            SigningLayout::Assertion,
+            SigningLayout::Response,
+            SigningLayout::Both,
+        ]),
+        forgery(),
+    )
+        .prop_map(|(layout, tamper)| {
+            let splits = matches!(
+                tamper,
+                Tamper::SplitText { .. } | Tamper::CommentInNameId { .. }
+            );
+            Plan {
+                user: splits.then(|| ATTACKER.to_owned()),
+                signing: Signing {
+                    layout: Some(layout),
+                    ..Signing::default()
+                },
+                tamper: vec![tamper],
+                ..Plan::default()
+            }
+        })
+}
+
+/// The forgeries: every construction that hides a forged identity beside what is signed.
+pub fn forgery() -> impl Strategy<Value = Tamper> {
+    let admin = || ADMIN.to_owned();
+    prop_oneof![
+        (1u8..=8).prop_map(move |variant| Tamper::Xsw {
+            variant,
+            name_id: ADMIN.to_owned(),
+        }),
+        (
+            select(vec![TextField::NameId, TextField::EmailAttribute]),
+            select(vec![TextSplit::Comment, TextSplit::Cdata])
+        )
+            .prop_map(|(field, with)| Tamper::SplitText {
+                field,
+                after: ADMIN.to_owned(),
+                with,
+            }),
+        Just(Tamper::CommentInNameId { after: admin() }),
+        select(vec![CopyPosition::Before, CopyPosition::After]).prop_map(move |position| {
+            Tamper::InsertAssertionCopy {
+                position,
+                name_id: Some(ADMIN.to_owned()),
+                keep_id: false,
+            }
+        }),
+        Just(Tamper::ExtraNameId { name_id: admin() }),
+        Just(Tamper::SecondSignedInfo { name_id: admin() }),
+        Just(Tamper::DigestComment { name_id: admin() }),
+        Just(Tamper::StrayDigestValue { name_id: admin() }),
+        Just(Tamper::ObjectReference { name_id: admin() }),
+        Just(Tamper::TrailingRoot {
+            name_id: Some(admin())
+        }),
+        Just(Tamper::RelocatedSignature { name_id: admin() }),
+        Just(Tamper::ForeignId { name_id: admin() }),
+        Just(Tamper::AssertionInForgedAssertion { name_id: admin() }),
+        select(vec![
+            OriginalPlacement::Extensions,
+            OriginalPlacement::Wrapper,
+            OriginalPlacement::Nested,
+        ])
+        .prop_map(move |original| Tamper::SignatureInForgedAssertion {
+            name_id: ADMIN.to_owned(),
+            original,
+        }),
+        Just(Tamper::DoctypeRoundTrip { name_id: admin() }),
+        Just(Tamper::AttlistNamespace { name_id: admin() }),
+        Just(Tamper::Libxml2IdEntities { name_id: admin() }),
     ]
 }
 

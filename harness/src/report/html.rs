@@ -62,6 +62,9 @@ fn header(out: &mut String, report: &Report) {
         s.total,
         report.duration_ms as f64 / 1000.0
     );
+    if report.interrupted {
+        out.push_str("<p class=\"stale\"><b>Interrupted:</b> the run was stopped before it finished; the scenarios that did not finish are listed as errors.</p>");
+    }
     out.push_str("<div id=\"summary\" class=\"summary\">");
     for status in Status::ALL {
         let _ = write!(

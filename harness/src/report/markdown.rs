@@ -48,6 +48,12 @@ pub fn render_markdown(report: &Report) -> String {
     if let Some(description) = &report.target.description {
         let _ = writeln!(out, "{}\n", line(&normalize(description)));
     }
+    if report.interrupted {
+        let _ = writeln!(
+            out,
+            "**Interrupted:** the run was stopped before it finished; the scenarios that did not finish are listed as errors (`not run`).\n"
+        );
+    }
     let _ = writeln!(
         out,
         "| total | passed | failed | warned | skipped | inconclusive | errored | waived |\n\

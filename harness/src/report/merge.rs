@@ -35,6 +35,7 @@ pub fn merge(reports: Vec<Report>) -> Result<Report, ReportError> {
             merged.started_at = report.started_at;
         }
         merged.duration_ms = merged.duration_ms.max(report.duration_ms);
+        merged.interrupted |= report.interrupted;
         if merged.target.description.is_none() {
             merged.target.description = report.target.description;
         }

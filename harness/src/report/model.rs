@@ -27,6 +27,10 @@ pub struct Report {
     pub started_at: String,
     /// How long the run took.
     pub duration_ms: u64,
+    /// Whether the run was interrupted (Ctrl-C, SIGTERM): the scenarios that did not finish
+    /// are listed as errors.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// Counts per status, and the stale waivers.
     pub summary: Summary,
     /// What the SP accepts, as the profile's probes showed it, and where that contradicts
@@ -203,6 +207,7 @@ impl Report {
             },
             started_at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            interrupted: false,
             summary: Summary::of(&results, stale_waivers),
             profile,
             controls,

@@ -102,6 +102,7 @@ pub async fn reproduce(
         key_type: mock_idp::KeyType::Rsa2048,
         sp_log: None,
         idp_state: None,
+        key_cache: None,
     })
     .await?;
     let urls = TargetUrls {

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use mock_idp::Plan;
 use mock_idp::plan::{
-    DoctypeEntity, SignatureAlgorithm, SignatureSelector, Signing, SigningLayout, Tamper,
-    TextField, TextSplit,
+    DoctypeEntity, OriginalPlacement, SignatureAlgorithm, SignatureSelector, Signing,
+    SigningLayout, Tamper, TextField, TextSplit,
 };
 use mock_idp::response::{ResponseContext, build};
 use roxmltree::{Document, Node, ParsingOptions};
@@ -65,6 +65,14 @@ fn parse(xml: &str) -> Document<'_> {
     .expect("well-formed")
 }
 
+/// The element's `ID` attribute in no namespace (roxmltree's `attribute("ID")` matches the
+/// local name in any namespace, so a foreign `x:ID` written first would answer).
+fn plain_id<'a>(node: Node<'a, '_>) -> Option<&'a str> {
+    node.attributes()
+        .find(|a| a.name() == "ID" && a.namespace().is_none())
+        .map(|a| a.value())
+}
+
 /// Every Assertion in document order: (ID, NameID text, has its own signature, depth).
 fn assertions(xml: &str) -> Vec<(String, String, bool, usize)> {
     let doc = parse(xml);
@@ -79,7 +87,7 @@ fn assertions(xml: &str) -> Vec<(String, String, bool, usize)> {
                 .unwrap_or_default()
                 .to_owned();
             (
-                a.attribute("ID").unwrap_or_default().to_owned(),
+                plain_id(a).unwrap_or_default().to_owned(),
                 name,
                 a.children().any(|c| c.has_tag_name((DS, "Signature"))),
                 a.ancestors().count(),
@@ -343,6 +351,10 @@ fn text_splits_keep_the_digest_except_the_processing_instruction() {
         (TextField::NameId, TextSplit::ProcessingInstruction, false),
         (TextField::EmailAttribute, TextSplit::Comment, true),
         (TextField::EmailAttribute, TextSplit::Cdata, true),
+        // A carriage return changes the parsed text (a CR, or the LF XML makes of a literal
+        // one), so canonicalization writes something the IdP never signed.
+        (TextField::NameId, TextSplit::CarriageReturnReference, false),
+        (TextField::NameId, TextSplit::CarriageReturn, false),
     ] {
         let xml = response(
             SigningLayout::Assertion,
@@ -353,6 +365,11 @@ fn text_splits_keep_the_digest_except_the_processing_instruction() {
             }],
         );
         assert!(xml.contains("alice@example"), "{xml}");
+        match with {
+            TextSplit::CarriageReturnReference => assert!(xml.contains("alice@example&#13;.test")),
+            TextSplit::CarriageReturn => assert!(xml.contains("alice@example\r.test")),
+            _ => {}
+        }
         assert_eq!(
             xmlsec1_verifies(&xml).is_ok(),
             valid,
@@ -540,5 +557,509 @@ fn structural_tamperings_are_re_signed_and_verify_with_xmlsec1() {
             assert_eq!(names, order, "{shape:?}, {layout:?}");
             xmlsec1_verifies(&xml).unwrap_or_else(|e| panic!("{shape:?}, {layout:?}: {e}"));
         }
+    }
+}
+
+/// Every value of an attribute named `ID` (in any namespace), entities expanded.
+fn ids(xml: &str) -> std::collections::BTreeSet<String> {
+    parse(xml)
+        .descendants()
+        .flat_map(|n| n.attributes())
+        .filter(|a| a.name() == "ID")
+        .map(|a| a.value().to_owned())
+        .collect()
+}
+
+/// The `index`th element with this local name, in document order.
+fn nth<'a, 'input>(doc: &'a Document<'input>, name: &str, index: usize) -> Node<'a, 'input> {
+    doc.descendants()
+        .filter(|n| n.tag_name().name() == name)
+        .nth(index)
+        .unwrap_or_else(|| panic!("no {name} number {index}"))
+}
+
+fn name_id_of<'a, 'input>(assertion: Node<'a, 'input>) -> Option<&'a str> {
+    assertion
+        .children()
+        .find(|n| n.has_tag_name((SAML, "Subject")))
+        .and_then(|s| s.children().find(|n| n.has_tag_name((SAML, "NameID"))))
+        .and_then(|n| n.text())
+}
+
+fn reference_uri(signature: Node<'_, '_>) -> String {
+    signature
+        .descendants()
+        .find(|n| n.has_tag_name((DS, "Reference")))
+        .and_then(|r| r.attribute("URI"))
+        .expect("a Reference URI")
+        .to_owned()
+}
+
+/// Whether the SignatureValue beside this SignedInfo verifies over its exclusive c14n with
+/// the IdP's key (RSA-SHA256).
+fn signed_info_verifies(xml: &str, signed_info: Node<'_, '_>) -> bool {
+    use base64::Engine as _;
+    let value: String = signed_info
+        .next_sibling_element()
+        .and_then(|v| v.text())
+        .expect("SignatureValue")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .expect("base64");
+    let cert =
+        openssl::x509::X509::from_pem(shared_keys().trusted().cert_pem().as_bytes()).expect("cert");
+    let key = cert.public_key().expect("key");
+    let canonical = mock_idp::c14n::canonicalize(xml, signed_info, None);
+    let mut verifier =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &key).expect("v");
+    verifier.update(canonical.as_bytes()).expect("update");
+    verifier.verify(&raw).unwrap_or(false)
+}
+
+const SIGNED_LAYOUTS: [SigningLayout; 3] = [
+    SigningLayout::Response,
+    SigningLayout::Assertion,
+    SigningLayout::Both,
+];
+
+#[test]
+fn the_doctype_round_trip_hides_the_signed_response_in_cdata_under_a_forgery() {
+    for layout in SIGNED_LAYOUTS {
+        let xml = response(
+            layout,
+            vec![Tamper::DoctypeRoundTrip {
+                name_id: ADMIN.into(),
+            }],
+        );
+        assert!(
+            xml.starts_with("<!DOCTYPE response SYSTEM 'x\"><!--'>\n<samlp:Response"),
+            "{xml}"
+        );
+        // A conformant parser: the forgery, with the original as one CDATA text node.
+        let doc = parse(&xml);
+        let root = doc.root_element();
+        assert_eq!(
+            assertions(&xml)
+                .into_iter()
+                .map(|a| a.1)
+                .collect::<Vec<_>>(),
+            [ADMIN]
+        );
+        let hidden = root
+            .children()
+            .filter(Node::is_text)
+            .filter_map(|t| t.text())
+            .map(str::trim_start)
+            .find(|t| t.starts_with("-->\n"))
+            .unwrap_or_else(|| panic!("{layout:?}: no CDATA section"));
+        // The CDATA section and the text `-->` after it make one text node.
+        let signed = hidden
+            .strip_prefix("-->\n")
+            .and_then(|t| t.strip_suffix("<!---->\n"))
+            .expect("the comment delimiters around the original");
+        // The other reading: the original, which still verifies on its own.
+        let original = format!("{signed}</samlp:Response>");
+        assert!(original.contains(ALICE) && !original.contains(ADMIN));
+        xmlsec1_verifies(&original).unwrap_or_else(|e| panic!("{layout:?}: {e}"));
+        assert!(xml.ends_with("<!--]]>-->\n</samlp:Response>"), "{xml}");
+        assert!(xmlsec1_verifies(&xml).is_err(), "{layout:?}: the forgery");
+    }
+}
+
+#[test]
+fn attlist_injection_moves_a_still_valid_signed_info_into_status_detail() {
+    let empty = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    for layout in SIGNED_LAYOUTS {
+        let xml = response(
+            layout,
+            vec![Tamper::AttlistNamespace {
+                name_id: ADMIN.into(),
+            }],
+        );
+        assert!(
+            xml.starts_with(
+                "<!DOCTYPE Response [<!ATTLIST Signature xmlns CDATA #FIXED \"http://www.w3.org/2000/09/xmldsig#\" xmlns CDATA \"block\">]>"
+            ),
+            "{xml}"
+        );
+        let doc = parse(&xml);
+        let root = doc.root_element();
+        let status_detail = nth(&doc, "StatusDetail", 0);
+        assert_eq!(
+            status_detail.parent_element().map(|p| p.tag_name().name()),
+            Some("Status")
+        );
+        let moved = status_detail
+            .first_element_child()
+            .expect("the moved signature");
+        assert_eq!(
+            (moved.tag_name().name(), moved.tag_name().namespace()),
+            ("Signature", None),
+            "unprefixed, in no namespace without the DTD default"
+        );
+        let moved_info = moved.first_element_child().expect("SignedInfo");
+        assert!(moved_info.has_tag_name((DS, "SignedInfo")));
+        assert!(
+            signed_info_verifies(&xml, moved_info),
+            "{layout:?}: the relocated SignedInfo still verifies"
+        );
+        // The rebuilt signature in the assertion, with the digest of "".
+        let assertion = root
+            .children()
+            .find(|n| n.has_tag_name((SAML, "Assertion")))
+            .expect("assertion");
+        assert_eq!(name_id_of(assertion), Some(ADMIN));
+        assert_eq!(
+            assertion.lookup_namespace_uri(Some("example")),
+            Some("http://example.com\u{80}")
+        );
+        let rebuilt = assertion
+            .children()
+            .find(|n| n.has_tag_name((DS, "Signature")))
+            .expect("the rebuilt signature");
+        assert_eq!(
+            rebuilt.prev_sibling_element().map(|n| n.tag_name().name()),
+            Some("Issuer")
+        );
+        let digest = rebuilt
+            .descendants()
+            .find(|n| n.has_tag_name((DS, "DigestValue")))
+            .and_then(|n| n.text());
+        assert_eq!(digest, Some(empty));
+        // The Reference names the assertion (the Response's ID moved to it when only the
+        // Response was signed).
+        let id = assertion.attribute("ID").expect("ID");
+        assert_eq!(reference_uri(rebuilt), format!("#{id}"));
+        assert_eq!(
+            root.attribute("ID") == Some(format!("{id}ffff").as_str()),
+            layout == SigningLayout::Response,
+            "{layout:?}"
+        );
+        assert_eq!(
+            doc.descendants()
+                .filter(|n| n.has_tag_name((DS, "Signature")))
+                .count(),
+            1,
+            "{layout:?}: every other signature is gone"
+        );
+    }
+}
+
+#[test]
+fn void_canonicalization_declares_the_namespace_and_the_digest_of_nothing() {
+    let empty = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    for layout in SIGNED_LAYOUTS {
+        for uri in ["1", "http://example.com\u{80}"] {
+            let xml = response(
+                layout,
+                vec![Tamper::VoidCanonicalization { uri: uri.into() }],
+            );
+            let doc = parse(&xml);
+            let signatures: Vec<Node<'_, '_>> = doc
+                .descendants()
+                .filter(|n| n.has_tag_name((DS, "Signature")))
+                .collect();
+            assert_eq!(
+                signatures.len(),
+                if layout == SigningLayout::Both { 2 } else { 1 }
+            );
+            for sig in signatures {
+                let signed = sig.parent_element().expect("signed element");
+                assert_eq!(signed.lookup_namespace_uri(Some("harness")), Some(uri));
+                let digest = sig
+                    .descendants()
+                    .find(|n| n.has_tag_name((DS, "DigestValue")))
+                    .and_then(|n| n.text());
+                assert_eq!(digest, Some(empty), "{layout:?}");
+            }
+            // libxmlsec fails closed: its canonicalization refuses the namespace.
+            let refused = xmlsec1_verifies(&xml).expect_err("xmlsec1 refuses it");
+            assert!(
+                refused.contains("C14N") || refused.contains("namespace"),
+                "{refused}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_relocated_signature_verifies_over_the_embedded_original_beside_a_forgery() {
+    for layout in SIGNED_LAYOUTS {
+        let xml = response(
+            layout,
+            vec![Tamper::RelocatedSignature {
+                name_id: ADMIN.into(),
+            }],
+        );
+        let doc = parse(&xml);
+        let root = doc.root_element();
+        assert_eq!(
+            element_names(root),
+            ["Issuer", "Signature", "Extensions", "Status", "Assertion"],
+            "{layout:?}"
+        );
+        let signature = root
+            .children()
+            .find(|n| n.has_tag_name((DS, "Signature")))
+            .expect("signature");
+        let uri = reference_uri(signature);
+        assert_ne!(
+            Some(&uri[1..]),
+            root.attribute("ID"),
+            "it names another element"
+        );
+        let embedded = root
+            .children()
+            .find(|n| n.tag_name().name() == "Extensions")
+            .and_then(|e| e.first_element_child())
+            .expect("the embedded original");
+        assert_eq!(embedded.attribute("ID"), Some(&uri[1..]));
+        assert!(
+            !embedded
+                .children()
+                .any(|n| n.has_tag_name((DS, "Signature")))
+        );
+        let forged = root
+            .children()
+            .find(|n| n.has_tag_name((SAML, "Assertion")))
+            .expect("forged");
+        assert_eq!(name_id_of(forged), Some(ADMIN));
+        assert!(!forged.children().any(|n| n.has_tag_name((DS, "Signature"))));
+        let found = assertions(&xml);
+        assert!(found.iter().any(|a| a.1 == ALICE), "{layout:?}");
+        assert_eq!(
+            ids(&xml).len(),
+            if layout == SigningLayout::Response {
+                4
+            } else {
+                3
+            }
+        );
+        xmlsec1_verifies(&xml).unwrap_or_else(|e| panic!("{layout:?}: {e}"));
+    }
+}
+
+#[test]
+fn a_foreign_namespace_id_on_a_forgery_duplicates_the_signed_id() {
+    for layout in [SigningLayout::Assertion, SigningLayout::Both] {
+        let xml = response(
+            layout,
+            vec![Tamper::ForeignId {
+                name_id: ADMIN.into(),
+            }],
+        );
+        let found = assertions(&xml);
+        assert_eq!(found.len(), 2);
+        let (forged, signed) = (&found[0], &found[1]);
+        assert_eq!((forged.1.as_str(), forged.2), (ADMIN, false));
+        assert_eq!((signed.1.as_str(), signed.2), (ALICE, true));
+        assert_ne!(forged.0, signed.0, "the forgery's own ID is fresh");
+        let doc = parse(&xml);
+        let foreign = nth(&doc, "Assertion", 0)
+            .attributes()
+            .find(|a| a.name() == "ID" && a.namespace() == Some("urn:harness:foreign"))
+            .map(|a| a.value().to_owned());
+        assert_eq!(foreign.as_deref(), Some(signed.0.as_str()));
+        // xmlsec registers ID attributes by local name: it sees the duplicate.
+        let refused = xmlsec1_verifies(&xml).expect_err("duplicate");
+        assert!(refused.contains("duplicate ID"), "{refused}");
+    }
+}
+
+#[test]
+fn the_libxml2_entity_shape_follows_samlraider() {
+    for layout in [SigningLayout::Assertion, SigningLayout::Both] {
+        let xml = response(
+            layout,
+            vec![Tamper::Libxml2IdEntities {
+                name_id: ADMIN.into(),
+            }],
+        );
+        let raw_root = &xml[xml.find("<samlp:Response").expect("root")..];
+        assert!(raw_root.contains("ID=\"&idViaEntity;\""), "{xml}");
+        let doc = parse(&xml);
+        let root = doc.root_element();
+        let top = root
+            .children()
+            .find(|n| n.has_tag_name((SAML, "Assertion")))
+            .expect("the original assertion");
+        let id = top
+            .attribute("ID")
+            .and_then(|i| i.strip_suffix("ffff"))
+            .expect("ffff appended")
+            .to_owned();
+        assert!(xml.starts_with(&format!(
+            "<!DOCTYPE response [\n<!ENTITY idViaEntity \"{id}\">\n<!ENTITY BypassIDUniqueness \"&#x50;\">\n]>"
+        )));
+        assert_eq!(
+            root.attribute("ID"),
+            Some(id.as_str()),
+            "the entity expands to it"
+        );
+        assert_eq!(name_id_of(top), Some(ADMIN));
+        assert!(!top.children().any(|n| n.has_tag_name((DS, "Signature"))));
+        // The copied signature, right after the Response's Issuer, carries the pristine copy.
+        assert_eq!(
+            element_names(root),
+            ["Issuer", "Signature", "Status", "Assertion"]
+        );
+        let signature = root
+            .children()
+            .find(|n| n.has_tag_name((DS, "Signature")))
+            .expect("signature");
+        assert_eq!(reference_uri(signature), format!("#{id}"));
+        let object = signature.last_element_child().expect("Object");
+        assert!(object.has_tag_name((DS, "Object")));
+        let copy = object.first_element_child().expect("the copy");
+        assert_eq!(name_id_of(copy), Some(ALICE));
+        assert!(copy.children().any(|n| n.has_tag_name((DS, "Signature"))));
+        assert!(raw_root.contains(&format!("ID=\"&BypassIDUniqueness;{id}\"")));
+        assert_eq!(copy.attribute("ID"), Some(format!("P{id}").as_str()));
+        // xmlsec1 substitutes entities: the Reference names the Response, which fails.
+        assert!(xmlsec1_verifies(&xml).is_err(), "{layout:?}");
+    }
+}
+
+#[test]
+fn the_outer_forged_assertion_holds_the_signed_one_as_its_first_child() {
+    for layout in [SigningLayout::Assertion, SigningLayout::Both] {
+        let xml = response(
+            layout,
+            vec![Tamper::AssertionInForgedAssertion {
+                name_id: ADMIN.into(),
+            }],
+        );
+        let found = assertions(&xml);
+        assert_eq!(found.len(), 2);
+        let (outer, inner) = (&found[0], &found[1]);
+        assert!(outer.0.starts_with("attack_"), "{}", outer.0);
+        assert_eq!((outer.1.as_str(), outer.2), (ADMIN, true));
+        assert_eq!((inner.1.as_str(), inner.2), (ALICE, true));
+        assert!(inner.3 > outer.3);
+        let doc = parse(&xml);
+        let outer_node = nth(&doc, "Assertion", 0);
+        assert_eq!(
+            outer_node
+                .first_element_child()
+                .and_then(|c| c.attribute("ID")),
+            Some(inner.0.as_str())
+        );
+        let bogus = outer_node
+            .children()
+            .find(|n| n.has_tag_name((DS, "Signature")))
+            .expect("the outer signature");
+        assert_eq!(reference_uri(bogus), format!("#{}", outer.0));
+        // xmlsec1 checks the first signature in document order: the original's.
+        if layout == SigningLayout::Assertion {
+            xmlsec1_verifies(&xml).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+#[test]
+fn the_evil_assertion_keeps_the_signature_of_the_moved_original() {
+    for (placement, parent) in [
+        (OriginalPlacement::Extensions, "Extensions"),
+        (OriginalPlacement::Wrapper, "Wrapper"),
+        (OriginalPlacement::Nested, "Assertion"),
+    ] {
+        let xml = response(
+            SigningLayout::Assertion,
+            vec![Tamper::SignatureInForgedAssertion {
+                name_id: ADMIN.into(),
+                original: placement,
+            }],
+        );
+        let doc = parse(&xml);
+        let root = doc.root_element();
+        let evil = root
+            .children()
+            .find(|n| n.has_tag_name((SAML, "Assertion")))
+            .expect("evil");
+        assert_eq!(name_id_of(evil), Some(ADMIN));
+        let signature = evil
+            .children()
+            .find(|n| n.has_tag_name((DS, "Signature")))
+            .expect("the original signature");
+        let uri = reference_uri(signature);
+        assert_ne!(evil.attribute("ID"), Some(&uri[1..]));
+        let original = doc
+            .descendants()
+            .find(|n| n.has_tag_name((SAML, "Assertion")) && n.attribute("ID") == Some(&uri[1..]))
+            .expect("the moved original");
+        assert_eq!(name_id_of(original), Some(ALICE));
+        assert_eq!(
+            original.parent_element().map(|p| p.tag_name().name()),
+            Some(parent),
+            "{placement:?}"
+        );
+        xmlsec1_verifies(&xml).unwrap_or_else(|e| panic!("{placement:?}: {e}"));
+    }
+}
+
+#[test]
+fn the_parser_differentials_get_fresh_ids_in_every_response() {
+    let tamperings = [
+        (
+            SigningLayout::Both,
+            Tamper::DoctypeRoundTrip {
+                name_id: ADMIN.into(),
+            },
+        ),
+        (
+            SigningLayout::Response,
+            Tamper::AttlistNamespace {
+                name_id: ADMIN.into(),
+            },
+        ),
+        (
+            SigningLayout::Both,
+            Tamper::RelocatedSignature {
+                name_id: ADMIN.into(),
+            },
+        ),
+        (
+            SigningLayout::Response,
+            Tamper::RelocatedSignature {
+                name_id: ADMIN.into(),
+            },
+        ),
+        (
+            SigningLayout::Both,
+            Tamper::ForeignId {
+                name_id: ADMIN.into(),
+            },
+        ),
+        (
+            SigningLayout::Both,
+            Tamper::Libxml2IdEntities {
+                name_id: ADMIN.into(),
+            },
+        ),
+        (
+            SigningLayout::Both,
+            Tamper::AssertionInForgedAssertion {
+                name_id: ADMIN.into(),
+            },
+        ),
+        (
+            SigningLayout::Both,
+            Tamper::SignatureInForgedAssertion {
+                name_id: ADMIN.into(),
+                original: OriginalPlacement::Nested,
+            },
+        ),
+    ];
+    for (layout, tamper) in tamperings {
+        let first = ids(&response(layout, vec![tamper.clone()]));
+        let second = ids(&response(layout, vec![tamper.clone()]));
+        assert!(!first.is_empty());
+        assert!(
+            first.is_disjoint(&second),
+            "{tamper:?}: {first:?} and {second:?}"
+        );
     }
 }

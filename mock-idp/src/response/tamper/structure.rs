@@ -6,8 +6,8 @@
 use roxmltree::{Document, Node};
 
 use super::{
-    Edit, TamperContext, id_edit, identity_edits, parse, signature_of, signatures,
-    signed_assertion, signed_name, splice,
+    Edit, TamperContext, id_edit, identity_edits, parse, signatures, signed_assertion,
+    signed_assertion_and_signature, signed_name, splice,
 };
 use crate::dsig;
 use crate::plan::{IdElement, SchemaShape, SignatureSelector};
@@ -113,13 +113,7 @@ pub(super) fn second_signed_assertion(
 ) -> Result<String, PipelineError> {
     let doc = parse(xml)?;
     let original = signed_name(&doc, "second-signed-assertion")?;
-    let assertion = signed_assertion(&doc)?;
-    let signature = signature_of(assertion).ok_or_else(|| {
-        PipelineError::Plan(
-            "tamper `second-signed-assertion` needs a signed Assertion; use the layout `assertion` or `both`"
-                .into(),
-        )
-    })?;
+    let (assertion, signature) = signed_assertion_and_signature(&doc, "second-signed-assertion")?;
     let id = crate::xml::new_id();
     let mut edits = identity_edits(assertion, &original, name_id);
     edits.push(id_edit(assertion, &id)?);

@@ -1,8 +1,9 @@
-//! Text-node truncation (comment, processing instruction and CDATA splits) and DTDs.
+//! Text-node truncation (comment, processing instruction and CDATA splits; carriage returns)
+//! and DTDs.
 
 use roxmltree::{Document, Node};
 
-use super::{Edit, name_id_text};
+use super::{Edit, name_id_text, qualified_name, with_doctype};
 use crate::plan::{DoctypeEntity, TextField, TextSplit};
 use crate::response::PipelineError;
 use crate::xml::{NS_SAML, escape_text};
@@ -58,6 +59,8 @@ pub(super) fn split(
     Ok(match with {
         TextSplit::Comment => vec![(at..at, "<!---->".to_owned())],
         TextSplit::ProcessingInstruction => vec![(at..at, "<?harness?>".to_owned())],
+        TextSplit::CarriageReturnReference => vec![(at..at, "&#13;".to_owned())],
+        TextSplit::CarriageReturn => vec![(at..at, "\r".to_owned())],
         TextSplit::Cdata => {
             if rest.contains("]]>") {
                 return Err(PipelineError::Plan(
@@ -90,10 +93,7 @@ pub(super) fn doctype(
         }
         (false, _) => "",
     };
-    let tag = &xml[doc.root_element().range().start + 1..];
-    let root = &tag[..tag
-        .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
-        .unwrap_or(tag.len())];
+    let root = qualified_name(xml, doc.root_element());
     let (dtd, reference) = match entity {
         DoctypeEntity::Internal => (
             format!("<!DOCTYPE {root} [<!ENTITY harness \"harness\">]>"),
@@ -123,10 +123,5 @@ pub(super) fn doctype(
         let end = name_id_text(doc, "doctype")?.range().end;
         body.insert_str(end, reference);
     }
-    Ok(
-        match body.find("?>").filter(|_| body.starts_with("<?xml")) {
-            Some(end) => format!("{}{dtd}{}", &body[..end + 2], &body[end + 2..]),
-            None => format!("{dtd}{body}"),
-        },
-    )
+    Ok(with_doctype(&body, &dtd))
 }
