@@ -14,11 +14,18 @@
 //! [`allow_http_fetches`] lets xmlsec fetch `http:` URLs (never files) on the calling thread,
 //! for the duration of one closure.
 //!
+//! Both libraries also print every failure they meet to stderr by default: each refused
+//! forgery, broken digest and odd namespace in a catalogue run adds a few lines ("signature
+//! verification failed", "C14N error"), hundreds per run, in the middle of the binaries' own
+//! output, though every caller already turns each failure into an error or a refusal of its
+//! own. [`xmlsec_errors_to_tracing`] sends xmlsec's to `tracing::debug!` (target `xmlsec`:
+//! seen under `-vv`), and [`quiet_xml_libraries`] also sends libxml2's generic errors nowhere.
+//!
 //! This is the workspace's only `unsafe` code (the workspace denies it elsewhere).
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{CStr, c_char, c_int, c_void};
 use std::sync::Once;
 
 type MatchFn = unsafe extern "C" fn(*const c_char) -> c_int;
@@ -27,6 +34,17 @@ type ReadFn = unsafe extern "C" fn(*mut c_void, *mut c_char, c_int) -> c_int;
 type CloseFn = unsafe extern "C" fn(*mut c_void) -> c_int;
 /// `xmlExternalEntityLoader`: `(URL, ID, xmlParserCtxtPtr) -> xmlParserInputPtr`.
 type EntityLoader = unsafe extern "C" fn(*const c_char, *const c_char, *mut c_void) -> *mut c_void;
+/// `xmlSecErrorsCallback` (xmlsec/errors.h): `(file, line, func, errorObject, errorSubject,
+/// reason, msg)`; not variadic (xmlsec formats the message first).
+type ErrorsCallback = unsafe extern "C" fn(
+    *const c_char,
+    c_int,
+    *const c_char,
+    *const c_char,
+    *const c_char,
+    c_int,
+    *const c_char,
+);
 
 #[link(name = "xmlsec1")]
 unsafe extern "C" {
@@ -39,6 +57,8 @@ unsafe extern "C" {
         read: ReadFn,
         close: CloseFn,
     ) -> c_int;
+    /// xmlsec/errors.h: the function every xmlsec error is reported to (a plain global).
+    fn xmlSecErrorsSetCallback(callback: ErrorsCallback);
 }
 
 #[link(name = "xml2")]
@@ -50,6 +70,12 @@ unsafe extern "C" {
     fn xmlIOHTTPOpen(filename: *const c_char) -> *mut c_void;
     fn xmlIOHTTPRead(context: *mut c_void, buffer: *mut c_char, len: c_int) -> c_int;
     fn xmlIOHTTPClose(context: *mut c_void) -> c_int;
+    /// libxml/xmlerror.h: the generic error handler for threads created from now on (libxml2
+    /// keeps one per thread). A null handler selects the default one, which writes to `ctx`
+    /// as a `FILE *`.
+    fn xmlThrDefSetGenericErrorFunc(ctx: *mut c_void, handler: *const c_void);
+    /// libxml/xmlerror.h: the same, for the calling thread.
+    fn xmlSetGenericErrorFunc(ctx: *mut c_void, handler: *const c_void);
 }
 
 thread_local! {
@@ -121,6 +147,74 @@ pub fn allow_http_fetches<T>(f: impl FnOnce() -> T) -> T {
     }
     let _reset = Reset(HTTP_ALLOWED.with(|a| a.replace(true)));
     f()
+}
+
+/// xmlsec's error callback: one `tracing::debug!` event (target `xmlsec`) per error.
+unsafe extern "C" fn xmlsec_error_to_debug(
+    file: *const c_char,
+    line: c_int,
+    func: *const c_char,
+    error_object: *const c_char,
+    error_subject: *const c_char,
+    reason: c_int,
+    msg: *const c_char,
+) {
+    // SAFETY: xmlsec passes NUL-terminated strings or null, valid for this call; they are
+    // copied (lossily) before it returns.
+    let text = |p: *const c_char| {
+        if p.is_null() {
+            String::new()
+        } else {
+            unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+        }
+    };
+    tracing::debug!(
+        target: "xmlsec",
+        func = %text(func),
+        object = %text(error_object),
+        subject = %text(error_subject),
+        reason,
+        at = %format!("{}:{line}", text(file)),
+        "{}",
+        text(msg)
+    );
+}
+
+/// Sends every xmlsec error to `tracing::debug!` (target `xmlsec`) instead of stderr, for the
+/// rest of the process. Idempotent.
+pub fn xmlsec_errors_to_tracing() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sets xmlsec's global callback pointer to a 'static `extern "C"` function of
+        // the signature xmlsec/errors.h declares; the function copies its arguments and keeps
+        // nothing.
+        unsafe { xmlSecErrorsSetCallback(xmlsec_error_to_debug) };
+    });
+}
+
+/// Keeps libxmlsec and libxml2 from printing to stderr for the rest of the process: xmlsec's
+/// errors go to `tracing::debug!` ([`xmlsec_errors_to_tracing`]), libxml2's generic errors to
+/// `/dev/null` (`-vv` callers call [`xmlsec_errors_to_tracing`] alone, to keep libxml2's own
+/// words). Call it first thing in `main`, before any thread that might use libxml2 starts
+/// (libxml2 copies the default handler into each thread's state on that thread's first call).
+/// Idempotent.
+pub fn quiet_xml_libraries() {
+    xmlsec_errors_to_tracing();
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: fopen gets two NUL-terminated literals; the FILE it returns is never closed
+        // (it must outlive every libxml2 thread), and when it is null (no /dev/null) libxml2's
+        // default handler keeps writing to stderr, as before. The libxml2 calls store the
+        // pointer and keep libxml2's own default handler, so no Rust function is ever called
+        // back through libxml2's variadic handler type.
+        unsafe {
+            let sink = libc::fopen(c"/dev/null".as_ptr(), c"w".as_ptr());
+            if !sink.is_null() {
+                xmlThrDefSetGenericErrorFunc(sink.cast(), std::ptr::null());
+                xmlSetGenericErrorFunc(sink.cast(), std::ptr::null());
+            }
+        }
+    });
 }
 
 /// Makes samael initialize xmlsec, quietly: a certificate that loads, a document without a
@@ -214,6 +308,59 @@ mod tests {
             assert!(!verified, "{uri}");
         }
         assert_eq!(listener.hits(), 0, "nothing was fetched");
+    }
+
+    /// Counts the events of target `xmlsec` sent to it, and keeps their `func` fields.
+    #[derive(Default)]
+    struct Recorder(std::sync::Mutex<Vec<String>>);
+
+    impl tracing::Subscriber for Recorder {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            struct Func(String);
+            impl tracing::field::Visit for Func {
+                fn record_debug(
+                    &mut self,
+                    field: &tracing::field::Field,
+                    value: &dyn std::fmt::Debug,
+                ) {
+                    if field.name() == "func" {
+                        self.0 = format!("{value:?}");
+                    }
+                }
+            }
+            if event.metadata().target() == "xmlsec" {
+                let mut func = Func(String::new());
+                event.record(&mut func);
+                self.0.lock().expect("lock").push(func.0);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn xmlsec_errors_are_debug_events_not_stderr_lines() {
+        let (xml, cert) = signed();
+        let broken = xml.replace(">text<", ">changed<");
+        quiet_xml_libraries();
+        let recorder = std::sync::Arc::new(Recorder::default());
+        let verified = tracing::subscriber::with_default(std::sync::Arc::clone(&recorder), || {
+            verifies(&broken, &cert)
+        });
+        assert!(!verified, "a changed document does not verify");
+        let funcs = recorder.0.lock().expect("lock").clone();
+        assert!(
+            funcs.iter().any(|f| f.starts_with("xmlSec")),
+            "xmlsec's errors as debug events: {funcs:?}"
+        );
     }
 
     #[test]

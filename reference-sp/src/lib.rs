@@ -62,7 +62,6 @@ pub mod cli;
 pub mod connection;
 pub mod decrypt;
 mod logout;
-mod quiet;
 pub mod reason;
 pub mod settings;
 pub mod store;
@@ -77,7 +76,6 @@ use std::time::Duration;
 
 pub use crate::connection::Connection;
 pub use crate::decrypt::{EncryptionKey, KeyPurpose};
-pub use crate::quiet::quiet_xml_libraries;
 pub use crate::reason::{Reason, Refusal};
 pub use crate::settings::Settings;
 pub use crate::store::Database;
