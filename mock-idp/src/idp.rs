@@ -37,6 +37,8 @@ pub struct Idp {
     /// Held while deferred SP metadata is being retried: concurrent requests for an unknown
     /// SP wait for that one attempt instead of being told the SP is unknown.
     retrying: tokio::sync::Mutex<()>,
+    /// How many retry attempts have finished (a caller that waited for one does not repeat it).
+    retries: std::sync::atomic::AtomicU64,
     control_token: String,
 }
 
@@ -65,6 +67,7 @@ impl Idp {
             pending: Mutex::default(),
             login_page: AtomicBool::new(false),
             retrying: tokio::sync::Mutex::new(()),
+            retries: std::sync::atomic::AtomicU64::new(0),
             control_token: crate::random_token(),
         }
     }
@@ -180,24 +183,33 @@ impl Idp {
         if !self.has_deferred_sps() {
             return;
         }
+        use std::sync::atomic::Ordering;
+        let seen = self.retries.load(Ordering::Acquire);
         let _one_at_a_time = self.retrying.lock().await;
-        let pending = self
-            .registry
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take_pending();
-        for (source, _) in pending {
-            match self.register(source.clone()).await {
-                Ok(ids) => tracing::info!(?ids, "registered SP"),
+        if self.retries.load(Ordering::Acquire) != seen {
+            // An attempt finished while this caller waited: its outcome stands.
+            return;
+        }
+        // The sources stay pending while they are tried, so concurrent lookups keep seeing
+        // "not yet" (503), never "unknown" (400).
+        for source in self.read_registry(SpRegistry::pending) {
+            let outcome = self.register(source.clone()).await;
+            let mut registry = self
+                .registry
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            match outcome {
+                Ok(ids) => {
+                    tracing::info!(?ids, "registered SP");
+                    registry.loaded(&source);
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "SP metadata still unavailable");
-                    self.registry
-                        .write()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .defer(source, e.to_string());
+                    registry.failed_again(&source, &e.to_string());
                 }
             }
         }
+        self.retries.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Finds an SP; when it is unknown while start-up sources are still deferred, retries

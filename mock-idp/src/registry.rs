@@ -353,9 +353,27 @@ impl SpRegistry {
         self.pending.push((source, error));
     }
 
-    /// Takes the sources still to load.
-    pub fn take_pending(&mut self) -> Vec<(SpSource, String)> {
-        std::mem::take(&mut self.pending)
+    /// The sources still to load (they stay listed until [`SpRegistry::loaded`]: meanwhile
+    /// the IdP keeps answering 503 for SPs it does not know).
+    pub fn pending(&self) -> Vec<SpSource> {
+        self.pending
+            .iter()
+            .map(|(source, _)| source.clone())
+            .collect()
+    }
+
+    /// A source that loaded: no longer pending.
+    pub fn loaded(&mut self, source: &SpSource) {
+        self.pending.retain(|(s, _)| s != source);
+    }
+
+    /// A source that failed again, with its new error.
+    pub fn failed_again(&mut self, source: &SpSource, error: &str) {
+        for (s, e) in &mut self.pending {
+            if s == source {
+                error.clone_into(e);
+            }
+        }
     }
 
     /// Whether sources are still to load.

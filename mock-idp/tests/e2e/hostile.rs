@@ -266,7 +266,19 @@ async fn sso_answers_503_with_retry_after_until_the_sps_given_at_start_are_known
             .body(Body::empty())
             .expect("req")
     };
-    // Before: 400 "unknown SP" while the metadata was still being fetched.
+    // Before: 400 "unknown SP" while the metadata was still being fetched; concurrent
+    // requests, one of them retrying the metadata while the others wait, all get 503 (before
+    // the sources stayed listed during a retry, 26 of 50 concurrent requests got 400).
+    let concurrent: Vec<_> = (0..20)
+        .map(|_| {
+            let idp = Arc::clone(&idp);
+            let request = sso(late);
+            tokio::spawn(async move { call(&idp, request).await.0 })
+        })
+        .collect();
+    for task in concurrent {
+        assert_eq!(task.await.expect("join"), StatusCode::SERVICE_UNAVAILABLE);
+    }
     let (status, body, headers) = call(&idp, sso(late)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(headers[header::RETRY_AFTER], "1");
