@@ -100,6 +100,10 @@ pub struct Exchange {
     pub sp_entity_id: Option<String>,
     /// The decoded AuthnRequest.
     pub request_xml: Option<String>,
+    /// The raw query string an HTTP-Redirect AuthnRequest came in, exactly as received (its
+    /// signature, if any, is over these octets: SAML Bindings §3.4.4.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_query: Option<String>,
     /// The AuthnRequest's ID.
     pub request_id: Option<String>,
     /// The RelayState received.
