@@ -14,9 +14,13 @@
 //! - `request`: a captured AuthnRequest (its binding, the octets it came in), read.
 //! - `schema`: validation against the SAML 2.0 XML schemas (compiled in).
 //! - `checks`: the checks themselves, over a [`checks::Subject`].
+//! - `input`: what `diagnose` reads for them (a captured AuthnRequest in any shape, metadata).
+//! - `diagnose`: the checks on one input, rendered for people or as JSON.
 
 pub mod catalog;
 pub mod checks;
+pub mod diagnose;
+pub mod input;
 pub mod metadata;
 pub mod request;
 pub mod schema;

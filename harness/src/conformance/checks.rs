@@ -719,6 +719,12 @@ fn expiry(md: &SpMetadata, params: &CheckParams, now: DateTime<Utc>) -> Finding 
             format!("a published certificate expires within {warn_days} days"),
             warnings,
         )
+    } else if count == 0 {
+        said(
+            check,
+            Outcome::Pass,
+            "no certificate is published".to_owned(),
+        )
     } else {
         said(
             check,

@@ -257,7 +257,7 @@ impl SeenRequest {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::io::Write as _;
 
     use base64::Engine as _;
