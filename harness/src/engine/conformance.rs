@@ -215,14 +215,21 @@ pub(super) fn verdict(scenario: &Scenario, collected: &Collected, known: &Known)
     let mut v = skeleton(scenario, found.summary.clone());
     v.status = status;
     v.severity = (status == Status::Fail).then_some(file.severity);
-    v.observed = match (found.outcome, check.is_metadata()) {
-        (Outcome::Skip, _) => "not judged".to_owned(),
+    // What was seen, in one line; the reason says what it was judged from.
+    v.observed = if found.outcome == Outcome::Skip {
+        "not judged".to_owned()
+    } else {
+        found.summary.clone()
+    };
+    v.reason = match (found.outcome, check.is_metadata()) {
+        (Outcome::Skip, _) => found.summary.clone(),
         (_, true) => match &collected.metadata {
-            Ok(doc) => format!("the SP's metadata ({})", doc.source),
-            Err(_) => "no metadata".to_owned(),
+            Ok(doc) => format!("{}; from the SP's metadata ({})", found.summary, doc.source),
+            Err(_) => found.summary.clone(),
         },
         (_, false) => format!(
-            "{} AuthnRequest(s) from SP-initiated logins",
+            "{}; from {} AuthnRequest(s) of SP-initiated logins",
+            found.summary,
             collected.requests.as_ref().map_or(0, Vec::len)
         ),
     };
