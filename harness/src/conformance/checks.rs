@@ -1234,8 +1234,16 @@ pub(crate) fn estimate_id_bits(ids: &[&str]) -> (f64, bool) {
     }
     let same_len = chars.iter().all(|c| c.len() == chars[0].len());
     let varying: Vec<usize> = if same_len {
-        (0..chars[0].len())
-            .filter(|&i| chars.iter().any(|c| c[i] != chars[0][i]))
+        let differs: Vec<bool> = (0..chars[0].len())
+            .map(|i| chars.iter().any(|c| c[i] != chars[0][i]))
+            .collect();
+        // A lone position that happens to match in every sample, between two that differ, is
+        // chance (1 in 256 for hex and three samples); fixed parts (a prefix, a counter's or a
+        // timestamp's high digits) are runs.
+        (0..differs.len())
+            .filter(|&i| {
+                differs[i] || (i > 0 && i + 1 < differs.len() && differs[i - 1] && differs[i + 1])
+            })
             .collect()
     } else {
         // Different lengths: what lies between the common prefix and the common suffix.
@@ -1256,8 +1264,6 @@ pub(crate) fn estimate_id_bits(ids: &[&str]) -> (f64, bool) {
         .iter()
         .flat_map(|c| varying.iter().filter_map(|&i| c.get(i).copied()))
         .collect::<Vec<_>>();
-    // With n samples a random position repeats in all of them now and then; a few positions
-    // more are counted back for each that matched by chance (none when nothing varies).
     let bits = varying.len() as f64 * alphabet_bits(&seen);
     (bits, true)
 }
@@ -1924,6 +1930,13 @@ mod tests {
         ];
         let (bits, estimated) = estimate_id_bits(&random);
         assert!(estimated && bits >= 124.0, "{bits}");
+        // Position 5 is the same in all three by chance.
+        let chance = [
+            "_8f3a9c1e2b7d4f60a1c3e5b7d9f0a2c4",
+            "_03be7c1a9c2d4e6f8a0b1c3d5e7f9a1b",
+            "_c1d2ec0405a6b7c8d9e0f1a2b3c4d5e6",
+        ];
+        assert_eq!(estimate_id_bits(&chance).0, 128.0);
         let timed = ["_id1733567000001", "_id1733567000002", "_id1733567000173"];
         assert!(estimate_id_bits(&timed).0 < 20.0);
         assert_eq!(duration_seconds("PT1H"), Some(3600.0));

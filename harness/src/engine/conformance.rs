@@ -20,7 +20,7 @@ use crate::verdict::{Evidence, Status, Verdict};
 
 /// How many SP-initiated logins the run starts to collect AuthnRequests (IDs are compared
 /// across them).
-const LOGINS: usize = 3;
+const LOGINS: usize = 5;
 
 /// Whether a scenario is one of these.
 pub(super) fn is_conformance(scenario: &Scenario) -> bool {
