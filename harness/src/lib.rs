@@ -18,6 +18,7 @@ pub mod fuzz;
 pub mod judge;
 pub mod listing;
 pub mod profile;
+pub mod progress;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -362,6 +362,11 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal, and never under NO_COLOR (no-color.org).
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     if cli.verbose < 2 {
         reference_sp::quiet_xml_libraries();
@@ -588,31 +593,36 @@ fn interrupted() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// Shows the run's progress on stderr (see [`saml_harness::progress`]): a status line on a
+/// terminal, a line per finished family elsewhere.
 async fn show_progress(mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>, terminal: bool) {
-    let mut total = 0;
-    let mut done = 0;
-    let mut failed = 0;
+    use saml_harness::progress::Progress;
+    // From the first event on: the environment's start-up (keys, SP, browser) is done by then
+    // and would only skew the estimate.
+    let mut started = std::time::Instant::now();
+    let mut progress = Progress::default();
+    let mut shown = false;
     while let Some(event) = rx.recv().await {
         match event {
-            Event::RunStarted { total: t } => total = t,
+            Event::RunStarted { ids } => {
+                started = std::time::Instant::now();
+                progress = Progress::new(ids.iter().map(String::as_str));
+            }
             Event::ScenarioFinished(v) => {
-                done += 1;
-                if matches!(v.status, Status::Fail | Status::Error) {
-                    failed += 1;
-                }
+                let elapsed = started.elapsed();
+                let family_line = progress.finished(&v, elapsed);
+                let mut err = std::io::stderr().lock();
                 if terminal {
-                    let mut err = std::io::stderr().lock();
-                    let _ = write!(
-                        err,
-                        "\r\x1b[2K[{done}/{total}] {failed} failing  {} {}",
-                        v.status, v.id
-                    );
-                    let _ = err.flush();
+                    let _ = write!(err, "\r\x1b[2K{}", progress.status_line(&v, elapsed));
+                    shown = true;
+                } else if let Some(line) = family_line {
+                    let _ = writeln!(err, "{line}");
                 }
+                let _ = err.flush();
             }
         }
     }
-    if terminal && total > 0 {
+    if shown {
         let _ = write!(std::io::stderr(), "\r\x1b[2K");
     }
 }

@@ -46,7 +46,6 @@ pub struct ServeArgs {
 /// Serves until SIGTERM or Ctrl-C.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.weaken.iter().any(|w| w == "help") {
-        tracing::info!("listing weakenings");
         let mut out = std::io::stdout().lock();
         std::io::Write::write_all(&mut out, crate::weaken::help().as_bytes())?;
         return Ok(());

@@ -10,8 +10,10 @@
 //!   passed through).
 //!
 //! `setup` also installs the Debian packages of the real third-party SPs the harness drives
-//! as targets (`TARGET_PACKAGES`: Shibboleth SP, SimpleSAMLphp), and the node-saml target
-//! app's npm packages (`npm ci`) when they are missing or older than its lock file.
+//! as targets (`TARGET_PACKAGES`: Shibboleth SP, SimpleSAMLphp, and what the python3-saml app
+//! builds with), the node-saml target app's npm packages (`npm ci`) when they are missing or
+//! older than its lock file, and the python3-saml target app's Python packages (a virtualenv,
+//! `pip install --require-hashes`) when they are missing or older than its `requirements.txt`.
 //!
 //! Plain std only, so it builds in seconds before anything else exists.
 
@@ -44,6 +46,11 @@ const PACKAGES: &[&str] = &[
 /// and an httpd, which the target does not use: it serves SimpleSAMLphp with `php -S`),
 /// `php-cli` for `php -S` (only a Recommends), `php-xml` (DOM) and `php-mbstring`, which
 /// SimpleSAMLphp uses but does not depend on.
+///
+/// `targets/python3-saml`: Debian's `python3` with `python3-venv` for the app's virtualenv, and
+/// what python3-saml needs, from Debian: `python3-lxml` and `python3-xmlsec` (built against the
+/// same system libxml2, as python3-saml asks), `python3-isodate`, and `python3-flask` for the
+/// app; `openssl` makes the app's key.
 const TARGET_PACKAGES: &[&str] = &[
     "libapache2-mod-shib",
     "apache2-bin",
@@ -54,6 +61,12 @@ const TARGET_PACKAGES: &[&str] = &[
     "php-cli",
     "php-xml",
     "php-mbstring",
+    "python3",
+    "python3-venv",
+    "python3-lxml",
+    "python3-xmlsec",
+    "python3-isodate",
+    "python3-flask",
 ];
 
 fn main() -> ExitCode {
@@ -65,7 +78,7 @@ fn main() -> ExitCode {
         Some("idp") => setup().and_then(|()| idp(passed(&args))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|idp> [-- args...]\n\n  setup  install missing system packages (Debian: the build's, the tests' and the real SP targets') and the node-saml app's npm packages, idempotently\n  run    setup, then the whole catalogue against the embedded reference SP (saml-harness run)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback"
+                "usage: cargo xtask <setup|run|test|idp> [-- args...]\n\n  setup  install missing system packages (Debian: the build's, the tests' and the real SP targets'), the node-saml app's npm packages and the python3-saml app's virtualenv, idempotently\n  run    setup, then the whole catalogue against the embedded reference SP (saml-harness run)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback"
             );
             return ExitCode::from(2);
         }
@@ -104,7 +117,8 @@ fn missing_packages() -> Vec<&'static str> {
 
 fn setup() -> Result<(), String> {
     system_packages()?;
-    npm_packages()
+    npm_packages()?;
+    python_packages()
 }
 
 /// The node-saml target app's npm packages: `npm ci` when `node_modules` is missing or older
@@ -149,6 +163,59 @@ fn npm_packages() -> Result<(), String> {
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&app))
     .map_err(|e| format!("failed to install the node-saml app's npm packages: {e}"))
+}
+
+/// The python3-saml target app's Python packages: a virtualenv in `targets/python3-saml/.venv`
+/// (git-ignored) with the hash-pinned `requirements.txt`, made anew when it is missing or older
+/// than that file (like `npm ci`, nothing of an older install is kept). The virtualenv sees
+/// Debian's packages (`--system-site-packages`): `lxml`, the `xmlsec` binding, `isodate` and
+/// Flask come from `TARGET_PACKAGES`, built against one system libxml2 (the binding refuses to
+/// import when lxml carries a libxml2 of its own), and pip installs python3-saml alone
+/// (`--no-deps`, a pure-Python wheel: about a second). The stamp `.venv/.installed` is written
+/// last, so an interrupted install is redone.
+fn python_packages() -> Result<(), String> {
+    let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets/python3-saml");
+    let requirements = app.join("requirements.txt");
+    let venv = app.join(".venv");
+    let stamp = venv.join(".installed");
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if matches!((modified(&stamp), modified(&requirements)), (Some(i), Some(r)) if i >= r)
+        && venv.join("bin/python").exists()
+    {
+        return Ok(());
+    }
+    // Debian's interpreter (python3-venv is in TARGET_PACKAGES), else whatever `python3` is.
+    let python = if std::path::Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    eprintln!(
+        "xtask: installing the python3-saml app's Python package (a virtualenv in targets/python3-saml/.venv over Debian's lxml, xmlsec and Flask)"
+    );
+    if venv.exists() {
+        std::fs::remove_dir_all(&venv)
+            .map_err(|e| format!("cannot remove the old {}: {e}", venv.display()))?;
+    }
+    run(Command::new(python)
+        .args(["-m", "venv", "--system-site-packages", ".venv"])
+        .current_dir(&app))
+    .map_err(|e| format!("cannot make the python3-saml app's virtualenv: {e}"))?;
+    run(Command::new(venv.join("bin/pip"))
+        .args([
+            "install",
+            "--quiet",
+            "--no-input",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "--no-deps",
+            "-r",
+            "requirements.txt",
+        ])
+        .current_dir(&app))
+    .map_err(|e| format!("failed to install the python3-saml app's Python packages: {e}"))?;
+    std::fs::write(&stamp, "requirements.txt installed\n")
+        .map_err(|e| format!("cannot write {}: {e}", stamp.display()))
 }
 
 fn system_packages() -> Result<(), String> {

@@ -64,10 +64,10 @@ impl Default for RunOptions {
 /// What the engine tells its reporter.
 #[derive(Debug, Clone)]
 pub enum Event {
-    /// The run begins with this many scenarios.
+    /// The run begins with these scenarios.
     RunStarted {
-        /// The count.
-        total: usize,
+        /// Their ids, in the order given.
+        ids: Vec<String>,
     },
     /// A scenario finished.
     ScenarioFinished(Box<Verdict>),
@@ -142,7 +142,7 @@ pub async fn run(
     events: mpsc::UnboundedSender<Event>,
 ) -> Outcome {
     let _ = events.send(Event::RunStarted {
-        total: scenarios.len(),
+        ids: scenarios.iter().map(|s| s.id.clone()).collect(),
     });
     let target = env.target();
     let sp = env.sp_entry();
@@ -557,6 +557,7 @@ fn verdict_of(
                 severity: file.severity,
                 user: &step.user,
                 logout_flow: false,
+                session_flow: false,
             },
             Seen {
                 observation: &step.observation,
@@ -575,6 +576,7 @@ fn verdict_of(
                 severity: file.severity,
                 user: &file.user,
                 logout_flow: file.flow.is_logout(),
+                session_flow: file.flow == crate::scenario::Flow::Session,
             },
             Seen {
                 observation: &exchange.observation,
