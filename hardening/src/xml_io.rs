@@ -12,7 +12,11 @@
 //! The one exception is for the reference SP's deliberate `--weaken reference-uri`, which
 //! exists to show that the harness notices an SP that fetches a Reference URI:
 //! [`allow_http_fetches`] lets xmlsec fetch `http:` URLs (never files) on the calling thread,
-//! for the duration of one closure.
+//! for the duration of one closure. And the harness's own schema validation, which compiles
+//! the SAML schemas it carries (written to a folder of its own) with their `xs:import`s:
+//! [`allow_files_under`] lets libxml2 read regular files below that one folder on the calling
+//! thread, for the duration of one closure (never what a validated document names: an
+//! instance document's own DTD or entities stay unloaded by the parser options).
 //!
 //! Both libraries also print every failure they meet to stderr by default: each refused
 //! forgery, broken digest and odd namespace in a catalogue run adds a few lines ("signature
@@ -24,8 +28,9 @@
 //! This is the workspace's only `unsafe` code (the workspace denies it elsewhere).
 #![allow(unsafe_code)]
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{CStr, c_char, c_int, c_void};
+use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 type MatchFn = unsafe extern "C" fn(*const c_char) -> c_int;
@@ -65,6 +70,12 @@ unsafe extern "C" {
 unsafe extern "C" {
     /// libxml/parser.h: replaces the loader of every external DTD, entity and document.
     fn xmlSetExternalEntityLoader(loader: EntityLoader);
+    /// libxml/xmlIO.h: libxml2's loader without network access (files only).
+    fn xmlNoNetExternalEntityLoader(
+        url: *const c_char,
+        id: *const c_char,
+        context: *mut c_void,
+    ) -> *mut c_void;
     /// libxml/xmlIO.h: libxml2's own HTTP input callbacks.
     fn xmlIOHTTPMatch(filename: *const c_char) -> c_int;
     fn xmlIOHTTPOpen(filename: *const c_char) -> *mut c_void;
@@ -80,15 +91,48 @@ unsafe extern "C" {
 
 thread_local! {
     static HTTP_ALLOWED: Cell<bool> = const { Cell::new(false) };
+    static FILES_UNDER: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
 }
 
-/// The entity loader: loads nothing (libxml2 reports "failed to load external entity").
+/// Whether `url` (a path or a `file:` URL) names a regular file below the folder
+/// [`allow_files_under`] allows on this thread.
+fn allowed_file(url: &str) -> bool {
+    let path = url
+        .strip_prefix("file://")
+        .unwrap_or(url)
+        .trim_start_matches("localhost");
+    let path = Path::new(path);
+    if !path.is_absolute() {
+        return false;
+    }
+    FILES_UNDER
+        .try_with(|dir| {
+            dir.borrow().as_ref().is_some_and(|dir| {
+                std::fs::canonicalize(path)
+                    .is_ok_and(|real| real.starts_with(dir) && real.is_file())
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// The entity loader: loads nothing (libxml2 reports "failed to load external entity"),
+/// except a file below the folder [`allow_files_under`] allows on this thread.
 unsafe extern "C" fn load_nothing(
-    _url: *const c_char,
-    _id: *const c_char,
-    _context: *mut c_void,
+    url: *const c_char,
+    id: *const c_char,
+    context: *mut c_void,
 ) -> *mut c_void {
-    std::ptr::null_mut()
+    if url.is_null() {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: libxml2 passes a NUL-terminated URL (checked non-null above) that it keeps
+    // alive for the duration of this call.
+    let name = unsafe { CStr::from_ptr(url) }.to_string_lossy();
+    if !allowed_file(&name) {
+        return std::ptr::null_mut();
+    }
+    // SAFETY: the arguments are libxml2's own, passed on unchanged to its file loader.
+    unsafe { xmlNoNetExternalEntityLoader(url, id, context) }
 }
 
 /// xmlsec's only IO callback: an `http:` URL, and only on a thread inside
@@ -131,6 +175,22 @@ pub fn forbid_external_loads() {
             tracing::error!("failed to register xmlsec's HTTP callback for --weaken reference-uri");
         }
     });
+}
+
+/// Runs `f` with libxml2 allowed to read regular files below `dir` on this thread (the
+/// harness's own copies of the SAML schemas and their imports); nothing else is loaded.
+pub fn allow_files_under<T>(dir: &Path, f: impl FnOnce() -> T) -> T {
+    forbid_external_loads();
+    struct Reset(Option<PathBuf>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let before = self.0.take();
+            let _ = FILES_UNDER.try_with(|d| *d.borrow_mut() = before);
+        }
+    }
+    let real = std::fs::canonicalize(dir).ok();
+    let _reset = Reset(FILES_UNDER.with(|d| d.replace(real)));
+    f()
 }
 
 /// Runs `f` with xmlsec allowed to fetch `http:` URLs on this thread (never files). Only the
@@ -251,6 +311,34 @@ mod tests {
     use samael::crypto::{CertificateDer, CryptoProvider as _, XmlSec};
 
     use super::*;
+
+    #[test]
+    fn files_are_read_only_below_the_allowed_folder_and_only_inside_the_closure() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let inside = dir.path().join("a.xsd");
+        std::fs::write(&inside, "<a/>").expect("write");
+        let fifo = crate::probe::Fifo::new();
+        let inside = inside.display().to_string();
+        assert!(
+            !allowed_file(&inside),
+            "nothing is allowed outside the closure"
+        );
+        allow_files_under(dir.path(), || {
+            assert!(allowed_file(&inside));
+            assert!(allowed_file(&format!("file://{inside}")));
+            assert!(!allowed_file("/etc/passwd"));
+            assert!(!allowed_file("a.xsd"), "relative paths are refused");
+            assert!(!allowed_file(&format!(
+                "{}/../etc/passwd",
+                dir.path().display()
+            )));
+            assert!(!allowed_file(&fifo.path().display().to_string()));
+        });
+        assert!(
+            !allowed_file(&inside),
+            "the permission ends with the closure"
+        );
+    }
     use crate::probe::{Fifo, Listener};
 
     /// A document signed over `#_doc` with a fresh EC key, and the key's certificate.

@@ -236,7 +236,9 @@ pub fn plan_user(plan: &Plan) -> Option<&str> {
 fn expects_positive(file: &ScenarioFile) -> bool {
     matches!(
         (&file.expect, file.flow.is_logout()),
-        (Expectation::SignedOut, true) | (Expectation::SignedIn { .. }, false)
+        (Expectation::SignedOut, true)
+            | (Expectation::SignedIn { .. }, false)
+            | (Expectation::Conforms { .. }, _)
     )
 }
 

@@ -275,6 +275,37 @@ impl Environment {
         self.http_request(hook, &self.vars).await.map(|_| ())
     }
 
+    /// Fetches the SP's metadata from the target's metadata URL, as the SP-side conformance
+    /// checks read it: `(where, the text)`, or why there is none.
+    pub async fn fetch_sp_metadata(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<(String, String), String> {
+        let Some(url) = self.vars.get("sp.metadata_url") else {
+            return Err(format!(
+                "target {} declares no [sp].metadata_url, so its metadata cannot be read",
+                self.target.file.name
+            ));
+        };
+        let source = format!("GET {url}");
+        let response = self
+            .client
+            .get(url)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| format!("failed to fetch the SP's metadata ({source}): {e}"))?;
+        let status = response.status();
+        let body = response
+            .text()
+            .await
+            .map_err(|e| format!("failed to read the SP's metadata ({source}): {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{source} answered {status}, not the SP's metadata"));
+        }
+        Ok((source, body))
+    }
+
     /// Sends an HTTP request described like a hook, with `vars` for its placeholders; the
     /// body of a 2xx answer (a password reset's token request, for example). No answer is a
     /// transport error; an answer other than 2xx is the SP's.

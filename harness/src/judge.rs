@@ -78,11 +78,17 @@ pub fn describe(expectation: &Expectation) -> String {
         Expectation::NoEffect { user } => format!("refused, or signed in as {user} only"),
         Expectation::StaysOnOrigin => "no redirect to another origin".to_owned(),
         Expectation::SignedOut => SIGNED_OUT_WORDS.to_owned(),
+        Expectation::Conforms { check, .. } => conforms_words(*check),
         Expectation::Policy { recommended } => match recommended {
             Recommended::SignedIn => "policy; recommended: signed in".to_owned(),
             Recommended::Refused => "policy; recommended: refused".to_owned(),
         },
     }
+}
+
+/// A conformance check's expectation in words.
+fn conforms_words(check: crate::conformance::CheckName) -> String {
+    format!("{} ({})", check.title(), check.rule())
 }
 
 const SIGNED_OUT_WORDS: &str =
@@ -173,6 +179,7 @@ pub fn judge(
         ),
         Expectation::StaysOnOrigin => "no redirect to another origin".to_owned(),
         Expectation::SignedOut => SIGNED_OUT_WORDS.to_owned(),
+        Expectation::Conforms { check, .. } => conforms_words(*check),
         Expectation::Policy { recommended } => match recommended {
             Recommended::SignedIn => format!(
                 "policy; recommended: signed in as {}",
@@ -315,6 +322,13 @@ pub fn judge(
                     ),
                 ),
             }
+        }
+        Expectation::Conforms { .. } => {
+            // Judged from the SP's documents by the engine, never from a login.
+            return decided(
+                Status::Error,
+                "a conformance check is judged from what the SP publishes and sends, not from a login".to_owned(),
+            );
         }
         Expectation::Policy { recommended } => {
             let behaviour = match signed_in_as {

@@ -58,8 +58,9 @@ enum Command {
     /// Property-based fuzzing of an SP's response validator; disagreements with the oracle
     /// are shrunk to minimal plans and written as scenario files.
     Fuzz(FuzzArgs),
-    /// Diagnose a captured response: every check, its evidence, and the fix (exit 1 when a
-    /// check fails, 2 on bad input).
+    /// Diagnose a captured response: every check, its evidence, and the fix; or a captured
+    /// AuthnRequest (with --sp-metadata) or the SP's metadata: the SP-side conformance checks
+    /// (exit 1 when a check fails, 2 on bad input).
     Diagnose(DiagnoseArgs),
     /// Replay a captured response against an SP (default: the embedded reference SP) with the
     /// mock IdP, and show the SP's verdict beside the diagnosis (exit 1 when they disagree).
@@ -176,7 +177,8 @@ enum DriverArg {
 struct CaptureArgs {
     /// The capture: a file (base64 or URL-encoded SAMLResponse, a `SAMLResponse=...` form
     /// body, the XML, a SAML-tracer JSON export, a HAR file), `-` for standard input, or the
-    /// value itself.
+    /// value itself. For `diagnose`, also the SP's AuthnRequest in any of these shapes (or
+    /// its HTTP-Redirect URL), or the SP's metadata: then the SP-side checks run.
     input: String,
     /// Which SAML response of a HAR or SAML-tracer file (1-based); all of them by default.
     #[arg(long, value_name = "N")]
@@ -764,6 +766,14 @@ async fn reproduce_command(args: &ReproduceArgs) -> Code {
 
 async fn diagnose_command(args: &DiagnoseArgs) -> Code {
     use saml_harness::support::{redact, render};
+    match sp_side_diagnose(args).await {
+        Ok(Some(code)) => return code,
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Code::BadInput;
+        }
+    }
     let (captures, diagnoses, ctx) = match diagnosed(&args.capture).await {
         Ok(d) => d,
         Err(code) => return code,
@@ -792,6 +802,78 @@ async fn diagnose_command(args: &DiagnoseArgs) -> Code {
     } else {
         Code::Passed
     }
+}
+
+/// `diagnose` on an AuthnRequest or the SP's metadata: the SP-side conformance checks.
+/// `Ok(None)` when INPUT is neither (the response diagnosis reads it).
+async fn sp_side_diagnose(args: &DiagnoseArgs) -> Result<Option<Code>, String> {
+    use saml_harness::conformance::{diagnose, input, metadata::MetadataDoc};
+    use saml_harness::support::{load, metadata};
+    let capture = &args.capture;
+    let (source, text) =
+        saml_harness::support::input::read_input(&capture.input).map_err(|e| e.to_string())?;
+    let Some(read) = input::detect(&source, &text) else {
+        return Ok(None);
+    };
+    let mut subject = read.map_err(|e| format!("failed to read {source}: {e}"))?;
+    if let (input::SpInput::Requests(r), Some(i)) = (&mut subject, capture.index) {
+        if i == 0 || i > r.len() {
+            return Err(format!(
+                "there is no AuthnRequest #{i}; {source} holds {} (numbered from 1)",
+                r.len()
+            ));
+        }
+        *r = vec![r.swap_remove(i - 1)];
+    }
+    let sp_metadata = match &capture.sp_metadata {
+        Some(location) => {
+            let xml = metadata::load_text(location)
+                .await
+                .map_err(|e| e.to_string())?;
+            Some(MetadataDoc::new(location, xml))
+        }
+        None => None,
+    };
+    let (idp_sso, idp_wants_signed) = match &capture.idp_metadata {
+        Some(location) => {
+            let xml = metadata::load_text(location)
+                .await
+                .map_err(|e| e.to_string())?;
+            input::idp_facts(&xml).map_err(|e| format!("failed to read {location}: {e}"))?
+        }
+        None => (Vec::new(), None),
+    };
+    let now = match &capture.at {
+        Some(at) => load::parse_instant(at).map_err(|e| e.to_string())?,
+        None => chrono::Utc::now(),
+    };
+    if let (input::SpInput::Requests(r), Some(_)) = (&mut subject, &capture.at) {
+        // A capture that does not say when it was sent was sent at --at.
+        for request in r.iter_mut().filter(|r| r.received_at.is_none()) {
+            request.received_at = Some(now);
+        }
+    }
+    let known = saml_harness::conformance::Known {
+        now,
+        clock_skew_seconds: capture.clock_skew.max(0),
+        idp_sso,
+        idp_wants_signed,
+        emails: capture.entered_email.iter().cloned().collect(),
+        profile: None,
+    };
+    let d = diagnose::diagnose(&subject, sp_metadata.as_ref(), &known);
+    match args.format {
+        OutputFormat::Text => print!("{}", diagnose::text(&d)),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&diagnose::json(&d)).unwrap_or_default()
+        ),
+    }
+    Ok(Some(if d.failed() {
+        Code::Failures
+    } else {
+        Code::Passed
+    }))
 }
 
 fn list_command(args: &ListArgs) -> Code {

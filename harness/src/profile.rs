@@ -175,7 +175,7 @@ pub struct Profile {
 
 impl Profile {
     /// Whether an aspect's value was accepted (`None`: not known).
-    fn accepted(&self, value: &str) -> Option<bool> {
+    pub fn accepted(&self, value: &str) -> Option<bool> {
         self.entries
             .iter()
             .find(|e| e.value == value)

@@ -353,6 +353,21 @@ pub enum Expectation {
     /// After a logout flow: the session is over, and the SP's own logout message (its
     /// LogoutResponse to the IdP, or its LogoutRequest) was signed and named the session.
     SignedOut,
+    /// Not a login: a check on what the SP publishes (its metadata, from the target's
+    /// metadata URL) or sends (the AuthnRequests of a few SP-initiated logins the run collects
+    /// once). The check names its rule; `pass`, `fail` with the evidence (`warn` at level
+    /// `should`), or `skip` with the reason (no metadata URL, no SP-initiated login).
+    Conforms {
+        /// The check (`metadata.acs-https`, `authn-request.id-entropy`).
+        check: crate::conformance::CheckName,
+        /// Its parameters (`min_bits`, `max_bytes`, `warn_days`, `min_rsa_bits`,
+        /// `min_ec_bits`), each only for the checks that take it.
+        #[serde(
+            default,
+            skip_serializing_if = "crate::conformance::CheckParams::is_empty"
+        )]
+        params: crate::conformance::CheckParams,
+    },
     /// A deployment choice: the SP's behaviour is recorded; `pass` when it matches the
     /// recommendation, `warn` otherwise.
     Policy {
@@ -543,6 +558,33 @@ impl Scenario {
                     file.flow.as_str()
                 ),
             ));
+        }
+        if let Expectation::Conforms { check, params } = &file.expect {
+            let unused = params.unused_by(*check);
+            if !unused.is_empty() {
+                return Err(fail(
+                    field_line("[expect.params]").or_else(|| field_line("expect")),
+                    None,
+                    format!(
+                        "check `{check}` takes no parameter {}",
+                        unused
+                            .iter()
+                            .map(|p| format!("`{p}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            if !file.steps.is_empty()
+                || file.plan != Plan::default()
+                || file.flow != Flow::SpInitiated
+            {
+                return Err(fail(
+                    field_line("expect"),
+                    None,
+                    "a `conforms` scenario judges what the SP publishes and sends: it takes no flow, steps or plan".to_owned(),
+                ));
+            }
         }
         if file.severity == Severity::Critical {
             return Err(fail(

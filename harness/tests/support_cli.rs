@@ -390,3 +390,76 @@ fn diagnose_reads_no_fifo_device_or_oversized_file() {
         );
     }
 }
+
+#[test]
+fn a_captured_authn_request_is_judged_against_the_sp_and_idp_metadata() {
+    let mut args = vec![
+        "diagnose",
+        "authn-request.url",
+        "--at",
+        "2026-11-25T09:59:58Z",
+    ];
+    args.extend(METADATA);
+    let out = harness(&args);
+    assert_exit(&out, 1);
+    let text = stdout(&out);
+    assert!(
+        text.contains("FAIL authn-request.id-entropy [CORE-1.3.4-IDRandomness]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("PASS authn-request.destination"),
+        "the Destination is the IdP metadata's SSO URL: {text}"
+    );
+    insta::assert_snapshot!("diagnose_authn_request_url", text);
+    // The same request in a HAR file (without the IdP's answer) is read the same way.
+    let mut har = vec!["diagnose", "sp-login-request.har"];
+    har.extend(METADATA);
+    let out = harness(&har);
+    assert_exit(&out, 1);
+    let from_har = stdout(&out);
+    assert!(
+        from_har.contains("AuthnRequest: HAR entry 2: GET https://idp.example.test/sso ID \"_request-1\" (HTTP-Redirect)"),
+        "{from_har}"
+    );
+    assert!(
+        from_har.contains("PASS authn-request.issue-instant"),
+        "the HAR's time is when it was sent: {from_har}"
+    );
+}
+
+#[test]
+fn sp_metadata_given_as_input_gets_the_metadata_checks() {
+    let out = harness(&[
+        "diagnose",
+        "sp-metadata-defects.xml",
+        "--at",
+        "2026-11-25T10:00:00Z",
+    ]);
+    assert_exit(&out, 1);
+    let text = stdout(&out);
+    for line in [
+        "FAIL metadata.schema [META-Schema]",
+        "FAIL metadata.entity-id [META-EntityID]",
+        "FAIL metadata.acs-post [META-ACS-Post]",
+        "FAIL metadata.key-size [SDP-MD06-KeySize]",
+        "FAIL metadata.certificate-expiry [META-Cert-Expiry]",
+        "FAIL metadata.keys-distinct [META-Key-Separation]",
+        "FAIL metadata.validity [META-Validity]",
+    ] {
+        assert!(text.contains(line), "{line}: {text}");
+    }
+    insta::assert_snapshot!("diagnose_sp_metadata_defects", redacted(&text));
+    let good = harness(&["diagnose", "sp-metadata.xml", "--format", "json"]);
+    assert_exit(&good, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&good)).expect("json");
+    assert_eq!(json["schema_version"], 1);
+    assert!(
+        json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .all(|f| f["outcome"] != "fail"),
+        "{json}"
+    );
+}

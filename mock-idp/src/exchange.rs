@@ -117,6 +117,10 @@ pub struct Exchange {
     pub sp_entity_id: Option<String>,
     /// The decoded AuthnRequest.
     pub request_xml: Option<String>,
+    /// The raw query string an HTTP-Redirect AuthnRequest came in, exactly as received (its
+    /// signature, if any, is over these octets: SAML Bindings §3.4.4.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_query: Option<String>,
     /// The AuthnRequest's ID.
     pub request_id: Option<String>,
     /// The RelayState received.
@@ -181,6 +185,11 @@ impl Exchange {
             }
         };
         cut("request_xml", &mut self.request_xml, MAX_LOGGED_XML_BYTES);
+        cut(
+            "request_query",
+            &mut self.request_query,
+            MAX_LOGGED_XML_BYTES,
+        );
         cut("response_xml", &mut self.response_xml, MAX_LOGGED_XML_BYTES);
         cut("relay_state", &mut self.relay_state, MAX_LOGGED_TEXT_BYTES);
         cut("error", &mut self.error, MAX_LOGGED_TEXT_BYTES);
@@ -207,6 +216,7 @@ impl Exchange {
             + text(&self.plan_id)
             + text(&self.sp_entity_id)
             + text(&self.request_xml)
+            + text(&self.request_query)
             + text(&self.request_id)
             + text(&self.relay_state)
             + text(&self.acs_url)
@@ -275,6 +285,7 @@ mod tests {
             plan_id: None,
             sp_entity_id: Some("https://sp.test".to_owned()),
             request_xml: Some("r".repeat(request_bytes)),
+            request_query: Some("q".repeat(request_bytes)),
             request_id: Some("_1".to_owned()),
             relay_state: Some("x".repeat(request_bytes)),
             acs_url: None,

@@ -558,6 +558,7 @@ async fn preview_page(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
         plan_id: None,
         sp_entity_id: Some(sp.entity_id.clone()),
         request_xml: None,
+        request_query: None,
         request_id: pending.as_ref().map(|p| p.request.id.clone()),
         relay_state: relay_state.clone(),
         acs_url: Some(acs_url.clone()),

@@ -23,6 +23,9 @@ pub struct Options {
     /// Also publish the 1024-bit RSA key (`attacker-rsa1024`), which saml2int SDP-MD06 says no
     /// one may use: an SP must not trust signatures made with it.
     pub weak_key: bool,
+    /// `WantAuthnRequestsSigned="true"`: the SP must sign its AuthnRequests (SAML Metadata
+    /// §2.4.3); the harness then checks that it does, over the octets it sends.
+    pub want_authn_requests_signed: bool,
 }
 
 /// How the metadata marks its signing keys.
@@ -48,7 +51,10 @@ pub fn render_with(entity_id: &str, base_url: &str, keys: &KeyStore, options: Op
         "<md:EntityDescriptor xmlns:md=\"{NS_MD}\" xmlns:ds=\"{NS_DS}\" entityID=\"{}\">\n",
         escape_attr(entity_id)
     ));
-    out.push_str("  <md:IDPSSODescriptor WantAuthnRequestsSigned=\"false\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n");
+    out.push_str(&format!(
+        "  <md:IDPSSODescriptor WantAuthnRequestsSigned=\"{}\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">\n",
+        options.want_authn_requests_signed
+    ));
     let weak = options
         .weak_key
         .then(|| keys.get(crate::keys::KeyChoice::AttackerRsa1024).ok())

@@ -143,19 +143,21 @@ async fn index(State(idp): Shared) -> String {
     )
 }
 
-/// `GET /metadata[?key_use=omit][&weak_key=include]`: `key_use=omit` leaves `use` off the
-/// KeyDescriptors; `weak_key=include` also publishes the 1024-bit RSA key.
+/// `GET /metadata[?key_use=omit][&weak_key=include][&want_authn_requests_signed=true]`:
+/// `key_use=omit` leaves `use` off the KeyDescriptors; `weak_key=include` also publishes the
+/// 1024-bit RSA key; `want_authn_requests_signed=true` asks SPs to sign their AuthnRequests.
 async fn metadata(State(idp): Shared, RawQuery(query): RawQuery) -> Response {
     let mut options = crate::metadata::Options::default();
     for (key, value) in form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes()) {
         match (&*key, &*value) {
             ("key_use", "omit") => options.key_use = crate::metadata::KeyUse::Omitted,
             ("weak_key", "include") => options.weak_key = true,
+            ("want_authn_requests_signed", "true") => options.want_authn_requests_signed = true,
             _ => {
                 return refuse(
                     StatusCode::BAD_REQUEST,
                     &format!(
-                        "unknown metadata option `{key}={value}`; the options are key_use=omit and weak_key=include"
+                        "unknown metadata option `{key}={value}`; the options are key_use=omit, weak_key=include and want_authn_requests_signed=true"
                     ),
                 );
             }
@@ -492,6 +494,7 @@ impl Pending {
                 plan_id: None,
                 sp_entity_id: None,
                 request_xml: None,
+                request_query: None,
                 request_id: None,
                 relay_state: None,
                 acs_url: None,
@@ -593,6 +596,7 @@ async fn sso_redirect(State(idp): Shared, RawQuery(raw): RawQuery, headers: Head
         .collect();
     let mut pending = Pending::new(&idp, ExchangeKind::SsoRedirect);
     pending.exchange.relay_state = params.get("RelayState").cloned();
+    pending.exchange.request_query = Some(raw.clone());
     let xml = match params
         .get("SAMLRequest")
         .ok_or(authn_request::AuthnRequestError::Missing)
@@ -734,6 +738,12 @@ async fn answer_request(
     check_signature: &(dyn Fn(&SpEntry, &AuthnRequestInfo) -> Result<(), String> + Sync),
 ) -> Response {
     pending.exchange.request_xml = Some(xml.clone());
+    // The plan the user agent names, logged even when the request is refused, so that whoever
+    // bound it can read what its SP sent.
+    pending.exchange.plan_id = plan_param
+        .map(str::to_owned)
+        .or_else(|| cookie_plan(headers))
+        .filter(|id| idp.plan(id).is_some());
     let request = match authn_request::parse(&xml) {
         Ok(request) => request,
         Err(e) => {

@@ -4,12 +4,15 @@
 //! - `schedule`: bounded parallelism, the settings lock (scenarios that change the SP or the
 //!   mock IdP run alone), timeouts, events; each scenario is judged once its exchange and its
 //!   control's are known.
+//! - `conformance`: the SP-side conformance scenarios, judged from the SP's metadata and the
+//!   AuthnRequests of a few SP-initiated logins, collected once per run.
 //! - `controls`: preflight (whether a scenario can run on the target, which hooks it needs)
 //!   and the run's controls, each run once and shared.
 //! - `flows`: one scenario's steps and flow in a fresh user agent, recorded for the judge.
 //! - `observe`: the session probe, refusal pages, the SAML messages in the trace, transport
 //!   failures, and what the IdP's signatures vouched for.
 
+mod conformance;
 mod controls;
 mod flows;
 mod observe;

@@ -148,6 +148,11 @@ pub async fn run(
     let sp = env.sp_entry();
     let mut verdicts = Vec::new();
     let mut planned: Vec<(Planned, Option<Need>)> = Vec::new();
+    // The SP-side conformance scenarios are judged from what the SP publishes and sends,
+    // collected once after the logins (they read the SP profile).
+    let (conformance, scenarios): (Vec<Scenario>, Vec<Scenario>) = scenarios
+        .into_iter()
+        .partition(super::conformance::is_conformance);
     for scenario in &scenarios {
         match preflight(target, sp.as_ref(), scenario, true) {
             Ok(p) => {
@@ -284,6 +289,27 @@ pub async fn run(
         profile.compare(target);
         profile
     });
+    if !conformance.is_empty() {
+        let run = Run {
+            env: &env,
+            options,
+            browser: browser.as_ref(),
+            breaker: &breaker,
+        };
+        let started = Instant::now();
+        let all: Vec<&Scenario> = conformance.iter().collect();
+        let collected = super::conformance::collect(&run, &all, &permits, &settings).await;
+        let known = super::conformance::known(&run, profile.as_ref());
+        let took = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+            / u64::try_from(conformance.len()).unwrap_or(1).max(1);
+        for scenario in &conformance {
+            let mut v = super::conformance::verdict(scenario, &collected, &known);
+            v.duration_ms = took;
+            let _ = events.send(Event::ScenarioFinished(Box::new(v.clone())));
+            verdicts.push(v);
+        }
+        verdicts.sort_by(|a, b| a.id.cmp(&b.id));
+    }
     let mut summaries = summaries;
     summaries.sort_by(|a, b| a.name.cmp(&b.name));
     Outcome {
@@ -416,7 +442,7 @@ fn profile_entry(
 /// Runs one planned scenario's exchange under the settings lock and a permit: hooks before,
 /// the mock IdP back up and `reset` after (also after a timeout). Returns the exchange and
 /// the time it took once it held its locks (queueing is not its time).
-async fn exchange(
+pub(super) async fn exchange(
     run: &Run<'_>,
     planned: &Planned,
     permits: &Semaphore,

@@ -439,6 +439,18 @@ fn from_json(json: &Value) -> Result<Vec<Capture>, InputErrorKind> {
     ))
 }
 
+/// A HAR entry's request, method, URL and start time.
+pub(crate) fn har_entry(entry: &Value) -> (&Value, &str, &str, Option<DateTime<Utc>>) {
+    let request = &entry["request"];
+    let method = request["method"].as_str().unwrap_or("GET");
+    let url = request["url"].as_str().unwrap_or_default();
+    let at = entry["startedDateTime"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    (request, method, url, at)
+}
+
 /// POST bodies with a SAMLResponse field, then query strings with one; IdP answer pages with
 /// a SAMLResponse form only when no request carried it.
 fn from_har(entries: &[Value]) -> Result<Vec<Capture>, InputErrorKind> {
@@ -446,13 +458,7 @@ fn from_har(entries: &[Value]) -> Result<Vec<Capture>, InputErrorKind> {
     let mut pages = Vec::new();
     let mut request_ids = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
-        let request = &entry["request"];
-        let method = request["method"].as_str().unwrap_or("GET");
-        let url = request["url"].as_str().unwrap_or_default();
-        let at = entry["startedDateTime"]
-            .as_str()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc));
+        let (request, method, url, at) = har_entry(entry);
         let label = format!("HAR entry {}: {method} {}", i + 1, short_url(url));
         let mut fields = pairs(&request["postData"]["params"]);
         if fields.is_empty()

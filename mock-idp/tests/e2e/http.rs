@@ -62,6 +62,14 @@ async fn metadata_options_drop_key_use_or_add_the_weak_key_and_unknown_ones_are_
     let (status, body, _) = call(&idp, get("/metadata?weak_key=yes")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("weak_key=include"), "{body}");
+    let (_, plain, _) = call(&idp, get("/metadata")).await;
+    assert!(
+        plain.contains("WantAuthnRequestsSigned=\"false\""),
+        "{plain}"
+    );
+    let (status, body, _) = call(&idp, get("/metadata?want_authn_requests_signed=true")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("WantAuthnRequestsSigned=\"true\""), "{body}");
 }
 
 #[tokio::test]
@@ -139,6 +147,17 @@ async fn malformed_requests_get_a_400_with_a_one_line_reason() {
     let log = idp.log(None, 100);
     assert_eq!(log.len(), cases.len(), "every refusal is logged");
     assert!(log.iter().all(|e| e.status == 400 && e.error.is_some()));
+    // The query string is logged exactly as received: a signature is over those octets.
+    assert!(
+        log.iter()
+            .zip(cases.iter())
+            .all(|(e, (uri, _))| e.request_query.as_deref()
+                == Some(uri.split_once('?').map_or("", |(_, q)| q))),
+        "{:?}",
+        log.iter()
+            .map(|e| e.request_query.clone())
+            .collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
