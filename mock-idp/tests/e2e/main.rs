@@ -7,6 +7,7 @@ mod in_process;
 mod login_page;
 mod outage;
 mod round_trip;
+mod schema_slots;
 mod snapshots;
 mod support;
 mod xmlsec_cli;
