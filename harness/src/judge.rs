@@ -4,6 +4,8 @@
 //! alone: a 200 page that says "error" while a session exists is a login, and a 302 to a
 //! friendly page without a session is a refusal.
 
+use mock_idp::exchange::LogoutAnswered;
+
 use crate::scenario::{Expectation, Level, Recommended, Severity};
 use crate::verdict::{Observation, Status};
 
@@ -101,6 +103,9 @@ pub enum SpLogoutMessage {
         what: &'static str,
         /// Its problems.
         problems: Vec<String>,
+        /// Which of two LogoutRequests in one query (a signed one, a smuggled unsigned one) a
+        /// LogoutResponse answers, when the IdP sent two.
+        answered: Option<mock_idp::exchange::LogoutAnswered>,
     },
 }
 
@@ -118,7 +123,7 @@ fn logout_message(
     }
     let reason = match sp {
         SpLogoutMessage::Sent { problems, .. } if problems.is_empty() => return judgement,
-        SpLogoutMessage::Sent { what, problems } => format!(
+        SpLogoutMessage::Sent { what, problems, .. } => format!(
             "the session is over, but the SP's {what} is wrong: {}",
             problems.join("; ")
         ),
@@ -410,6 +415,9 @@ pub struct Case<'a> {
     pub user: &'a str,
     /// Whether the flow is a logout flow (the positive outcome is then "signed out").
     pub logout_flow: bool,
+    /// Whether the observation is a later look at the session (the `session` flow: no response
+    /// was posted last), so that "refused" means "no longer signed in".
+    pub session_flow: bool,
 }
 
 /// Decides a scenario's verdict from everything it showed: the expectation against the
@@ -438,17 +446,47 @@ pub fn decide(
         j = logout_message(j, case.level, case.severity, message);
     }
     if case.logout_flow && j.status != Status::Pass {
+        let answered = match seen.sp_logout {
+            Some(SpLogoutMessage::Sent { answered, .. }) => *answered,
+            _ => None,
+        };
         match (case.expectation, seen.observation) {
-            (Expectation::SignedIn { .. }, Observation::NotSignedIn { .. }) => {
-                "the SP ended the session on a logout message it must refuse"
-                    .clone_into(&mut j.reason);
-            }
+            (Expectation::SignedIn { .. }, Observation::NotSignedIn { .. }) => match answered {
+                Some(LogoutAnswered::SmuggledRequest) => {
+                    "the SP ended the session on the unsigned LogoutRequest smuggled after the signed one: its LogoutResponse answers that request"
+                        .clone_into(&mut j.reason);
+                }
+                // It acted on the signed request: the session ended for what that request
+                // says, not because of what was smuggled after it.
+                Some(LogoutAnswered::SignedRequest) => {
+                    return Judgement {
+                        status: Status::Inconclusive,
+                        severity: None,
+                        severity_reason: None,
+                        reason: "nothing was tested: the SP's LogoutResponse answers the signed LogoutRequest, not the smuggled one, and the session ended on what the signed request itself says (another NameID or SessionIndex than this session's: see logout/wrong-name-id); whether the SP would act on a smuggled request cannot be told".to_owned(),
+                        expected: j.expected,
+                    };
+                }
+                None => {
+                    "the SP ended the session on a logout message it must refuse"
+                        .clone_into(&mut j.reason);
+                }
+            },
             (Expectation::Refused { .. }, Observation::NotSignedIn { status: None, .. }) => {
                 "the SP answered the logout message without refusing it (no error page, no reason): it took the message as valid"
                     .clone_into(&mut j.reason);
             }
             _ => {}
         }
+    }
+    if case.session_flow
+        && j.status != Status::Pass
+        && let (Expectation::Refused { .. }, Observation::SignedIn { identity, .. }) =
+            (case.expectation, seen.observation)
+    {
+        j.reason = format!(
+            "the SP still had {identity} signed in when asked after the steps: the session outlived the end the scenario set"
+        );
     }
     if let Some((url, requests)) = seen.fetched {
         j = Judgement {
@@ -698,12 +736,14 @@ mod tests {
         let fine = SpLogoutMessage::Sent {
             what: "LogoutResponse",
             problems: Vec::new(),
+            answered: None,
         };
         let same = logout_message(gone.clone(), Level::Must, Severity::Medium, &fine);
         assert_eq!(same, gone);
         let unsigned = SpLogoutMessage::Sent {
             what: "LogoutResponse",
             problems: vec!["the SP's LogoutResponse is unsigned".into()],
+            answered: None,
         };
         let failed = logout_message(gone.clone(), Level::Must, Severity::Medium, &unsigned);
         assert_eq!(failed.status, Status::Fail);
@@ -929,6 +969,7 @@ mod tests {
             severity: Severity::High,
             user: "member",
             logout_flow: false,
+            session_flow: false,
         }
     }
 
@@ -1097,5 +1138,84 @@ mod tests {
         );
         assert_eq!(j.status, Status::Inconclusive);
         assert!(j.reason.contains("end the session"), "{}", j.reason);
+    }
+
+    #[test]
+    fn a_session_still_there_when_asked_later_is_called_that_not_an_accepted_response() {
+        let signed = alice();
+        let o = signed_in("alice@corp.example");
+        let mut c = case(&REFUSED);
+        c.session_flow = true;
+        let j = decide(
+            &c,
+            &seen(&o, &signed),
+            ControlState::Own,
+            &users(),
+            Refusals::default(),
+        );
+        assert_eq!(j.status, Status::Fail);
+        assert!(
+            j.reason
+                .contains("still had alice@corp.example signed in when asked"),
+            "{}",
+            j.reason
+        );
+        assert!(!j.reason.contains("accepted a response"), "{}", j.reason);
+        // Elsewhere the wording stays that of a response.
+        assert!(
+            own(&REFUSED, &o, &signed)
+                .reason
+                .contains("accepted a response")
+        );
+    }
+
+    #[test]
+    fn a_smuggled_logout_fails_only_when_the_sp_answered_the_smuggled_request() {
+        let signed = alice();
+        let e = Expectation::SignedIn {
+            user: "member".into(),
+            role: None,
+        };
+        let mut c = case(&e);
+        c.logout_flow = true;
+        let over = Observation::NotSignedIn {
+            status: None,
+            reason: None,
+            ended: None,
+            password_form: false,
+        };
+        let judged = |answered| {
+            let sp = SpLogoutMessage::Sent {
+                what: "LogoutResponse",
+                problems: Vec::new(),
+                answered,
+            };
+            let seen = Seen {
+                sp_logout: Some(&sp),
+                ..seen(&over, &signed)
+            };
+            decide(
+                &c,
+                &seen,
+                ControlState::Reached { name: "x" },
+                &users(),
+                Refusals::default(),
+            )
+        };
+        let smuggled = judged(Some(LogoutAnswered::SmuggledRequest));
+        assert_eq!(smuggled.status, Status::Fail);
+        assert!(smuggled.reason.contains("smuggled"), "{}", smuggled.reason);
+        // The session ended on the signed request's own content: not the smuggling's doing.
+        let signed_one = judged(Some(LogoutAnswered::SignedRequest));
+        assert_eq!(signed_one.status, Status::Inconclusive);
+        assert!(
+            signed_one
+                .reason
+                .contains("answers the signed LogoutRequest"),
+            "{}",
+            signed_one.reason
+        );
+        // No answer to tell them apart: the session ended on a message that had to be refused.
+        assert_eq!(judged(None).status, Status::Fail);
     }
 }

@@ -30,6 +30,8 @@ pub(crate) struct LogoutState {
     pub(crate) session: Option<IssuedSession>,
     /// The ID of the LogoutRequest the IdP sent, awaiting the SP's LogoutResponse.
     pub(crate) sent_request: Option<String>,
+    /// The ID of the unsigned LogoutRequest smuggled after it, if any.
+    pub(crate) smuggled_request: Option<String>,
 }
 
 impl PlanStore {
@@ -123,6 +125,21 @@ pub struct Exchange {
     /// What is wrong with the SP's logout message (empty: nothing, or not a logout).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// Which of the IdP's LogoutRequests the SP's LogoutResponse answers, when the IdP sent
+    /// two (the `smuggled-request` tamper): the evidence of which one the SP acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<LogoutAnswered>,
+}
+
+/// Which of two LogoutRequests in one query (a signed one, then a smuggled unsigned one) an
+/// SP's LogoutResponse answers, by its `InResponseTo`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogoutAnswered {
+    /// The signed LogoutRequest (the first `SAMLRequest`).
+    SignedRequest,
+    /// The unsigned LogoutRequest appended after the signature (the second `SAMLRequest`).
+    SmuggledRequest,
 }
 
 /// The most recent exchanges.

@@ -10,7 +10,7 @@ use crate::plan::SigningLayout;
 use crate::response::ResponseContext;
 use crate::response::model::{
     AssertionDoc, AttributeDoc, AuthnDoc, ConditionsDoc, ConfirmationDoc, NameIdDoc, ResponseDoc,
-    SamlNamespaceStyle, StatusDoc,
+    SamlNamespaceStyle, Shape, StatusDoc,
 };
 use crate::xml::new_id;
 
@@ -323,6 +323,7 @@ impl Flavour {
             }),
             attributes,
             typed_attribute_values: typed,
+            shape: Shape::default(),
         };
         ResponseDoc {
             version: Some("2.0".to_owned()),
@@ -336,6 +337,7 @@ impl Flavour {
             assertion: Some(assertion),
             saml_ns,
             cosmetics: Vec::new(),
+            shape: Shape::default(),
         }
     }
 }

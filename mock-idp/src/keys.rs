@@ -105,8 +105,9 @@ impl SigningKey {
             .map_err(|e| KeyError::new(KeyErrorKind::Crypto(e.to_string())))
     }
 
-    /// Makes a key pair and a self-signed certificate with rcgen.
-    fn generate(kind: KeyKind, common_name: &str) -> Result<Self, KeyError> {
+    /// Makes a key pair and a self-signed certificate with rcgen (the workspace's certificate
+    /// generator; openssl only where rcgen cannot, see below).
+    pub(crate) fn generate(kind: KeyKind, common_name: &str) -> Result<Self, KeyError> {
         if let KeyKind::Rsa { bits } = kind
             && bits < 2048
         {

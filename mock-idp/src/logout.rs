@@ -59,6 +59,9 @@ pub struct IssuedSession {
 pub struct Outgoing {
     /// The message's `ID`.
     pub id: String,
+    /// The `ID` of the unsigned LogoutRequest smuggled after the signed one (the
+    /// `smuggled-request` tamper), if any.
+    pub smuggled_id: Option<String>,
     /// The serialized message (after tampering; the POST form carries exactly this).
     pub xml: String,
     /// How the user agent carries it.
@@ -206,10 +209,16 @@ pub fn build_request(
         fields.alter(alteration, true)?;
     }
     let render = |f: &Fields, signature: &str| render_request(f, ctx.issue_instant, signature);
+    // The smuggled request has an ID of its own, so that the SP's LogoutResponse says which
+    // of the two it acted on.
     let smuggled = plan
         .tamper
         .contains(&LogoutTamper::SmuggledRequest)
-        .then(|| render(&honest, ""));
+        .then(|| {
+            let mut fields = honest.clone();
+            fields.id = crate::xml::new_id();
+            (fields.id.clone(), render(&fields, ""))
+        });
     send(
         ctx,
         plan,
@@ -271,7 +280,7 @@ fn send(
     location: &str,
     parameter: &str,
     render: &dyn Fn(&Fields, &str) -> String,
-    smuggled: Option<String>,
+    smuggled: Option<(String, String)>,
 ) -> Result<Outgoing, PipelineError> {
     let key = keys.get(plan.key)?;
     let algorithm = SignatureAlgorithm::for_key(key.kind());
@@ -305,6 +314,7 @@ fn send(
             let html = post_form_field(location, parameter, &B64.encode(&xml), ctx.relay_state);
             Ok(Outgoing {
                 id: fields.id.clone(),
+                smuggled_id: None,
                 xml,
                 delivery: Delivery::PostForm { html },
             })
@@ -330,15 +340,17 @@ fn send(
                     query.push_str(&format!("&Signature={}", encode(&B64.encode(value))));
                 }
             }
-            if let Some(smuggled) = smuggled {
+            let smuggled_id = smuggled.map(|(id, smuggled)| {
                 query.push_str(&format!(
                     "&{parameter}={}",
                     encode(&B64.encode(deflate(&smuggled)))
                 ));
-            }
+                id
+            });
             let separator = if location.contains('?') { '&' } else { '?' };
             Ok(Outgoing {
                 id: fields.id.clone(),
+                smuggled_id,
                 xml,
                 delivery: Delivery::Redirect {
                     location: format!("{location}{separator}{query}"),
@@ -471,6 +483,28 @@ pub fn parse_sp_message(xml: &str) -> Result<SpMessage, String> {
             .collect(),
         has_xml_signature: child(NS_DS, "Signature").is_some(),
     })
+}
+
+/// Which of two LogoutRequests the SP's LogoutResponse answers (`None`: no smuggled request
+/// was sent, the message is no LogoutResponse, or it answers neither).
+pub fn answered(
+    message: &SpMessage,
+    sent_request: Option<&str>,
+    smuggled_request: Option<&str>,
+) -> Option<crate::exchange::LogoutAnswered> {
+    use crate::exchange::LogoutAnswered;
+    let smuggled = smuggled_request?;
+    if message.kind != SpMessageKind::Response {
+        return None;
+    }
+    let answers = message.in_response_to.as_deref()?;
+    if answers == smuggled {
+        Some(LogoutAnswered::SmuggledRequest)
+    } else if Some(answers) == sent_request {
+        Some(LogoutAnswered::SignedRequest)
+    } else {
+        None
+    }
 }
 
 /// What is wrong with an SP's logout message, in the words of the rule it breaks: its
@@ -638,5 +672,38 @@ mod tests {
             None,
         );
         assert_eq!(found.len(), 3, "{found:?}");
+    }
+
+    #[test]
+    fn the_logout_response_says_which_of_two_requests_the_sp_acted_on() {
+        use crate::exchange::LogoutAnswered;
+        let response = |irt: &str| SpMessage {
+            kind: SpMessageKind::Response,
+            id: "_r".into(),
+            issuer: Some("sp".into()),
+            destination: Some("http://idp/slo".into()),
+            in_response_to: Some(irt.into()),
+            status: Some(STATUS_SUCCESS.into()),
+            name_id: None,
+            session_indexes: Vec::new(),
+            has_xml_signature: false,
+        };
+        let (signed, smuggled) = (Some("_signed"), Some("_smuggled"));
+        assert_eq!(
+            answered(&response("_smuggled"), signed, smuggled),
+            Some(LogoutAnswered::SmuggledRequest)
+        );
+        assert_eq!(
+            answered(&response("_signed"), signed, smuggled),
+            Some(LogoutAnswered::SignedRequest)
+        );
+        assert_eq!(answered(&response("_other"), signed, smuggled), None);
+        // Nothing smuggled: nothing to tell apart.
+        assert_eq!(answered(&response("_signed"), signed, None), None);
+        let request = SpMessage {
+            kind: SpMessageKind::Request,
+            ..response("_smuggled")
+        };
+        assert_eq!(answered(&request, signed, smuggled), None);
     }
 }

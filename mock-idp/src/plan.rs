@@ -650,6 +650,28 @@ pub enum Alteration {
     /// Write every start tag's attributes in reverse order before signing (XML gives
     /// attribute order no meaning; exclusive c14n sorts them).
     ReverseAttributes,
+    /// Leave an element or attribute present but empty: an element with no attributes and
+    /// no content (a text-only element keeps its attributes and loses its text), an attribute
+    /// written as `""`. The required-element matrix (issue 18): an IdP that says nothing
+    /// where SAML requires something.
+    Empty {
+        /// What to empty.
+        element: Emptiable,
+    },
+    /// Write `value` into an attribute exactly as given (XML-escaped, nothing else): no
+    /// expansion of short names, no check of its type. For values of the wrong type or
+    /// format, such as an `IssueInstant` that is no `xs:dateTime`, a StatusCode `Value` that
+    /// is no absolute URI, or an `ID` that is no `xs:ID`. A non-empty raw `ID` gets a random
+    /// suffix (`-` and 16 hex digits: still no `xs:ID` if the value was none), so that no two
+    /// responses share it and a replay cache cannot decide the verdict. A raw `ID` of a signed element is
+    /// also what its signature's Reference names (`#` + the value); an ID with white space
+    /// cannot be named (XPointer `id()` splits it), so sign only the other element.
+    Raw {
+        /// Which attribute.
+        field: RawField,
+        /// The text to write.
+        value: String,
+    },
 }
 
 /// Conditions a plan can add.
@@ -739,6 +761,125 @@ pub enum Omittable {
     AuthnStatement,
     /// The `Assertion` itself.
     Assertion,
+    /// The Response's `samlp:Status` (SAML Core §3.2.2: required).
+    Status,
+    /// The top-level `samlp:StatusCode`, leaving an empty `samlp:Status` (SAML Core
+    /// §3.2.2.1: required).
+    StatusCode,
+    /// `Response/@ID` (SAML Core §3.2.2: required). The Response can then not be signed: sign
+    /// the assertion only.
+    ResponseId,
+    /// `Response/@Version` (SAML Core §3.2.2: required).
+    ResponseVersion,
+    /// `Response/@IssueInstant` (SAML Core §3.2.2: required).
+    ResponseIssueInstant,
+    /// `Assertion/@ID` (SAML Core §2.3.3: required). The Assertion can then not be signed:
+    /// sign the Response only.
+    AssertionId,
+    /// `Assertion/@Version` (SAML Core §2.3.3: required).
+    AssertionVersion,
+    /// `Assertion/@IssueInstant` (SAML Core §2.3.3: required).
+    AssertionIssueInstant,
+    /// The Assertion's `Subject`, with everything in it (SAML Profiles §4.1.4.2: required).
+    Subject,
+    /// The Subject's `NameID` (the SubjectConfirmation stays).
+    NameId,
+    /// The Subject's `SubjectConfirmation`, leaving only the NameID (SAML Profiles §4.1.4.2:
+    /// a bearer SubjectConfirmation is required).
+    SubjectConfirmation,
+    /// `SubjectConfirmation/@Method` (SAML Core §2.4.1.1: required).
+    SubjectConfirmationMethod,
+    /// The bearer `SubjectConfirmationData` (SAML Profiles §4.1.4.2: required, with Recipient
+    /// and NotOnOrAfter).
+    SubjectConfirmationData,
+    /// `AuthnStatement/@AuthnInstant` (SAML Core §2.7.2: required).
+    AuthnInstant,
+}
+
+/// Elements and attributes [`Alteration::Empty`] can leave empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Emptiable {
+    /// `<samlp:Status/>`: no StatusCode.
+    Status,
+    /// `<samlp:StatusCode/>`: no `Value`, no nested code.
+    StatusCode,
+    /// `StatusCode/@Value=""`.
+    StatusCodeValue,
+    /// `Response/@ID=""`. The Response can then not be signed.
+    ResponseId,
+    /// `Response/@Version=""`.
+    ResponseVersion,
+    /// `Response/@IssueInstant=""`.
+    ResponseIssueInstant,
+    /// `Response/@Destination=""`.
+    Destination,
+    /// The Response's `Issuer` without text.
+    ResponseIssuer,
+    /// `Assertion/@ID=""`. The Assertion can then not be signed.
+    AssertionId,
+    /// `Assertion/@Version=""`.
+    AssertionVersion,
+    /// `Assertion/@IssueInstant=""`.
+    AssertionIssueInstant,
+    /// The Assertion's `Issuer` without text.
+    AssertionIssuer,
+    /// `<saml:Subject/>`: no NameID, no SubjectConfirmation.
+    Subject,
+    /// The `NameID` without text (its Format kept).
+    NameId,
+    /// `<saml:SubjectConfirmation/>`: no Method, no SubjectConfirmationData.
+    SubjectConfirmation,
+    /// `SubjectConfirmation/@Method=""`.
+    SubjectConfirmationMethod,
+    /// `<saml:SubjectConfirmationData/>`: no Recipient, NotOnOrAfter or InResponseTo.
+    SubjectConfirmationData,
+    /// `SubjectConfirmationData/@Recipient=""`.
+    Recipient,
+    /// `SubjectConfirmationData/@NotOnOrAfter=""`.
+    SubjectConfirmationNotOnOrAfter,
+    /// `<saml:Conditions/>`: no window, no AudienceRestriction.
+    Conditions,
+    /// `Conditions/@NotOnOrAfter=""`.
+    ConditionsNotOnOrAfter,
+    /// `<saml:AudienceRestriction/>`: no Audience.
+    AudienceRestriction,
+    /// The `Audience` without text.
+    Audience,
+    /// `<saml:AuthnStatement/>`: no AuthnInstant, no AuthnContext.
+    AuthnStatement,
+    /// `AuthnStatement/@AuthnInstant=""`.
+    AuthnInstant,
+}
+
+/// Attributes [`Alteration::Raw`] writes as given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawField {
+    /// `Response/@ID` (the Response's signature references it).
+    ResponseId,
+    /// `Response/@IssueInstant`.
+    ResponseIssueInstant,
+    /// The top-level `StatusCode/@Value` (no short-name expansion).
+    StatusCodeValue,
+    /// The Response's `Issuer/@Format` (absent otherwise).
+    ResponseIssuerFormat,
+    /// `Assertion/@ID` (the Assertion's signature references it).
+    AssertionId,
+    /// `Assertion/@IssueInstant`.
+    AssertionIssueInstant,
+    /// The Assertion's `Issuer/@Format` (absent otherwise).
+    AssertionIssuerFormat,
+    /// `SubjectConfirmation/@Method` (no short-name expansion).
+    SubjectConfirmationMethod,
+    /// `SubjectConfirmationData/@NotOnOrAfter`.
+    SubjectConfirmationNotOnOrAfter,
+    /// `Conditions/@NotBefore`.
+    ConditionsNotBefore,
+    /// `Conditions/@NotOnOrAfter`.
+    ConditionsNotOnOrAfter,
+    /// `AuthnStatement/@AuthnInstant`.
+    AuthnInstant,
 }
 
 /// A change to the serialized response after it is signed.

@@ -215,8 +215,13 @@ async fn answer_logout(
     };
     let key = plan_id.clone().unwrap_or_default();
     pending.exchange.plan_id = plan_id;
-    let (session, sent) =
-        idp.with_logout_state(&key, |s| (s.session.clone(), s.sent_request.clone()));
+    let (session, sent, smuggled) = idp.with_logout_state(&key, |s| {
+        (
+            s.session.clone(),
+            s.sent_request.clone(),
+            s.smuggled_request.clone(),
+        )
+    });
     let slo_url = format!("{}/slo", idp.settings().base_url);
     let signature = match &message.binding {
         SloBinding::Redirect { raw_query } => {
@@ -233,8 +238,17 @@ async fn answer_logout(
         sent.as_deref(),
     );
     if parsed.kind == SpMessageKind::Response {
+        pending.exchange.answered =
+            crate::logout::answered(&parsed, sent.as_deref(), smuggled.as_deref());
+        if pending.exchange.answered == Some(crate::exchange::LogoutAnswered::SmuggledRequest) {
+            pending.exchange.problems.push(format!(
+                "the LogoutResponse answers the unsigned LogoutRequest {} smuggled after the signed one: the SP acted on the second SAMLRequest (SAML Bindings §3.4.4.1)",
+                smuggled.as_deref().unwrap_or_default()
+            ));
+        }
         idp.with_logout_state(&key, |s| {
             s.sent_request = None;
+            s.smuggled_request = None;
             s.session = None;
         });
         let problems = pending.exchange.problems.clone();
@@ -376,7 +390,10 @@ async fn slo_start(
         Ok(outgoing) => outgoing,
         Err((status, reason)) => return pending.refuse(&idp, status, &reason),
     };
-    idp.with_logout_state(&key, |s| s.sent_request = Some(outgoing.id.clone()));
+    idp.with_logout_state(&key, |s| {
+        s.sent_request = Some(outgoing.id.clone());
+        s.smuggled_request.clone_from(&outgoing.smuggled_id);
+    });
     pending.exchange.request_id = Some(outgoing.id.clone());
     pending.exchange.response_xml = Some(outgoing.xml.clone());
     send_logout(&idp, pending, outgoing.delivery)
@@ -418,6 +435,7 @@ impl Pending {
                 status: 200,
                 error: None,
                 problems: Vec::new(),
+                answered: None,
             },
         }
     }

@@ -80,23 +80,32 @@ impl std::fmt::Debug for EncryptionKey {
 
 impl EncryptionKey {
     /// A fresh RSA-2048 key with a self-signed certificate for `common_name`, valid ten years.
-    pub fn generate(common_name: &str) -> Result<Self, openssl::error::ErrorStack> {
-        let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048)?)?;
-        let mut name = openssl::x509::X509NameBuilder::new()?;
-        name.append_entry_by_text("CN", common_name)?;
-        let name = name.build();
-        let mut cert = openssl::x509::X509::builder()?;
-        cert.set_version(2)?;
-        let serial = openssl::bn::BigNum::from_u32(rand::random::<u32>() >> 1)?;
-        cert.set_serial_number(&*serial.to_asn1_integer()?)?;
-        cert.set_subject_name(&name)?;
-        cert.set_issuer_name(&name)?;
-        cert.set_pubkey(&key)?;
-        cert.set_not_before(&*openssl::asn1::Asn1Time::days_from_now(0)?)?;
-        cert.set_not_after(&*openssl::asn1::Asn1Time::days_from_now(3650)?)?;
-        cert.sign(&key, openssl::hash::MessageDigest::sha256())?;
-        let cert_der = cert.build().to_der()?;
-        Ok(Self { key, cert_der })
+    /// The certificate is made with rcgen, the workspace's certificate generator; openssl makes
+    /// only the RSA key pair, which rcgen's `ring` backend cannot generate.
+    pub fn generate(common_name: &str) -> Result<Self, String> {
+        let rsa = openssl::rsa::Rsa::generate(2048).map_err(|e| e.to_string())?;
+        let pkcs8 = PKey::from_rsa(rsa)
+            .and_then(|k| k.private_key_to_pkcs8())
+            .map_err(|e| e.to_string())?;
+        let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+            &pkcs8.as_slice().into(),
+            &rcgen::PKCS_RSA_SHA256,
+        )
+        .map_err(|e| e.to_string())?;
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, common_name);
+        let now = std::time::SystemTime::now();
+        let day = std::time::Duration::from_secs(86_400);
+        params.not_before = now.into();
+        params.not_after = (now + day * 3650).into();
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(
+            &(rand::random::<u64>() >> 1).to_be_bytes(),
+        ));
+        let cert = params.self_signed(&key_pair).map_err(|e| e.to_string())?;
+        Self::from_der(&pkcs8, cert.der())
     }
 
     /// The key for `purpose` this process uses for every SP without a database file (made on

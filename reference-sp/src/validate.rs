@@ -294,11 +294,8 @@ fn validate_with(
     let authn = assertion
         .children()
         .find(|n| n.has_tag_name((SAML, "AuthnStatement")));
-    if authn.is_none() && !off(ctx, Weakening::AuthnStatement) {
-        return refuse(
-            Reason::AuthnStatementMissing,
-            "the assertion has no AuthnStatement",
-        );
+    if !off(ctx, Weakening::AuthnStatement) {
+        check_authn_statement(authn)?;
     }
     if let Some(want) = &ctx.settings.requested_authn_context {
         let got = authn
@@ -1003,6 +1000,37 @@ fn check_subject_confirmation(
     Ok(not_on_or_after)
 }
 
+/// The AuthnStatement: present, with the AuthnInstant (a UTC xs:dateTime) and the
+/// AuthnContext that SAML Core §2.7.2 requires. An empty statement says no authentication
+/// happened.
+fn check_authn_statement(authn: Option<Node<'_, '_>>) -> Result<(), Refusal> {
+    let Some(authn) = authn else {
+        return refuse(
+            Reason::AuthnStatementMissing,
+            "the assertion has no AuthnStatement",
+        );
+    };
+    let at = authn.attribute("AuthnInstant");
+    if utc_instant(at).is_none() {
+        return refuse(
+            Reason::AuthnStatementMissing,
+            format!(
+                "the AuthnStatement's AuthnInstant {at:?} is not a UTC xs:dateTime (SAML Core §2.7.2 requires one)"
+            ),
+        );
+    }
+    if !authn
+        .children()
+        .any(|n| n.has_tag_name((SAML, "AuthnContext")))
+    {
+        return refuse(
+            Reason::AuthnStatementMissing,
+            "the AuthnStatement has no AuthnContext (SAML Core §2.7.2 requires one)",
+        );
+    }
+    Ok(())
+}
+
 /// Conditions: understood elements only, the time window, and an exact AudienceRestriction
 /// (required: Profiles §4.1.4.2).
 fn check_conditions(
@@ -1016,6 +1044,18 @@ fn check_conditions(
     if !off(ctx, Weakening::TimeWindow)
         && let Some(c) = conditions
     {
+        // A bound that is present must be a UTC xs:dateTime (SAML Core §1.3.3): one that
+        // cannot be read is not "no bound".
+        for name in ["NotBefore", "NotOnOrAfter"] {
+            if let Some(text) = c.attribute(name)
+                && utc_instant(Some(text)).is_none()
+            {
+                return refuse(
+                    Reason::ConditionsInvalid,
+                    format!("Conditions {name} {text:?} is not a UTC xs:dateTime"),
+                );
+            }
+        }
         let not_before = instant(c.attribute("NotBefore"));
         let not_on_or_after = instant(c.attribute("NotOnOrAfter"));
         if let Some(nb) = not_before
@@ -1299,6 +1339,13 @@ fn full_text(node: Node<'_, '_>) -> String {
         .filter(Node::is_text)
         .filter_map(|t| t.text())
         .collect()
+}
+
+/// A time value as SAML Core §1.3.3 writes it: an xs:dateTime in UTC with a trailing `Z`.
+fn utc_instant(value: Option<&str>) -> Option<DateTime<Utc>> {
+    value
+        .filter(|v| v.ends_with('Z'))
+        .and_then(|v| instant(Some(v)))
 }
 
 fn instant(value: Option<&str>) -> Option<DateTime<Utc>> {

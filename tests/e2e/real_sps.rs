@@ -69,3 +69,15 @@ async fn the_simplesamlphp_target_matches_its_committed_baseline() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python3_saml_target_matches_its_committed_baseline() {
+    matches_its_baseline(
+        "python3-saml",
+        &[
+            "targets/python3-saml/.venv/.installed",
+            "/usr/lib/python3/dist-packages/xmlsec",
+        ],
+    )
+    .await;
+}

@@ -48,9 +48,9 @@ const PACKAGES: &[&str] = &[
 /// SimpleSAMLphp uses but does not depend on.
 ///
 /// `targets/python3-saml`: Debian's `python3` with `python3-venv` for the app's virtualenv, and
-/// what pip needs to build `lxml` and `xmlsec` from source against Debian's libxml2 and
-/// libxmlsec1 (`libxml2-dev`, `libxmlsec1-dev` and `pkg-config` are in `PACKAGES`):
-/// `python3-dev` (headers), `libxslt1-dev` (lxml), `gcc`; `openssl` makes the app's key.
+/// what python3-saml needs, from Debian: `python3-lxml` and `python3-xmlsec` (built against the
+/// same system libxml2, as python3-saml asks), `python3-isodate`, and `python3-flask` for the
+/// app; `openssl` makes the app's key.
 const TARGET_PACKAGES: &[&str] = &[
     "libapache2-mod-shib",
     "apache2-bin",
@@ -63,9 +63,10 @@ const TARGET_PACKAGES: &[&str] = &[
     "php-mbstring",
     "python3",
     "python3-venv",
-    "python3-dev",
-    "libxslt1-dev",
-    "gcc",
+    "python3-lxml",
+    "python3-xmlsec",
+    "python3-isodate",
+    "python3-flask",
 ];
 
 fn main() -> ExitCode {
@@ -166,12 +167,12 @@ fn npm_packages() -> Result<(), String> {
 
 /// The python3-saml target app's Python packages: a virtualenv in `targets/python3-saml/.venv`
 /// (git-ignored) with the hash-pinned `requirements.txt`, made anew when it is missing or older
-/// than that file (like `npm ci`, nothing of an older install is kept). `lxml` and `xmlsec` are
-/// built from source (`--no-binary`), against Debian's libxml2: the binding refuses to import
-/// when lxml carries a libxml2 of its own (python3-saml's README says the same). pip compiles
-/// lxml twice, since `--no-binary` also holds for the lxml that xmlsec's isolated build needs,
-/// and Debian's pip (23.0) does not reuse the wheels it built in hash-checking mode. The stamp
-/// `.venv/.installed` is written last, so an interrupted install is redone.
+/// than that file (like `npm ci`, nothing of an older install is kept). The virtualenv sees
+/// Debian's packages (`--system-site-packages`): `lxml`, the `xmlsec` binding, `isodate` and
+/// Flask come from `TARGET_PACKAGES`, built against one system libxml2 (the binding refuses to
+/// import when lxml carries a libxml2 of its own), and pip installs python3-saml alone
+/// (`--no-deps`, a pure-Python wheel: about a second). The stamp `.venv/.installed` is written
+/// last, so an interrupted install is redone.
 fn python_packages() -> Result<(), String> {
     let app = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets/python3-saml");
     let requirements = app.join("requirements.txt");
@@ -190,14 +191,14 @@ fn python_packages() -> Result<(), String> {
         "python3"
     };
     eprintln!(
-        "xtask: installing the python3-saml app's Python packages (a virtualenv in targets/python3-saml/.venv; lxml is compiled twice, for the app and for xmlsec's build, and xmlsec once: 5 to 15 minutes)"
+        "xtask: installing the python3-saml app's Python package (a virtualenv in targets/python3-saml/.venv over Debian's lxml, xmlsec and Flask)"
     );
     if venv.exists() {
         std::fs::remove_dir_all(&venv)
             .map_err(|e| format!("cannot remove the old {}: {e}", venv.display()))?;
     }
     run(Command::new(python)
-        .args(["-m", "venv", ".venv"])
+        .args(["-m", "venv", "--system-site-packages", ".venv"])
         .current_dir(&app))
     .map_err(|e| format!("cannot make the python3-saml app's virtualenv: {e}"))?;
     run(Command::new(venv.join("bin/pip"))
@@ -207,8 +208,7 @@ fn python_packages() -> Result<(), String> {
             "--no-input",
             "--disable-pip-version-check",
             "--require-hashes",
-            "--no-binary",
-            "lxml,xmlsec",
+            "--no-deps",
             "-r",
             "requirements.txt",
         ])

@@ -906,10 +906,12 @@ fn read_logout_log(
         (Some(e), _) => SpLogoutMessage::Sent {
             what,
             problems: e.problems.clone(),
+            answered: e.answered,
         },
         (None, Some(error)) => SpLogoutMessage::Sent {
             what,
             problems: vec![format!("the mock IdP could not read it: {error}")],
+            answered: None,
         },
         (None, None) => SpLogoutMessage::Missing { what },
     }

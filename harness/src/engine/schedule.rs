@@ -531,6 +531,7 @@ fn verdict_of(
                 severity: file.severity,
                 user: &step.user,
                 logout_flow: false,
+                session_flow: false,
             },
             Seen {
                 observation: &step.observation,
@@ -549,6 +550,7 @@ fn verdict_of(
                 severity: file.severity,
                 user: &file.user,
                 logout_flow: file.flow.is_logout(),
+                session_flow: file.flow == crate::scenario::Flow::Session,
             },
             Seen {
                 observation: &exchange.observation,

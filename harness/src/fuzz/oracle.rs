@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 
 use mock_idp::KeyChoice;
 use mock_idp::plan::{
-    Alteration, ConditionKind, DoctypeEntity, InResponseToScope, IssuerScope, Omittable, Plan,
-    ResponseBinding, SignatureAlgorithm, SignatureSelector, SigningLayout, Tamper, TextSplit,
-    TimeField,
+    Alteration, ConditionKind, DoctypeEntity, Emptiable, InResponseToScope, IssuerScope, Omittable,
+    Plan, RawField, ResponseBinding, SignatureAlgorithm, SignatureSelector, SigningLayout, Tamper,
+    TextSplit, TimeField,
 };
 use serde::Serialize;
 
@@ -137,6 +137,18 @@ table! {
     AssertionMissing => MustRefuse, "PROF-4.1.4.2-HasAssertion", "SAML Profiles §4.1.4.2", High;
     NameIdFormatEmail => Benign, "IIP-SP10-UnknownAttributes", "SAML Core §8.3.2", Low;
     NameIdFormatOther => Either, "SDP-SP13-NameIdFormat", "saml2int SDP-SP13 (a policy)", Low;
+    // Required elements and attributes missing, empty or malformed.
+    StatusMissing => MustRefuse, "CORE-3.2.2.1-StatusCode", "SAML Core §3.2.2, §3.2.2.1 (Status and StatusCode Value are required)", High;
+    IdMissing => MustRefuse, "CORE-3.2.2-ID", "SAML Core §3.2.2, §2.3.3 (ID is required)", Medium;
+    VersionMissing => MustRefuse, "CORE-3.2.2-Version", "SAML Core §3.2.2, §2.3.3 (Version is required)", Medium;
+    IssueInstantMissing => MustRefuse, "CORE-3.2.2-IssueInstant", "SAML Core §3.2.2, §2.3.3 (IssueInstant is required)", Medium;
+    TimeMalformed => MustRefuse, "CORE-1.3.3-DateTime", "SAML Core §1.3.3 (time values are xs:dateTime in UTC)", Medium;
+    TimeRaw => Either, "CORE-1.3.3-DateTime", "SAML Core §1.3.3 (a well-formed instant the oracle cannot place)", Low;
+    SubjectMissing => MustRefuse, "PROF-4.1.4.2-BearerSubject", "SAML Profiles §4.1.4.2 (a Subject with a bearer SubjectConfirmation and its data)", High;
+    NameIdMissing => Either, "SP-Identity-NameIDRequired", "saml2int SDP-SP13 (an SP may identify by attribute instead)", Low;
+    ResponseIssuerFormatOther => MustRefuse, "PROF-4.1.4.2-ResponseIssuer", "SAML Profiles §4.1.4.2 (Format omitted or entity)", Medium;
+    AssertionIssuerFormatOther => MustRefuse, "PROF-4.1.4.2-AssertionIssuer", "SAML Profiles §4.1.4.2 (Format omitted or entity)", Medium;
+    AuthnInstantMissing => MustRefuse, "CORE-2.7.2-AuthnInstant", "SAML Core §2.7.2 (AuthnInstant and AuthnContext are required)", Medium;
     // Benign noise.
     Whitespace => Benign, "CORE-5.4.3-C14N", "XML 1.0 §2.10 (white space), SAML Core §5.4.3", Medium;
     PrefixRename => Benign, "CORE-5.4.3-C14N", "Namespaces in XML 1.0 §3 (prefixes carry no meaning)", Medium;
@@ -349,6 +361,100 @@ fn compare(value: &str, right: &str) -> Option<bool> {
     }
 }
 
+/// The key of an omission that no value slot judges.
+fn omitted_key(element: Omittable) -> Option<Key> {
+    Some(match element {
+        Omittable::Status | Omittable::StatusCode => Key::StatusMissing,
+        Omittable::ResponseId | Omittable::AssertionId => Key::IdMissing,
+        Omittable::ResponseVersion | Omittable::AssertionVersion => Key::VersionMissing,
+        Omittable::ResponseIssueInstant | Omittable::AssertionIssueInstant => {
+            Key::IssueInstantMissing
+        }
+        Omittable::Subject
+        | Omittable::SubjectConfirmation
+        | Omittable::SubjectConfirmationMethod
+        | Omittable::SubjectConfirmationData => Key::SubjectMissing,
+        Omittable::NameId => Key::NameIdMissing,
+        Omittable::AuthnInstant => Key::AuthnInstantMissing,
+        Omittable::Destination
+        | Omittable::Recipient
+        | Omittable::ResponseIssuer
+        | Omittable::AssertionIssuer
+        | Omittable::InResponseTo
+        | Omittable::SubjectConfirmationNotOnOrAfter
+        | Omittable::Conditions
+        | Omittable::AudienceRestriction
+        | Omittable::AuthnStatement
+        | Omittable::Assertion => return None,
+    })
+}
+
+/// The key of an emptied element or attribute that no value slot judges.
+fn emptied_key(element: Emptiable) -> Key {
+    match element {
+        Emptiable::Status | Emptiable::StatusCode | Emptiable::StatusCodeValue => {
+            Key::StatusMissing
+        }
+        Emptiable::ResponseId | Emptiable::AssertionId => Key::IdMissing,
+        Emptiable::ResponseIssueInstant
+        | Emptiable::AssertionIssueInstant
+        | Emptiable::SubjectConfirmationNotOnOrAfter
+        | Emptiable::ConditionsNotOnOrAfter
+        | Emptiable::AuthnInstant => Key::TimeMalformed,
+        Emptiable::Subject
+        | Emptiable::SubjectConfirmation
+        | Emptiable::SubjectConfirmationMethod
+        | Emptiable::SubjectConfirmationData => Key::SubjectMissing,
+        Emptiable::NameId => Key::NameIdMissing,
+        Emptiable::Conditions => Key::ConditionsMissing,
+        Emptiable::AudienceRestriction | Emptiable::Audience => Key::AudienceMissing,
+        Emptiable::AuthnStatement => Key::AuthnInstantMissing,
+        Emptiable::Destination => Key::DestinationOther,
+        Emptiable::Recipient => Key::RecipientOther,
+        Emptiable::ResponseIssuer => Key::ResponseIssuerOther,
+        Emptiable::AssertionIssuer => Key::AssertionIssuerOther,
+        Emptiable::ResponseVersion | Emptiable::AssertionVersion => Key::VersionOther,
+    }
+}
+
+/// The key of a value written as given; `None` when it is what the IdP writes anyway.
+fn raw_key(field: RawField, value: &str) -> Option<Key> {
+    const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+    const BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
+    const ENTITY: &str = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity";
+    let ncname = |v: &str| {
+        let mut chars = v.chars();
+        chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+            && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    };
+    let utc_instant = |v: &str| v.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(v).is_ok();
+    Some(match field {
+        RawField::ResponseId | RawField::AssertionId if ncname(value) => return None,
+        RawField::ResponseId | RawField::AssertionId => Key::IdNotNcName,
+        RawField::StatusCodeValue if value == SUCCESS => return None,
+        RawField::StatusCodeValue => Key::StatusNotSuccess,
+        RawField::SubjectConfirmationMethod if value == BEARER => Key::MethodBearerExplicit,
+        RawField::SubjectConfirmationMethod => Key::MethodNotBearer,
+        RawField::ResponseIssuerFormat | RawField::AssertionIssuerFormat if value == ENTITY => {
+            return None;
+        }
+        RawField::ResponseIssuerFormat => Key::ResponseIssuerFormatOther,
+        RawField::AssertionIssuerFormat => Key::AssertionIssuerFormatOther,
+        RawField::ResponseIssueInstant
+        | RawField::AssertionIssueInstant
+        | RawField::SubjectConfirmationNotOnOrAfter
+        | RawField::ConditionsNotBefore
+        | RawField::ConditionsNotOnOrAfter
+        | RawField::AuthnInstant => {
+            if utc_instant(value) {
+                Key::TimeRaw
+            } else {
+                Key::TimeMalformed
+            }
+        }
+    })
+}
+
 /// A value slot of the response; the last alteration of a slot wins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Slot {
@@ -538,6 +644,11 @@ pub fn classify(plan: &Plan) -> Verdict {
                 slots.insert(Slot::Method, SlotValue::Set(value));
             }
             Alteration::Condition { element } => conditions.push(*element),
+            Alteration::Omit { element } if omitted_key(*element).is_some() => {
+                if let Some(key) = omitted_key(*element) {
+                    push(key, format!("omit {element:?}"));
+                }
+            }
             Alteration::Omit { element } => {
                 let slot = match element {
                     Omittable::Destination => Slot::Destination,
@@ -558,8 +669,35 @@ pub fn classify(plan: &Plan) -> Verdict {
                     Omittable::AudienceRestriction => Slot::Audience,
                     Omittable::AuthnStatement => Slot::AuthnStatement,
                     Omittable::Assertion => Slot::Assertion,
+                    // Judged by `omitted_key` above.
+                    _ => continue,
                 };
                 slots.insert(slot, SlotValue::Omitted);
+            }
+            Alteration::Empty { element } => {
+                let what = format!("empty {element:?}");
+                let slot = match element {
+                    Emptiable::Destination => Some(Slot::Destination),
+                    Emptiable::Recipient => Some(Slot::Recipient),
+                    Emptiable::ResponseIssuer => Some(Slot::ResponseIssuer),
+                    Emptiable::AssertionIssuer => Some(Slot::AssertionIssuer),
+                    Emptiable::ResponseVersion => Some(Slot::ResponseVersion),
+                    Emptiable::AssertionVersion => Some(Slot::AssertionVersion),
+                    Emptiable::Audience => Some(Slot::Audience),
+                    Emptiable::SubjectConfirmationMethod => Some(Slot::Method),
+                    _ => None,
+                };
+                match slot {
+                    Some(slot) => {
+                        slots.insert(slot, SlotValue::Set(""));
+                    }
+                    None => push(emptied_key(*element), what),
+                }
+            }
+            Alteration::Raw { field, value } => {
+                if let Some(key) = raw_key(*field, value) {
+                    push(key, format!("raw {field:?} {value:?}"));
+                }
             }
             Alteration::Whitespace { .. } => push(Key::Whitespace, "whitespace".into()),
             Alteration::Prefixes { .. } => push(Key::PrefixRename, "prefixes".into()),

@@ -1,53 +1,21 @@
 //! `junit.xml`, as CI systems read it: one `<testsuite>` named after the target, one
 //! `<testcase classname="FAMILY" name="REST-OF-ID">` per scenario. A failure is a
 //! `<failure type="SEVERITY">`, a harness or infrastructure error an `<error>`, a skip a
-//! `<skipped>`, a waived failure a `<skipped message="waived: ...">`; a warning passes, with a
-//! note in `<system-out>`. Values are not redacted: this is the record of one run.
+//! `<skipped>`, an inconclusive scenario a `<skipped message="inconclusive: ...">`, a waived
+//! failure a `<skipped message="waived: ...">`; a warning passes, with a note in
+//! `<system-out>`. Written with quick-junit (nextest's serializer), which escapes text and drops
+//! characters XML 1.0 forbids. Values are not redacted: this is the record of one run.
 
 use std::fmt::Write as _;
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Property, TestCase, TestCaseStatus, TestSuite};
 
 use super::model::{Report, ResultEntry};
 use crate::verdict::Status;
 
 /// The name of the JUnit report in a report folder.
 pub const JUNIT_XML: &str = "junit.xml";
-
-/// Whether XML 1.0 allows the character at all.
-fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
-}
-
-/// Escapes text content; drops characters XML 1.0 forbids.
-fn text(value: &str) -> String {
-    escape(value, false)
-}
-
-/// Escapes an attribute value (in double quotes); line breaks and tabs become character
-/// references so that parsers do not fold them into spaces. Drops forbidden characters.
-fn attr(value: &str) -> String {
-    escape(value, true)
-}
-
-fn escape(value: &str, attribute: bool) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars().filter(|&c| is_xml_char(c)) {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if attribute => out.push_str("&quot;"),
-            '\t' if attribute => out.push_str("&#9;"),
-            '\n' if attribute => out.push_str("&#10;"),
-            '\r' if attribute => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn seconds(ms: u64) -> String {
-    format!("{}.{:03}", ms / 1000, ms % 1000)
-}
 
 /// `family` and the rest of an id; an id without `/` is its own family.
 fn split_id(id: &str) -> (&str, &str) {
@@ -87,84 +55,73 @@ fn details(r: &ResultEntry) -> String {
 
 /// Renders `junit.xml`.
 pub fn render_junit(report: &Report) -> String {
-    let s = &report.summary;
-    let counts = format!(
-        "tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{}\"",
-        s.total,
-        s.failed,
-        s.errored,
-        s.skipped + s.inconclusive + s.waived,
-        seconds(report.duration_ms)
-    );
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let _ = writeln!(out, "<testsuites name=\"saml-harness\" {counts}>");
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" {counts} timestamp=\"{}\">",
-        attr(&report.target.name),
-        attr(&report.started_at)
-    );
+    let mut suite = TestSuite::new(report.target.name.as_str());
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&report.started_at) {
+        suite.set_timestamp(at);
+    }
+    suite.set_time(Duration::from_millis(report.duration_ms));
     if let Some(description) = &report.target.description {
-        let _ = writeln!(
-            out,
-            "    <properties>\n      <property name=\"description\" value=\"{}\"/>\n    </properties>",
-            attr(description)
-        );
+        suite.add_property(Property::new("description", description.as_str()));
     }
     for r in &report.results {
         let (family, name) = split_id(&r.id);
-        let _ = write!(
-            out,
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\"",
-            attr(family),
-            attr(name),
-            seconds(r.duration_ms)
-        );
-        let body = match r.status {
-            Status::Pass => None,
-            Status::Fail => Some(format!(
-                "<failure message=\"{}\" type=\"{}\">{}</failure>",
-                attr(&r.reason),
-                r.severity.map_or("fail", |s| s.as_str()),
-                text(&details(r))
-            )),
-            Status::Error => Some(format!(
-                "<error message=\"{}\" type=\"error\">{}</error>",
-                attr(&r.reason),
-                text(&details(r))
-            )),
-            Status::Skip => Some(format!("<skipped message=\"{}\"/>", attr(&r.reason))),
-            Status::Inconclusive => Some(format!(
-                "<skipped message=\"{}\"/>\n      <system-out>{}</system-out>",
-                attr(&format!("inconclusive: {}", r.reason)),
-                text(&details(r))
-            )),
+        let (status, out) = match r.status {
+            Status::Pass => (TestCaseStatus::success(), None),
+            Status::Warn => (
+                TestCaseStatus::success(),
+                Some(format!("warning: {}", details(r))),
+            ),
+            Status::Fail => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status
+                    .set_message(r.reason.as_str())
+                    .set_type(r.severity.map_or("fail", |s| s.as_str()))
+                    .set_description(details(r));
+                (status, None)
+            }
+            Status::Error => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status
+                    .set_message(r.reason.as_str())
+                    .set_type("error")
+                    .set_description(details(r));
+                (status, None)
+            }
+            Status::Skip => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(r.reason.as_str());
+                (status, None)
+            }
+            Status::Inconclusive => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(format!("inconclusive: {}", r.reason));
+                (status, Some(details(r)))
+            }
             Status::Waived => {
                 let message = if r.reason.starts_with("waived:") {
                     r.reason.clone()
                 } else {
                     format!("waived: {}", r.reason)
                 };
-                Some(format!(
-                    "<skipped message=\"{}\"/>\n      <system-out>{}</system-out>",
-                    attr(&message),
-                    text(&details(r))
-                ))
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(message);
+                (status, Some(details(r)))
             }
-            Status::Warn => Some(format!(
-                "<system-out>warning: {}</system-out>",
-                text(&details(r))
-            )),
         };
-        match body {
-            None => out.push_str("/>\n"),
-            Some(body) => {
-                let _ = writeln!(out, ">\n      {body}\n    </testcase>");
-            }
+        let mut case = TestCase::new(name, status);
+        case.set_classname(family)
+            .set_time(Duration::from_millis(r.duration_ms));
+        if let Some(out) = out {
+            case.set_system_out(out);
         }
+        suite.add_test_case(case);
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    let mut junit = quick_junit::Report::new("saml-harness");
+    junit.set_time(Duration::from_millis(report.duration_ms));
+    junit.add_test_suite(suite);
+    junit
+        .to_string()
+        .unwrap_or_else(|e| format!("<!-- junit.xml could not be written: {e} -->\n"))
 }
 
 #[cfg(test)]
@@ -261,28 +218,8 @@ mod tests {
     }
 
     #[test]
-    fn escaping_covers_both_contexts_and_drops_illegal_characters() {
-        assert_eq!(text("a<b>&\"'\u{1}\u{FFFE}c\nd"), "a&lt;b&gt;&amp;\"'c\nd");
-        assert_eq!(
-            attr("a<b>&\"'\u{0}c\n\td"),
-            "a&lt;b&gt;&amp;&quot;'c&#10;&#9;d"
-        );
-        assert_eq!(text("]]>"), "]]&gt;");
-        assert_eq!(text("emoji 🎉 kept"), "emoji 🎉 kept");
-    }
-
-    #[test]
-    fn attribute_line_breaks_survive_parsing() {
-        let xml = format!("<a b=\"{}\"/>", attr("one\ntwo"));
-        let doc = roxmltree::Document::parse(&xml).expect("parses");
-        assert_eq!(doc.root_element().attribute("b"), Some("one\ntwo"));
-    }
-
-    #[test]
     fn ids_split_into_family_and_name() {
         assert_eq!(split_id("signature/xsw/both"), ("signature", "xsw/both"));
         assert_eq!(split_id("lonely"), ("lonely", "lonely"));
-        assert_eq!(seconds(1234), "1.234");
-        assert_eq!(seconds(5), "0.005");
     }
 }

@@ -1215,6 +1215,23 @@ impl Run<'_> {
             None => c.skip("no assertion"),
             Some(a) => match &a.authn {
                 None => c.fail("no AuthnStatement", "authn_statement_missing"),
+                Some(s)
+                    if s.instant.value.is_none()
+                        || !s.instant.text.as_deref().is_some_and(|t| t.ends_with('Z')) =>
+                {
+                    check(
+                        "authn-statement",
+                        "CORE-2.7.2-AuthnInstant",
+                        "The assertion has an AuthnStatement",
+                    )
+                    .fail(
+                        format!(
+                            "the AuthnStatement's AuthnInstant {} is not a UTC xs:dateTime (SAML Core §2.7.2 requires one)",
+                            shown(s.instant.text.as_deref())
+                        ),
+                        "authn_statement_missing",
+                    )
+                }
                 Some(s) => {
                     if let (Some(t), Some(end)) = (self.time, s.session_not_on_or_after.value)
                         && end <= t.at

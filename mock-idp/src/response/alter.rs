@@ -3,9 +3,13 @@
 use chrono::Duration;
 
 use super::cosmetic::Cosmetic;
-use super::model::{ResponseDoc, STATUS_PREFIX, StatusDoc};
+use super::model::{
+    AssertionDoc, Attr, ConditionsDoc, Part, ResponseDoc, STATUS_PREFIX, StatusDoc,
+};
 use super::{PipelineError, ResponseContext};
-use crate::plan::{Alteration, InResponseToScope, IssuerScope, Omittable, TimeField};
+use crate::plan::{
+    Alteration, Emptiable, InResponseToScope, IssuerScope, Omittable, RawField, TimeField,
+};
 
 /// Applies one alteration to the model.
 pub(crate) fn apply(
@@ -34,6 +38,8 @@ pub(crate) fn apply(
             };
         }
         Alteration::Omit { element } => omit(doc, *element)?,
+        Alteration::Empty { element } => empty(doc, *element)?,
+        Alteration::Raw { field, value } => raw(doc, *field, value)?,
         Alteration::Whitespace { text } => cosmetic(doc, Cosmetic::Whitespace(text.clone()))?,
         Alteration::Prefixes { saml, samlp } => cosmetic(
             doc,
@@ -231,6 +237,258 @@ fn omit(doc: &mut ResponseDoc, element: Omittable) -> Result<(), PipelineError> 
             }
         }
         Omittable::AuthnStatement => assertion(doc, what)?.authn = None,
+        Omittable::Status => {
+            doc.shape.omitted.insert(Part::Status);
+        }
+        Omittable::StatusCode => {
+            doc.shape.emptied.insert(Part::Status);
+        }
+        Omittable::ResponseId => {
+            doc.shape.attributes.insert(Attr::Id, None);
+        }
+        Omittable::ResponseVersion => doc.version = None,
+        Omittable::ResponseIssueInstant => {
+            doc.shape.attributes.insert(Attr::IssueInstant, None);
+        }
+        Omittable::AssertionId => {
+            assertion(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::Id, None);
+        }
+        Omittable::AssertionVersion => assertion(doc, what)?.version = None,
+        Omittable::AssertionIssueInstant => {
+            assertion(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::IssueInstant, None);
+        }
+        Omittable::Subject => {
+            assertion(doc, what)?.shape.omitted.insert(Part::Subject);
+        }
+        Omittable::NameId => {
+            assertion(doc, what)?.shape.omitted.insert(Part::NameId);
+        }
+        Omittable::SubjectConfirmation => {
+            assertion(doc, what)?
+                .shape
+                .omitted
+                .insert(Part::SubjectConfirmation);
+        }
+        Omittable::SubjectConfirmationMethod => {
+            assertion(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::Method, None);
+        }
+        Omittable::SubjectConfirmationData => {
+            assertion(doc, what)?
+                .shape
+                .omitted
+                .insert(Part::SubjectConfirmationData);
+        }
+        Omittable::AuthnInstant => {
+            with_authn(doc, "omit")?
+                .shape
+                .attributes
+                .insert(Attr::AuthnInstant, None);
+        }
+    }
+    Ok(())
+}
+
+/// The assertion, which must still have its AuthnStatement.
+fn with_authn<'a>(
+    doc: &'a mut ResponseDoc,
+    what: &str,
+) -> Result<&'a mut AssertionDoc, PipelineError> {
+    let a = assertion(doc, what)?;
+    if a.authn.is_none() {
+        return Err(PipelineError::Plan(format!(
+            "alteration `{what}` needs an AuthnStatement, but it was omitted"
+        )));
+    }
+    Ok(a)
+}
+
+/// The assertion's Conditions, which must not have been omitted.
+fn conditions<'a>(
+    doc: &'a mut ResponseDoc,
+    what: &str,
+) -> Result<&'a mut ConditionsDoc, PipelineError> {
+    assertion(doc, what)?.conditions.as_mut().ok_or_else(|| {
+        PipelineError::Plan(format!(
+            "alteration `{what}` needs Conditions, but they were omitted"
+        ))
+    })
+}
+
+fn empty(doc: &mut ResponseDoc, element: Emptiable) -> Result<(), PipelineError> {
+    let what = "empty";
+    let blank = || Some(String::new());
+    match element {
+        Emptiable::Status => {
+            doc.shape.emptied.insert(Part::Status);
+        }
+        Emptiable::StatusCode => {
+            doc.shape.emptied.insert(Part::StatusCode);
+        }
+        Emptiable::StatusCodeValue => doc.status.code = String::new(),
+        Emptiable::ResponseId => {
+            doc.shape.attributes.insert(Attr::Id, blank());
+        }
+        Emptiable::ResponseVersion => doc.version = blank(),
+        Emptiable::ResponseIssueInstant => {
+            doc.shape.attributes.insert(Attr::IssueInstant, blank());
+        }
+        Emptiable::Destination => doc.destination = blank(),
+        Emptiable::ResponseIssuer => doc.issuer = blank(),
+        Emptiable::AssertionId => {
+            assertion(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::Id, blank());
+        }
+        Emptiable::AssertionVersion => assertion(doc, what)?.version = blank(),
+        Emptiable::AssertionIssueInstant => {
+            assertion(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::IssueInstant, blank());
+        }
+        Emptiable::AssertionIssuer => assertion(doc, what)?.issuer = blank(),
+        Emptiable::Subject => {
+            assertion(doc, what)?.shape.emptied.insert(Part::Subject);
+        }
+        Emptiable::NameId => assertion(doc, what)?.name_id.value = String::new(),
+        Emptiable::SubjectConfirmation => {
+            assertion(doc, what)?
+                .shape
+                .emptied
+                .insert(Part::SubjectConfirmation);
+        }
+        Emptiable::SubjectConfirmationMethod => {
+            assertion(doc, what)?.confirmation.method = String::new();
+        }
+        Emptiable::SubjectConfirmationData => {
+            assertion(doc, what)?
+                .shape
+                .emptied
+                .insert(Part::SubjectConfirmationData);
+        }
+        Emptiable::Recipient => assertion(doc, what)?.confirmation.recipient = blank(),
+        Emptiable::SubjectConfirmationNotOnOrAfter => {
+            assertion(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::ConfirmationNotOnOrAfter, blank());
+        }
+        Emptiable::Conditions => {
+            let a = assertion(doc, what)?;
+            a.conditions = Some(ConditionsDoc {
+                not_before: None,
+                not_on_or_after: None,
+                audience: None,
+                extra: Vec::new(),
+            });
+            a.shape.attributes.remove(&Attr::ConditionsNotBefore);
+            a.shape.attributes.remove(&Attr::ConditionsNotOnOrAfter);
+            a.shape.emptied.remove(&Part::AudienceRestriction);
+        }
+        Emptiable::ConditionsNotOnOrAfter => {
+            conditions(doc, what)?;
+            assertion(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::ConditionsNotOnOrAfter, blank());
+        }
+        Emptiable::AudienceRestriction => {
+            conditions(doc, what)?;
+            assertion(doc, what)?
+                .shape
+                .emptied
+                .insert(Part::AudienceRestriction);
+        }
+        Emptiable::Audience => conditions(doc, what)?.audience = blank(),
+        Emptiable::AuthnStatement => {
+            assertion(doc, what)?
+                .shape
+                .emptied
+                .insert(Part::AuthnStatement);
+        }
+        Emptiable::AuthnInstant => {
+            with_authn(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::AuthnInstant, blank());
+        }
+    }
+    Ok(())
+}
+
+fn raw(doc: &mut ResponseDoc, field: RawField, value: &str) -> Result<(), PipelineError> {
+    let what = "raw";
+    let text = value.to_owned();
+    // An ID is made unique to this response (the random part of a fresh ID appended, as
+    // `tamper id` does): an SP with a replay cache must not refuse the next response with the
+    // same malformed ID as a replay of this one, whatever order the scenarios run in.
+    let unique_id = (!value.is_empty())
+        .then(|| format!("{value}-{}", &crate::xml::new_id()[1..17]))
+        .or(Some(String::new()));
+    let value = Some(value.to_owned());
+    match field {
+        RawField::ResponseId => {
+            doc.shape.attributes.insert(Attr::Id, unique_id);
+        }
+        RawField::ResponseIssueInstant => {
+            doc.shape.attributes.insert(Attr::IssueInstant, value);
+        }
+        RawField::StatusCodeValue => doc.status.code = text,
+        RawField::ResponseIssuerFormat => {
+            doc.shape.attributes.insert(Attr::IssuerFormat, value);
+        }
+        RawField::AssertionId => {
+            assertion(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::Id, unique_id);
+        }
+        RawField::AssertionIssueInstant => {
+            assertion(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::IssueInstant, value);
+        }
+        RawField::AssertionIssuerFormat => {
+            assertion(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::IssuerFormat, value);
+        }
+        RawField::SubjectConfirmationMethod => {
+            assertion(doc, what)?.confirmation.method = text;
+        }
+        RawField::SubjectConfirmationNotOnOrAfter => {
+            assertion(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::ConfirmationNotOnOrAfter, value);
+        }
+        RawField::ConditionsNotBefore | RawField::ConditionsNotOnOrAfter => {
+            conditions(doc, what)?;
+            let which = if field == RawField::ConditionsNotBefore {
+                Attr::ConditionsNotBefore
+            } else {
+                Attr::ConditionsNotOnOrAfter
+            };
+            assertion(doc, what)?.shape.attributes.insert(which, value);
+        }
+        RawField::AuthnInstant => {
+            with_authn(doc, what)?
+                .shape
+                .attributes
+                .insert(Attr::AuthnInstant, value);
+        }
     }
     Ok(())
 }

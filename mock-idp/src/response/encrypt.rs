@@ -243,23 +243,10 @@ mod tests {
     );
 
     fn sp_key_pair() -> (PKey<Private>, Vec<u8>) {
-        let rsa = Rsa::generate(2048).expect("rsa");
-        let key = PKey::from_rsa(rsa).expect("pkey");
-        let mut name = openssl::x509::X509NameBuilder::new().expect("name");
-        name.append_entry_by_text("CN", "sp.test").expect("cn");
-        let name = name.build();
-        let mut cert = openssl::x509::X509::builder().expect("builder");
-        cert.set_version(2).expect("version");
-        cert.set_subject_name(&name).expect("subject");
-        cert.set_issuer_name(&name).expect("issuer");
-        cert.set_pubkey(&key).expect("pubkey");
-        let not_before = openssl::asn1::Asn1Time::days_from_now(0).expect("time");
-        let not_after = openssl::asn1::Asn1Time::days_from_now(30).expect("time");
-        cert.set_not_before(&not_before).expect("nb");
-        cert.set_not_after(&not_after).expect("na");
-        cert.sign(&key, openssl::hash::MessageDigest::sha256())
-            .expect("sign");
-        (key, cert.build().to_der().expect("der"))
+        let made =
+            crate::keys::SigningKey::generate(crate::keys::KeyKind::Rsa { bits: 2048 }, "sp.test")
+                .expect("key");
+        (made.pkey().expect("pkey"), made.cert_der().to_vec())
     }
 
     /// Decrypts `xml` with the xmlsec1 CLI and the SP's private key.

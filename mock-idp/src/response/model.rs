@@ -3,6 +3,8 @@
 //! Alterations edit this model; [`render_response`] and [`render_assertion`] turn it into text
 //! with signature templates where the signing layout wants them.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Utc};
 
 use crate::clock::saml_instant;
@@ -34,6 +36,101 @@ pub struct ResponseDoc {
     pub saml_ns: SamlNamespaceStyle,
     /// Cosmetic changes made to the text before signing.
     pub cosmetics: Vec<super::cosmetic::Cosmetic>,
+    /// The Response's own parts written other than the typed fields say.
+    pub shape: Shape,
+}
+
+/// Parts of a document written other than its typed fields say (alterations `omit`, `empty`
+/// and `raw`): elements left out or emptied, attributes left out or written as given. Parts
+/// the typed fields can already express (an `Option`, a free `String`) are not here.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Shape {
+    /// Elements left out, with everything inside them.
+    pub omitted: BTreeSet<Part>,
+    /// Elements written with no attributes and no content.
+    pub emptied: BTreeSet<Part>,
+    /// Attributes written as given (`Some`, unchecked) or left out (`None`) instead of from
+    /// the typed fields.
+    pub attributes: BTreeMap<Attr, Option<String>>,
+}
+
+impl Shape {
+    fn omits(&self, part: Part) -> bool {
+        self.omitted.contains(&part)
+    }
+
+    fn empties(&self, part: Part) -> bool {
+        self.emptied.contains(&part)
+    }
+
+    /// The attribute's text: the override if there is one, else `typed`.
+    fn attr(&self, which: Attr, typed: Option<String>) -> Option<String> {
+        match self.attributes.get(&which) {
+            Some(value) => value.clone(),
+            None => typed,
+        }
+    }
+}
+
+/// Elements a [`Shape`] can leave out or empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    /// `samlp:Status`.
+    Status,
+    /// The top-level `samlp:StatusCode`.
+    StatusCode,
+    /// `saml:Subject`.
+    Subject,
+    /// `Subject/NameID`.
+    NameId,
+    /// `Subject/SubjectConfirmation`.
+    SubjectConfirmation,
+    /// `SubjectConfirmation/SubjectConfirmationData`.
+    SubjectConfirmationData,
+    /// `Conditions/AudienceRestriction`.
+    AudienceRestriction,
+    /// `AuthnStatement`.
+    AuthnStatement,
+}
+
+/// Attributes a [`Shape`] can leave out or write as given. `Id`, `IssueInstant` and
+/// `IssuerFormat` are those of the document that holds the shape (Response or Assertion).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Attr {
+    /// `@ID`.
+    Id,
+    /// `@IssueInstant`.
+    IssueInstant,
+    /// `Issuer/@Format`.
+    IssuerFormat,
+    /// `SubjectConfirmation/@Method`.
+    Method,
+    /// `SubjectConfirmationData/@NotOnOrAfter`.
+    ConfirmationNotOnOrAfter,
+    /// `Conditions/@NotBefore`.
+    ConditionsNotBefore,
+    /// `Conditions/@NotOnOrAfter`.
+    ConditionsNotOnOrAfter,
+    /// `AuthnStatement/@AuthnInstant`.
+    AuthnInstant,
+}
+
+/// The `ID` a document is written with, if it has a non-empty one (what a signature over it
+/// must reference).
+fn written_id<'a>(id: &'a str, shape: &'a Shape) -> Option<&'a str> {
+    match shape.attributes.get(&Attr::Id) {
+        Some(Some(value)) => Some(value.as_str()),
+        Some(None) => None,
+        None => Some(id),
+    }
+    .filter(|v| !v.is_empty())
+}
+
+impl ResponseDoc {
+    /// The `ID` the Response is written with; `None` when it is left out or empty.
+    pub fn written_id(&self) -> Option<&str> {
+        written_id(&self.id, &self.shape)
+    }
 }
 
 /// How elements of the assertion namespace are written.
@@ -95,6 +192,15 @@ pub struct AssertionDoc {
     pub attributes: Vec<AttributeDoc>,
     /// Whether attribute values carry `xsi:type="xs:string"`.
     pub typed_attribute_values: bool,
+    /// The Assertion's parts written other than the typed fields say.
+    pub shape: Shape,
+}
+
+impl AssertionDoc {
+    /// The `ID` the Assertion is written with; `None` when it is left out or empty.
+    pub fn written_id(&self) -> Option<&str> {
+        written_id(&self.id, &self.shape)
+    }
 }
 
 /// `saml:NameID`.
@@ -181,7 +287,12 @@ fn push_attr(out: &mut String, name: &str, value: Option<&str>) {
     }
 }
 
-fn push_issue_instant(out: &mut String, value: DateTime<Utc>, offset_minutes: Option<i32>) {
+fn push_issue_instant(
+    out: &mut String,
+    value: DateTime<Utc>,
+    offset_minutes: Option<i32>,
+    shape: &Shape,
+) {
     let zoned = offset_minutes
         .and_then(|m| chrono::FixedOffset::east_opt(m * 60))
         .map(|zone| {
@@ -189,9 +300,39 @@ fn push_issue_instant(out: &mut String, value: DateTime<Utc>, offset_minutes: Op
                 .with_timezone(&zone)
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
         });
-    match zoned {
-        Some(text) => push_attr(out, "IssueInstant", Some(&text)),
-        None => push_instant(out, "IssueInstant", Some(value)),
+    let text = zoned.unwrap_or_else(|| saml_instant(value));
+    push_attr(
+        out,
+        "IssueInstant",
+        shape.attr(Attr::IssueInstant, Some(text)).as_deref(),
+    );
+}
+
+/// An instant attribute, unless `shape` overrides it.
+fn push_instant_shaped(
+    out: &mut String,
+    name: &str,
+    value: Option<DateTime<Utc>>,
+    shape: &Shape,
+    which: Attr,
+) {
+    push_attr(
+        out,
+        name,
+        shape.attr(which, value.map(saml_instant)).as_deref(),
+    );
+}
+
+/// An `Issuer` element, or nothing.
+fn push_issuer(out: &mut String, p: &str, decl: &str, issuer: Option<&str>, shape: &Shape) {
+    if let Some(issuer) = issuer {
+        out.push_str(&format!("<{p}Issuer{decl}"));
+        push_attr(
+            out,
+            "Format",
+            shape.attr(Attr::IssuerFormat, None).as_deref(),
+        );
+        out.push_str(&format!(">{}</{p}Issuer>", escape_text(issuer)));
     }
 }
 
@@ -240,48 +381,45 @@ pub(crate) fn render_assertion(
     if assertion.typed_attribute_values && !assertion.attributes.is_empty() {
         out.push_str(&format!(" xmlns:xs=\"{NS_XS}\" xmlns:xsi=\"{NS_XSI}\""));
     }
-    push_attr(&mut out, "ID", Some(&assertion.id));
+    let shape = &assertion.shape;
+    push_attr(
+        &mut out,
+        "ID",
+        shape.attr(Attr::Id, Some(assertion.id.clone())).as_deref(),
+    );
     push_attr(&mut out, "Version", assertion.version.as_deref());
     push_issue_instant(
         &mut out,
         assertion.issue_instant,
         assertion.issue_instant_offset_minutes,
+        shape,
     );
     out.push('>');
-    if let Some(issuer) = &assertion.issuer {
-        out.push_str(&format!("<{p}Issuer>{}</{p}Issuer>", escape_text(issuer)));
-    }
+    push_issuer(&mut out, p, "", assertion.issuer.as_deref(), shape);
     if let Some(t) = template {
         out.push_str(t.text);
     }
-    // Subject
-    out.push_str(&format!("<{p}Subject><{p}NameID"));
-    push_attr(&mut out, "Format", assertion.name_id.format.as_deref());
-    push_attr(
-        &mut out,
-        "SPNameQualifier",
-        assertion.name_id.sp_name_qualifier.as_deref(),
-    );
-    out.push('>');
-    out.push_str(&escape_text(&assertion.name_id.value));
-    out.push_str(&format!("</{p}NameID>"));
-    out.push_str(&format!(
-        "<{p}SubjectConfirmation Method=\"{}\"><{p}SubjectConfirmationData",
-        escape_attr(&assertion.confirmation.method)
-    ));
-    let c = &assertion.confirmation;
-    push_instant(&mut out, "NotBefore", c.not_before);
-    push_attr(&mut out, "Address", c.address.as_deref());
-    push_attr(&mut out, "InResponseTo", c.in_response_to.as_deref());
-    push_instant(&mut out, "NotOnOrAfter", c.not_on_or_after);
-    push_attr(&mut out, "Recipient", c.recipient.as_deref());
-    out.push_str(&format!("/></{p}SubjectConfirmation></{p}Subject>"));
+    push_subject(&mut out, p, assertion);
     if let Some(conditions) = &assertion.conditions {
         out.push_str(&format!("<{p}Conditions"));
-        push_instant(&mut out, "NotBefore", conditions.not_before);
-        push_instant(&mut out, "NotOnOrAfter", conditions.not_on_or_after);
+        push_instant_shaped(
+            &mut out,
+            "NotBefore",
+            conditions.not_before,
+            shape,
+            Attr::ConditionsNotBefore,
+        );
+        push_instant_shaped(
+            &mut out,
+            "NotOnOrAfter",
+            conditions.not_on_or_after,
+            shape,
+            Attr::ConditionsNotOnOrAfter,
+        );
         out.push('>');
-        if let Some(audience) = &conditions.audience {
+        if shape.empties(Part::AudienceRestriction) {
+            out.push_str(&format!("<{p}AudienceRestriction/>"));
+        } else if let Some(audience) = &conditions.audience {
             out.push_str(&format!(
                 "<{p}AudienceRestriction><{p}Audience>{}</{p}Audience></{p}AudienceRestriction>",
                 escape_text(audience)
@@ -300,9 +438,17 @@ pub(crate) fn render_assertion(
         }
         out.push_str(&format!("</{p}Conditions>"));
     }
-    if let Some(authn) = &assertion.authn {
+    if shape.empties(Part::AuthnStatement) {
+        out.push_str(&format!("<{p}AuthnStatement/>"));
+    } else if let Some(authn) = &assertion.authn {
         out.push_str(&format!("<{p}AuthnStatement"));
-        push_instant(&mut out, "AuthnInstant", Some(authn.instant));
+        push_instant_shaped(
+            &mut out,
+            "AuthnInstant",
+            Some(authn.instant),
+            shape,
+            Attr::AuthnInstant,
+        );
         push_attr(&mut out, "SessionIndex", authn.session_index.as_deref());
         push_instant(
             &mut out,
@@ -339,6 +485,62 @@ pub(crate) fn render_assertion(
     out
 }
 
+/// The `Subject`: NameID, then the bearer SubjectConfirmation, as the shape allows.
+fn push_subject(out: &mut String, p: &str, assertion: &AssertionDoc) {
+    let shape = &assertion.shape;
+    if shape.omits(Part::Subject) {
+        return;
+    }
+    if shape.empties(Part::Subject) {
+        out.push_str(&format!("<{p}Subject/>"));
+        return;
+    }
+    out.push_str(&format!("<{p}Subject>"));
+    if !shape.omits(Part::NameId) {
+        out.push_str(&format!("<{p}NameID"));
+        push_attr(out, "Format", assertion.name_id.format.as_deref());
+        push_attr(
+            out,
+            "SPNameQualifier",
+            assertion.name_id.sp_name_qualifier.as_deref(),
+        );
+        out.push('>');
+        out.push_str(&escape_text(&assertion.name_id.value));
+        out.push_str(&format!("</{p}NameID>"));
+    }
+    let c = &assertion.confirmation;
+    if shape.empties(Part::SubjectConfirmation) {
+        out.push_str(&format!("<{p}SubjectConfirmation/>"));
+    } else if !shape.omits(Part::SubjectConfirmation) {
+        out.push_str(&format!("<{p}SubjectConfirmation"));
+        push_attr(
+            out,
+            "Method",
+            shape.attr(Attr::Method, Some(c.method.clone())).as_deref(),
+        );
+        out.push('>');
+        if shape.empties(Part::SubjectConfirmationData) {
+            out.push_str(&format!("<{p}SubjectConfirmationData/>"));
+        } else if !shape.omits(Part::SubjectConfirmationData) {
+            out.push_str(&format!("<{p}SubjectConfirmationData"));
+            push_instant(out, "NotBefore", c.not_before);
+            push_attr(out, "Address", c.address.as_deref());
+            push_attr(out, "InResponseTo", c.in_response_to.as_deref());
+            push_instant_shaped(
+                out,
+                "NotOnOrAfter",
+                c.not_on_or_after,
+                shape,
+                Attr::ConfirmationNotOnOrAfter,
+            );
+            push_attr(out, "Recipient", c.recipient.as_deref());
+            out.push_str("/>");
+        }
+        out.push_str(&format!("</{p}SubjectConfirmation>"));
+    }
+    out.push_str(&format!("</{p}Subject>"));
+}
+
 /// Renders the response around an already rendered (and possibly signed) assertion.
 pub(crate) fn render_response(
     response: &ResponseDoc,
@@ -352,33 +554,42 @@ pub(crate) fn render_response(
     if !p.is_empty() {
         out.push_str(&n.declaration());
     }
-    push_attr(&mut out, "ID", Some(&response.id));
+    let shape = &response.shape;
+    push_attr(
+        &mut out,
+        "ID",
+        shape.attr(Attr::Id, Some(response.id.clone())).as_deref(),
+    );
     push_attr(&mut out, "Version", response.version.as_deref());
     push_issue_instant(
         &mut out,
         response.issue_instant,
         response.issue_instant_offset_minutes,
+        shape,
     );
     push_attr(&mut out, "Destination", response.destination.as_deref());
     push_attr(&mut out, "InResponseTo", response.in_response_to.as_deref());
     out.push('>');
-    if let Some(issuer) = &response.issuer {
-        let decl = if p.is_empty() {
-            n.declaration()
-        } else {
-            String::new()
-        };
-        out.push_str(&format!(
-            "<{p}Issuer{decl}>{}</{p}Issuer>",
-            escape_text(issuer)
-        ));
-    }
+    let decl = if p.is_empty() {
+        n.declaration()
+    } else {
+        String::new()
+    };
+    push_issuer(&mut out, p, &decl, response.issuer.as_deref(), shape);
     if let Some(t) = template {
         out.push_str(t.text);
     }
-    out.push_str("<samlp:Status>");
-    push_status(&mut out, &response.status);
-    out.push_str("</samlp:Status>");
+    if shape.empties(Part::Status) {
+        out.push_str("<samlp:Status/>");
+    } else if !shape.omits(Part::Status) {
+        out.push_str("<samlp:Status>");
+        if shape.empties(Part::StatusCode) {
+            out.push_str("<samlp:StatusCode/>");
+        } else {
+            push_status(&mut out, &response.status);
+        }
+        out.push_str("</samlp:Status>");
+    }
     if let Some(assertion) = assertion_xml {
         out.push_str(assertion);
     }

@@ -68,7 +68,8 @@ pub(crate) fn sign(
     let cosmetic = |text: String| apply_all(&doc.cosmetics, text);
     let assertion_xml = match &doc.assertion {
         Some(assertion) if layout.signs_assertion() => {
-            let text = signer.template(&assertion.id);
+            let id = referable(assertion.written_id()).ok_or_else(|| unsigned_id("Assertion"))?;
+            let text = signer.template(id);
             let unsigned = cosmetic(render_assertion(
                 assertion,
                 doc.saml_ns,
@@ -95,11 +96,26 @@ pub(crate) fn sign(
         }
     };
     if layout.signs_response() {
-        let text = signer.template(&doc.id);
+        let id = referable(doc.written_id()).ok_or_else(|| unsigned_id("Response"))?;
+        let text = signer.template(id);
         signer.sign_first(&with_marker(Some(Template { text: &text })))
     } else {
         Ok(with_marker(None))
     }
+}
+
+/// An ID a same-document Reference can name: present, not empty, and without white space
+/// (xmlsec resolves `#id` as XPointer `id('id')`, whose argument is a white-space separated
+/// list of IDs).
+fn referable(id: Option<&str>) -> Option<&str> {
+    id.filter(|id| !id.chars().any(char::is_whitespace))
+}
+
+/// A signed element without an ID its Reference could name (SAML Core §5.4.2).
+fn unsigned_id(what: &str) -> PipelineError {
+    PipelineError::Plan(format!(
+        "the signing layout signs the {what}, but the plan leaves its ID out, empty or with white space, so no Reference can name it (SAML Core §5.4.2): choose a layout that does not sign the {what}"
+    ))
 }
 
 /// Stands for the assertion while the response's own text gets its cosmetic changes (no

@@ -383,8 +383,18 @@ async fn single_logout_input_errors_are_400s_with_a_reason() {
 
 /// The SP's LogoutRequest over HTTP-POST, signed with `key` (the SP's metadata key is the
 /// rollover key here), optionally with its signature removed; the problems the IdP logs.
+/// The session a logout names in these tests.
+fn alice_session() -> mock_idp::logout::IssuedSession {
+    mock_idp::logout::IssuedSession {
+        sp_entity_id: SP_ENTITY_ID.to_owned(),
+        name_id: "alice@example.test".to_owned(),
+        name_id_format: None,
+        session_index: Some("_s1".to_owned()),
+    }
+}
+
 async fn posted_sp_logout(key: mock_idp::KeyChoice, remove_signature: bool) -> Vec<String> {
-    use mock_idp::logout::{BINDING_POST, IssuedSession, LogoutContext, build_request};
+    use mock_idp::logout::{BINDING_POST, LogoutContext, build_request};
     use mock_idp::plan::{Logout, LogoutAlteration, LogoutBinding, LogoutTamper};
 
     let idp = idp();
@@ -425,12 +435,7 @@ async fn posted_sp_logout(key: mock_idp::KeyChoice, remove_signature: bool) -> V
         sp: &sp,
         relay_state: None,
     };
-    let session = IssuedSession {
-        sp_entity_id: SP_ENTITY_ID.to_owned(),
-        name_id: "alice@example.test".to_owned(),
-        name_id_format: None,
-        session_index: Some("_s1".to_owned()),
-    };
+    let session = alice_session();
     let message = build_request(&ctx, &plan, idp.keys(), &session).expect("built");
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("SAMLRequest", &B64.encode(&message.xml))
@@ -475,4 +480,54 @@ async fn a_posted_sp_logout_request_is_verified_with_the_sps_metadata_keys() {
             .any(|p| p.contains("signature is not valid")),
         "{other_key:?}"
     );
+}
+
+#[test]
+fn a_smuggled_logout_request_has_an_id_of_its_own_so_the_answer_tells_which_was_read() {
+    use std::io::Read as _;
+
+    use mock_idp::logout::{BINDING_REDIRECT, LogoutContext, build_request};
+    use mock_idp::plan::{Logout, LogoutBinding, LogoutTamper};
+    use mock_idp::response::encode::Delivery;
+
+    let idp = idp();
+    let mut sp = mock_idp::SpEntry::new(SP_ENTITY_ID, ACS_URL);
+    sp.slo = vec![mock_idp::registry::SloEndpoint {
+        binding: BINDING_REDIRECT.to_owned(),
+        url: "http://127.0.0.1:9/saml/slo".to_owned(),
+        response_url: None,
+    }];
+    let plan = Logout {
+        binding: LogoutBinding::Redirect,
+        tamper: vec![LogoutTamper::SmuggledRequest],
+        ..Logout::default()
+    };
+    let ctx = LogoutContext {
+        idp_entity_id: "https://idp.test",
+        issue_instant: "2026-01-01T00:00:00Z",
+        sp: &sp,
+        relay_state: None,
+    };
+    let session = alice_session();
+    let message = build_request(&ctx, &plan, idp.keys(), &session).expect("built");
+    let Delivery::Redirect { location } = &message.delivery else {
+        panic!("HTTP-Redirect: {:?}", message.delivery);
+    };
+    let query = location.split_once('?').expect("a query").1;
+    let ids: Vec<String> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == "SAMLRequest")
+        .map(|(_, v)| {
+            let raw = B64.decode(v.as_bytes()).expect("base64");
+            let mut xml = String::new();
+            flate2::read::DeflateDecoder::new(&raw[..])
+                .read_to_string(&mut xml)
+                .expect("deflated");
+            let doc = roxmltree::Document::parse(&xml).expect("xml");
+            doc.root_element().attribute("ID").expect("ID").to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 2, "{location}");
+    assert_eq!(ids[0], message.id, "the signed request comes first");
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(message.smuggled_id.as_deref(), Some(ids[1].as_str()));
 }

@@ -6,6 +6,7 @@ mod http;
 mod in_process;
 mod login_page;
 mod outage;
+mod required;
 mod round_trip;
 mod schema_slots;
 mod snapshots;

@@ -713,6 +713,151 @@ fn each_addressing_time_and_content_defect_has_its_reason() {
     ));
 }
 
+/// The required-element matrix (issue 18): each required element or attribute missing, empty
+/// or malformed, changed before signing (every signature verifies), has its refusal. The
+/// AuthnStatement's AuthnInstant and AuthnContext and an unreadable Conditions bound were
+/// accepted before; the weakenings that reopen them are checked too.
+#[test]
+fn a_required_element_missing_empty_or_malformed_is_refused() {
+    let check = Check::new();
+    let alter = |a: serde_json::Value| json!({"signing": {"layout": "both"}, "alter": [a]});
+    let omit = |e: &str| alter(json!({"kind": "omit", "element": e}));
+    let empty = |e: &str| alter(json!({"kind": "empty", "element": e}));
+    let raw = |f: &str, v: &str| alter(json!({"kind": "raw", "field": f, "value": v}));
+    let only = |layout: &str, mut plan: serde_json::Value| {
+        plan["signing"]["layout"] = json!(layout);
+        plan
+    };
+    let bad_time = "not-a-dateTime";
+    let cases: Vec<(serde_json::Value, Reason)> = vec![
+        // Fixed here: the AuthnStatement and the Conditions bounds.
+        (omit("authn-instant"), Reason::AuthnStatementMissing),
+        (empty("authn-instant"), Reason::AuthnStatementMissing),
+        (
+            raw("authn-instant", bad_time),
+            Reason::AuthnStatementMissing,
+        ),
+        (
+            raw("authn-instant", "2024-01-01T00:00:00+01:00"),
+            Reason::AuthnStatementMissing,
+        ),
+        (empty("authn-statement"), Reason::AuthnStatementMissing),
+        (
+            empty("conditions-not-on-or-after"),
+            Reason::ConditionsInvalid,
+        ),
+        (
+            raw("conditions-not-on-or-after", bad_time),
+            Reason::ConditionsInvalid,
+        ),
+        (
+            raw("conditions-not-before", bad_time),
+            Reason::ConditionsInvalid,
+        ),
+        // Refused already.
+        (omit("status"), Reason::SchemaInvalid),
+        (omit("status-code"), Reason::StatusNotSuccess),
+        (empty("status-code"), Reason::StatusNotSuccess),
+        (empty("status-code-value"), Reason::StatusNotSuccess),
+        (
+            raw("status-code-value", "Success"),
+            Reason::StatusNotSuccess,
+        ),
+        (only("assertion", omit("response-id")), Reason::IdInvalid),
+        (only("assertion", empty("response-id")), Reason::IdInvalid),
+        (
+            only("assertion", raw("response-id", "_id with space")),
+            Reason::IdInvalid,
+        ),
+        (only("response", omit("assertion-id")), Reason::IdInvalid),
+        (only("response", empty("assertion-id")), Reason::IdInvalid),
+        (
+            only("response", raw("assertion-id", "_id with space")),
+            Reason::IdInvalid,
+        ),
+        (omit("response-version"), Reason::VersionInvalid),
+        (empty("assertion-version"), Reason::VersionInvalid),
+        (omit("response-issue-instant"), Reason::IssueInstantInvalid),
+        (
+            empty("assertion-issue-instant"),
+            Reason::IssueInstantInvalid,
+        ),
+        (
+            raw("response-issue-instant", bad_time),
+            Reason::IssueInstantInvalid,
+        ),
+        (empty("destination"), Reason::DestinationMismatch),
+        (empty("response-issuer"), Reason::IssuerMismatch),
+        (empty("assertion-issuer"), Reason::IssuerMismatch),
+        (
+            raw(
+                "assertion-issuer-format",
+                "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            ),
+            Reason::IssuerMismatch,
+        ),
+        (omit("subject"), Reason::SubjectConfirmationMissing),
+        (empty("subject"), Reason::SubjectConfirmationMissing),
+        (omit("name-id"), Reason::IdentityMissing),
+        (empty("name-id"), Reason::IdentityMissing),
+        (
+            omit("subject-confirmation"),
+            Reason::SubjectConfirmationMissing,
+        ),
+        (
+            empty("subject-confirmation"),
+            Reason::SubjectConfirmationMissing,
+        ),
+        (
+            omit("subject-confirmation-method"),
+            Reason::SubjectConfirmationMissing,
+        ),
+        (
+            empty("subject-confirmation-method"),
+            Reason::SubjectConfirmationMissing,
+        ),
+        (
+            raw("subject-confirmation-method", "bearer"),
+            Reason::SubjectConfirmationMissing,
+        ),
+        (
+            omit("subject-confirmation-data"),
+            Reason::SubjectConfirmationMissing,
+        ),
+        (
+            empty("subject-confirmation-data"),
+            Reason::RecipientMismatch,
+        ),
+        (empty("recipient"), Reason::RecipientMismatch),
+        (
+            empty("subject-confirmation-not-on-or-after"),
+            Reason::SubjectConfirmationExpired,
+        ),
+        (
+            raw("subject-confirmation-not-on-or-after", bad_time),
+            Reason::SubjectConfirmationExpired,
+        ),
+        (empty("conditions"), Reason::AudienceMissing),
+        (empty("audience-restriction"), Reason::AudienceMismatch),
+        (empty("audience"), Reason::AudienceMismatch),
+    ];
+    let mut problems = Vec::new();
+    for (plan, reason) in &cases {
+        match check.run(&build(plan.clone(), false)) {
+            Err(r) if r.reason == *reason => {}
+            other => problems.push(format!("{plan}: expected {reason}, got {other:?}")),
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The fixed checks belong to the weakenings of their neighbours.
+    let weak = Check::new().weaken(Weakening::AuthnStatement);
+    for plan in [omit("authn-instant"), empty("authn-statement")] {
+        weak.accepts(&build(plan, false));
+    }
+    let weak = Check::new().weaken(Weakening::TimeWindow);
+    weak.accepts(&build(raw("conditions-not-on-or-after", bad_time), false));
+}
+
 mod properties {
     use proptest::prelude::*;
 
