@@ -366,8 +366,11 @@ fn main() -> ExitCode {
                 && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         )
         .init();
+    // xmlsec's errors go to the debug log, libxml2's nowhere (-vv: libxml2's to stderr).
     if cli.verbose < 2 {
-        reference_sp::quiet_xml_libraries();
+        hardening::xml_io::quiet_xml_libraries();
+    } else {
+        hardening::xml_io::xmlsec_errors_to_tracing();
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,

@@ -248,3 +248,145 @@ fn redact_writes_a_bundle_without_the_user_s_email() {
         assert!(!body.contains("sp_prelogin"), "{file}: no cookies");
     }
 }
+
+/// The Response of okta-login.har with its first Reference URI (the Response signature's)
+/// replaced by `uri`, written to `dir`.
+fn capture_with_reference(dir: &Path, name: &str, uri: &str) -> PathBuf {
+    use base64::Engine as _;
+    let har: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("okta-login.har")).expect("the HAR"),
+    )
+    .expect("JSON");
+    let posted = har["log"]["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["request"]["postData"]["text"].as_str())
+        .find(|t| t.starts_with("SAMLResponse="))
+        .expect("a posted SAMLResponse");
+    let value = form_urlencoded::parse(posted.as_bytes())
+        .find(|(k, _)| k == "SAMLResponse")
+        .expect("the field")
+        .1;
+    let xml = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(value.as_bytes())
+            .expect("base64"),
+    )
+    .expect("UTF-8");
+    let start = xml.find("URI=\"#").expect("a same-document reference");
+    let end = start + 5 + xml[start + 5..].find('"').expect("closing quote");
+    let edited = format!("{}URI=\"{uri}\"{}", &xml[..start], &xml[end + 1..]);
+    let path = dir.join(name);
+    std::fs::write(&path, edited).expect("write the capture");
+    path
+}
+
+#[test]
+fn diagnose_and_reproduce_never_read_or_fetch_a_reference_uri() {
+    use hardening::probe::{Fifo, Listener};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let listener = Listener::start();
+    let fifo = Fifo::new();
+    let cases = [
+        ("passwd.xml", "file:///etc/passwd".to_owned()),
+        ("http.xml", listener.url().to_owned()),
+        ("fifo.xml", fifo.path().display().to_string()),
+        ("fifo-uri.xml", format!("file://{}", fifo.path().display())),
+    ];
+    for (name, uri) in &cases {
+        let capture = capture_with_reference(dir.path(), name, uri);
+        for command in ["diagnose", "reproduce"] {
+            if command == "reproduce" && *name != "fifo.xml" {
+                continue; // the same signature look as diagnose; one case is enough
+            }
+            let capture = capture.display().to_string();
+            let out = fifo
+                .within(Duration::from_secs(60), move || {
+                    harness(&[command, &capture, "--idp-metadata", "idp-metadata.xml"])
+                })
+                .unwrap_or_else(|e| panic!("{command} with Reference URI {uri}: {e}"));
+            let text = stdout(&out);
+            assert!(
+                text.contains("FAIL signature.reference"),
+                "{command} {uri}: {text}"
+            );
+            assert!(
+                !stderr(&out).contains("root:x:0:0"),
+                "{command} printed /etc/passwd: {}",
+                stderr(&out)
+            );
+        }
+    }
+    assert_eq!(listener.hits(), 0, "a Reference URI was fetched");
+}
+
+/// Runs the binary, killing it (by its pid) if it has not exited within `limit`.
+fn harness_within(args: &[&str], limit: std::time::Duration) -> Result<Output, String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_saml-harness"))
+        .args(args)
+        .current_dir(fixtures())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if child.try_wait().expect("wait").is_some() {
+            return Ok(child.wait_with_output().expect("output"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Err(format!("still running after {limit:?}: killed"))
+}
+
+#[test]
+fn diagnose_reads_no_fifo_device_or_oversized_file() {
+    use hardening::probe::Fifo;
+    let fifo = Fifo::new();
+    let fifo_path = fifo.path().display().to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let big = dir.path().join("big.xml");
+    let file = std::fs::File::create(&big).expect("create");
+    file.set_len(64 << 20).expect("a sparse 64 MiB file");
+    let big = big.display().to_string();
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["diagnose", "okta-login.har", "--sp-metadata", "/dev/zero"],
+            "not a regular file (a character device)",
+        ),
+        (
+            &["diagnose", "okta-login.har", "--idp-metadata", &fifo_path],
+            "not a regular file (a FIFO)",
+        ),
+        (
+            &["diagnose", "okta-login.har", "--idp-cert", "/dev/zero"],
+            "not a regular file (a character device)",
+        ),
+        (&["diagnose", &fifo_path], "not a regular file (a FIFO)"),
+        (
+            &["diagnose", "okta-login.har", "--sp-metadata", &big],
+            "larger than 16 MiB",
+        ),
+        (
+            &["diagnose", "/dev/zero"],
+            "not a regular file (a character device)",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = harness_within(args, std::time::Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        assert_exit(&out, 2);
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}

@@ -46,6 +46,14 @@ pub struct ServeArgs {
     /// answering them at once for the default user. The page is at /login either way.
     #[arg(long)]
     pub login_page: bool,
+    /// The token of the /_control/... API (`Authorization: Bearer TOKEN`) [default: random,
+    /// printed at start].
+    #[arg(long, env = "MOCK_IDP_CONTROL_TOKEN", hide_env_values = true)]
+    pub control_token: Option<String>,
+    /// Connections served at once (more wait in the listen backlog). Request heads must
+    /// arrive within 10 s, bodies within 30 s; idle connections close after 30 s.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 /// The config file.
@@ -69,6 +77,8 @@ struct ConfigSp {
 
 /// Serves the IdP until SIGTERM or Ctrl-C.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Before anything listens: a SIGTERM during start-up stops the IdP cleanly.
+    let stop = hardening::serve::termination()?;
     let config = match &args.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -114,9 +124,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     options.entity_id = args.entity_id.or(config.entity_id);
     options.default_user = config.default_user.unwrap_or(args.default_user);
     options.login_page = args.login_page;
+    options.limits.max_connections = args.max_connections as usize;
+    options.control_token = args.control_token;
     options.sps = sps;
     options.clock = Arc::new(SystemClock);
     let idp = MockIdp::start(options).await?;
+    // For the person (or script) who started it: where it is, and the control token (printed
+    // here once, never logged).
+    let banner = format!(
+        "mock IdP listening on {url}\nmetadata: {url}/metadata\ncontrol token: {token}\n",
+        url = idp.base_url(),
+        token = idp.control_token(),
+    );
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        out.write_all(banner.as_bytes())?;
+        out.flush()?;
+    }
     tracing::info!(
         url = idp.base_url(),
         entity_id = %idp.idp().settings().entity_id,
@@ -124,28 +149,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "mock IdP listening; metadata at {}/metadata",
         idp.base_url()
     );
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     idp.shutdown().await?;
     Ok(())
-}
-
-/// Resolves on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            let _ = ctrl_c.await;
-            return;
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

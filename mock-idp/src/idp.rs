@@ -34,6 +34,24 @@ pub struct Idp {
     log: Mutex<ExchangeLog>,
     pending: Mutex<PendingLogins>,
     login_page: AtomicBool,
+    /// Held while deferred SP metadata is being retried: concurrent requests for an unknown
+    /// SP wait for that one attempt instead of being told the SP is unknown.
+    retrying: tokio::sync::Mutex<()>,
+    /// How many retry attempts have finished (a caller that waited for one does not repeat it).
+    retries: std::sync::atomic::AtomicU64,
+    control_token: String,
+}
+
+/// What the IdP knows of an SP.
+#[derive(Debug, Clone)]
+pub enum SpLookup {
+    /// Registered.
+    Known(Box<SpEntry>),
+    /// Not registered, and every SP source given at start is loaded: really unknown.
+    Unknown,
+    /// Not registered while SP metadata given at start still cannot be read: it may be this
+    /// SP's (answer 503 and let the client retry).
+    NotYet(String),
 }
 
 impl Idp {
@@ -48,7 +66,22 @@ impl Idp {
             log: Mutex::default(),
             pending: Mutex::default(),
             login_page: AtomicBool::new(false),
+            retrying: tokio::sync::Mutex::new(()),
+            retries: std::sync::atomic::AtomicU64::new(0),
+            control_token: crate::random_token(),
         }
+    }
+
+    /// The same IdP with this token for the `/_control/...` API (instead of a random one).
+    #[must_use]
+    pub fn with_control_token(mut self, token: impl Into<String>) -> Self {
+        self.control_token = token.into();
+        self
+    }
+
+    /// The token `/_control/...` requests must carry (`Authorization: Bearer TOKEN`).
+    pub fn control_token(&self) -> &str {
+        &self.control_token
     }
 
     /// Whether an AuthnRequest without a plan goes to the login page for people (instead of
@@ -98,27 +131,33 @@ impl Idp {
         )
     }
 
-    /// Registers SPs from a source. A metadata URL that cannot be fetched yet is kept and
-    /// retried when an unknown SP asks; the error is still returned.
+    /// Registers SPs from a source (a metadata file is read at most 1 MiB, a URL fetched
+    /// within 5 s and 1 MiB).
     pub async fn register(&self, source: SpSource) -> Result<Vec<String>, MetadataError> {
-        match source.load().await {
-            Ok(entries) => {
-                let ids = entries.iter().map(|e| e.entity_id.clone()).collect();
-                let mut registry = self
-                    .registry
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner);
-                for entry in entries {
-                    registry.insert(entry);
-                }
-                Ok(ids)
-            }
+        let entries = source.load().await?;
+        let ids = entries.iter().map(|e| e.entity_id.clone()).collect();
+        let mut registry = self
+            .registry
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for entry in entries {
+            registry.insert(entry);
+        }
+        Ok(ids)
+    }
+
+    /// Registers an SP given at start: a metadata URL that cannot be fetched yet (the SP may
+    /// start after the IdP) is kept and retried, and until it loads, requests for SPs the IdP
+    /// does not know are answered 503 ([`SpLookup::NotYet`]); the error is still returned.
+    pub async fn register_at_start(&self, source: SpSource) -> Result<Vec<String>, MetadataError> {
+        match self.register(source.clone()).await {
+            Ok(ids) => Ok(ids),
             Err(e) => {
                 if source.is_remote() {
                     self.registry
                         .write()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .defer(source);
+                        .defer(source, e.to_string());
                 }
                 Err(e)
             }
@@ -133,22 +172,71 @@ impl Idp {
             .insert(entry);
     }
 
-    /// Finds an SP, retrying metadata sources that failed before if it is unknown.
-    pub async fn find_sp(&self, entity_id: &str) -> Option<SpEntry> {
-        if let Some(sp) = self.read_registry(|r| r.get(entity_id).cloned()) {
-            return Some(sp);
+    /// Whether SP metadata given at start is still waiting to be read.
+    pub fn has_deferred_sps(&self) -> bool {
+        self.read_registry(SpRegistry::has_pending)
+    }
+
+    /// Tries the deferred start-up sources once more (one attempt at a time: a caller that
+    /// comes while another attempt runs waits for it and does not repeat it).
+    pub async fn retry_deferred_sps(&self) {
+        if !self.has_deferred_sps() {
+            return;
         }
-        let pending = self
-            .registry
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take_pending();
-        for source in pending {
-            if let Err(e) = Box::pin(self.register(source)).await {
-                tracing::warn!(error = %e, "SP metadata still unavailable");
+        use std::sync::atomic::Ordering;
+        let seen = self.retries.load(Ordering::Acquire);
+        let _one_at_a_time = self.retrying.lock().await;
+        if self.retries.load(Ordering::Acquire) != seen {
+            // An attempt finished while this caller waited: its outcome stands.
+            return;
+        }
+        // The sources stay pending while they are tried, so concurrent lookups keep seeing
+        // "not yet" (503), never "unknown" (400).
+        for source in self.read_registry(SpRegistry::pending) {
+            let outcome = self.register(source.clone()).await;
+            let mut registry = self
+                .registry
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            match outcome {
+                Ok(ids) => {
+                    tracing::info!(?ids, "registered SP");
+                    registry.loaded(&source);
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "SP metadata still unavailable");
+                    registry.failed_again(&source, &e.to_string());
+                }
             }
         }
-        self.read_registry(|r| r.get(entity_id).cloned())
+        self.retries.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Finds an SP; when it is unknown while start-up sources are still deferred, retries
+    /// them first (concurrent callers share one attempt).
+    pub async fn lookup_sp(&self, entity_id: &str) -> SpLookup {
+        if let Some(sp) = self.read_registry(|r| r.get(entity_id).cloned()) {
+            return SpLookup::Known(Box::new(sp));
+        }
+        if !self.has_deferred_sps() {
+            return SpLookup::Unknown;
+        }
+        self.retry_deferred_sps().await;
+        if let Some(sp) = self.read_registry(|r| r.get(entity_id).cloned()) {
+            return SpLookup::Known(Box::new(sp));
+        }
+        match self.read_registry(SpRegistry::pending_reason) {
+            Some(reason) => SpLookup::NotYet(reason),
+            None => SpLookup::Unknown,
+        }
+    }
+
+    /// Finds an SP (see [`Idp::lookup_sp`]).
+    pub async fn find_sp(&self, entity_id: &str) -> Option<SpEntry> {
+        match self.lookup_sp(entity_id).await {
+            SpLookup::Known(sp) => Some(*sp),
+            SpLookup::Unknown | SpLookup::NotYet(_) => None,
+        }
     }
 
     /// Every known SP.
@@ -205,6 +293,15 @@ impl Idp {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .recent(plan, limit)
+    }
+
+    /// About how many bytes the exchange log holds (at most
+    /// [`crate::exchange::MAX_LOG_BYTES`]).
+    pub fn log_bytes(&self) -> usize {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bytes()
     }
 
     pub(crate) fn record(&self, exchange: Exchange) {

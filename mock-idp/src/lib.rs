@@ -33,11 +33,17 @@ use std::sync::Arc;
 pub use crate::clock::{Clock, FixedClock, SystemClock};
 pub use crate::exchange::{Exchange, PlanId};
 pub use crate::flavour::Flavour;
-pub use crate::idp::{Idp, IdpSettings};
+pub use crate::idp::{Idp, IdpSettings, SpLookup};
 pub use crate::keys::{KeyChoice, KeyStore, KeyType};
 pub use crate::outage::{Outage, OutageSwitch};
 pub use crate::plan::Plan;
 pub use crate::registry::{SpEntry, SpSource};
+
+/// A random token (128 bits, hex).
+pub(crate) fn random_token() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 /// How to start an in-process IdP.
 #[derive(Debug)]
@@ -58,6 +64,10 @@ pub struct StartOptions {
     pub clock: Arc<dyn Clock>,
     /// Send AuthnRequests without a plan to the login page for people.
     pub login_page: bool,
+    /// Timeouts, the connection cap and the shutdown grace of the HTTP server.
+    pub limits: hardening::serve::Limits,
+    /// The token of the `/_control/...` API (random when absent; see [`MockIdp::control_token`]).
+    pub control_token: Option<String>,
 }
 
 impl StartOptions {
@@ -72,6 +82,8 @@ impl StartOptions {
             sps: Vec::new(),
             clock: Arc::new(SystemClock),
             login_page: false,
+            limits: hardening::serve::Limits::default(),
+            control_token: None,
         }
     }
 }
@@ -88,8 +100,9 @@ pub struct MockIdp {
 }
 
 impl MockIdp {
-    /// Binds, registers the SPs (a metadata URL that cannot be read yet is retried later and
-    /// only logged), and serves until [`MockIdp::shutdown`] or drop.
+    /// Binds, registers the SPs (a metadata URL that cannot be read yet is logged and retried
+    /// in the background; until it loads, requests for unknown SPs get a 503 with
+    /// `Retry-After`), and serves until [`MockIdp::shutdown`] or drop.
     pub async fn start(options: StartOptions) -> Result<Self, StartError> {
         let listener = tokio::net::TcpListener::bind(options.bind)
             .await
@@ -109,26 +122,42 @@ impl MockIdp {
             base_url,
             default_user: options.default_user,
         };
-        let idp = Arc::new(Idp::new(settings, options.keys, options.clock));
+        let mut idp = Idp::new(settings, options.keys, options.clock);
+        if let Some(token) = options.control_token {
+            idp = idp.with_control_token(token);
+        }
+        let idp = Arc::new(idp);
         idp.set_login_page(options.login_page);
         for source in options.sps {
-            match idp.register(source.clone()).await {
+            match idp.register_at_start(source.clone()).await {
                 Ok(ids) => tracing::info!(?ids, "registered SP"),
                 Err(e) if source.is_remote() => {
-                    tracing::warn!(error = %e, "SP metadata not readable yet; will retry on first request");
+                    tracing::warn!(error = %e, "SP metadata not readable yet; retrying, and answering 503 for unknown SPs until it loads");
                 }
                 Err(e) => return Err(StartError::Sp(e)),
             }
         }
         let (shutdown, stop) = tokio::sync::watch::channel(false);
+        if idp.has_deferred_sps() {
+            tokio::spawn(retry_deferred(Arc::clone(&idp), stop.clone()));
+        }
         let outage = OutageSwitch::new();
         let app = server::router(Arc::clone(&idp))
-            .merge(outage::control_router(outage.clone()))
+            .merge(outage::control_router(outage.clone()).route_layer(
+                axum::middleware::from_fn_with_state(Arc::clone(&idp), server::require_control),
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 outage.clone(),
                 outage::middleware,
             ));
-        let task = tokio::spawn(serve(listener, addr, app, outage.clone(), stop));
+        let task = tokio::spawn(serve(
+            listener,
+            addr,
+            app,
+            options.limits,
+            outage.clone(),
+            stop,
+        ));
         Ok(Self {
             idp,
             addr,
@@ -160,6 +189,11 @@ impl MockIdp {
         &self.idp.settings().base_url
     }
 
+    /// The token `/_control/...` requests must carry (`Authorization: Bearer TOKEN`).
+    pub fn control_token(&self) -> &str {
+        self.idp.control_token()
+    }
+
     /// The IdP's shared state: create plans, read the log, register SPs.
     pub fn idp(&self) -> &Arc<Idp> {
         &self.idp
@@ -184,13 +218,14 @@ impl Drop for MockIdp {
     }
 }
 
-/// Serves until `stop` turns true. While the outage switch says [`Outage::Down`], the listener
-/// is closed (connections refused) and open connections are shut; afterwards the same address
-/// is bound again.
+/// Serves within `limits` (see [`hardening::serve`]) until `stop` turns true. While the outage
+/// switch says [`Outage::Down`], the listener is closed (connections refused) and open
+/// connections are shut; afterwards the same address is bound again.
 async fn serve(
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     app: axum::Router,
+    limits: hardening::serve::Limits,
     outage: OutageSwitch,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
@@ -202,21 +237,19 @@ async fn serve(
         };
         let mut stop_serving = stop.clone();
         let mut changes = outage.subscribe();
-        axum::serve(current, app.clone())
-            .with_graceful_shutdown(async move {
-                loop {
-                    if *stop_serving.borrow_and_update()
-                        || *changes.borrow_and_update() == Outage::Down
-                    {
-                        return;
-                    }
-                    tokio::select! {
-                        r = stop_serving.changed() => if r.is_err() { return },
-                        r = changes.changed() => if r.is_err() { return },
-                    }
+        hardening::serve::serve(current, app.clone(), limits, async move {
+            loop {
+                if *stop_serving.borrow_and_update() || *changes.borrow_and_update() == Outage::Down
+                {
+                    return;
                 }
-            })
-            .await?;
+                tokio::select! {
+                    r = stop_serving.changed() => if r.is_err() { return },
+                    r = changes.changed() => if r.is_err() { return },
+                }
+            }
+        })
+        .await?;
         // Down (or stopping): wait with the port closed.
         let mut changes = outage.subscribe();
         loop {
@@ -232,6 +265,20 @@ async fn serve(
             }
         }
         tracing::info!(%addr, "outage over: listening again");
+    }
+}
+
+/// Retries the SP metadata given at start until all of it is registered or the IdP stops
+/// (every 250 ms, then less often, up to every 5 s).
+async fn retry_deferred(idp: Arc<Idp>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut pause = std::time::Duration::from_millis(250);
+    while idp.has_deferred_sps() && !*stop.borrow() {
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = stop.changed() => return,
+        }
+        idp.retry_deferred_sps().await;
+        pause = (pause * 2).min(std::time::Duration::from_secs(5));
     }
 }
 

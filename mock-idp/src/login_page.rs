@@ -569,6 +569,7 @@ async fn preview_page(State(idp): State<Arc<Idp>>, body: Bytes) -> Response {
         status: 200,
         error: None,
         problems: Vec::new(),
+        truncated: Vec::new(),
         answered: None,
     });
     let defect = DEFECTS

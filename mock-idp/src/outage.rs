@@ -138,6 +138,9 @@ pub async fn middleware(
     }
 }
 
+/// The longest outage (`seconds`) and slow answer (`delay_ms`) the control API sets.
+pub const MAX_OUTAGE_SECONDS: u64 = 600;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OutageBody {
@@ -162,6 +165,23 @@ async fn set_outage(State(switch): State<OutageSwitch>, body: axum::body::Bytes)
         Ok(b) => b,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid body: {e}\n")).into_response(),
     };
+    if let Some(seconds) = body.seconds.filter(|s| *s > MAX_OUTAGE_SECONDS) {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("`seconds` is {seconds}; an outage lasts at most {MAX_OUTAGE_SECONDS} s\n"),
+        )
+            .into_response();
+    }
+    if let Some(delay) = body.delay_ms.filter(|d| *d > MAX_OUTAGE_SECONDS * 1000) {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(
+                "`delay_ms` is {delay}; a slow answer waits at most {} ms\n",
+                MAX_OUTAGE_SECONDS * 1000
+            ),
+        )
+            .into_response();
+    }
     let outage = match body.mode.as_str() {
         "up" => Outage::Up,
         "error" => Outage::Error,

@@ -294,50 +294,42 @@ impl SpSource {
         matches!(self, SpSource::Metadata(location) if location.starts_with("http://") || location.starts_with("https://"))
     }
 
-    /// Reads the source (fetching a URL with a short timeout).
+    /// Reads the source: a URL fetched within 5 s and 1 MiB (cut off while it arrives), a
+    /// file read at most 1 MiB and only if it is a regular file.
     pub async fn load(&self) -> Result<Vec<SpEntry>, MetadataError> {
+        use hardening::limited::{FETCH_TIMEOUT, METADATA_LIMIT};
         match self {
             SpSource::Entry(entry) => Ok(vec![entry.clone()]),
             SpSource::Metadata(location) => {
                 let xml = if self.is_remote() {
-                    fetch(location).await
+                    hardening::limited::fetch_text(location, METADATA_LIMIT, FETCH_TIMEOUT).await
                 } else {
-                    tokio::fs::read_to_string(Path::new(location))
-                        .await
-                        .map_err(|e| MetadataError::new(e.to_string()))
+                    let path = Path::new(location).to_owned();
+                    tokio::task::spawn_blocking(move || {
+                        hardening::limited::read_file_to_string(&path, METADATA_LIMIT)
+                    })
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(hardening::limited::LimitedError {
+                            source_name: location.clone(),
+                            kind: hardening::limited::LimitedErrorKind::Io(e.to_string()),
+                        })
+                    })
                 };
-                xml.and_then(|xml| SpEntry::from_metadata(&xml))
+                xml.map_err(|e| MetadataError::new(e.kind.to_string()))
+                    .and_then(|xml| SpEntry::from_metadata(&xml))
                     .map_err(|e| e.with_source(location))
             }
         }
     }
 }
 
-async fn fetch(url: &str) -> Result<String, MetadataError> {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .build()
-        .map_err(|e| MetadataError::new(e.to_string()))?;
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| MetadataError::new(format!("failed to fetch: {e}")))?;
-    if !response.status().is_success() {
-        return Err(MetadataError::new(format!("HTTP {}", response.status())));
-    }
-    response
-        .text()
-        .await
-        .map_err(|e| MetadataError::new(e.to_string()))
-}
-
-/// Known SPs by entityID, plus metadata sources that could not be read yet (an SP may start
-/// after the IdP: they are retried when an unknown SP asks).
+/// Known SPs by entityID, plus metadata sources given at start that could not be read yet
+/// (an SP may start after the IdP: they are retried), each with its last error.
 #[derive(Debug, Default)]
 pub struct SpRegistry {
     entries: BTreeMap<String, SpEntry>,
-    pending: Vec<SpSource>,
+    pending: Vec<(SpSource, String)>,
 }
 
 impl SpRegistry {
@@ -356,14 +348,48 @@ impl SpRegistry {
         self.entries.values()
     }
 
-    /// Remembers a source to retry later.
-    pub fn defer(&mut self, source: SpSource) {
-        self.pending.push(source);
+    /// Remembers a source to retry later, with why it failed.
+    pub fn defer(&mut self, source: SpSource, error: String) {
+        self.pending.push((source, error));
     }
 
-    /// Takes the sources still to load.
-    pub fn take_pending(&mut self) -> Vec<SpSource> {
-        std::mem::take(&mut self.pending)
+    /// The sources still to load (they stay listed until [`SpRegistry::loaded`]: meanwhile
+    /// the IdP keeps answering 503 for SPs it does not know).
+    pub fn pending(&self) -> Vec<SpSource> {
+        self.pending
+            .iter()
+            .map(|(source, _)| source.clone())
+            .collect()
+    }
+
+    /// A source that loaded: no longer pending.
+    pub fn loaded(&mut self, source: &SpSource) {
+        self.pending.retain(|(s, _)| s != source);
+    }
+
+    /// A source that failed again, with its new error.
+    pub fn failed_again(&mut self, source: &SpSource, error: &str) {
+        for (s, e) in &mut self.pending {
+            if s == source {
+                error.clone_into(e);
+            }
+        }
+    }
+
+    /// Whether sources are still to load.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Why the sources still to load are not loaded (`None`: none are).
+    pub fn pending_reason(&self) -> Option<String> {
+        (!self.pending.is_empty()).then(|| {
+            self.pending
+                .iter()
+                .map(|(_, error)| error.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! The one place that calls samael (an anti-corruption layer): enveloped signing and the
-//! self-check verification, both through samael's libxmlsec binding.
+//! self-check verification, both through samael's libxmlsec binding, with libxml2's and
+//! xmlsec's external loads turned off ([`hardening::xml_io`]).
 //!
 //! samael's own IdP module is not used: it hard-codes a SHA-1 digest, signs only the response,
 //! cannot use EC keys, and its output fails samael's own SP (shared/reference/build-notes.md).
@@ -20,13 +21,15 @@ pub(crate) fn sign_first_template(
     xml: &str,
     private_pkcs8_der: &[u8],
 ) -> Result<String, XmlSecError> {
+    hardening::xml_io::forbid_external_loads();
     let signed = XmlSec::sign_xml(xml, private_pkcs8_der)
         .map_err(|e| XmlSecError(format!("failed to sign: {e}")))?;
     Ok(crate::xml::strip_declaration(&signed).to_owned())
 }
 
 /// Verifies every signature in the document against the given certificates, the way samael's
-/// service provider does before it reads anything. Used by the self-check.
+/// service provider does before it reads anything. Used by the self-check and for SPs'
+/// signed AuthnRequests. Nothing a document names is loaded ([`hardening::xml_io`]).
 ///
 /// samael's reduction refuses a document with an `ID` that is not an NCName (or is empty)
 /// before it verifies anything. A plan may write such an ID (the `omit`, `empty` and `raw`
@@ -34,6 +37,7 @@ pub(crate) fn sign_first_template(
 /// the element that holds it (cut out as text: the mock IdP declares every namespace an
 /// assertion uses on the assertion itself), with every `ID` attribute registered as given.
 pub(crate) fn verify_all_signatures(xml: &str, certs_der: &[&[u8]]) -> Result<(), XmlSecError> {
+    hardening::xml_io::forbid_external_loads();
     let certs: Vec<CertificateDer> = certs_der.iter().map(|c| c.to_vec().into()).collect();
     let failed = |e: String| XmlSecError(format!("failed to verify: {e}"));
     if let Some(signed) = signed_beside_odd_ids(xml) {

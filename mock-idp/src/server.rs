@@ -9,10 +9,14 @@
 //! | `GET /slo/start?plan=` | IdP-initiated logout: the plan's LogoutRequest for the session its login issued |
 //! | `GET /login`, `POST /login` | the login page for people ([`crate::login_page`]) |
 //! | `POST /_control/plans`, `GET /_control/plans/{id}` | store / read a plan |
-//! | `GET /_control/bind?plan=ID[&next=URL]` | bind a plan to this user agent (cookie) |
-//! | `GET /_control/log?plan=&limit=` | recent exchanges with raw XML |
+//! | `GET /_control/bind?plan=ID[&next=URL]` | bind a plan to this user agent (cookie); no token, same-site only, `next` a path on this IdP or a URL of a registered SP |
+//! | `GET /_control/log?plan=&limit=` | recent exchanges with raw XML (at most 100) |
 //! | `POST /_control/reset` | forget plans and log |
 //! | `POST /_control/sps`, `GET /_control/sps` | register / list SPs |
+//!
+//! Every `/_control/...` route but `bind` takes `Authorization: Bearer TOKEN` (the IdP's control
+//! token), refuses cross-origin browser requests and takes JSON bodies only
+//! ([`require_control`]).
 //!
 //! The plan for an exchange comes from a `plan` parameter, else the `mock_idp_plan` cookie,
 //! else the default (valid) plan; with the login page on, a request without a plan goes to
@@ -30,6 +34,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use hardening::origin::origin_of;
+
 use crate::authn_request::{self, AuthnRequestInfo};
 use crate::exchange::{Exchange, ExchangeKind};
 use crate::idp::Idp;
@@ -40,8 +46,29 @@ use crate::response::encode::{Delivery, encode};
 /// The cookie that binds a plan to a user agent.
 pub const PLAN_COOKIE: &str = "mock_idp_plan";
 
+/// The largest plan `POST /_control/plans` accepts.
+pub const MAX_PLAN_BYTES: usize = 256 << 10;
+/// The largest body of any other `/_control/...` request (an SP's metadata, say).
+pub const MAX_CONTROL_BODY_BYTES: usize = 2 << 20;
+/// The most exchanges `GET /_control/log?limit=` returns.
+pub const MAX_LOG_LIMIT: usize = 100;
+
 /// The IdP's router.
 pub fn router(idp: Arc<Idp>) -> Router {
+    let control = Router::new()
+        .route(
+            "/_control/plans",
+            post(create_plan).layer(axum::extract::DefaultBodyLimit::max(MAX_PLAN_BYTES)),
+        )
+        .route("/_control/plans/{id}", get(read_plan))
+        .route("/_control/log", get(read_log))
+        .route("/_control/reset", post(reset))
+        .route("/_control/sps", get(list_sps).post(register_sp))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_CONTROL_BODY_BYTES))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&idp),
+            require_control,
+        ));
     Router::new()
         .route("/", get(index))
         .route("/metadata", get(metadata))
@@ -49,14 +76,55 @@ pub fn router(idp: Arc<Idp>) -> Router {
         .route("/idp-initiated", get(idp_initiated))
         .route("/slo", get(slo_redirect).post(slo_post))
         .route("/slo/start", get(slo_start))
-        .route("/_control/plans", post(create_plan))
-        .route("/_control/plans/{id}", get(read_plan))
         .route("/_control/bind", get(bind))
-        .route("/_control/log", get(read_log))
-        .route("/_control/reset", post(reset))
-        .route("/_control/sps", get(list_sps).post(register_sp))
+        .merge(control)
         .merge(crate::login_page::router())
         .with_state(idp)
+}
+
+/// Whether a browser sends this request on another site's behalf (see
+/// [`hardening::origin::cross_site`]).
+fn cross_origin(idp: &Idp, headers: &HeaderMap, typed_ok: bool) -> Option<String> {
+    hardening::origin::cross_site(&idp.settings().base_url, headers, typed_ok)
+}
+
+/// The gate of the `/_control/...` API (all but `/_control/bind`, which a browser visits):
+/// no request a browser sends on another site's behalf (403), only `Authorization: Bearer
+/// TOKEN` with the IdP's control token (401), and JSON bodies only (415 for a POST of any other
+/// content type, `text/plain` included, which browsers send cross-origin without asking).
+pub(crate) async fn require_control(
+    State(idp): Shared,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    if let Some(what) = cross_origin(&idp, headers, false) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            &format!("cross-origin requests to the control API are refused ({what})"),
+        );
+    }
+    if !hardening::origin::bearer_is(headers, idp.control_token()) {
+        let mut answer = refuse(
+            StatusCode::UNAUTHORIZED,
+            "the control API needs `Authorization: Bearer TOKEN` with the token the IdP printed at start (or was given with --control-token)",
+        );
+        answer
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return answer;
+    }
+    let reads = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if !reads && !hardening::origin::is_json(headers) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the control API takes `Content-Type: application/json` bodies only",
+        );
+    }
+    next.run(request).await
 }
 
 type Shared = State<Arc<Idp>>;
@@ -207,7 +275,7 @@ async fn answer_logout(
     };
     let sp = match known_sp(&idp, &mut pending, &issuer).await {
         Ok(sp) => sp,
-        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
+        Err(refusal) => return pending.refuse_sp(&idp, &refusal),
     };
     let (plan_id, plan) = match select_plan(&idp, None, headers) {
         Ok(selected) => selected,
@@ -380,7 +448,7 @@ async fn slo_start(
     };
     let sp = match known_sp(&idp, &mut pending, &session.sp_entity_id).await {
         Ok(sp) => sp,
-        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
+        Err(refusal) => return pending.refuse_sp(&idp, &refusal),
     };
     let built = build_logout(&idp, sp, query.relay_state.clone(), move |ctx, keys| {
         crate::logout::build_request(ctx, &plan.logout, keys, &session)
@@ -435,6 +503,7 @@ impl Pending {
                 status: 200,
                 error: None,
                 problems: Vec::new(),
+                truncated: Vec::new(),
                 answered: None,
             },
         }
@@ -447,16 +516,44 @@ impl Pending {
         idp.record(self.exchange);
         refuse(status, reason)
     }
+
+    /// An SP that cannot be answered; a 503 says when to try again.
+    fn refuse_sp(self, idp: &Idp, refusal: &SpRefusal) -> Response {
+        let mut answer = self.refuse(idp, refusal.status, &refusal.reason);
+        if refusal.status == StatusCode::SERVICE_UNAVAILABLE {
+            answer
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        answer
+    }
 }
 
-/// Records the SP on the exchange and finds it; an unknown SP gives the refusal's reason.
-async fn known_sp(idp: &Idp, pending: &mut Pending, entity_id: &str) -> Result<SpEntry, String> {
+/// Why an SP cannot be answered: unknown (400), or not known yet while SP metadata given at
+/// start is still being read (503 with `Retry-After`).
+struct SpRefusal {
+    status: StatusCode,
+    reason: String,
+}
+
+/// Records the SP on the exchange and finds it.
+async fn known_sp(idp: &Idp, pending: &mut Pending, entity_id: &str) -> Result<SpEntry, SpRefusal> {
     pending.exchange.sp_entity_id = Some(entity_id.to_owned());
-    idp.find_sp(entity_id).await.ok_or_else(|| {
-        format!(
-            "unknown SP {entity_id}: register it with --sp-metadata, --sp or POST /_control/sps"
-        )
-    })
+    match idp.lookup_sp(entity_id).await {
+        crate::idp::SpLookup::Known(sp) => Ok(*sp),
+        crate::idp::SpLookup::Unknown => Err(SpRefusal {
+            status: StatusCode::BAD_REQUEST,
+            reason: format!(
+                "unknown SP {entity_id}: register it with --sp-metadata, --sp or POST /_control/sps"
+            ),
+        }),
+        crate::idp::SpLookup::NotYet(why) => Err(SpRefusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            reason: format!(
+                "SP {entity_id} is not registered yet: SP metadata given at start is still being read ({why}); try again shortly"
+            ),
+        }),
+    }
 }
 
 fn cookie_plan(headers: &HeaderMap) -> Option<String> {
@@ -650,7 +747,7 @@ async fn answer_request(
     pending.exchange.request_id = Some(request.id.clone());
     let sp = match known_sp(&idp, &mut pending, &request.issuer).await {
         Ok(sp) => sp,
-        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
+        Err(refusal) => return pending.refuse_sp(&idp, &refusal),
     };
     if let Err(reason) = check_signature(&sp, &request) {
         return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason);
@@ -701,7 +798,7 @@ async fn idp_initiated(
     };
     let sp = match known_sp(&idp, &mut pending, &entity_id).await {
         Ok(sp) => sp,
-        Err(reason) => return pending.refuse(&idp, StatusCode::BAD_REQUEST, &reason),
+        Err(refusal) => return pending.refuse_sp(&idp, &refusal),
     };
     let (plan_id, mut plan) = match select_plan(&idp, query.plan.as_deref(), &headers) {
         Ok(selected) => selected,
@@ -826,7 +923,48 @@ struct BindQuery {
     next: Option<String>,
 }
 
-async fn bind(State(idp): Shared, Query(query): Query<BindQuery>) -> Response {
+/// Where `/_control/bind` may send the browser next: a path on this IdP (`/login`), a URL of
+/// the IdP's own origin, or a URL on the origin of a registered SP's ACS or logout endpoint
+/// (its login page, say); never elsewhere (an open redirect).
+fn allowed_next(idp: &Idp, next: &str) -> Option<String> {
+    // Control characters and backslashes never belong (`/\host` is another site to a browser).
+    if next.contains('\\') || next.chars().any(char::is_control) {
+        return None;
+    }
+    if let Some(rest) = next.strip_prefix('/') {
+        // `//host` is another site too.
+        return (!rest.starts_with('/')).then(|| next.to_owned());
+    }
+    let origin = origin_of(next)?;
+    if origin_of(&idp.settings().base_url).as_deref() == Some(origin.as_str()) {
+        let url = url::Url::parse(next).ok()?;
+        let mut path = url.path().to_owned();
+        if let Some(query) = url.query() {
+            path.push('?');
+            path.push_str(query);
+        }
+        return Some(path);
+    }
+    let registered = idp.sps().iter().any(|sp| {
+        sp.acs
+            .iter()
+            .map(|acs| acs.url.as_str())
+            .chain(sp.slo.iter().map(|slo| slo.url.as_str()))
+            .any(|url| origin_of(url).as_deref() == Some(origin.as_str()))
+    });
+    registered.then(|| next.to_owned())
+}
+
+/// `GET /_control/bind?plan=ID[&next=URL]`: binds the plan to this browser. A browser visits
+/// it, so it takes no token (the plan id, made with the token, is the capability), but a visit
+/// another site sends it on is refused, and `next` stays on this IdP.
+async fn bind(State(idp): Shared, Query(query): Query<BindQuery>, headers: HeaderMap) -> Response {
+    if let Some(what) = cross_origin(&idp, &headers, true) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            &format!("cross-site requests to /_control/bind are refused ({what})"),
+        );
+    }
     if idp.plan(&query.plan).is_none() {
         return refuse(
             StatusCode::NOT_FOUND,
@@ -843,7 +981,19 @@ async fn bind(State(idp): Shared, Query(query): Query<BindQuery>) -> Response {
             "the plan id is not a valid cookie value",
         );
     };
-    match query.next.as_deref().map(HeaderValue::from_str) {
+    let next = match query.next.as_deref() {
+        None => None,
+        Some(next) => match allowed_next(&idp, next) {
+            Some(path) => Some(HeaderValue::from_str(&path)),
+            None => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    "next must be a path on this IdP (such as /login) or a URL of a registered SP, not another site",
+                );
+            }
+        },
+    };
+    match next {
         Some(Ok(next)) => (
             StatusCode::SEE_OTHER,
             [(header::SET_COOKIE, cookie), (header::LOCATION, next)],
@@ -860,8 +1010,10 @@ struct LogQuery {
     limit: Option<usize>,
 }
 
+/// `GET /_control/log?plan=&limit=`: at most [`MAX_LOG_LIMIT`] exchanges (50 by default).
 async fn read_log(State(idp): Shared, Query(query): Query<LogQuery>) -> Response {
-    Json(idp.log(query.plan.as_deref(), query.limit.unwrap_or(50))).into_response()
+    let limit = query.limit.unwrap_or(50).min(MAX_LOG_LIMIT);
+    Json(idp.log(query.plan.as_deref(), limit)).into_response()
 }
 
 async fn reset(State(idp): Shared) -> StatusCode {
@@ -907,7 +1059,16 @@ async fn register_sp(State(idp): Shared, body: Bytes) -> Response {
             entity_id: None,
             acs_url: None,
             metadata: None,
-        } => idp.register(SpSource::Metadata(url)).await,
+        } => {
+            // A URL only: the control API never reads the IdP's own files.
+            if !SpSource::Metadata(url.clone()).is_remote() {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    &format!("metadata_url must be an http:// or https:// URL, not {url:?}"),
+                );
+            }
+            idp.register(SpSource::Metadata(url)).await
+        }
         RegisterSp {
             entity_id: Some(entity_id),
             acs_url: Some(acs_url),

@@ -4,8 +4,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-
 use crate::{Config, Database, IdpSource, ReferenceSp, Weakening};
 
 /// Arguments of `serve`.
@@ -41,6 +39,10 @@ pub struct ServeArgs {
     /// Turn one check off, loudly (repeatable); `--weaken help` lists them.
     #[arg(long, value_name = "CHECK")]
     pub weaken: Vec<String>,
+    /// Connections served at once (more wait in the listen backlog). Request heads must
+    /// arrive within 10 s, bodies within 30 s; idle connections close after 30 s.
+    #[arg(long, default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 /// Serves until SIGTERM or Ctrl-C.
@@ -50,6 +52,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         std::io::Write::write_all(&mut out, crate::weaken::help().as_bytes())?;
         return Ok(());
     }
+    // Before anything listens: a SIGTERM during start-up stops the SP cleanly.
+    let stop = hardening::serve::termination()?;
     let mut config = Config::new();
     config.bind = args.bind;
     config.public_url = args.public_url;
@@ -60,6 +64,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     config.admin_token = args.admin_token;
     config.demo = args.demo;
+    config.limits.max_connections = args.max_connections as usize;
     config.weaken = args
         .weaken
         .iter()
@@ -70,15 +75,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Some(IdpSource::MetadataUrl(m))
         }
         (Some(m), _) => Some(IdpSource::MetadataXml(
-            std::fs::read_to_string(&m).with_context(|| format!("failed to read {m}"))?,
+            hardening::limited::read_file_to_string(
+                std::path::Path::new(&m),
+                hardening::limited::METADATA_LIMIT,
+            )?,
         )),
         (None, Some(entity_id)) => {
             let cert = args.idp_cert.unwrap_or_default();
             Some(IdpSource::Fields {
                 entity_id,
                 sso_url: args.idp_sso_url.unwrap_or_default(),
-                certificate_pem: std::fs::read_to_string(&cert)
-                    .with_context(|| format!("failed to read {}", cert.display()))?,
+                certificate_pem: hardening::limited::read_file_to_string(
+                    &cert,
+                    hardening::limited::METADATA_LIMIT,
+                )?,
             })
         }
         (None, None) => None,
@@ -112,24 +122,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         url = sp.base_url(),
         entity_id = %sp.entity_id(),
         acs = %sp.acs_url(),
-        admin_token = sp.admin_token(),
-        "reference SP listening"
+        "reference SP listening (the admin token is on stdout, never in the log)"
     );
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     sp.shutdown().await?;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    else {
-        let _ = ctrl_c.await;
-        return;
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
-    }
 }

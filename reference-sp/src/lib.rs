@@ -46,7 +46,8 @@
 //! | `POST /admin/reset` | settings, users (with their passwords) and the IdP connection as the SP started; the replay cache and sessions stay |
 //!
 //! The admin API takes `Authorization: Bearer TOKEN` or an admin's session cookie; its errors
-//! are JSON `{"error": "..."}` with 400, 401 or 404. Cookies are `HttpOnly; SameSite=Lax`.
+//! are JSON `{"error": "..."}` with 400, 401 or 404. Cookies are `HttpOnly; SameSite=Lax`, and
+//! `Secure` when the public URL is https.
 //! A weakened SP adds `X-Reference-Sp-Weakened: name,name` to every response, a red banner to
 //! every HTML page, and a warning per weakening to the log at start.
 //!
@@ -61,7 +62,6 @@ pub mod cli;
 pub mod connection;
 pub mod decrypt;
 mod logout;
-mod quiet;
 pub mod reason;
 pub mod settings;
 pub mod store;
@@ -76,7 +76,6 @@ use std::time::Duration;
 
 pub use crate::connection::Connection;
 pub use crate::decrypt::{EncryptionKey, KeyPurpose};
-pub use crate::quiet::quiet_xml_libraries;
 pub use crate::reason::{Reason, Refusal};
 pub use crate::settings::Settings;
 pub use crate::store::Database;
@@ -124,6 +123,8 @@ pub struct Config {
     pub idp: Option<IdpSource>,
     /// Seed the demo tenant (users and SSO domain `corp.example`).
     pub demo: bool,
+    /// Timeouts, the connection cap and the shutdown grace of the HTTP server.
+    pub limits: hardening::serve::Limits,
 }
 
 impl Config {
@@ -137,6 +138,7 @@ impl Config {
             weaken: BTreeSet::new(),
             idp: None,
             demo: false,
+            limits: hardening::serve::Limits::default(),
         }
     }
 }
@@ -178,29 +180,15 @@ pub const DEMO_USERS: &[(&str, &str, Option<&str>, bool)] = &[
     ("admin@corp.example.evil.test", "member", None, false),
 ];
 
-/// Fetches IdP metadata over HTTP(S), bounded in time and size, without proxies.
-pub(crate) async fn fetch_metadata(url: &str) -> Result<String, String> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .map_err(|e| e.to_string())?;
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("failed to fetch {url}: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!("failed to fetch {url}: HTTP {}", response.status()));
-    }
-    let text = response
-        .text()
-        .await
-        .map_err(|e| format!("failed to read {url}: {e}"))?;
-    if text.len() > 1 << 20 {
-        return Err(format!("{url} is larger than 1 MiB"));
-    }
-    Ok(text)
+/// Fetches IdP metadata over HTTP(S), without proxies, bounded while it arrives: at most
+/// 1 MiB (refused as soon as more comes, or a `Content-Length` announces more) within 5 s.
+pub(crate) async fn fetch_metadata(url: &str) -> Result<String, hardening::limited::LimitedError> {
+    hardening::limited::fetch_text(
+        url,
+        hardening::limited::METADATA_LIMIT,
+        hardening::limited::FETCH_TIMEOUT,
+    )
+    .await
 }
 
 /// Opens the database, configures the IdP and seeds the demo tenant: everything but the
@@ -229,7 +217,12 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
                         fetched = Some(xml);
                         break;
                     }
-                    Err(e) => last = e,
+                    // Not up yet: try again. Anything else (too large, an error status, too
+                    // slow) would only repeat.
+                    Err(e) if matches!(e.kind, hardening::limited::LimitedErrorKind::Io(_)) => {
+                        last = e.to_string();
+                    }
+                    Err(e) => return Err(StartError::Idp(e.to_string())),
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -321,7 +314,8 @@ pub struct ReferenceSp {
 }
 
 impl ReferenceSp {
-    /// Opens the database, configures the IdP, seeds the demo tenant if asked, and serves.
+    /// Opens the database, configures the IdP, seeds the demo tenant if asked, and serves
+    /// within [`Config::limits`] (see [`hardening::serve`]).
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
@@ -333,16 +327,13 @@ impl ReferenceSp {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}"));
+        let limits = config.limits;
         let app = Arc::new(build_app(config, &base_url).await?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let router = web::router(Arc::clone(&app));
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(hardening::serve::serve(listener, router, limits, async {
+            let _ = rx.await;
+        }));
         Ok(Self {
             app,
             addr,

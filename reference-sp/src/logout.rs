@@ -27,7 +27,9 @@ use crate::connection::Connection;
 use crate::reason::{Reason, Refusal};
 use crate::validate::{self, Context};
 use crate::weaken::Weakening;
-use crate::web::{App, SESSION_COOKIE, cookie, escape, internal, page, redirect_location, refused};
+use crate::web::{
+    App, SESSION_COOKIE, cookie, escape, internal, logout_refused, page, redirect_location,
+};
 
 const SAMLP: &str = "urn:oasis:names:tc:SAML:2.0:protocol";
 const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
@@ -289,8 +291,7 @@ fn verify_xml(xml: &str, root: Node<'_, '_>, ctx: &Context<'_>) -> Result<(), Re
         }
     };
     validate::check_signature(&sig, Some(root), ctx)?;
-    let certs = validate::trusted_certs(ctx)?;
-    validate::verify_signatures(xml, &certs, 1)
+    validate::verify_signatures(xml, ctx, 1)
 }
 
 /// What a verified message says.
@@ -423,7 +424,7 @@ fn receive(app: &App, headers: &HeaderMap, received: Result<Received, Refusal>) 
     let connection = match app.store.connection() {
         Ok(Some(c)) => c,
         Ok(None) => {
-            return refused(
+            return logout_refused(
                 app,
                 headers,
                 &Refusal::new(Reason::IdpNotConfigured, "no IdP is configured"),
@@ -446,7 +447,7 @@ fn receive(app: &App, headers: &HeaderMap, received: Result<Received, Refusal>) 
     };
     let message = match received.and_then(|r| check(&r, &ctx, &slo_url).map(|m| (m, r))) {
         Ok(message) => message,
-        Err(refusal) => return refused(app, headers, &refusal),
+        Err(refusal) => return logout_refused(app, headers, &refusal),
     };
     match message {
         (
@@ -481,7 +482,7 @@ fn receive(app: &App, headers: &HeaderMap, received: Result<Received, Refusal>) 
                 None => false,
             };
             if !known {
-                return refused(
+                return logout_refused(
                     app,
                     headers,
                     &Refusal::new(
@@ -493,7 +494,7 @@ fn receive(app: &App, headers: &HeaderMap, received: Result<Received, Refusal>) 
                 );
             }
             if status.as_deref() != Some(STATUS_SUCCESS) {
-                return refused(
+                return logout_refused(
                     app,
                     headers,
                     &Refusal::new(
@@ -559,7 +560,7 @@ fn answer_request(
             },
         );
         if clear_cookie {
-            add_clear_cookie(&mut response);
+            add_clear_cookie(app, &mut response);
         }
         return response;
     };
@@ -576,14 +577,15 @@ fn answer_request(
         Err(e) => return internal(e),
     };
     if clear_cookie {
-        add_clear_cookie(&mut response);
+        add_clear_cookie(app, &mut response);
     }
     response
 }
 
-fn add_clear_cookie(response: &mut Response) {
-    if let Ok(v) = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0").parse() {
-        response.headers_mut().append(header::SET_COOKIE, v);
+fn add_clear_cookie(app: &App, response: &mut Response) {
+    let (name, value) = crate::web::clear_session_cookie(app);
+    if let Ok(v) = value.parse() {
+        response.headers_mut().append(name, v);
     }
 }
 
@@ -663,6 +665,6 @@ pub(crate) async fn start(State(app): State<Shared>, headers: HeaderMap) -> Resp
         }
         None => (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response(),
     };
-    add_clear_cookie(&mut response);
+    add_clear_cookie(&app, &mut response);
     response
 }

@@ -147,6 +147,14 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("failed to use the database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The database file could not be created or made private.
+    #[error("failed to create the database file {path} readable by its owner only: {error}")]
+    Private {
+        /// The database file.
+        path: String,
+        /// What failed.
+        error: String,
+    },
     /// The database was written by a newer reference-sp.
     #[error(
         "failed to open the database: its schema version {found} is newer than this reference-sp knows ({known})"
@@ -204,12 +212,45 @@ pub fn hash_password(password: &str, salt: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Creates the database file readable and writable by its owner only (0600: it holds the
+/// SP's private keys, session ids and password hashes), or takes group and other access away
+/// from an existing one. SQLite gives its journal files the database file's mode.
+fn make_private(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let failed = |e: std::io::Error| StoreError::Private {
+        path: path.display().to_string(),
+        error: e.to_string(),
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(failed)?;
+    let mode = file.metadata().map_err(failed)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "the database file was readable by others; making it 0600"
+        );
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
 impl Store {
-    /// Opens (and creates or migrates) the database.
+    /// Opens (and creates or migrates) the database; a new database file is created 0600.
     pub fn open(database: &Database) -> Result<Self, StoreError> {
         let conn = match database {
             Database::Memory => rusqlite::Connection::open_in_memory()?,
-            Database::File(path) => rusqlite::Connection::open(path)?,
+            Database::File(path) => {
+                make_private(path)?;
+                rusqlite::Connection::open(path)?
+            }
         };
         conn.execute_batch("PRAGMA foreign_keys = ON; CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")?;
         let version: i64 = conn
@@ -753,5 +794,33 @@ mod tests {
             .expect("u");
         let again = Store::open(&db).expect("second");
         assert_eq!(again.users().expect("users").len(), 1);
+    }
+
+    #[test]
+    fn the_database_and_its_journals_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+        };
+        let fresh = dir.path().join("sp.sqlite");
+        {
+            let store = Store::open(&Database::File(fresh.clone())).expect("open");
+            store
+                .put_user("a@x.test", "member", Some("pw"), false)
+                .expect("u");
+            // Every file SQLite made beside it (journals) while open, too.
+            for entry in std::fs::read_dir(dir.path()).expect("dir") {
+                let path = entry.expect("entry").path();
+                assert_eq!(mode(&path), 0o600, "{}", path.display());
+            }
+        }
+        assert_eq!(mode(&fresh), 0o600, "a new database (before: 0644)");
+        // One made 0644 by an older reference-sp is made private.
+        let old = dir.path().join("old.sqlite");
+        std::fs::write(&old, b"").expect("write");
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        Store::open(&Database::File(old.clone())).expect("open");
+        assert_eq!(mode(&old), 0o600);
     }
 }

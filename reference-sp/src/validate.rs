@@ -678,7 +678,7 @@ fn check_signatures(
         check_signature(sig, parent, ctx)?;
     }
     if !signatures.is_empty() {
-        verify_signatures(text, &trusted_certs(ctx)?, signatures.len())?;
+        verify_signatures(text, ctx, signatures.len())?;
     }
     response_signed |= outer_signed;
     let policy = ctx.settings.signature_policy;
@@ -782,7 +782,7 @@ fn decrypt_in_place(
             }
             check_signature(sig, Some(root), ctx)?;
         }
-        verify_signatures(text, &trusted_certs(ctx)?, signatures.len())?;
+        verify_signatures(text, ctx, signatures.len())?;
     }
     let failed = || {
         Refusal::new(
@@ -1117,12 +1117,20 @@ fn check_conditions(
 
 /// Verifies every signature against the IdP's keys. One signature: xmlsec verifies it directly
 /// (the structure checks above pinned its reference to its parent). Two: samael's reduction,
-/// which verifies all of them.
-pub(crate) fn verify_signatures(
-    xml: &str,
-    certs: &[CertificateDer],
-    count: usize,
-) -> Result<(), Refusal> {
+/// which verifies all of them. libxml2 and xmlsec load nothing the document names
+/// ([`hardening::xml_io`]); only `--weaken reference-uri` lets xmlsec fetch an `http:`
+/// Reference URI, as a lenient SP would (never a file).
+pub(crate) fn verify_signatures(xml: &str, ctx: &Context<'_>, count: usize) -> Result<(), Refusal> {
+    let certs = trusted_certs(ctx)?;
+    hardening::xml_io::forbid_external_loads();
+    if off(ctx, Weakening::ReferenceUri) {
+        hardening::xml_io::allow_http_fetches(|| verify_with(xml, &certs, count))
+    } else {
+        verify_with(xml, &certs, count)
+    }
+}
+
+fn verify_with(xml: &str, certs: &[CertificateDer], count: usize) -> Result<(), Refusal> {
     let failed = |e: String| {
         Refusal::new(
             Reason::SignatureInvalid,

@@ -89,21 +89,7 @@ pub fn router(app: Shared) -> Router {
             get(crate::logout::slo_redirect).post(crate::logout::slo_post),
         )
         .route("/api/whoami", get(whoami))
-        .route(
-            "/admin/settings",
-            get(admin_settings).patch(admin_patch_settings),
-        )
-        .route("/admin/idp", get(admin_idp).put(admin_put_idp))
-        .route("/admin/users", get(admin_users))
-        .route(
-            "/admin/users/{email}",
-            put(admin_put_user).delete(admin_delete_user),
-        )
-        .route(
-            "/admin/users/{email}/reset-password",
-            post(admin_reset_password),
-        )
-        .route("/admin/reset", post(admin_reset))
+        .merge(admin_router(Arc::clone(&app)))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app);
     if weakened.is_empty() {
@@ -134,11 +120,24 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-fn set_cookie(name: &str, value: &str) -> (header::HeaderName, String) {
+/// A `Set-Cookie` header: `HttpOnly; SameSite=Lax`, and `Secure` when the SP's public URL is
+/// https (a cookie set behind https never travels over plain http).
+pub(crate) fn set_cookie(app: &App, name: &str, value: &str) -> (header::HeaderName, String) {
+    let secure = if app.base_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
     (
         header::SET_COOKIE,
-        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax"),
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}"),
     )
+}
+
+/// The `Set-Cookie` header that ends the session cookie.
+pub(crate) fn clear_session_cookie(app: &App) -> (header::HeaderName, String) {
+    let (name, value) = set_cookie(app, SESSION_COOKIE, "");
+    (name, format!("{value}; Max-Age=0"))
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {
@@ -186,7 +185,17 @@ pub(crate) fn page(app: &App, title: &str, body: &str) -> String {
     )
 }
 
+/// A refused sign-in: a 403 page titled "Sign-in refused" (or JSON).
 pub(crate) fn refused(app: &App, headers: &HeaderMap, refusal: &Refusal) -> Response {
+    refused_titled(app, headers, refusal, "Sign-in refused")
+}
+
+/// A refused logout message: the same page, titled "Logout refused".
+pub(crate) fn logout_refused(app: &App, headers: &HeaderMap, refusal: &Refusal) -> Response {
+    refused_titled(app, headers, refusal, "Logout refused")
+}
+
+fn refused_titled(app: &App, headers: &HeaderMap, refusal: &Refusal, title: &str) -> Response {
     tracing::warn!(reason = %refusal.reason, detail = %refusal.detail, "refused");
     // Not the user's fault, and worth a retry later: 503. Everything else: 403.
     let status = if refusal.reason == Reason::IdpUnavailable {
@@ -205,7 +214,7 @@ pub(crate) fn refused(app: &App, headers: &HeaderMap, refusal: &Refusal) -> Resp
         status,
         Html(page(
             app,
-            "Sign-in refused",
+            title,
             &format!(
                 "<p id=\"message\">{}</p><p>Reason: <code id=\"reason\">{}</code></p><p id=\"detail\">{}</p><p><a href=\"/login\">Back to sign-in</a></p>",
                 escape(refusal.reason.message()),
@@ -384,7 +393,7 @@ async fn login_sso(
     (
         StatusCode::SEE_OTHER,
         [
-            set_cookie(BROWSER_COOKIE, &browser),
+            set_cookie(&app, BROWSER_COOKIE, &browser),
             (header::LOCATION, location),
         ],
     )
@@ -500,7 +509,7 @@ async fn acs(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Resp
         Ok((session, return_to)) => (
             StatusCode::SEE_OTHER,
             [
-                set_cookie(SESSION_COOKIE, &session),
+                set_cookie(&app, SESSION_COOKIE, &session),
                 (header::LOCATION, return_to),
             ],
         )
@@ -763,7 +772,7 @@ async fn password_submit(State(app): State<Shared>, headers: HeaderMap, body: By
         Ok(s) => (
             StatusCode::SEE_OTHER,
             [
-                set_cookie(SESSION_COOKIE, &s),
+                set_cookie(&app, SESSION_COOKIE, &s),
                 (header::LOCATION, "/me".to_owned()),
             ],
         )
@@ -854,10 +863,7 @@ async fn logout(State(app): State<Shared>, headers: HeaderMap) -> Response {
     (
         StatusCode::SEE_OTHER,
         [
-            (
-                header::SET_COOKIE,
-                format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-            ),
+            clear_session_cookie(&app),
             (header::LOCATION, "/login".to_owned()),
         ],
     )
@@ -907,16 +913,68 @@ async fn whoami(State(app): State<Shared>, headers: HeaderMap) -> Response {
     }
 }
 
+/// The admin API, behind [`admin_gate`].
+fn admin_router(app: Shared) -> Router<Shared> {
+    Router::new()
+        .route(
+            "/admin/settings",
+            get(admin_settings).patch(admin_patch_settings),
+        )
+        .route("/admin/idp", get(admin_idp).put(admin_put_idp))
+        .route("/admin/users", get(admin_users))
+        .route(
+            "/admin/users/{email}",
+            put(admin_put_user).delete(admin_delete_user),
+        )
+        .route(
+            "/admin/users/{email}/reset-password",
+            post(admin_reset_password),
+        )
+        .route("/admin/reset", post(admin_reset))
+        .route_layer(axum::middleware::from_fn_with_state(app, admin_gate))
+}
+
+/// What a session cookie may not do on the admin API (CSRF: a browser attaches the cookie to
+/// requests another site makes it send): come from another origin (`Origin`,
+/// `Sec-Fetch-Site`: 403), or change anything without `Content-Type: application/json` (415;
+/// a cross-site form or `text/plain` post needs no CORS preflight, JSON does). Requests with
+/// the admin token (`Authorization: Bearer`, which no browser adds by itself) and requests
+/// without a session cookie (answered 401 by the handler) pass as they are.
+async fn admin_gate(
+    State(app): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    if hardening::origin::bearer_is(headers, &app.admin_token)
+        || cookie(headers, SESSION_COOKIE).is_none()
+    {
+        return next.run(request).await;
+    }
+    let refuse = |status: StatusCode, message: String| {
+        (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+    };
+    if let Some(what) = hardening::origin::cross_site(&app.base_url, headers, false) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            format!("cross-site requests to the admin API are refused ({what})"),
+        );
+    }
+    let reads = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if !reads && !hardening::origin::is_json(headers) {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the admin API takes `Content-Type: application/json` requests only when a session cookie authorizes them".to_owned(),
+        );
+    }
+    next.run(request).await
+}
+
 fn authorized(app: &App, headers: &HeaderMap) -> bool {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    // Constant-time compare; `memcmp::eq` panics on different lengths, so those go first.
-    if bearer.is_some_and(|t| {
-        t.len() == app.admin_token.len()
-            && openssl::memcmp::eq(t.as_bytes(), app.admin_token.as_bytes())
-    }) {
+    if hardening::origin::bearer_is(headers, &app.admin_token) {
         return true;
     }
     cookie(headers, SESSION_COOKIE)
@@ -1031,7 +1089,7 @@ async fn admin_put_idp(State(app): State<Shared>, headers: HeaderMap, body: Byte
             ..
         } => match crate::fetch_metadata(&url).await {
             Ok(xml) => Connection::from_metadata(&xml),
-            Err(e) => return bad_request(e),
+            Err(e) => return bad_request(e.to_string()),
         },
         IdpBody {
             entity_id: Some(e),

@@ -56,8 +56,11 @@ if [[ -z "$mock_idp" ]]; then
     mock_idp="${CARGO_TARGET_DIR:-$root/target}/debug/mock-idp"
 fi
 [[ -x "$mock_idp" ]] || die "no mock-idp binary at $mock_idp"
-"$mock_idp" serve --bind "127.0.0.1:$idp_port" --state "$tmp/idp-state" \
-    --sp-metadata "$sp/saml/metadata" 2>"$tmp/idp.log" &
+# The control API's token: this script's own, random (given through the environment, so it
+# is not in `ps`).
+control_token="$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+MOCK_IDP_CONTROL_TOKEN="$control_token" "$mock_idp" serve --bind "127.0.0.1:$idp_port" \
+    --state "$tmp/idp-state" --sp-metadata "$sp/saml/metadata" >/dev/null 2>"$tmp/idp.log" &
 pids+=($!)
 wait_for "$idp/metadata" 20 "${pids[-1]}" || die "the mock IdP did not start: $(tail -3 "$tmp/idp.log")"
 
@@ -72,7 +75,8 @@ wait_for "$sp/healthz" 30 "${pids[-1]}" || die "the app did not start: $(tail -3
 
 # plan JSON -> plan id
 plan() {
-    curl -fsS -X POST -H 'Content-Type: application/json' --data "$1" "$idp/_control/plans" \
+    curl -fsS -X POST -H "Authorization: Bearer $control_token" \
+        -H 'Content-Type: application/json' --data "$1" "$idp/_control/plans" \
         | sed -n 's/.*"id":"\([^"]*\)".*/\1/p'
 }
 
@@ -192,7 +196,8 @@ check "SLO: /me answers 401 at once" "$([[ "$probe" == 401* ]]; echo $?)" "$prob
 back="$(curl -sS -o /dev/null -w '%{redirect_url}' -b "mock_idp_plan=$last_plan" "$location")"
 check "SLO: the IdP answers with a LogoutResponse to /saml/slo" \
     "$([[ "$back" == "$sp/saml/slo?SAMLResponse="* ]]; echo $?)" "'$back'"
-idp_log="$(curl -sS "$idp/_control/log?plan=$last_plan&limit=1")"
+idp_log="$(curl -sS -H "Authorization: Bearer $control_token" \
+    "$idp/_control/log?plan=$last_plan&limit=1")"
 check "SLO: the IdP found nothing wrong with the LogoutRequest" \
     "$([[ "$idp_log" == *'"kind":"logout-request"'* && "$idp_log" != *'"problems"'* ]]; echo $?)" "$idp_log"
 status="$(curl -sS -o "$tmp/slo.done" -w '%{http_code}' -b "$tmp/slo.jar" "$back")"

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mock_idp::Plan;
+use mock_idp::plan::SigningLayout;
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde::{Deserialize, Serialize};
@@ -171,6 +172,60 @@ pub struct CampaignResult {
     pub shrink_ms: u64,
     /// Random cases per second (built, signed, validated; without shrinking).
     pub cases_per_second: f64,
+    /// The signing layouts in which a valid response signed the SP's user in, probed first;
+    /// signed cases use only these.
+    #[serde(default)]
+    pub layouts: Vec<SigningLayout>,
+}
+
+/// The signed layouts in which a valid login for `member` signs `member` in; an error when
+/// none does (the fuzzer would test nothing).
+async fn accepted_layouts(
+    executor: &Executor,
+    users: &BTreeMap<String, String>,
+    jobs: usize,
+) -> Result<Vec<SigningLayout>, FuzzError> {
+    let layouts = [
+        SigningLayout::Both,
+        SigningLayout::Response,
+        SigningLayout::Assertion,
+    ];
+    let cases: Vec<(Plan, oracle::Verdict)> = layouts
+        .iter()
+        .map(|layout| {
+            let plan = Plan {
+                signing: mock_idp::plan::Signing {
+                    layout: Some(*layout),
+                    ..mock_idp::plan::Signing::default()
+                },
+                ..Plan::default()
+            };
+            let verdict = oracle::classify(&plan);
+            (plan, verdict)
+        })
+        .collect();
+    let observed = executor.observe(cases, jobs).await;
+    let member = users.get("member").map(String::as_str).unwrap_or_default();
+    let accepted: Vec<SigningLayout> = layouts
+        .iter()
+        .zip(&observed)
+        .filter(|(_, seen)| {
+            matches!(seen, Observed::SignedIn(who) if who.trim().eq_ignore_ascii_case(member))
+        })
+        .map(|(layout, _)| *layout)
+        .collect();
+    if accepted.is_empty() {
+        let seen: Vec<String> = layouts
+            .iter()
+            .zip(&observed)
+            .map(|(layout, seen)| format!("signed at {layout:?}: {}", seen.summary()))
+            .collect();
+        return Err(crate::error::Error::input(format!(
+            "a valid response signed `member` in in no signing layout ({}): fix the target (run `saml-harness run --filter 'login/*'` to see why) before fuzzing it",
+            seen.join("; ")
+        )));
+    }
+    Ok(accepted)
 }
 
 /// A regression file: minimal plans that failed before.
@@ -262,6 +317,7 @@ pub async fn run(
         duration_ms: 0,
         shrink_ms: 0,
         cases_per_second: 0.0,
+        layouts: Vec::new(),
     };
     let mut regressions = Regressions::load(&options.regressions)?;
     let mut shrink_time = Duration::ZERO;
@@ -296,8 +352,11 @@ pub async fn run(
         }
     }
 
-    // 2. New cases from the seed.
-    let strategy = strategy::plan().boxed();
+    // 2. Which signing layouts the SP accepts: a valid response in each.
+    result.layouts = accepted_layouts(executor, &users, options.jobs).await?;
+
+    // 3. New cases from the seed.
+    let strategy = strategy::plan(&result.layouts).boxed();
     let mut runner = TestRunner::new_with_rng(Config::default(), rng_for(options.seed));
     let started = Instant::now();
     let mut index: u64 = 0;

@@ -53,6 +53,18 @@ pub fn render_markdown(report: &FuzzReport) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     let _ = writeln!(out, "- expected outcomes of the judged cases: {expected}");
+    if !r.layouts.is_empty() {
+        let layouts: Vec<String> = r
+            .layouts
+            .iter()
+            .map(|l| serde_json::json!(l).as_str().unwrap_or_default().to_owned())
+            .collect();
+        let _ = writeln!(
+            out,
+            "- signing layouts the SP accepts (a valid response in each, sent first; signed cases use only these): {}",
+            layouts.join(", ")
+        );
+    }
     let _ = writeln!(
         out,
         "- throughput: {:.0} cases/s ({} ms; shrinking took {} ms more)",
@@ -157,6 +169,10 @@ mod tests {
                 duration_ms: 1250,
                 shrink_ms: 40,
                 cases_per_second: 400.0,
+                layouts: vec![
+                    mock_idp::plan::SigningLayout::Both,
+                    mock_idp::plan::SigningLayout::Assertion,
+                ],
             },
         }
     }

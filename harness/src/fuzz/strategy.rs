@@ -11,9 +11,10 @@
 use std::collections::BTreeMap;
 
 use mock_idp::plan::{
-    Alteration, ConditionKind, CopyPosition, DigestAlgorithm, DoctypeEntity, InResponseToScope,
-    IssuerScope, Omittable, OriginalPlacement, Plan, ResponseBinding, SignatureAlgorithm,
-    SignatureSelector, Signing, SigningLayout, Tamper, TextField, TextSplit, TimeField,
+    Alteration, ConditionKind, CopyPosition, DigestAlgorithm, DoctypeEntity, Emptiable,
+    InResponseToScope, IssuerScope, Omittable, OriginalPlacement, Plan, RawField, ResponseBinding,
+    SignatureAlgorithm, SignatureSelector, Signing, SigningLayout, Tamper, TextField, TextSplit,
+    TimeField,
 };
 use mock_idp::{Flavour, KeyChoice};
 use proptest::prelude::*;
@@ -25,14 +26,27 @@ use super::oracle::values::{ACS, ADMIN, ATTACKER, IDP, SP};
 /// in the fourth, one forgery (wrapping, a text split, a parser differential) on an otherwise
 /// valid response signed in a layout the forgery can work in, so that an SP that consumes
 /// something other than what it verified shows it within a few hundred cases.
-pub fn plan() -> impl Strategy<Value = Plan> {
-    prop_oneof![3 => composed(), 1 => forgery_plan()]
+///
+/// `layouts` are the signing layouts the SP accepts (probed before the campaign): signed cases
+/// use only those, so that a forgery is not refused for its layout before it is looked at.
+/// Empty: every layout.
+pub fn plan(layouts: &[SigningLayout]) -> impl Strategy<Value = Plan> + use<> {
+    let accepted = |l: SigningLayout| layouts.is_empty() || layouts.contains(&l);
+    let signed: Vec<SigningLayout> = [
+        SigningLayout::Assertion,
+        SigningLayout::Response,
+        SigningLayout::Both,
+    ]
+    .into_iter()
+    .filter(|l| accepted(*l))
+    .collect();
+    prop_oneof![3 => composed(signed.clone()), 1 => forgery_plan(signed)]
 }
 
 /// Alterations and tamperings composed, with random values.
-fn composed() -> impl Strategy<Value = Plan> {
+fn composed(layouts: Vec<SigningLayout>) -> impl Strategy<Value = Plan> {
     (
-        signing(),
+        signing(layouts),
         prop_oneof![9 => Just(Flavour::Generic), 1 => Just(Flavour::Entra)],
         prop_oneof![39 => Just(ResponseBinding::Post), 1 => binding()],
         proptest::option::weighted(0.1, ("[a-z]{1,8}", text_value())),
@@ -64,6 +78,57 @@ fn composed() -> impl Strategy<Value = Plan> {
                 logout: mock_idp::plan::Logout::default(),
             }
         })
+        .prop_filter("two alterations of one element", |plan| {
+            !two_of_one_element(&plan.alter)
+        })
+}
+
+/// The elements and attributes an alteration writes, by the names the required-element
+/// matrix uses (`assertion-id`, `status-code-value`); empty for the rest.
+fn written(alteration: &Alteration) -> Vec<String> {
+    let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let scoped = |scope: &IssuerScope, what: &str| match scope {
+        IssuerScope::Response => vec![format!("response-{what}")],
+        IssuerScope::Assertion => vec![format!("assertion-{what}")],
+        IssuerScope::Both => vec![format!("response-{what}"), format!("assertion-{what}")],
+    };
+    match alteration {
+        Alteration::Omit { element } => vec![name(serde_json::json!(element))],
+        Alteration::Empty { element } => vec![name(serde_json::json!(element))],
+        Alteration::Raw { field, .. } => vec![name(serde_json::json!(field))],
+        Alteration::Time { field, .. } => vec![
+            match field {
+                TimeField::ResponseIssueInstant => "response-issue-instant",
+                TimeField::AssertionIssueInstant => "assertion-issue-instant",
+                TimeField::NotBefore => "conditions-not-before",
+                TimeField::NotOnOrAfter => "conditions-not-on-or-after",
+                TimeField::SubjectConfirmationNotOnOrAfter => {
+                    "subject-confirmation-not-on-or-after"
+                }
+                TimeField::SubjectConfirmationNotBefore => "subject-confirmation-not-before",
+                TimeField::SessionNotOnOrAfter => "session-not-on-or-after",
+            }
+            .to_owned(),
+        ],
+        Alteration::IssueInstantZone { scope, .. } => scoped(scope, "issue-instant"),
+        Alteration::Version { scope, .. } => scoped(scope, "version"),
+        Alteration::Status { .. } => vec!["status".to_owned()],
+        Alteration::ConfirmationMethod { .. } => vec!["subject-confirmation-method".to_owned()],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether two alterations write the same element or attribute, or one an element and the
+/// other something inside it (`status` and `status-code-value`): the mock IdP applies them in
+/// order, and which one wins is not what the fuzzer means to test.
+fn two_of_one_element(alter: &[Alteration]) -> bool {
+    let names: Vec<String> = alter.iter().flat_map(written).collect();
+    let within = |a: &str, b: &str| b.strip_prefix(a).is_some_and(|rest| rest.starts_with('-'));
+    names.iter().enumerate().any(|(i, a)| {
+        names[i + 1..]
+            .iter()
+            .any(|b| a == b || within(a, b) || within(b, a))
+    })
 }
 
 fn binding() -> impl Strategy<Value = ResponseBinding> {
@@ -73,14 +138,19 @@ fn binding() -> impl Strategy<Value = ResponseBinding> {
     ])
 }
 
-fn signing() -> impl Strategy<Value = Signing> {
+/// A signing: one of `layouts` (both twice as often as one signature), or unsigned in one case
+/// in thirteen.
+fn signing(layouts: Vec<SigningLayout>) -> impl Strategy<Value = Signing> {
+    let mut weighted: Vec<(u32, BoxedStrategy<SigningLayout>)> = layouts
+        .into_iter()
+        .map(|l| {
+            let weight = if l == SigningLayout::Both { 6 } else { 3 };
+            (weight, Just(l).boxed())
+        })
+        .collect();
+    weighted.push((1, Just(SigningLayout::None).boxed()));
     (
-        prop_oneof![
-            6 => Just(SigningLayout::Both),
-            3 => Just(SigningLayout::Response),
-            3 => Just(SigningLayout::Assertion),
-            1 => Just(SigningLayout::None),
-        ],
+        proptest::strategy::Union::new_weighted(weighted),
         prop_oneof![
             16 => Just(KeyChoice::Trusted),
             3 => Just(KeyChoice::Rollover),
@@ -180,6 +250,92 @@ fn which() -> impl Strategy<Value = SignatureSelector> {
     ])
 }
 
+/// Every element or attribute an alteration can leave out.
+const OMITTABLE: [Omittable; 24] = [
+    Omittable::Destination,
+    Omittable::Recipient,
+    Omittable::ResponseIssuer,
+    Omittable::AssertionIssuer,
+    Omittable::InResponseTo,
+    Omittable::SubjectConfirmationNotOnOrAfter,
+    Omittable::Conditions,
+    Omittable::AudienceRestriction,
+    Omittable::AuthnStatement,
+    Omittable::Assertion,
+    Omittable::Status,
+    Omittable::StatusCode,
+    Omittable::ResponseId,
+    Omittable::ResponseVersion,
+    Omittable::ResponseIssueInstant,
+    Omittable::AssertionId,
+    Omittable::AssertionVersion,
+    Omittable::AssertionIssueInstant,
+    Omittable::Subject,
+    Omittable::NameId,
+    Omittable::SubjectConfirmation,
+    Omittable::SubjectConfirmationMethod,
+    Omittable::SubjectConfirmationData,
+    Omittable::AuthnInstant,
+];
+
+/// Every element or attribute an alteration can empty.
+const EMPTIABLE: [Emptiable; 25] = [
+    Emptiable::Status,
+    Emptiable::StatusCode,
+    Emptiable::StatusCodeValue,
+    Emptiable::ResponseId,
+    Emptiable::ResponseVersion,
+    Emptiable::ResponseIssueInstant,
+    Emptiable::Destination,
+    Emptiable::ResponseIssuer,
+    Emptiable::AssertionId,
+    Emptiable::AssertionVersion,
+    Emptiable::AssertionIssueInstant,
+    Emptiable::AssertionIssuer,
+    Emptiable::Subject,
+    Emptiable::NameId,
+    Emptiable::SubjectConfirmation,
+    Emptiable::SubjectConfirmationMethod,
+    Emptiable::SubjectConfirmationData,
+    Emptiable::Recipient,
+    Emptiable::SubjectConfirmationNotOnOrAfter,
+    Emptiable::Conditions,
+    Emptiable::ConditionsNotOnOrAfter,
+    Emptiable::AudienceRestriction,
+    Emptiable::Audience,
+    Emptiable::AuthnStatement,
+    Emptiable::AuthnInstant,
+];
+
+/// Every attribute an alteration can write unchecked.
+const RAW_FIELDS: [RawField; 12] = [
+    RawField::ResponseId,
+    RawField::ResponseIssueInstant,
+    RawField::StatusCodeValue,
+    RawField::ResponseIssuerFormat,
+    RawField::AssertionId,
+    RawField::AssertionIssueInstant,
+    RawField::AssertionIssuerFormat,
+    RawField::SubjectConfirmationMethod,
+    RawField::SubjectConfirmationNotOnOrAfter,
+    RawField::ConditionsNotBefore,
+    RawField::ConditionsNotOnOrAfter,
+    RawField::AuthnInstant,
+];
+
+/// Values of the wrong type or format for those attributes (and a few right ones, which the
+/// oracle judges as such): no xs:dateTime, a local time, no xs:ID, no URI, short names.
+const RAW_VALUES: [&str; 8] = [
+    "not-a-dateTime",
+    "2026-01-01T00:00:00",
+    "1-digit-first",
+    "_id with space",
+    "Success",
+    "bearer",
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:entity",
+    "urn:oasis:names:tc:SAML:2.0:status:Success",
+];
+
 /// One alteration (before signing), cosmetic ones first.
 pub fn alteration() -> impl Strategy<Value = Alteration> {
     prop_oneof![
@@ -263,47 +419,36 @@ pub fn alteration() -> impl Strategy<Value = Alteration> {
             ConditionKind::Unknown,
         ])
         .prop_map(|element| Alteration::Condition { element }),
-        1 => select(vec![
-            Omittable::Destination,
-            Omittable::InResponseTo,
-            Omittable::ResponseIssuer,
-            Omittable::Recipient,
-            Omittable::AssertionIssuer,
-            Omittable::SubjectConfirmationNotOnOrAfter,
-            Omittable::Conditions,
-            Omittable::AudienceRestriction,
-            Omittable::AuthnStatement,
-            Omittable::Assertion,
-        ])
-        .prop_map(|element| Alteration::Omit { element }),
+        // The required-element matrix: every element or attribute missing, empty, or written
+        // with a value of the wrong type.
+        3 => select(OMITTABLE.to_vec()).prop_map(|element| Alteration::Omit { element }),
+        2 => select(EMPTIABLE.to_vec()).prop_map(|element| Alteration::Empty { element }),
+        2 => (select(RAW_FIELDS.to_vec()), select(RAW_VALUES.to_vec())).prop_map(
+            |(field, value)| Alteration::Raw {
+                field,
+                value: value.to_owned(),
+            }
+        ),
     ]
 }
 
 /// One forgery on a valid response: the layouts it needs, the trusted key, nothing else.
-fn forgery_plan() -> impl Strategy<Value = Plan> {
-    (
-        select(vec![
-            SigningLayout::Assertion,
-            SigningLayout::Response,
-            SigningLayout::Both,
-        ]),
-        forgery(),
-    )
-        .prop_map(|(layout, tamper)| {
-            let splits = matches!(
-                tamper,
-                Tamper::SplitText { .. } | Tamper::CommentInNameId { .. }
-            );
-            Plan {
-                user: splits.then(|| ATTACKER.to_owned()),
-                signing: Signing {
-                    layout: Some(layout),
-                    ..Signing::default()
-                },
-                tamper: vec![tamper],
-                ..Plan::default()
-            }
-        })
+fn forgery_plan(layouts: Vec<SigningLayout>) -> impl Strategy<Value = Plan> {
+    (select(layouts), forgery()).prop_map(|(layout, tamper)| {
+        let splits = matches!(
+            tamper,
+            Tamper::SplitText { .. } | Tamper::CommentInNameId { .. }
+        );
+        Plan {
+            user: splits.then(|| ATTACKER.to_owned()),
+            signing: Signing {
+                layout: Some(layout),
+                ..Signing::default()
+            },
+            tamper: vec![tamper],
+            ..Plan::default()
+        }
+    })
 }
 
 /// The forgeries: every construction that hides a forged identity beside what is signed.
@@ -417,4 +562,100 @@ pub fn tamper() -> impl Strategy<Value = Tamper> {
             algorithm: "urn:harness:unknown-c14n".to_owned(),
         }),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The number of values a plan enum's JSON Schema admits.
+    fn variants<T: schemars::JsonSchema>() -> usize {
+        let schema = serde_json::to_value(schemars::schema_for!(T)).expect("schema");
+        let mut count = 0;
+        let mut stack = vec![schema];
+        while let Some(value) = stack.pop() {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if let Some(serde_json::Value::Array(values)) = map.get("enum") {
+                        count += values.len();
+                    } else if map.get("const").is_some() {
+                        count += 1;
+                    }
+                    stack.extend(map.into_iter().filter(|(k, _)| k != "enum").map(|(_, v)| v));
+                }
+                serde_json::Value::Array(items) => stack.extend(items),
+                _ => {}
+            }
+        }
+        count
+    }
+
+    #[test]
+    fn two_changes_of_one_element_are_not_composed() {
+        let empty = Alteration::Empty {
+            element: Emptiable::AssertionId,
+        };
+        let raw = Alteration::Raw {
+            field: RawField::AssertionId,
+            value: "Success".into(),
+        };
+        assert!(two_of_one_element(&[empty, raw]));
+        let status = Alteration::Omit {
+            element: Omittable::Status,
+        };
+        let code = Alteration::Raw {
+            field: RawField::StatusCodeValue,
+            value: "Success".into(),
+        };
+        assert!(two_of_one_element(&[code, status]));
+        let time = Alteration::Time {
+            field: TimeField::NotOnOrAfter,
+            offset_seconds: 60,
+        };
+        let conditions = Alteration::Raw {
+            field: RawField::ConditionsNotOnOrAfter,
+            value: "not-a-dateTime".into(),
+        };
+        assert!(two_of_one_element(&[time, conditions]));
+        // Different elements, or names that only share a prefix (`response-i...`), compose.
+        assert!(!two_of_one_element(&[
+            Alteration::Empty {
+                element: Emptiable::ResponseIssuer,
+            },
+            Alteration::Omit {
+                element: Omittable::ResponseId,
+            },
+        ]));
+    }
+
+    #[test]
+    fn the_matrix_lists_every_element_the_mock_idp_can_omit_empty_or_write_raw() {
+        assert_eq!(OMITTABLE.len(), variants::<Omittable>());
+        assert_eq!(EMPTIABLE.len(), variants::<Emptiable>());
+        assert_eq!(RAW_FIELDS.len(), variants::<RawField>());
+        let distinct = |names: Vec<String>| {
+            let n = names.len();
+            let set: std::collections::BTreeSet<_> = names.into_iter().collect();
+            set.len() == n
+        };
+        let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        assert!(distinct(
+            OMITTABLE
+                .iter()
+                .map(|e| name(serde_json::json!(e)))
+                .collect()
+        ));
+        assert!(distinct(
+            EMPTIABLE
+                .iter()
+                .map(|e| name(serde_json::json!(e)))
+                .collect()
+        ));
+        assert!(distinct(
+            RAW_FIELDS
+                .iter()
+                .map(|e| name(serde_json::json!(e)))
+                .collect()
+        ));
+    }
 }

@@ -14,6 +14,9 @@ const SAML: &str = "urn:oasis:names:tc:SAML:2.0:assertion";
 
 /// The largest decoded response read (the reference SP accepts 512 KiB).
 const MAX_XML_BYTES: usize = 4 << 20;
+/// The most INPUT (a file or standard input) may weigh: a HAR holds whole pages besides the
+/// SAML messages.
+pub const MAX_INPUT_BYTES: usize = 64 << 20;
 
 /// One captured Response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +74,9 @@ pub enum InputErrorKind {
         "the response is truncated ({0}); copy the whole SAMLResponse value (it is often several kilobytes, and some tools cut it)"
     )]
     Truncated(String),
+    /// Larger than a response can reasonably be (a DEFLATE bomb, say).
+    #[error("the response is too large ({0}); a SAML response is at most a few hundred kilobytes")]
+    TooLarge(String),
     /// Decoded, but not XML.
     #[error("the decoded value is not XML ({0})")]
     NotXml(String),
@@ -107,16 +113,31 @@ pub fn read_input(input: &str) -> Result<(String, String), InputError> {
         source_name: name.to_owned(),
         kind: InputErrorKind::Io(e.to_string()),
     };
+    let bounded = |name: &str, e: hardening::limited::LimitedError| InputError {
+        source_name: name.to_owned(),
+        kind: InputErrorKind::Io(e.kind.to_string()),
+    };
     if input == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| fail("standard input", e))?;
+        let bytes = hardening::limited::read_to_limit(
+            std::io::stdin().lock(),
+            MAX_INPUT_BYTES,
+            "standard input",
+        )
+        .map_err(|e| bounded("standard input", e))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            fail(
+                "standard input",
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+            )
+        })?;
         return Ok(("standard input".to_owned(), text));
     }
     let path = std::path::Path::new(input);
-    if path.is_file() {
-        let bytes = std::fs::read(path).map_err(|e| fail(input, e))?;
+    // Anything that exists but is not a regular file (a FIFO, /dev/zero, a folder) is
+    // refused without being opened.
+    if path.exists() {
+        let bytes =
+            hardening::limited::read_file(path, MAX_INPUT_BYTES).map_err(|e| bounded(input, e))?;
         let text = String::from_utf8(bytes).map_err(|_| InputError {
             source_name: input.to_owned(),
             kind: InputErrorKind::WrongFileType(
@@ -291,10 +312,17 @@ fn decode_value(value: &str, binding: Binding) -> Result<String, InputErrorKind>
         bytes
     } else {
         let mut inflated = Vec::new();
+        // One byte more than allowed tells a bomb from a response of exactly the limit.
         let ok = flate2::read::DeflateDecoder::new(&bytes[..])
-            .take(MAX_XML_BYTES as u64)
+            .take(MAX_XML_BYTES as u64 + 1)
             .read_to_end(&mut inflated)
             .is_ok();
+        if ok && inflated.len() > MAX_XML_BYTES {
+            return Err(InputErrorKind::TooLarge(format!(
+                "{} compressed bytes inflate to more than {MAX_XML_BYTES} bytes",
+                bytes.len()
+            )));
+        }
         if ok && looks_like_xml(&inflated) {
             inflated
         } else if binding == Binding::Redirect {
@@ -309,7 +337,7 @@ fn decode_value(value: &str, binding: Binding) -> Result<String, InputErrorKind>
         }
     };
     if bytes.len() > MAX_XML_BYTES {
-        return Err(InputErrorKind::NotXml(format!(
+        return Err(InputErrorKind::TooLarge(format!(
             "{} bytes, more than the {MAX_XML_BYTES} a response can reasonably be",
             bytes.len()
         )));
@@ -689,6 +717,44 @@ mod tests {
             captures[0].delivered_to.as_deref(),
             Some("https://sp.test/acs")
         );
+    }
+
+    #[test]
+    fn a_deflate_bomb_is_too_large_not_truncated() {
+        use std::io::Write as _;
+        // (uncompressed bytes, too large): the limit itself still reads as a response would.
+        for (size, too_large) in [
+            (MAX_XML_BYTES + 1, true),
+            (64 << 20, true),
+            (1 << 20, false),
+        ] {
+            let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+            d.write_all(
+                b"<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"><!--",
+            )
+            .expect("deflate");
+            let chunk = vec![b'A'; 1 << 20];
+            let mut left = size;
+            while left > 0 {
+                let n = left.min(chunk.len());
+                d.write_all(&chunk[..n]).expect("deflate");
+                left -= n;
+            }
+            let value =
+                base64::engine::general_purpose::STANDARD.encode(d.finish().expect("deflate"));
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("SAMLResponse", &value)
+                .finish();
+            let got = parse("test", &format!("https://sp.test/acs?{query}"))
+                .expect_err("never a response")
+                .kind;
+            // Before: "the response is truncated (the XML ends early ...)".
+            assert_eq!(
+                matches!(got, InputErrorKind::TooLarge(_)),
+                too_large,
+                "{size}: {got:?}"
+            );
+        }
     }
 
     #[test]

@@ -73,9 +73,13 @@ pub async fn load(request: &Request) -> Result<(Vec<Capture>, Context), LoadErro
             Some(metadata::idp_from_metadata(location, &xml)?)
         }
         (None, Some(path)) => {
-            let bytes = std::fs::read(path).map_err(|e| MetadataError {
+            let bytes = hardening::limited::read_file(
+                std::path::Path::new(path),
+                metadata::MAX_METADATA_BYTES,
+            )
+            .map_err(|e| MetadataError {
                 source_name: path.clone(),
-                message: e.to_string(),
+                message: e.kind.to_string(),
             })?;
             Some(metadata::idp_from_certificate(path, &bytes)?)
         }

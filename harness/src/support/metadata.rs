@@ -106,31 +106,28 @@ impl CertInfo {
     }
 }
 
-/// Reads a file, or fetches a URL the user named.
+/// The most a metadata document or certificate diagnose reads may weigh.
+pub const MAX_METADATA_BYTES: usize = 16 << 20;
+
+/// Reads a regular file, or fetches a URL the user named: at most [`MAX_METADATA_BYTES`],
+/// bounded while it is read (a FIFO or a device is refused unopened; a download is cut off),
+/// a download within 10 s.
 pub async fn load_text(location: &str) -> Result<String, MetadataError> {
-    let fail = |message: String| MetadataError {
+    let fail = |e: hardening::limited::LimitedError| MetadataError {
         source_name: location.to_owned(),
-        message,
+        message: e.kind.to_string(),
     };
     if location.starts_with("http://") || location.starts_with("https://") {
-        let client = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .map_err(|e| fail(format!("failed to build an HTTP client: {e}")))?;
-        let response = client
-            .get(location)
-            .send()
-            .await
-            .map_err(|e| fail(format!("failed to fetch it: {e}")))?;
-        if !response.status().is_success() {
-            return Err(fail(format!("the server answered {}", response.status())));
-        }
-        return response
-            .text()
-            .await
-            .map_err(|e| fail(format!("failed to read the body: {e}")));
+        return hardening::limited::fetch_text(
+            location,
+            MAX_METADATA_BYTES,
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .map_err(fail);
     }
-    std::fs::read_to_string(location).map_err(|e| fail(e.to_string()))
+    hardening::limited::read_file_to_string(std::path::Path::new(location), MAX_METADATA_BYTES)
+        .map_err(fail)
 }
 
 /// The first `SPSSODescriptor` of an `EntityDescriptor` (or of one inside an

@@ -116,6 +116,9 @@ pub fn analyse(xml: &str, facts: &Facts, trusted: &[CertInfo]) -> SignatureRepor
 }
 
 fn xmlsec_verifies(xml: &str, certs: &[CertInfo]) -> bool {
+    // A capture is hostile input: its Reference URIs and RetrievalMethods are never
+    // dereferenced (a file is not read, a URL not fetched, a FIFO not opened).
+    hardening::xml_io::forbid_external_loads();
     let certs: Vec<CertificateDer> = certs.iter().map(|c| c.der.clone().into()).collect();
     XmlSec::reduce_xml_to_signed(xml, &certs, ReduceMode::ValidateAndMarkNoAncestors).is_ok()
 }

@@ -10,7 +10,9 @@ use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use mock_idp::server::PLAN_COOKIE;
 
-use crate::support::{ACS_URL, IDP_BASE, SP_ENTITY_ID, call, form_response, idp, samael_sp};
+use crate::support::{
+    ACS_URL, IDP_BASE, SP_ENTITY_ID, call, control, form_response, idp, samael_sp,
+};
 
 fn get(uri: &str) -> Request<Body> {
     Request::get(uri).body(Body::empty()).expect("request")
@@ -191,9 +193,7 @@ async fn plans_are_created_bound_logged_and_reset_over_http() {
     });
     let (status, body, _) = call(
         &idp,
-        Request::post("/_control/plans")
-            .body(Body::from(plan.to_string()))
-            .expect("request"),
+        control(&idp, "POST", "/_control/plans", &plan.to_string()),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -230,7 +230,11 @@ async fn plans_are_created_bound_logged_and_reset_over_http() {
     .await;
     assert!(decoded(&html).contains(&format!("Destination=\"{ACS_URL}\"")));
 
-    let (_, log, _) = call(&idp, get(&format!("/_control/log?plan={id}"))).await;
+    let (_, log, _) = call(
+        &idp,
+        control(&idp, "GET", &format!("/_control/log?plan={id}"), ""),
+    )
+    .await;
     let log: Vec<serde_json::Value> = serde_json::from_str(&log).expect("log json");
     assert_eq!(log.len(), 1);
     assert_eq!(log[0]["request_id"], "_bound");
@@ -248,16 +252,14 @@ async fn plans_are_created_bound_logged_and_reset_over_http() {
     );
     assert_eq!(log[0]["valid"], false);
 
-    let (status, _, _) = call(
-        &idp,
-        Request::post("/_control/reset")
-            .body(Body::empty())
-            .expect("request"),
-    )
-    .await;
+    let (status, _, _) = call(&idp, control(&idp, "POST", "/_control/reset", "")).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(idp.log(None, 10).is_empty());
-    let (status, body, _) = call(&idp, get(&format!("/_control/plans/{id}"))).await;
+    let (status, body, _) = call(
+        &idp,
+        control(&idp, "GET", &format!("/_control/plans/{id}"), ""),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }
 
@@ -265,13 +267,7 @@ async fn plans_are_created_bound_logged_and_reset_over_http() {
 async fn a_plan_with_a_typo_is_refused_naming_the_field() {
     let idp = idp();
     let plan = r#"{"alter": [{"kind": "destination", "valeu": "x"}]}"#;
-    let (status, body, _) = call(
-        &idp,
-        Request::post("/_control/plans")
-            .body(Body::from(plan))
-            .expect("request"),
-    )
-    .await;
+    let (status, body, _) = call(&idp, control(&idp, "POST", "/_control/plans", plan)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("valeu"), "{body}");
 }
@@ -281,13 +277,7 @@ async fn an_sp_registered_from_metadata_is_answered() {
     let idp = idp();
     let metadata = r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://second-sp.test"><md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="http://127.0.0.1:9/second/acs" index="0"/></md:SPSSODescriptor></md:EntityDescriptor>"#;
     let body = serde_json::json!({ "metadata": metadata }).to_string();
-    let (status, answer, _) = call(
-        &idp,
-        Request::post("/_control/sps")
-            .body(Body::from(body))
-            .expect("request"),
-    )
-    .await;
+    let (status, answer, _) = call(&idp, control(&idp, "POST", "/_control/sps", &body)).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     let uri = format!("/idp-initiated?sp={}", urlencode("https://second-sp.test"));
     let (status, html, _) = call(&idp, get(&uri)).await;
@@ -480,6 +470,97 @@ async fn a_posted_sp_logout_request_is_verified_with_the_sps_metadata_keys() {
             .any(|p| p.contains("signature is not valid")),
         "{other_key:?}"
     );
+}
+
+/// Runs one request through the router on a runtime of its own, on the calling thread (so a
+/// FIFO watchdog can run it).
+fn call_blocking(
+    idp: &std::sync::Arc<mock_idp::Idp>,
+    request: Request<Body>,
+) -> (StatusCode, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (status, body, _) = runtime.block_on(call(idp, request));
+    (status, body)
+}
+
+#[test]
+fn nothing_a_signature_names_is_read_or_fetched_by_the_idp() {
+    use hardening::probe::{Fifo, Listener};
+    use samael::crypto::{CryptoProvider as _, XmlSec};
+    use std::time::Duration;
+
+    let listener = Listener::start();
+    let fifo = Fifo::new();
+    let uris = [
+        listener.url().to_owned(),
+        fifo.path().display().to_string(),
+        format!("file://{}", fifo.path().display()),
+        "file:///etc/passwd".to_owned(),
+    ];
+
+    // An SP's signed AuthnRequest over HTTP-POST, its Reference pointed elsewhere after
+    // signing: verified with the SP's key, it must fail at once, loading nothing.
+    let idp = idp();
+    let sp_key = crate::support::shared_keys().rollover();
+    let mut entry = mock_idp::SpEntry::new(SP_ENTITY_ID, ACS_URL);
+    entry.signing_certs = vec![sp_key.cert_der().to_vec()];
+    idp.register_entry(entry);
+    let template = format!(
+        concat!(
+            "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" ID=\"_signed\" Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\" AssertionConsumerServiceURL=\"{acs}\"><saml:Issuer>{sp}</saml:Issuer>",
+            "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>",
+            "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+            "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>",
+            "<ds:Reference URI=\"#_signed\"><ds:Transforms>",
+            "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
+            "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/></ds:Transforms>",
+            "<ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/><ds:DigestValue/>",
+            "</ds:Reference></ds:SignedInfo><ds:SignatureValue/></ds:Signature></samlp:AuthnRequest>"
+        ),
+        acs = ACS_URL,
+        sp = SP_ENTITY_ID,
+    );
+    let signed = XmlSec::sign_xml(&template, sp_key.private_pkcs8_der()).expect("sign");
+    for uri in &uris {
+        let edited = signed.replace("URI=\"#_signed\"", &format!("URI=\"{uri}\""));
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("SAMLRequest", &B64.encode(edited))
+            .finish();
+        let request = Request::post("/sso")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        let idp = std::sync::Arc::clone(&idp);
+        let (status, body) = fifo
+            .within(Duration::from_secs(10), move || {
+                call_blocking(&idp, request)
+            })
+            .unwrap_or_else(|e| panic!("POST /sso, Reference URI {uri}: {e}"));
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert!(body.contains("does not verify"), "{uri}: {body}");
+    }
+
+    // A plan that signs with such a Reference URI: signing (and the self-check after it)
+    // must not load it either; the plan fails at once.
+    for uri in &uris {
+        let plan = serde_json::json!({ "signing": { "layout": "response", "reference_uri": uri } });
+        let id = idp.create_plan(serde_json::from_value(plan).expect("plan"));
+        let request = get(&format!(
+            "/idp-initiated?sp={}&plan={id}",
+            urlencode(SP_ENTITY_ID)
+        ));
+        let idp = std::sync::Arc::clone(&idp);
+        let (status, body) = fifo
+            .within(Duration::from_secs(10), move || {
+                call_blocking(&idp, request)
+            })
+            .unwrap_or_else(|e| panic!("a plan signing over {uri}: {e}"));
+        assert!(!status.is_success(), "{uri}: {status} {body}");
+    }
+    assert_eq!(listener.hits(), 0, "the IdP fetched a Reference URI");
 }
 
 #[test]

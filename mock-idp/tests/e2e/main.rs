@@ -2,6 +2,8 @@
 
 mod attacks;
 mod binary;
+mod connections;
+mod hostile;
 mod http;
 mod in_process;
 mod login_page;

@@ -9,7 +9,15 @@ use mock_idp::{KeyStore, KeyType, MockIdp, Outage, StartOptions};
 async fn start() -> (MockIdp, reqwest::Client) {
     let options = StartOptions::new(KeyStore::generate(KeyType::EcdsaP256).expect("keys"));
     let idp = MockIdp::start(options).await.expect("start");
+    let mut token = reqwest::header::HeaderMap::new();
+    token.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", idp.control_token())
+            .parse()
+            .expect("header"),
+    );
     let client = reqwest::Client::builder()
+        .default_headers(token)
         .no_proxy()
         .pool_max_idle_per_host(0)
         .timeout(Duration::from_secs(5))
@@ -113,6 +121,47 @@ async fn error_answers_500_except_control_and_slow_answers_late() {
         .expect("control");
     assert!(r.status().is_success());
     assert_eq!(idp.outage(), Outage::Error);
+    idp.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn the_outage_control_needs_the_token_and_bounds_its_durations() {
+    let (idp, client) = start().await;
+    let control = format!("{}/_control/outage", idp.base_url());
+    let bare = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let r = bare
+        .post(&control)
+        .json(&serde_json::json!({"mode": "error"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), 401, "no token");
+    assert_eq!(
+        bare.get(&control).send().await.expect("answer").status(),
+        401
+    );
+    for (body, want) in [
+        (serde_json::json!({"mode": "down", "seconds": 86_400}), 400),
+        (serde_json::json!({"mode": "error", "seconds": 601}), 400),
+        (
+            serde_json::json!({"mode": "slow", "delay_ms": 600_001}),
+            400,
+        ),
+        (serde_json::json!({"mode": "error", "seconds": 600}), 200),
+    ] {
+        let r = client
+            .post(&control)
+            .json(&body)
+            .send()
+            .await
+            .expect("answer");
+        assert_eq!(r.status().as_u16(), want, "{body}");
+    }
+    assert_eq!(idp.outage(), Outage::Error);
+    idp.set_outage(Outage::Up);
     idp.shutdown().await.expect("shutdown");
 }
 

@@ -139,3 +139,17 @@ pub(crate) async fn sp_initiated(idp: &Arc<Idp>, plan: Plan) -> (Result<String, 
         });
     (verdict, xml)
 }
+
+/// A `/_control/...` request as the harness sends it: the IdP's token and a JSON body.
+pub(crate) fn control(idp: &Idp, method: &str, uri: &str, body: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", idp.control_token()),
+        )
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .expect("request")
+}

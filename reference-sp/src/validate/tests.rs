@@ -423,6 +423,35 @@ fn references_must_name_their_parent_and_nothing_is_fetched() {
 }
 
 #[test]
+fn even_with_the_reference_check_off_no_file_is_read_and_only_http_is_fetched() {
+    use hardening::probe::{Fifo, Listener};
+    // `--weaken reference-uri` hands xmlsec whatever Reference URI the response carries. It
+    // may fetch an http URL (the lenient SP the weakening stands for, which the harness's
+    // witness must catch), but it never opens a file: a FIFO would block the ACS for ever.
+    let signed = build(json!({"signing": {"layout": "response"}}), false);
+    let id = attribute(&signed, "Response", 0, "ID");
+    let fifo = Fifo::new();
+    let listener = Listener::start();
+    for uri in [
+        fifo.path().display().to_string(),
+        format!("file://{}", fifo.path().display()),
+        "file:///etc/passwd".to_owned(),
+        listener.url().to_owned(),
+    ] {
+        let edited = signed.replacen(&format!("URI=\"#{id}\""), &format!("URI=\"{uri}\""), 1);
+        let refused = fifo
+            .within(std::time::Duration::from_secs(10), move || {
+                Check::new().weaken(Weakening::ReferenceUri).run(&edited)
+            })
+            .unwrap_or_else(|e| panic!("{uri}: {e}"))
+            .expect_err("a broken signature is refused");
+        assert_eq!(refused.reason, Reason::SignatureInvalid, "{uri}: {refused}");
+    }
+    // Once per IdP key it tried.
+    assert!(listener.hits() > 0, "the weakened SP fetched the http URL");
+}
+
+#[test]
 fn signatures_are_verified_with_the_configured_keys_only() {
     let check = Check::new();
     check.refuses(

@@ -15,6 +15,10 @@ const BASE: &str = "http://sp.test";
 const TOKEN: &str = "t0ken";
 
 async fn app(weaken: &[Weakening]) -> Router {
+    app_at(BASE, weaken).await
+}
+
+async fn app_at(base: &str, weaken: &[Weakening]) -> Router {
     let keys = mock_idp::KeyStore::generate(mock_idp::KeyType::EcdsaP256).expect("keys");
     let mut config = Config::new();
     config.demo = true;
@@ -25,7 +29,7 @@ async fn app(weaken: &[Weakening]) -> Router {
         sso_url: "http://idp.test/sso".to_owned(),
         certificate_pem: keys.trusted().cert_pem(),
     });
-    let mut app = crate::build_app(config, BASE).await.expect("app");
+    let mut app = crate::build_app(config, base).await.expect("app");
     // idp.test does not exist: no reachability check before the redirect (tests of the
     // check itself run against a real mock IdP in tests/e2e/policy.rs).
     app.initial_settings.idp_patience_ms = 0;
@@ -812,4 +816,230 @@ async fn a_weakened_sp_says_so_on_every_response_and_page() {
     );
     let refusal = get_with(&router, "/saml/acs", &[]).await;
     assert!(refusal.body.contains("deliberately weakened"));
+}
+
+/// A loopback server that answers any request with 200 and an endless body (no
+/// Content-Length), counting the bytes it managed to send.
+async fn endless_body() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/metadata", listener.local_addr().expect("addr"));
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&sent);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf).await;
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n<x>")
+                    .await;
+                let chunk = vec![b' '; 64 * 1024];
+                // At most 256 MiB, so a broken client cannot keep the test going for ever.
+                for _ in 0..4096 {
+                    if stream.write_all(&chunk).await.is_err() {
+                        return;
+                    }
+                    counter.fetch_add(chunk.len(), std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (url, sent)
+}
+
+#[tokio::test]
+async fn idp_metadata_downloads_stop_at_1_mib_while_they_arrive() {
+    let router = app(&[]).await;
+    let (url, sent) = endless_body().await;
+    let answer = admin(
+        &router,
+        "PUT",
+        "/admin/idp",
+        Some(serde_json::json!({ "metadata_url": url })),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert!(answer.body.contains("larger than 1 MiB"), "{}", answer.body);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let sent = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        sent < 16 << 20,
+        "the SP read {} MiB before refusing",
+        sent >> 20
+    );
+}
+
+#[tokio::test]
+async fn a_session_cookie_drives_the_admin_api_only_same_origin_and_with_json() {
+    let router = app(&[]).await;
+    let session = password_login(&router, "admin@corp.example", "admin-pass-1")
+        .await
+        .cookie(SESSION_COOKIE)
+        .expect("session");
+    let session = session.as_str();
+    let bearer = format!("Bearer {TOKEN}");
+    let bearer = bearer.as_str();
+    let body = r#"{"clock_skew_seconds": 60}"#;
+    // (method, uri, headers, status); before: every one of them was answered 200/204.
+    let cases = [
+        (
+            "PATCH",
+            "/admin/settings",
+            vec![("cookie", session), ("content-type", "text/plain")],
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "PATCH",
+            "/admin/settings",
+            vec![
+                ("cookie", session),
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "POST",
+            "/admin/reset",
+            vec![("cookie", session)],
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "PATCH",
+            "/admin/settings",
+            vec![
+                ("cookie", session),
+                ("content-type", "application/json"),
+                ("origin", "https://evil.test"),
+            ],
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "PATCH",
+            "/admin/settings",
+            vec![
+                ("cookie", session),
+                ("content-type", "application/json"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "GET",
+            "/admin/users",
+            vec![("cookie", session), ("origin", "https://evil.test")],
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "PATCH",
+            "/admin/settings",
+            vec![
+                ("cookie", session),
+                ("content-type", "application/json"),
+                ("origin", "http://sp.test"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+            StatusCode::OK,
+        ),
+        (
+            "GET",
+            "/admin/users",
+            vec![("cookie", session)],
+            StatusCode::OK,
+        ),
+        // The token is no browser's: it passes as it is.
+        (
+            "PATCH",
+            "/admin/settings",
+            vec![("authorization", bearer), ("content-type", "text/plain")],
+            StatusCode::OK,
+        ),
+        // Neither token nor cookie: 401 as before.
+        (
+            "PATCH",
+            "/admin/settings",
+            vec![("content-type", "text/plain")],
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (method, uri, headers, want) in cases {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in &headers {
+            request = request.header(*name, *value);
+        }
+        let answer = call(&router, request.body(Body::from(body)).expect("request")).await;
+        assert_eq!(
+            answer.status, want,
+            "{method} {uri} {headers:?}: {}",
+            answer.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn cookies_are_secure_behind_an_https_public_url() {
+    for (base, secure) in [("http://sp.test", false), ("https://sp.example", true)] {
+        let router = app_at(base, &[]).await;
+        let login = password_login(&router, "dave@corp.example", "dave-pass-1").await;
+        let sso = call(
+            &router,
+            get("/login/sso?email=alice@corp.example")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+        let session = login.cookie(SESSION_COOKIE).expect("session");
+        let logout = get_with(&router, "/logout", &[(header::COOKIE, &session)]).await;
+        for (what, answer) in [
+            ("session", &login),
+            ("pre-login", &sso),
+            ("logout", &logout),
+        ] {
+            let set_cookie: Vec<&str> = answer
+                .headers
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            assert!(!set_cookie.is_empty(), "{base} {what}: no cookie");
+            for cookie in set_cookie {
+                assert_eq!(
+                    cookie.split(';').any(|a| a.trim() == "Secure"),
+                    secure,
+                    "{base} {what}: {cookie}"
+                );
+                assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_logout_message_is_titled_logout_refused() {
+    let router = app(&[]).await;
+    for uri in [
+        "/saml/slo?SAMLRequest=%25%25%25not-base64",
+        "/saml/slo?SAMLResponse=AAAA",
+    ] {
+        let answer = get_with(&router, uri, &[]).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "{uri}: {}",
+            answer.body
+        );
+        assert!(
+            answer.body.contains("Logout refused"),
+            "{uri}: {}",
+            answer.body
+        );
+        assert!(
+            !answer.body.contains("Sign-in refused"),
+            "{uri}: {}",
+            answer.body
+        );
+    }
 }

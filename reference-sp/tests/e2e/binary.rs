@@ -89,7 +89,13 @@ fn the_binary_serves_on_loopback_and_stops_on_sigterm() {
         "the weakening is logged at warn level: {stderr}"
     );
     assert!(
-        db.path().join("sp.sqlite").exists(),
-        "the database file was created"
+        stderr.contains("reference SP listening") && !stderr.contains("bin-token"),
+        "the INFO log says where the SP listens, never its admin token: {stderr}"
     );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(db.path().join("sp.sqlite"))
+            .expect("the database file was created")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the database is its owner's only");
 }

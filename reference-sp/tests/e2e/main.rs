@@ -9,8 +9,10 @@
 //! - `policy`: enforcement and role attributes under their weakenings, the IdP reachability
 //!   check (a dead, failing or hanging IdP), the account's spelling of an email.
 //! - `binary`: the `reference-sp` binary on loopback, `--weaken help`, SIGTERM.
+//! - `connections`: idle connections time out, a connection cap, SIGTERM with idle ones open.
 
 mod binary;
+mod connections;
 mod flows;
 mod hardening;
 mod logout;

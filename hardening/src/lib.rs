@@ -1,0 +1,21 @@
+//! Defences the mock IdP, the reference SP and the harness share against hostile input.
+//!
+//! - [`xml_io`]: libxml2 and xmlsec load nothing a document names (no Reference URI, DTD,
+//!   external entity, RetrievalMethod or XSLT `document()` is fetched or read), for every
+//!   signature verification and signing in the process.
+//! - [`limited`]: reads bounded before they happen (regular files only, at most N bytes; http(s)
+//!   downloads cut off past N bytes and after a total timeout).
+//! - [`serve`]: HTTP/1 serving with header, body and idle timeouts, a connection cap and a
+//!   bounded graceful shutdown ([`serve::Limits`]).
+//! - [`origin`]: requests a browser sends on another site's behalf (CSRF), JSON bodies, bearer
+//!   tokens compared in constant time.
+//! - `probe` (feature `probes`, for tests): a loopback listener that counts connections and a
+//!   FIFO that blocks whoever opens it.
+
+pub mod limited;
+pub mod origin;
+pub mod serve;
+pub mod xml_io;
+
+#[cfg(feature = "probes")]
+pub mod probe;

@@ -1,0 +1,95 @@
+//! Connections no client can hold: idle ones close after the header timeout, at most
+//! `--max-connections` are open at once, and SIGTERM does not wait for idle connections.
+
+use std::io::{Read as _, Write as _};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hardening::probe::{closed_within, idle_connections, open_descriptors, terminate_within};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn metadata(port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /metadata HTTP/1.0\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+#[test]
+fn the_binary_caps_its_connections_and_exits_promptly_on_sigterm_with_idle_ones_open() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mock-idp"))
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--max-connections",
+            "16",
+        ])
+        .arg("--state")
+        .arg(state.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let started = Instant::now();
+    while metadata(port).is_none_or(|a| !a.contains("EntityDescriptor")) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the IdP did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = open_descriptors(child.id());
+    let idle = idle_connections(([127, 0, 0, 1], port).into(), 100);
+    std::thread::sleep(Duration::from_millis(300));
+    let during = open_descriptors(child.id());
+    assert!(
+        during <= before + 16,
+        "100 idle connections: {before} descriptors before, {during} with them open"
+    );
+    let status = terminate_within(&mut child, Duration::from_secs(5));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "no clean exit within 5 s of SIGTERM: {status:?}"
+    );
+    drop(idle);
+}
+
+#[tokio::test]
+async fn idle_connections_do_not_stop_a_request_and_are_closed_after_the_timeout() {
+    let mut options = mock_idp::StartOptions::new(
+        mock_idp::KeyStore::generate(mock_idp::KeyType::EcdsaP256).expect("keys"),
+    );
+    options.limits.header_timeout = Duration::from_millis(500);
+    let idp = mock_idp::MockIdp::start(options).await.expect("IdP");
+    let addr = idp.addr();
+    let check = tokio::task::spawn_blocking(move || {
+        let mut idle = idle_connections(addr, 50);
+        let started = Instant::now();
+        let answer = metadata(addr.port()).expect("an answer");
+        assert!(answer.contains("EntityDescriptor"), "{answer}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        for stream in &mut idle {
+            assert!(
+                closed_within(stream, Duration::from_secs(5)),
+                "an idle connection stays open"
+            );
+        }
+    });
+    check.await.expect("checks");
+    idp.shutdown().await.expect("shutdown");
+}
