@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::flavour::Flavour;
 use crate::keys::KeyChoice;
+use crate::response::encrypt::NS_XENC;
+use crate::xml::{NS_DS, NS_SAML, NS_SAMLP};
 
 /// What the IdP sends for one user agent.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
@@ -1194,6 +1196,157 @@ pub enum Tamper {
         /// Where the original goes.
         original: OriginalPlacement,
     },
+    /// Schema-aware signature wrapping (Somorovsky et al. 2012; SAMLRaider; issue 18): the
+    /// original signed element, intact, is hidden in `slot` (an element that the SAML, XML
+    /// Signature or XML Encryption schemas let hold it, directly or as foreign content), and a
+    /// forged copy for `name_id` without its signature takes the place the SP reads, placed by
+    /// `position`, its ID set by `id`. The signed element is the Response when the Response is
+    /// signed (layouts `response` and `both`: only `new-root` applies), else the Assertion.
+    /// The original signature is reused verbatim; nothing is re-signed.
+    /// `mock_idp::response::tamper::wrapping::construction` says whether the result stays
+    /// schema-valid.
+    Wrap {
+        /// The element that hides the original.
+        slot: WrapSlot,
+        /// Where the forged element goes relative to the hidden original.
+        position: WrapPosition,
+        /// How the forged element's ID relates to the original's.
+        id: WrapId,
+        /// The forged identity.
+        name_id: String,
+    },
+}
+
+macro_rules! wrap_slots {
+    ($($variant:ident => $name:literal, $ns:ident, $response:literal : $doc:literal,)*) => {
+        /// An element of the SAML 2.0 assertion and protocol, XML Signature and XML Encryption
+        /// schemas whose content model admits a `saml:Assertion` or a `samlp:Response`, by
+        /// element reference, by a wildcard (`xs:any` `##any`, or `##other` declared in another
+        /// namespace than the element's) or by `anyType`. A test derives the set from the
+        /// schemas in `harness/schemas/` and compares it with this one.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+        pub enum WrapSlot {
+            $(
+                #[doc = $doc]
+                #[serde(rename = $name)]
+                $variant,
+            )*
+        }
+
+        impl WrapSlot {
+            /// Every slot, in schema order.
+            pub const ALL: &'static [WrapSlot] = &[$(WrapSlot::$variant,)*];
+
+            /// The qualified name (`saml:Advice`), also its plan spelling.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(WrapSlot::$variant => $name,)*
+                }
+            }
+
+            /// The element's namespace.
+            pub fn namespace(self) -> &'static str {
+                match self {
+                    $(WrapSlot::$variant => $ns,)*
+                }
+            }
+
+            /// Whether its content model admits a `samlp:Response` (every slot admits a
+            /// `saml:Assertion`).
+            pub fn admits_response(self) -> bool {
+                match self {
+                    $(WrapSlot::$variant => $response,)*
+                }
+            }
+        }
+    };
+}
+
+wrap_slots! {
+    Advice => "saml:Advice", NS_SAML, true: "`saml:Advice`: `saml:Assertion` by reference; `##other` admits a Response.",
+    Evidence => "saml:Evidence", NS_SAML, false: "`saml:Evidence` (in an AuthzDecisionStatement): `saml:Assertion` by reference.",
+    SubjectConfirmationData => "saml:SubjectConfirmationData", NS_SAML, true: "`saml:SubjectConfirmationData`: `xs:any` `##any`.",
+    AuthnContextDecl => "saml:AuthnContextDecl", NS_SAML, true: "`saml:AuthnContextDecl`: `anyType`.",
+    AttributeValue => "saml:AttributeValue", NS_SAML, true: "`saml:AttributeValue`: `anyType`.",
+    Extensions => "samlp:Extensions", NS_SAMLP, false: "`samlp:Extensions`: `##other` in the protocol namespace admits a `saml:Assertion` (the prose of SAML Core §3.2.1 wants non-SAML namespaces), never a `samlp:Response`.",
+    StatusDetail => "samlp:StatusDetail", NS_SAMLP, true: "`samlp:StatusDetail`: `xs:any` `##any`.",
+    Response => "samlp:Response", NS_SAMLP, false: "`samlp:Response`: `saml:Assertion` by reference (the original stays where it was; the forgery goes beside it).",
+    ArtifactResponse => "samlp:ArtifactResponse", NS_SAMLP, true: "`samlp:ArtifactResponse`: one `xs:any` `##any` after its Status.",
+    CanonicalizationMethod => "ds:CanonicalizationMethod", NS_DS, true: "`ds:CanonicalizationMethod`: `xs:any` `##any` (in SignedInfo).",
+    SignatureMethod => "ds:SignatureMethod", NS_DS, true: "`ds:SignatureMethod`: `xs:any` `##other` (in SignedInfo).",
+    Transform => "ds:Transform", NS_DS, true: "`ds:Transform`: `xs:any` `##other` (here in a KeyInfo RetrievalMethod).",
+    DigestMethod => "ds:DigestMethod", NS_DS, true: "`ds:DigestMethod`: `xs:any` `##other` (in SignedInfo).",
+    KeyInfo => "ds:KeyInfo", NS_DS, true: "`ds:KeyInfo`: `xs:any` `##other`.",
+    KeyValue => "ds:KeyValue", NS_DS, true: "`ds:KeyValue`: `xs:any` `##other`.",
+    X509Data => "ds:X509Data", NS_DS, true: "`ds:X509Data`: `xs:any` `##other`.",
+    PgpData => "ds:PGPData", NS_DS, true: "`ds:PGPData`: `xs:any` `##other`.",
+    SpkiData => "ds:SPKIData", NS_DS, true: "`ds:SPKIData`: `xs:any` `##other`.",
+    Object => "ds:Object", NS_DS, true: "`ds:Object`: `xs:any` `##any`.",
+    SignatureProperty => "ds:SignatureProperty", NS_DS, true: "`ds:SignatureProperty`: `xs:any` `##other`.",
+    EncryptionMethod => "xenc:EncryptionMethod", NS_XENC, true: "`xenc:EncryptionMethod`: `xs:any` `##other`.",
+    AgreementMethod => "xenc:AgreementMethod", NS_XENC, true: "`xenc:AgreementMethod`: `xs:any` `##other` (in a `ds:KeyInfo`).",
+    OriginatorKeyInfo => "xenc:OriginatorKeyInfo", NS_XENC, true: "`xenc:OriginatorKeyInfo`: `ds:KeyInfoType`, whose `##other` admits both.",
+    RecipientKeyInfo => "xenc:RecipientKeyInfo", NS_XENC, true: "`xenc:RecipientKeyInfo`: `ds:KeyInfoType`, whose `##other` admits both.",
+    DataReference => "xenc:DataReference", NS_XENC, true: "`xenc:DataReference`: `xs:any` `##other` (in an EncryptedKey's ReferenceList).",
+    KeyReference => "xenc:KeyReference", NS_XENC, true: "`xenc:KeyReference`: `xs:any` `##other` (in an EncryptedKey's ReferenceList).",
+    EncryptionProperty => "xenc:EncryptionProperty", NS_XENC, true: "`xenc:EncryptionProperty`: `xs:any` `##other`.",
+}
+
+/// Where [`Tamper::Wrap`] puts the forged element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WrapPosition {
+    /// The forgery replaces the signed assertion, and the slot, holding the original, sits
+    /// inside the forgery (Advice, a statement, the Subject, a copy of the original
+    /// `ds:Signature` after its Issuer, an EncryptedAttribute).
+    Inside,
+    /// The forgery replaces the signed assertion, and the slot sits before it in the Response
+    /// (where the Response's schema puts it: Extensions, Status, the Response's signature
+    /// place, an EncryptedAssertion; else as the sibling right before it). For
+    /// `samlp:Response`: the original stays, the forgery goes right before it.
+    Before,
+    /// As `before`, the slot (or the original) right after the forgery.
+    After,
+    /// A forged Response becomes the root; the whole original Response, intact, is hidden in
+    /// the slot inside it (in the forged Response or its forged assertion).
+    NewRoot,
+}
+
+/// How [`Tamper::Wrap`]'s forged element is identified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WrapId {
+    /// The original's ID (two elements with one xs:ID).
+    Same,
+    /// A fresh ID.
+    New,
+    /// A fresh ID, and the original's as `x:ID` in a foreign namespace.
+    Foreign,
+    /// A fresh ID, and the original's as an `Id` attribute (XML Signature's spelling).
+    CapitalId,
+    /// A fresh ID, and the original's as an `id` attribute.
+    LowerId,
+}
+
+impl WrapPosition {
+    /// Every position.
+    pub const ALL: [WrapPosition; 4] = [
+        WrapPosition::Inside,
+        WrapPosition::Before,
+        WrapPosition::After,
+        WrapPosition::NewRoot,
+    ];
+}
+
+impl WrapId {
+    /// Every ID handling.
+    pub const ALL: [WrapId; 5] = [
+        WrapId::New,
+        WrapId::Same,
+        WrapId::Foreign,
+        WrapId::CapitalId,
+        WrapId::LowerId,
+    ];
 }
 
 /// Where [`Tamper::SignatureInForgedAssertion`] moves the original assertion.

@@ -330,7 +330,12 @@ fn validate_with(
 
     // 10. Identity, from the verified assertion (or, weakened, the first one in the document).
     let source = match all_assertions.first() {
-        Some(first) if off(ctx, Weakening::TrustFirstAssertion) => *first,
+        Some(first)
+            if off(ctx, Weakening::TrustFirstAssertion)
+                || off(ctx, Weakening::AssertionBySearch) =>
+        {
+            *first
+        }
         _ => assertion,
     };
     let email = identity(source, ctx)?;
@@ -590,7 +595,9 @@ fn the_assertion<'a, 'input>(
             },
         );
     }
-    let lenient = off(ctx, Weakening::SingleAssertion) || off(ctx, Weakening::TrustFirstAssertion);
+    let lenient = off(ctx, Weakening::SingleAssertion)
+        || off(ctx, Weakening::TrustFirstAssertion)
+        || off(ctx, Weakening::AssertionBySearch);
     if all.len() > 1 && !lenient {
         return refuse(
             Reason::MultipleAssertions,
@@ -650,8 +657,13 @@ fn check_signatures(
     let mut assertion_signed = false;
     for sig in &signatures {
         let parent = sig.parent_element();
-        let on_response = parent == Some(root);
-        let on_assertion = parent == Some(assertion);
+        let mut on_response = parent == Some(root);
+        let mut on_assertion = parent == Some(assertion);
+        if off(ctx, Weakening::AssertionBySearch) {
+            // Weakened: a signature counts wherever its element sits.
+            on_response |= parent.is_some_and(|p| p.has_tag_name((SAMLP, "Response")));
+            on_assertion |= parent.is_some_and(|p| p.has_tag_name((SAML, "Assertion")));
+        }
         if !(on_response || on_assertion || off(ctx, Weakening::ReferenceUri)) {
             return refuse(
                 Reason::SignatureMisplaced,

@@ -60,6 +60,7 @@ weakenings! {
     EmailMatch => "email-match": "do not require the asserted email to equal the one the user typed",
     TrustDecrypted => "trust-decrypted": "accept an encrypted assertion that nothing signs (anyone can encrypt to the SP's published key)",
     TrustFirstAssertion => "trust-first-assertion": "take the identity from the first Assertion in the document, verified or not (signature wrapping)",
+    AssertionBySearch => "assertion-by-search": "take the identity from the first saml:Assertion anywhere in the document, descendants included, and accept a signature wherever it sits as long as it verifies the element it references (signature wrapping into schema slots)",
     NameidTextToFirstComment => "nameid-text-to-first-comment": "read NameID text only up to the first comment (CVE-2017-11427 style)",
     RelayState => "relay-state": "redirect to whatever RelayState an unsolicited response carries (an open redirect)",
     Enforcement => "enforcement": "let users of SSO-enforced domains sign in with a password (and use it on the API)",

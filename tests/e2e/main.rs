@@ -22,3 +22,4 @@ mod reference;
 mod self_test;
 mod support;
 mod trust;
+mod wrapping;

@@ -18,7 +18,11 @@ const KNOWN_GAPS: &[(&str, &str)] = &[];
 /// Weakenings that let an attacker sign in as someone else: every identity-forgery scenario
 /// (expectation `no-effect`) that catches them must fail as critical, having seen the SP sign in
 /// as the forged identity, and there must be at least one.
-const CRITICAL: &[&str] = &["trust-first-assertion", "nameid-text-to-first-comment"];
+const CRITICAL: &[&str] = &[
+    "trust-first-assertion",
+    "assertion-by-search",
+    "nameid-text-to-first-comment",
+];
 
 /// Weakenings under which the SP dereferences a URL from the response, and a scenario whose
 /// witness must record it (a critical failure whatever else the SP did).

@@ -983,7 +983,7 @@ pub fn classify(plan: &Plan) -> Verdict {
                 _ => push(Key::DoctypeInternal, what),
             },
             Tamper::TrailingRoot { .. } => push(Key::TrailingRoot, what),
-            Tamper::Xsw { .. } => push(Key::Wrapping, what),
+            Tamper::Xsw { .. } | Tamper::Wrap { .. } => push(Key::Wrapping, what),
             Tamper::SecondSignedInfo { .. } => push(Key::SecondSignedInfo, what),
             Tamper::OddNamespace { .. } => push(Key::OddNamespace, what),
             Tamper::EnvelopingSignature | Tamper::DetachedSignature => {

@@ -33,7 +33,7 @@ fn response_with(signing: Signing, tamper: Vec<Tamper>) -> String {
     try_response(signing, tamper).expect("build")
 }
 
-fn try_response(
+pub(crate) fn try_response(
     signing: Signing,
     tamper: Vec<Tamper>,
 ) -> Result<String, mock_idp::response::PipelineError> {

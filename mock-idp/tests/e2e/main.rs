@@ -10,6 +10,7 @@ mod login_page;
 mod outage;
 mod required;
 mod round_trip;
+mod schema_slots;
 mod snapshots;
 mod support;
 mod xmlsec_cli;

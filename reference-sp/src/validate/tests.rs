@@ -368,6 +368,27 @@ fn signature_wrapping_shapes_are_refused() {
         .clone_with(Weakening::TrustFirstAssertion)
         .accepts(&insert(&signed, at.start, &evil));
     assert_eq!(login.email, "admin@corp.example");
+    // The signed assertion hidden in the Advice of a forgery that takes its place: refused as a
+    // second assertion, and with its signature misplaced even when more are allowed; with
+    // assertion-by-search the signature counts where it sits and the forgery is read.
+    let advice = format!(
+        "{}<saml:Advice>{original}</saml:Advice>{}",
+        &evil[..evil
+            .find("<saml:AuthnStatement")
+            .expect("an AuthnStatement")],
+        &evil[evil
+            .find("<saml:AuthnStatement")
+            .expect("an AuthnStatement")..]
+    );
+    let hidden = format!("{}{advice}{}", &signed[..at.start], &signed[at.end..]);
+    check.refuses(&hidden, Reason::MultipleAssertions);
+    check
+        .clone_with(Weakening::TrustFirstAssertion)
+        .refuses(&hidden, Reason::SignatureMisplaced);
+    let login = check
+        .clone_with(Weakening::AssertionBySearch)
+        .accepts(&hidden);
+    assert_eq!(login.email, "admin@corp.example");
 }
 
 #[test]

@@ -19,7 +19,7 @@ mod differential;
 mod signature;
 mod structure;
 mod text;
-mod wrapping;
+pub mod wrapping;
 
 /// What re-signing tamperings sign with: the plan's key and algorithm.
 #[derive(Debug, Clone, Copy)]
@@ -145,6 +145,12 @@ pub(crate) fn apply(
         Tamper::AssertionInForgedAssertion { name_id } => {
             wrapping::assertion_in_forged_assertion(&doc, xml, name_id)?
         }
+        Tamper::Wrap {
+            slot,
+            position,
+            id,
+            name_id,
+        } => return wrapping::wrap(&doc, xml, *slot, *position, *id, name_id),
         Tamper::SignatureInForgedAssertion { name_id, original } => {
             wrapping::signature_in_forged_assertion(&doc, xml, name_id, *original)?
         }

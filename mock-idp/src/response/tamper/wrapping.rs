@@ -10,7 +10,7 @@ use super::{
     signed_assertion, signed_assertion_and_signature, signed_name, start_tag_insert,
     without_signature,
 };
-use crate::plan::OriginalPlacement;
+use crate::plan::{OriginalPlacement, WrapId, WrapPosition, WrapSlot};
 use crate::response::PipelineError;
 use crate::xml::{NS_DS, NS_SAML, NS_SAMLP, escape_attr, escape_text, new_id};
 
@@ -352,4 +352,578 @@ pub(super) fn signature_in_forged_assertion(
     }
     edits.push((assertion.range(), copy(xml, assertion, forgery)));
     Ok(edits)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema-aware wrapping (issue 18): the original hidden in a schema slot.
+
+/// The slots the generator hides an original in: every element of the SAML, XML Signature and
+/// XML Encryption schemas whose content admits a `saml:Assertion` or a `samlp:Response`
+/// (`mock-idp/tests/schema_slots.rs` derives the set from `harness/schemas/` and compares).
+pub const SCHEMA_SLOTS: &[WrapSlot] = WrapSlot::ALL;
+
+/// Which element a response's signature protects, and so which one [`Tamper::Wrap`] hides.
+///
+/// [`Tamper::Wrap`]: crate::plan::Tamper::Wrap
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignedElement {
+    /// Only the Assertion is signed (layout `assertion`).
+    Assertion,
+    /// The Response is signed (layouts `response` and `both`).
+    Response,
+}
+
+/// Whether `slot` x `position` x `id` can be built around `signed`: `Ok(schema_valid)`, or the
+/// reason it cannot (an impossible or meaningless combination).
+pub fn construction(
+    slot: WrapSlot,
+    position: WrapPosition,
+    id: WrapId,
+    signed: SignedElement,
+) -> Result<bool, String> {
+    let family = Family::of(slot);
+    match (signed, position) {
+        (
+            SignedElement::Response,
+            WrapPosition::Inside | WrapPosition::Before | WrapPosition::After,
+        ) => {
+            return Err(format!(
+                "the Response is signed: any change beside it breaks that signature, so only `new-root` hides it (not `{}`)",
+                position_name(position)
+            ));
+        }
+        (_, WrapPosition::NewRoot) if !slot.admits_response() => {
+            return Err(format!(
+                "{} does not admit a samlp:Response, which `new-root` hides",
+                slot.name()
+            ));
+        }
+        (_, WrapPosition::Inside) if family == Family::Samlp => {
+            return Err(format!(
+                "{} has no place inside an assertion; use `before`, `after` or `new-root`",
+                slot.name()
+            ));
+        }
+        _ => {}
+    }
+    let at_home = match position {
+        WrapPosition::Inside => true,
+        WrapPosition::NewRoot => slot != WrapSlot::ArtifactResponse,
+        WrapPosition::Before => {
+            matches!(family, Family::Ds | Family::Xenc)
+                || matches!(
+                    slot,
+                    WrapSlot::Extensions | WrapSlot::StatusDetail | WrapSlot::Response
+                )
+        }
+        WrapPosition::After => family == Family::Xenc || slot == WrapSlot::Response,
+    };
+    // Two elements with one xs:ID, or an attribute the Assertion and Response types do not
+    // declare (neither has an anyAttribute), is invalid whatever the slot.
+    Ok(at_home && id == WrapId::New)
+}
+
+fn position_name(position: WrapPosition) -> &'static str {
+    match position {
+        WrapPosition::Inside => "inside",
+        WrapPosition::Before => "before",
+        WrapPosition::After => "after",
+        WrapPosition::NewRoot => "new-root",
+    }
+}
+
+/// The schema a slot comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Saml,
+    Samlp,
+    Ds,
+    Xenc,
+}
+
+impl Family {
+    fn of(slot: WrapSlot) -> Family {
+        match slot.namespace() {
+            NS_SAML => Family::Saml,
+            NS_SAMLP => Family::Samlp,
+            NS_DS => Family::Ds,
+            _ => Family::Xenc,
+        }
+    }
+}
+
+const SUCCESS: &str = "urn:oasis:names:tc:SAML:2.0:status:Success";
+
+/// Builds [`crate::plan::Tamper::Wrap`].
+pub(super) fn wrap(
+    doc: &Document<'_>,
+    xml: &str,
+    slot: WrapSlot,
+    position: WrapPosition,
+    id: WrapId,
+    name_id: &str,
+) -> Result<String, PipelineError> {
+    const KIND: &str = "wrap";
+    let root = doc.root_element();
+    let assertion = signed_assertion(doc)?;
+    let signed = if signature_of(root).is_some() {
+        SignedElement::Response
+    } else if signature_of(assertion).is_some() {
+        SignedElement::Assertion
+    } else {
+        return Err(plan_error(format!(
+            "tamper `{KIND}` needs a signature; use a signing layout"
+        )));
+    };
+    construction(slot, position, id, signed)
+        .map_err(|reason| plan_error(format!("tamper `{KIND}` {}: {reason}", slot.name())))?;
+    let original = signed_name(doc, KIND)?;
+    let mut forged = forged_identity(assertion, &original, name_id, KIND)?;
+    if position == WrapPosition::NewRoot {
+        // The whole original Response, intact, goes into the slot of a forged Response.
+        let hidden = &xml[root.range()];
+        let (id_node, other) = match signed {
+            SignedElement::Response => (root, assertion),
+            SignedElement::Assertion => (assertion, root),
+        };
+        forged.extend(id_edits(xml, id_node, id)?);
+        forged.push(id_edit(other, &new_id())?);
+        let root_signature = signature_of(root);
+        let assertion_signature = signature_of(assertion);
+        if let Some(sig) = assertion_signature {
+            forged.push((sig.range(), String::new()));
+        }
+        if Family::of(slot) == Family::Ds {
+            // A copy of the outermost original signature holds the original.
+            let sig = root_signature
+                .or(assertion_signature)
+                .ok_or_else(|| plan_error(format!("tamper `{KIND}`: no signature to copy")))?;
+            let carrier = signature_carrier(xml, sig, slot, hidden)?;
+            match root_signature {
+                Some(rs) => forged.push((rs.range(), carrier)),
+                None => {
+                    let at = extensions_point(doc)?;
+                    forged.push((at..at, carrier));
+                }
+            }
+        } else {
+            if let Some(rs) = root_signature {
+                forged.push((rs.range(), String::new()));
+            }
+            forged.extend(slot_in_response(xml, root, assertion, slot, hidden)?);
+        }
+        let text = copy(xml, root, forged);
+        return Ok(format!(
+            "{}{text}{}",
+            &xml[..root.range().start],
+            &xml[root.range().end..]
+        ));
+    }
+    // The signed assertion is hidden; the Response around it stays.
+    let hidden = &xml[assertion.range()];
+    let signature = signature_of(assertion)
+        .ok_or_else(|| plan_error(format!("tamper `{KIND}` needs a signed Assertion")))?;
+    forged.extend(id_edits(xml, assertion, id)?);
+    let mut edits = Vec::new();
+    if position == WrapPosition::Inside {
+        if Family::of(slot) == Family::Ds {
+            forged.push((
+                signature.range(),
+                signature_carrier(xml, signature, slot, hidden)?,
+            ));
+        } else {
+            forged.push((signature.range(), String::new()));
+            forged.extend(slot_in_assertion(xml, assertion, slot, hidden)?);
+        }
+        edits.push((assertion.range(), copy(xml, assertion, forged)));
+        return Ok(super::splice(xml, edits));
+    }
+    forged.push((signature.range(), String::new()));
+    let forgery = copy(xml, assertion, forged);
+    let before = position == WrapPosition::Before;
+    if slot == WrapSlot::Response {
+        // The original stays a child of its Response; the forgery goes beside it.
+        let both = if before {
+            format!("{forgery}{hidden}")
+        } else {
+            format!("{hidden}{forgery}")
+        };
+        edits.push((assertion.range(), both));
+        return Ok(super::splice(xml, edits));
+    }
+    let carrier = match Family::of(slot) {
+        Family::Ds => signature_carrier(xml, signature, slot, hidden)?,
+        Family::Xenc => encrypted_carrier(slot, hidden, EncryptedHost::Assertion),
+        Family::Samlp => samlp_carrier(slot, hidden, root),
+        Family::Saml => saml_carrier(slot, hidden),
+    };
+    // Where the Response's schema puts the slot, when it has a place there.
+    let home = match (before, slot, Family::of(slot)) {
+        (true, WrapSlot::Extensions, _) | (true, _, Family::Ds) => Some(extensions_point(doc)?),
+        (true, WrapSlot::StatusDetail, _) => Some(status_end(xml, root)?),
+        _ => None,
+    };
+    match home {
+        Some(at) => {
+            edits.push((at..at, carrier));
+            edits.push((assertion.range(), forgery));
+        }
+        None if before => edits.push((assertion.range(), format!("{carrier}{forgery}"))),
+        None => edits.push((assertion.range(), format!("{forgery}{carrier}"))),
+    }
+    Ok(super::splice(xml, edits))
+}
+
+/// The edits that give `node` its [`WrapId`] (it carries the original's ID as written).
+fn id_edits(xml: &str, node: Node<'_, '_>, id: WrapId) -> Result<Vec<Edit>, PipelineError> {
+    let original = escape_attr(node.attribute("ID").unwrap_or_default());
+    let extra = match id {
+        WrapId::Same => return Ok(Vec::new()),
+        WrapId::New => None,
+        WrapId::Foreign => Some(format!(
+            " xmlns:x=\"urn:harness:foreign\" x:ID=\"{original}\""
+        )),
+        WrapId::CapitalId => Some(format!(" Id=\"{original}\"")),
+        WrapId::LowerId => Some(format!(" id=\"{original}\"")),
+    };
+    let mut edits = vec![id_edit(node, &new_id())?];
+    edits.extend(extra.map(|text| start_tag_insert(xml, node, text)));
+    Ok(edits)
+}
+
+/// The edit that makes `text` the last child of `node`, written self-closed or not.
+fn append_child(xml: &str, node: Node<'_, '_>, text: &str) -> Edit {
+    let range = node.range();
+    if xml[range.clone()].ends_with("/>") {
+        let name = super::qualified_name(xml, node);
+        return ((range.end - 2)..range.end, format!(">{text}</{name}>"));
+    }
+    let at = content_end(xml, node);
+    (at..at, text.to_owned())
+}
+
+fn child<'a, 'input>(node: Node<'a, 'input>, ns: &str, name: &str) -> Option<Node<'a, 'input>> {
+    node.children().find(|n| n.has_tag_name((ns, name)))
+}
+
+fn status_end(xml: &str, root: Node<'_, '_>) -> Result<usize, PipelineError> {
+    child(root, NS_SAMLP, "Status")
+        .map(|s| content_end(xml, s))
+        .ok_or_else(|| plan_error("tamper `wrap`: the Response has no Status".into()))
+}
+
+/// A copy of `signature` that holds `hidden` in `slot` (an XML Signature element).
+fn signature_carrier(
+    xml: &str,
+    signature: Node<'_, '_>,
+    slot: WrapSlot,
+    hidden: &str,
+) -> Result<String, PipelineError> {
+    let missing = |what: &str| {
+        plan_error(format!(
+            "tamper `wrap` {}: the signature has no {what}",
+            slot.name()
+        ))
+    };
+    let signed_info = child(signature, NS_DS, "SignedInfo").ok_or_else(|| missing("SignedInfo"))?;
+    let key_info = child(signature, NS_DS, "KeyInfo").ok_or_else(|| missing("KeyInfo"))?;
+    let in_key_info = |text: String| append_child(xml, key_info, &text);
+    let edit = match slot {
+        WrapSlot::CanonicalizationMethod | WrapSlot::SignatureMethod => {
+            let name = if slot == WrapSlot::SignatureMethod {
+                "SignatureMethod"
+            } else {
+                "CanonicalizationMethod"
+            };
+            append_child(
+                xml,
+                child(signed_info, NS_DS, name).ok_or_else(|| missing(name))?,
+                hidden,
+            )
+        }
+        WrapSlot::DigestMethod => append_child(
+            xml,
+            signed_info
+                .descendants()
+                .find(|n| n.has_tag_name((NS_DS, "DigestMethod")))
+                .ok_or_else(|| missing("DigestMethod"))?,
+            hidden,
+        ),
+        WrapSlot::KeyInfo => append_child(xml, key_info, hidden),
+        WrapSlot::X509Data => append_child(
+            xml,
+            child(key_info, NS_DS, "X509Data").ok_or_else(|| missing("X509Data"))?,
+            hidden,
+        ),
+        WrapSlot::KeyValue => in_key_info(format!("<ds:KeyValue>{hidden}</ds:KeyValue>")),
+        WrapSlot::PgpData => in_key_info(format!(
+            "<ds:PGPData><ds:PGPKeyID>AAAA</ds:PGPKeyID>{hidden}</ds:PGPData>"
+        )),
+        WrapSlot::SpkiData => in_key_info(format!(
+            "<ds:SPKIData><ds:SPKISexp>AAAA</ds:SPKISexp>{hidden}</ds:SPKIData>"
+        )),
+        WrapSlot::Transform => in_key_info(format!(
+            "<ds:RetrievalMethod URI=\"#harness-none\"><ds:Transforms><ds:Transform \
+             Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\">{hidden}</ds:Transform>\
+             </ds:Transforms></ds:RetrievalMethod>"
+        )),
+        WrapSlot::Object => {
+            append_child(xml, signature, &format!("<ds:Object>{hidden}</ds:Object>"))
+        }
+        WrapSlot::SignatureProperty => append_child(
+            xml,
+            signature,
+            &format!(
+                "<ds:Object><ds:SignatureProperties><ds:SignatureProperty \
+                 Target=\"#harness-signature\">{hidden}</ds:SignatureProperty>\
+                 </ds:SignatureProperties></ds:Object>"
+            ),
+        ),
+        other => {
+            return Err(plan_error(format!(
+                "tamper `wrap`: {} is not an XML Signature slot",
+                other.name()
+            )));
+        }
+    };
+    Ok(copy(xml, signature, vec![edit]))
+}
+
+/// Where an XML Encryption carrier sits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EncryptedHost {
+    /// A `saml:EncryptedAssertion` (a child of a Response).
+    Assertion,
+    /// A `saml:EncryptedAttribute` in an AttributeStatement (inside an assertion).
+    Attribute,
+}
+
+/// An EncryptedAssertion or EncryptedAttribute whose `slot` holds `hidden`; the ciphertext is
+/// a placeholder (nothing decrypts to anything).
+fn encrypted_carrier(slot: WrapSlot, hidden: &str, host: EncryptedHost) -> String {
+    const XENC: &str = crate::response::encrypt::NS_XENC;
+    const CIPHER: &str =
+        "<xenc:CipherData><xenc:CipherValue>AAAA</xenc:CipherValue></xenc:CipherData>";
+    let agreement = |inner: String| {
+        format!(
+            "<ds:KeyInfo><xenc:AgreementMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#dh\">{inner}</xenc:AgreementMethod></ds:KeyInfo>"
+        )
+    };
+    let (method, key_info, properties, key) = match slot {
+        WrapSlot::EncryptionMethod => (
+            hidden.to_owned(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ),
+        WrapSlot::AgreementMethod => (
+            String::new(),
+            agreement(hidden.to_owned()),
+            String::new(),
+            String::new(),
+        ),
+        WrapSlot::OriginatorKeyInfo => (
+            String::new(),
+            agreement(format!(
+                "<xenc:OriginatorKeyInfo>{hidden}</xenc:OriginatorKeyInfo>"
+            )),
+            String::new(),
+            String::new(),
+        ),
+        WrapSlot::RecipientKeyInfo => (
+            String::new(),
+            agreement(format!(
+                "<xenc:RecipientKeyInfo>{hidden}</xenc:RecipientKeyInfo>"
+            )),
+            String::new(),
+            String::new(),
+        ),
+        WrapSlot::EncryptionProperty => (
+            String::new(),
+            String::new(),
+            format!(
+                "<xenc:EncryptionProperties><xenc:EncryptionProperty>{hidden}</xenc:EncryptionProperty></xenc:EncryptionProperties>"
+            ),
+            String::new(),
+        ),
+        _ => {
+            let name = if slot == WrapSlot::KeyReference {
+                "KeyReference"
+            } else {
+                "DataReference"
+            };
+            (
+                String::new(),
+                String::new(),
+                String::new(),
+                format!(
+                    "<xenc:EncryptedKey><xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p\"/>{CIPHER}<xenc:ReferenceList><xenc:{name} URI=\"#harness-data\">{hidden}</xenc:{name}></xenc:ReferenceList></xenc:EncryptedKey>"
+                ),
+            )
+        }
+    };
+    let data = format!(
+        "<xenc:EncryptedData Id=\"harness-data\" Type=\"http://www.w3.org/2001/04/xmlenc#Element\"><xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes128-cbc\"{}{key_info}{CIPHER}{properties}</xenc:EncryptedData>{key}",
+        if method.is_empty() {
+            "/>".to_owned()
+        } else {
+            format!(">{method}</xenc:EncryptionMethod>")
+        }
+    );
+    let namespaces = format!("xmlns:saml=\"{NS_SAML}\" xmlns:xenc=\"{XENC}\" xmlns:ds=\"{NS_DS}\"");
+    match host {
+        EncryptedHost::Assertion => {
+            format!("<saml:EncryptedAssertion {namespaces}>{data}</saml:EncryptedAssertion>")
+        }
+        EncryptedHost::Attribute => format!(
+            "<saml:AttributeStatement {namespaces}><saml:EncryptedAttribute>{data}</saml:EncryptedAttribute></saml:AttributeStatement>"
+        ),
+    }
+}
+
+/// The SAML assertion-schema slot around `hidden`, as written where it is not at home (a
+/// sibling of the forgery).
+fn saml_carrier(slot: WrapSlot, hidden: &str) -> String {
+    let ns = format!("xmlns:saml=\"{NS_SAML}\"");
+    match slot {
+        WrapSlot::Evidence => format!(
+            "<saml:AuthzDecisionStatement {ns} Resource=\"urn:harness:resource\" Decision=\"Permit\">\
+             <saml:Action Namespace=\"urn:oasis:names:tc:SAML:1.0:action:rwedc\">Read</saml:Action>\
+             <saml:Evidence>{hidden}</saml:Evidence></saml:AuthzDecisionStatement>"
+        ),
+        WrapSlot::AttributeValue => format!(
+            "<saml:AttributeStatement {ns}><saml:Attribute Name=\"urn:harness:wrapped\">\
+             <saml:AttributeValue>{hidden}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>"
+        ),
+        WrapSlot::SubjectConfirmationData => format!(
+            "<saml:SubjectConfirmation {ns} Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">\
+             <saml:SubjectConfirmationData>{hidden}</saml:SubjectConfirmationData></saml:SubjectConfirmation>"
+        ),
+        other => {
+            let name = other.name();
+            format!("<{name} {ns}>{hidden}</{name}>")
+        }
+    }
+}
+
+/// The protocol-schema slot around `hidden` (Extensions, StatusDetail, ArtifactResponse).
+fn samlp_carrier(slot: WrapSlot, hidden: &str, root: Node<'_, '_>) -> String {
+    let ns = format!("xmlns:samlp=\"{NS_SAMLP}\"");
+    match slot {
+        WrapSlot::ArtifactResponse => format!(
+            "<samlp:ArtifactResponse {ns} ID=\"{}\" Version=\"2.0\" IssueInstant=\"{}\"><samlp:Status>\
+             <samlp:StatusCode Value=\"{SUCCESS}\"/></samlp:Status>{hidden}</samlp:ArtifactResponse>",
+            new_id(),
+            escape_attr(root.attribute("IssueInstant").unwrap_or_default())
+        ),
+        other => {
+            let name = other.name();
+            format!("<{name} {ns}>{hidden}</{name}>")
+        }
+    }
+}
+
+/// The edits that put `slot`, holding `hidden`, where the assertion schema puts it inside
+/// `assertion` (Advice, a statement, the Subject's confirmation data, the AuthnContext, an
+/// EncryptedAttribute).
+fn slot_in_assertion(
+    xml: &str,
+    assertion: Node<'_, '_>,
+    slot: WrapSlot,
+    hidden: &str,
+) -> Result<Vec<Edit>, PipelineError> {
+    let missing = |what: &str| {
+        plan_error(format!(
+            "tamper `wrap` {}: the assertion has no {what}",
+            slot.name()
+        ))
+    };
+    let edit = match slot {
+        WrapSlot::Advice => {
+            let at = assertion
+                .children()
+                .rfind(|n| {
+                    [
+                        (NS_SAML, "Issuer"),
+                        (NS_DS, "Signature"),
+                        (NS_SAML, "Subject"),
+                        (NS_SAML, "Conditions"),
+                    ]
+                    .iter()
+                    .any(|name| n.has_tag_name(*name))
+                })
+                .map(|n| n.range().end)
+                .ok_or_else(|| missing("Issuer"))?;
+            (at..at, saml_carrier(slot, hidden))
+        }
+        WrapSlot::SubjectConfirmationData => append_child(
+            xml,
+            assertion
+                .descendants()
+                .find(|n| n.has_tag_name((NS_SAML, "SubjectConfirmationData")))
+                .ok_or_else(|| missing("SubjectConfirmationData"))?,
+            hidden,
+        ),
+        WrapSlot::AuthnContextDecl => {
+            let class = assertion
+                .descendants()
+                .find(|n| n.has_tag_name((NS_SAML, "AuthnContextClassRef")))
+                .ok_or_else(|| missing("AuthnContextClassRef"))?;
+            let at = class.range().end;
+            (
+                at..at,
+                format!(
+                    "<saml:AuthnContextDecl xmlns:saml=\"{NS_SAML}\">{hidden}</saml:AuthnContextDecl>"
+                ),
+            )
+        }
+        WrapSlot::Evidence | WrapSlot::AttributeValue => {
+            let at = content_end(xml, assertion);
+            (at..at, saml_carrier(slot, hidden))
+        }
+        other if Family::of(other) == Family::Xenc => {
+            let at = content_end(xml, assertion);
+            (
+                at..at,
+                encrypted_carrier(other, hidden, EncryptedHost::Attribute),
+            )
+        }
+        other => {
+            return Err(plan_error(format!(
+                "tamper `wrap`: {} has no place inside an assertion",
+                other.name()
+            )));
+        }
+    };
+    Ok(vec![edit])
+}
+
+/// The edits that put `slot`, holding `hidden` (the original Response), inside the forged
+/// Response `root` or its `assertion`, where the schemas put it.
+fn slot_in_response(
+    xml: &str,
+    root: Node<'_, '_>,
+    assertion: Node<'_, '_>,
+    slot: WrapSlot,
+    hidden: &str,
+) -> Result<Vec<Edit>, PipelineError> {
+    Ok(match Family::of(slot) {
+        Family::Saml => slot_in_assertion(xml, assertion, slot, hidden)?,
+        Family::Xenc => {
+            let at = assertion.range().end;
+            vec![(
+                at..at,
+                encrypted_carrier(slot, hidden, EncryptedHost::Assertion),
+            )]
+        }
+        _ if slot == WrapSlot::StatusDetail => {
+            let at = status_end(xml, root)?;
+            vec![(at..at, samlp_carrier(slot, hidden, root))]
+        }
+        _ => {
+            // ArtifactResponse has no place in a Response: after everything.
+            let at = content_end(xml, root);
+            vec![(at..at, samlp_carrier(slot, hidden, root))]
+        }
+    })
 }
