@@ -43,8 +43,13 @@ enum Command {
     /// Print the rule coverage table (rule id -> scenarios) as Markdown.
     Coverage,
     /// Print the capabilities and settings a target file may declare, with their meanings and
-    /// the families that use them, as Markdown.
-    Vocabulary,
+    /// the families that use them, as Markdown (with --plans: every plan field, alteration and
+    /// tampering, and the values they take).
+    Vocabulary {
+        /// The plan vocabulary instead (what a scenario's `[plan]` may say).
+        #[arg(long)]
+        plans: bool,
+    },
     /// The mock IdP.
     Idp {
         #[command(subcommand)]
@@ -389,7 +394,11 @@ fn main() -> ExitCode {
             Code::Passed
         }
         Command::Coverage => coverage_command(),
-        Command::Vocabulary => match Catalogue::embedded() {
+        Command::Vocabulary { plans: true } => {
+            print!("{}", saml_harness::vocabulary::plans::markdown());
+            Code::Passed
+        }
+        Command::Vocabulary { plans: false } => match Catalogue::embedded() {
             Ok(c) => {
                 print!("{}", saml_harness::vocabulary::markdown(&c));
                 Code::Passed

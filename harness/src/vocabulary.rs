@@ -1,11 +1,13 @@
 //! The one vocabulary that target and scenario files share: the capabilities a target declares,
 //! the settings a scenario requires (and a target sets with a hook or holds by default), and
-//! the hook names. Every name is defined here once, with its meaning; the README's tables are
+//! the hook names. Every name is defined here once, with its meaning; docs/targets.md's tables are
 //! generated from these lists (`saml-harness vocabulary`) and a test keeps them in step.
 //!
 //! An unknown name is an error that names the file, the line and the nearest valid name:
 //! a typo must never turn into a silent skip. Names that begin with `x-` are the user's own
 //! (for their own scenarios and hooks) and are not checked.
+
+pub mod plans;
 
 /// A capability a target declares in `[capabilities]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,7 +199,8 @@ pub struct UnknownName {
 fn suggestion(nearest: Option<&str>) -> String {
     match nearest {
         Some(n) => format!(" (did you mean `{n}`?); names of your own must start with `x-`"),
-        None => " (see the README's vocabulary; names of your own must start with `x-`)".to_owned(),
+        None => " (see the vocabulary in docs/targets.md; names of your own must start with `x-`)"
+            .to_owned(),
     }
 }
 
@@ -300,7 +303,7 @@ fn distance(a: &str, b: &str) -> usize {
 }
 
 /// The vocabulary as Markdown tables, with the catalogue's families that use each name (the
-/// README's "Capabilities and settings" section is this text, between markers; a test keeps it
+/// "Capabilities and settings" section of docs/targets.md is this text, between markers; a test keeps it
 /// current).
 pub fn markdown(catalogue: &crate::scenario::Catalogue) -> String {
     use std::collections::{BTreeMap, BTreeSet};

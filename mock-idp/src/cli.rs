@@ -35,7 +35,7 @@ pub struct ServeArgs {
     /// An SP given as ENTITY_ID=ACS_URL (repeatable).
     #[arg(long = "sp", value_name = "ENTITY_ID=ACS_URL")]
     pub sp: Vec<String>,
-    /// A TOML config file (see README); command-line flags add to it.
+    /// A TOML config file (see docs/mock-idp.md); command-line flags add to it.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// The user of plans that name none.

@@ -81,21 +81,41 @@ fn the_committed_catalogue_listing_is_current() {
     );
 }
 
-#[test]
-fn the_readme_defines_every_capability_and_setting_as_the_code_does() {
-    let catalogue = Catalogue::embedded().expect("valid");
-    let fresh = saml_harness::vocabulary::markdown(&catalogue);
-    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
-    let (begin, end) = ("<!-- vocabulary:begin -->\n", "<!-- vocabulary:end -->");
-    let section = readme
-        .split_once(begin)
-        .and_then(|(_, rest)| rest.split_once(end))
+/// Asserts that the part of `page` between `<!-- MARKER:begin -->` and `<!-- MARKER:end -->` is
+/// `fresh`, the output of `saml-harness ARGS`.
+fn assert_generated_section(page: &str, marker: &str, fresh: &str, args: &str) {
+    let text = std::fs::read_to_string(root().join(page)).expect(page);
+    let (begin, end) = (
+        format!("<!-- {marker}:begin -->\n"),
+        format!("<!-- {marker}:end -->"),
+    );
+    let section = text
+        .split_once(&begin)
+        .and_then(|(_, rest)| rest.split_once(&end))
         .map(|(section, _)| section)
-        .expect("the README has the vocabulary markers");
+        .unwrap_or_else(|| panic!("{page} has no `{marker}` markers"));
     assert!(
         section == fresh,
-        "the README's vocabulary section is out of date; replace what is between the markers with the output of `cargo run -q -p saml-harness -- vocabulary`"
+        "the `{marker}` section of {page} is out of date; replace what is between its markers with the output of `cargo run -q -p saml-harness -- {args}`"
     );
+}
+
+#[test]
+fn the_docs_define_every_plan_field_and_kind_as_the_code_does() {
+    let fresh = saml_harness::vocabulary::plans::markdown();
+    assert_generated_section(
+        "docs/scenarios.md",
+        "plan-vocabulary",
+        &fresh,
+        "vocabulary --plans",
+    );
+}
+
+#[test]
+fn the_docs_define_every_capability_and_setting_as_the_code_does() {
+    let catalogue = Catalogue::embedded().expect("valid");
+    let fresh = saml_harness::vocabulary::markdown(&catalogue);
+    assert_generated_section("docs/targets.md", "vocabulary", &fresh, "vocabulary");
 }
 
 #[test]

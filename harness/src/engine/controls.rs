@@ -324,7 +324,7 @@ pub fn check_inputs(target: &Target, scenarios: &[Scenario]) -> Result<(), crate
         for user in users {
             if !target.file.users.contains_key(user) {
                 return Err(Error::input(format!(
-                    "{where_}: the scenario names user `{user}`, which {}{} does not define: add `[users.{user}]` (the README lists the users the catalogue needs)",
+                    "{where_}: the scenario names user `{user}`, which {}{} does not define: add `[users.{user}]` (docs/targets.md lists the users the catalogue needs)",
                     target.source,
                     line("[users.")
                 )));
