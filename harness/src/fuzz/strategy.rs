@@ -14,8 +14,9 @@ use mock_idp::plan::{
     Alteration, ConditionKind, CopyPosition, DigestAlgorithm, DoctypeEntity, Emptiable,
     InResponseToScope, IssuerScope, Omittable, OriginalPlacement, Plan, RawField, ResponseBinding,
     SignatureAlgorithm, SignatureSelector, Signing, SigningLayout, Tamper, TextField, TextSplit,
-    TimeField,
+    TimeField, WrapId, WrapPosition, WrapSlot,
 };
+use mock_idp::response::tamper::wrapping::{self, SignedElement};
 use mock_idp::{Flavour, KeyChoice};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -434,32 +435,45 @@ pub fn alteration() -> impl Strategy<Value = Alteration> {
 
 /// One forgery on a valid response: the layouts it needs, the trusted key, nothing else.
 fn forgery_plan(layouts: Vec<SigningLayout>) -> impl Strategy<Value = Plan> {
-    (select(layouts), forgery()).prop_map(|(layout, tamper)| {
-        let splits = matches!(
-            tamper,
-            Tamper::SplitText { .. } | Tamper::CommentInNameId { .. }
-        );
-        Plan {
-            user: splits.then(|| ATTACKER.to_owned()),
-            signing: Signing {
-                layout: Some(layout),
-                ..Signing::default()
+    (select(layouts), forgery())
+        .prop_filter(
+            "a wrapping that cannot be built around what this layout signs",
+            |(layout, tamper)| match tamper {
+                Tamper::Wrap {
+                    slot, position, id, ..
+                } => SignedElement::of(*layout).is_some_and(|signed| {
+                    wrapping::construction(*slot, *position, *id, signed).is_ok()
+                }),
+                _ => true,
             },
-            tamper: vec![tamper],
-            ..Plan::default()
-        }
-    })
+        )
+        .prop_map(|(layout, tamper)| {
+            let splits = matches!(
+                tamper,
+                Tamper::SplitText { .. } | Tamper::CommentInNameId { .. }
+            );
+            Plan {
+                user: splits.then(|| ATTACKER.to_owned()),
+                signing: Signing {
+                    layout: Some(layout),
+                    ..Signing::default()
+                },
+                tamper: vec![tamper],
+                ..Plan::default()
+            }
+        })
 }
 
-/// The forgeries: every construction that hides a forged identity beside what is signed.
+/// The forgeries: every construction that hides a forged identity beside what is signed (the
+/// schema-aware wrappings weighted as a tenth of them).
 pub fn forgery() -> impl Strategy<Value = Tamper> {
     let admin = || ADMIN.to_owned();
     prop_oneof![
-        (1u8..=8).prop_map(move |variant| Tamper::Xsw {
+        1 => (1u8..=8).prop_map(move |variant| Tamper::Xsw {
             variant,
             name_id: ADMIN.to_owned(),
         }),
-        (
+        1 => (
             select(vec![TextField::NameId, TextField::EmailAttribute]),
             select(vec![TextSplit::Comment, TextSplit::Cdata])
         )
@@ -468,26 +482,26 @@ pub fn forgery() -> impl Strategy<Value = Tamper> {
                 after: ADMIN.to_owned(),
                 with,
             }),
-        Just(Tamper::CommentInNameId { after: admin() }),
-        select(vec![CopyPosition::Before, CopyPosition::After]).prop_map(move |position| {
+        1 => Just(Tamper::CommentInNameId { after: admin() }),
+        1 => select(vec![CopyPosition::Before, CopyPosition::After]).prop_map(move |position| {
             Tamper::InsertAssertionCopy {
                 position,
                 name_id: Some(ADMIN.to_owned()),
                 keep_id: false,
             }
         }),
-        Just(Tamper::ExtraNameId { name_id: admin() }),
-        Just(Tamper::SecondSignedInfo { name_id: admin() }),
-        Just(Tamper::DigestComment { name_id: admin() }),
-        Just(Tamper::StrayDigestValue { name_id: admin() }),
-        Just(Tamper::ObjectReference { name_id: admin() }),
-        Just(Tamper::TrailingRoot {
+        1 => Just(Tamper::ExtraNameId { name_id: admin() }),
+        1 => Just(Tamper::SecondSignedInfo { name_id: admin() }),
+        1 => Just(Tamper::DigestComment { name_id: admin() }),
+        1 => Just(Tamper::StrayDigestValue { name_id: admin() }),
+        1 => Just(Tamper::ObjectReference { name_id: admin() }),
+        1 => Just(Tamper::TrailingRoot {
             name_id: Some(admin())
         }),
-        Just(Tamper::RelocatedSignature { name_id: admin() }),
-        Just(Tamper::ForeignId { name_id: admin() }),
-        Just(Tamper::AssertionInForgedAssertion { name_id: admin() }),
-        select(vec![
+        1 => Just(Tamper::RelocatedSignature { name_id: admin() }),
+        1 => Just(Tamper::ForeignId { name_id: admin() }),
+        1 => Just(Tamper::AssertionInForgedAssertion { name_id: admin() }),
+        1 => select(vec![
             OriginalPlacement::Extensions,
             OriginalPlacement::Wrapper,
             OriginalPlacement::Nested,
@@ -496,9 +510,22 @@ pub fn forgery() -> impl Strategy<Value = Tamper> {
             name_id: ADMIN.to_owned(),
             original,
         }),
-        Just(Tamper::DoctypeRoundTrip { name_id: admin() }),
-        Just(Tamper::AttlistNamespace { name_id: admin() }),
-        Just(Tamper::Libxml2IdEntities { name_id: admin() }),
+        1 => Just(Tamper::DoctypeRoundTrip { name_id: admin() }),
+        1 => Just(Tamper::AttlistNamespace { name_id: admin() }),
+        1 => Just(Tamper::Libxml2IdEntities { name_id: admin() }),
+        // The schema-aware wrappings are the largest family (27 slots x 4 positions x 5 ID
+        // handlings), though most of them end where an XSW shape ends: a tenth of the forgeries.
+        2 => (
+            select(WrapSlot::ALL),
+            select(WrapPosition::ALL.to_vec()),
+            select(WrapId::ALL.to_vec())
+        )
+            .prop_map(move |(slot, position, id)| Tamper::Wrap {
+                slot,
+                position,
+                id,
+                name_id: ADMIN.to_owned(),
+            }),
     ]
 }
 
@@ -588,6 +615,35 @@ mod tests {
             }
         }
         count
+    }
+
+    #[test]
+    fn forgeries_include_wrappings_that_can_be_built_around_what_each_layout_signs() {
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::{Config, TestRng, TestRunner};
+        let rng = TestRng::deterministic_rng(Config::default().rng_algorithm);
+        let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+        let strategy = forgery_plan(vec![SigningLayout::Assertion, SigningLayout::Both]);
+        let mut wraps = [0, 0];
+        for _ in 0..2_000 {
+            let plan = strategy.new_tree(&mut runner).expect("a plan").current();
+            let layout = plan.signing.layout.expect("a layout");
+            if let [
+                Tamper::Wrap {
+                    slot, position, id, ..
+                },
+            ] = plan.tamper[..]
+            {
+                let signed = SignedElement::of(layout).expect("signed");
+                assert!(
+                    wrapping::construction(slot, position, id, signed).is_ok(),
+                    "{slot:?} {position:?} {id:?} under {layout:?}"
+                );
+                wraps[usize::from(layout == SigningLayout::Both)] += 1;
+            }
+        }
+        // A tenth of the forgeries, in both layouts (only `new-root` when the Response is signed).
+        assert!(wraps[0] > 50 && wraps[1] > 10, "{wraps:?}");
     }
 
     #[test]

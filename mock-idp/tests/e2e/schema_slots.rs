@@ -208,10 +208,11 @@ fn the_generator_slots_are_exactly_the_schema_elements_that_admit_an_assertion_o
 
 fn layouts() -> [(SigningLayout, SignedElement); 3] {
     [
-        (SigningLayout::Assertion, SignedElement::Assertion),
-        (SigningLayout::Response, SignedElement::Response),
-        (SigningLayout::Both, SignedElement::Response),
+        SigningLayout::Assertion,
+        SigningLayout::Response,
+        SigningLayout::Both,
     ]
+    .map(|layout| (layout, SignedElement::of(layout).expect("a signed layout")))
 }
 
 fn wrapped(

@@ -373,6 +373,18 @@ pub enum SignedElement {
     Response,
 }
 
+impl SignedElement {
+    /// What a response signed in `layout` protects; `None` when nothing is signed.
+    pub fn of(layout: crate::plan::SigningLayout) -> Option<SignedElement> {
+        use crate::plan::SigningLayout;
+        match layout {
+            SigningLayout::Response | SigningLayout::Both => Some(SignedElement::Response),
+            SigningLayout::Assertion => Some(SignedElement::Assertion),
+            SigningLayout::None => None,
+        }
+    }
+}
+
 /// Whether `slot` x `position` x `id` can be built around `signed`: `Ok(schema_valid)`, or the
 /// reason it cannot (an impossible or meaningless combination).
 pub fn construction(
