@@ -236,8 +236,9 @@ struct DiagnoseArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     format: OutputFormat,
     /// Write a bundle to share without personal data (emails, NameIDs, attribute values, IP
-    /// addresses replaced consistently): PATH.json as one file, else a folder; the printed
-    /// report is redacted too.
+    /// addresses; for an AuthnRequest or SP metadata also RelayState values and contact people;
+    /// replaced consistently): PATH.json as one file, else a folder; the printed report is
+    /// redacted too.
     #[arg(long, value_name = "PATH")]
     redact: Option<PathBuf>,
 }
@@ -871,12 +872,27 @@ async fn sp_side_diagnose(args: &DiagnoseArgs) -> Result<Option<Code>, String> {
         profile: None,
     };
     let d = diagnose::diagnose(&subject, sp_metadata.as_ref(), &known);
-    match args.format {
-        OutputFormat::Text => print!("{}", diagnose::text(&d)),
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&diagnose::json(&d)).unwrap_or_default()
-        ),
+    let text = diagnose::text(&d);
+    let output = match args.format {
+        OutputFormat::Text => text.clone(),
+        OutputFormat::Json => {
+            serde_json::to_string_pretty(&diagnose::json(&d)).unwrap_or_default() + "\n"
+        }
+    };
+    match &args.redact {
+        Some(path) => {
+            use saml_harness::support::redact;
+            let redactor = redact::for_sp_input(&subject, capture.entered_email.as_deref());
+            if let Err(e) =
+                redact::write_sp_bundle(path, &redactor, &subject, &diagnose::json(&d), &text)
+            {
+                eprintln!("error: {e}");
+                return Ok(Some(Code::Infrastructure));
+            }
+            print!("{}", redactor.apply(&output));
+            eprintln!("redacted bundle written to {}", path.display());
+        }
+        None => print!("{output}"),
     }
     Ok(Some(if d.failed() {
         Code::Failures

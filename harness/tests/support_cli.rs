@@ -463,3 +463,79 @@ fn sp_metadata_given_as_input_gets_the_metadata_checks() {
         "{json}"
     );
 }
+
+#[test]
+fn redacting_the_sp_side_checks_removes_contacts_and_relay_state_data_everywhere() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The SP's metadata with a contact person.
+    let metadata = std::fs::read_to_string(fixtures().join("sp-metadata.xml"))
+        .expect("fixture")
+        .replace(
+            "</md:SPSSODescriptor>",
+            "</md:SPSSODescriptor><md:ContactPerson contactType=\"technical\">\
+             <md:GivenName>Grace</md:GivenName><md:SurName>Hopper</md:SurName>\
+             <md:EmailAddress>mailto:grace.hopper@navy.example.org</md:EmailAddress>\
+             <md:TelephoneNumber>+1 555 0100</md:TelephoneNumber></md:ContactPerson>",
+        );
+    let metadata_path = dir.path().join("sp-metadata-contact.xml");
+    std::fs::write(&metadata_path, metadata).expect("write");
+    let bundle = dir.path().join("metadata-bundle");
+    let out = harness(&[
+        "diagnose",
+        metadata_path.to_str().expect("utf-8"),
+        "--at",
+        "2026-11-25T10:00:00Z",
+        "--redact",
+        bundle.to_str().expect("utf-8"),
+    ]);
+    let printed = stdout(&out);
+    assert!(printed.contains("metadata.entity-id"), "{printed}");
+    let mut texts = vec![("stdout".to_owned(), printed)];
+    for file in ["diagnosis.txt", "diagnosis.json", "metadata.xml"] {
+        let body = std::fs::read_to_string(bundle.join(file)).expect(file);
+        texts.push((file.to_owned(), body));
+    }
+    // An AuthnRequest whose RelayState carries the user's email, as one JSON file.
+    let url = std::fs::read_to_string(fixtures().join("authn-request.url")).expect("fixture");
+    let url = format!("{}&RelayState=alice.smith%40corp.example", url.trim());
+    let json_bundle = dir.path().join("request-bundle.json");
+    let mut args = vec![
+        "diagnose",
+        url.as_str(),
+        "--redact",
+        json_bundle.to_str().expect("utf-8"),
+    ];
+    args.extend(METADATA);
+    let out = harness(&args);
+    let printed = stdout(&out);
+    assert!(
+        printed.contains("authn-request.relay-state-user-data"),
+        "{printed}"
+    );
+    texts.push(("stdout (request)".to_owned(), printed));
+    let body = std::fs::read_to_string(&json_bundle).expect("the JSON bundle");
+    let parsed: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(
+        parsed["documents"].as_array().map(Vec::len),
+        Some(2),
+        "{body}"
+    );
+    texts.push(("request-bundle.json".to_owned(), body));
+    for (name, text) in &texts {
+        for secret in [
+            "Grace",
+            "Hopper",
+            "navy.example.org",
+            "555 0100",
+            "alice.smith",
+        ] {
+            assert!(!text.contains(secret), "{name} leaks {secret}:\n{text}");
+        }
+    }
+    let metadata = &texts[3].1;
+    assert!(
+        metadata.contains("<md:GivenName>redacted-")
+            && metadata.contains("mailto:user1@domain1.example"),
+        "the placeholders stand where the contact was: {metadata}"
+    );
+}
