@@ -574,13 +574,10 @@ async fn run_command(args: RunArgs) -> Code {
 }
 
 async fn init_command(args: InitArgs) -> Code {
-    use saml_harness::init::{InitConfig, StartSpec, init};
-    if args.output.exists() && !args.force {
-        eprintln!(
-            "error: {} exists; init does not overwrite it (give --force, or another -o PATH)",
-            args.output.display()
-        );
-        return Code::BadInput;
+    use saml_harness::init::{InitConfig, StartSpec, check_output, init, write_target};
+    if let Err(e) = check_output(&args.output, args.force) {
+        eprintln!("error: {e}");
+        return e.exit_code();
     }
     let config = InitConfig {
         sp_metadata: args.sp_metadata,
@@ -621,18 +618,9 @@ async fn init_command(args: InitArgs) -> Code {
             return e.exit_code();
         }
     };
-    let written = if args.force {
-        std::fs::write(&args.output, &outcome.text)
-    } else {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&args.output)
-            .and_then(|mut f| f.write_all(outcome.text.as_bytes()))
-    };
-    if let Err(e) = written {
-        eprintln!("error: failed to write {}: {e}", args.output.display());
-        return Code::BadInput;
+    if let Err(e) = write_target(&args.output, &outcome.text, args.force) {
+        eprintln!("error: {e}");
+        return e.exit_code();
     }
     print_init_summary(&outcome, &args.output);
     if outcome.findings.login.probe.is_some() {
@@ -719,6 +707,12 @@ fn print_init_summary(outcome: &saml_harness::init::InitOutcome, output: &std::p
         let _ = writeln!(
             err,
             "init: next: saml-harness run --target {} --filter 'login/*'",
+            output.display()
+        );
+    } else if f.login.route.is_none() {
+        let _ = writeln!(
+            err,
+            "init: no login worked: see the attempts above (and in [login] of {}), fix what they say, and run init again",
             output.display()
         );
     } else {

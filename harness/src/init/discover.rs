@@ -240,8 +240,10 @@ fn summarize(
         Err(e) => format!("stopped: {e}"),
     };
     if let Some(elsewhere) = &seen.off_origin_redirect {
+        // The query (an AuthnRequest, a signature) says nothing a person needs here.
+        let elsewhere = elsewhere.split(['?', '#']).next().unwrap_or(elsewhere);
         return format!(
-            "GET {url}: the SP sent the browser to {elsewhere}, neither the SP nor the mock IdP ({idp_base}): it is configured with another IdP; give it the mock IdP's metadata ({idp_base}/metadata)"
+            "GET {url}: the SP sent the browser to {elsewhere}, neither the SP nor the mock IdP ({idp_base}): the SP trusts another IdP. Let init start the SP with the mock IdP's metadata URL (`-- COMMAND`, with {{idp.metadata_url}}), or configure the SP with the metadata of `saml-harness idp serve --bind ADDR --state DIR` and give init the same --idp-bind and --idp-state"
         );
     }
     if !idp_initiated && seen.request.is_none() {

@@ -14,4 +14,4 @@ mod setup;
 
 pub use self::discover::{IdentityProbe, LoginFinding, LoginRoute};
 pub use self::render::{Findings, MetadataFacts, render};
-pub use self::setup::{InitConfig, InitOutcome, StartSpec, init};
+pub use self::setup::{InitConfig, InitOutcome, StartSpec, check_output, init, write_target};

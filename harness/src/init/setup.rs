@@ -131,10 +131,17 @@ pub async fn init(config: InitConfig) -> Result<InitOutcome, Error> {
     let draft = render(&findings);
     let mut target = parse(&draft.text, &config.output, &out_dir)?;
     target.file.sp.metadata_url = None;
+    // An SP that runs already is read before anything starts: a wrong URL fails at once.
+    let early = match &config.start {
+        Some(_) => None,
+        None => Some(read_metadata(&config.sp_metadata).await?),
+    };
     let env = start_env(&config, target, &logs.path().join("sp-1.log")).await?;
     let discovered = async {
-        let xml = fetch_metadata(&config.sp_metadata).await?;
-        let (facts, entries) = metadata_facts(&config.sp_metadata, &xml)?;
+        let (facts, entries) = match early {
+            Some(read) => read,
+            None => read_metadata(&config.sp_metadata).await?,
+        };
         for entry in entries {
             env.idp().idp().register_entry(entry);
         }
@@ -181,6 +188,40 @@ pub async fn init(config: InitConfig) -> Result<InitOutcome, Error> {
         todos: rendered.todos,
         settings: rendered.settings,
     })
+}
+
+/// Whether `init` may write `output`: not over an existing file unless `force`. Checked before
+/// anything runs, and again by [`write_target`].
+pub fn check_output(output: &Path, force: bool) -> Result<(), Error> {
+    if !force && output.exists() {
+        return Err(Error::input(format!(
+            "{} exists; init does not overwrite it (give --force, or another -o PATH)",
+            output.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the target file: a new file, or (with `force`) over an existing one.
+pub fn write_target(output: &Path, text: &str, force: bool) -> Result<(), Error> {
+    use std::io::Write as _;
+    let fail = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            check_output(output, false)
+                .err()
+                .unwrap_or_else(|| Error::input(e.to_string()))
+        } else {
+            Error::input(format!("failed to write {}: {e}", output.display()))
+        }
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .create_new(!force)
+        .open(output)
+        .map_err(fail)?;
+    file.write_all(text.as_bytes()).map_err(fail)
 }
 
 fn parse(text: &str, output: &Path, dir: &Path) -> Result<Target, Error> {
@@ -246,13 +287,14 @@ fn check_login_url(url: &str) -> Result<(), Error> {
     check_url("--login-url", url).map(|_| ())
 }
 
-/// The SP's metadata, read with a bound on its size and time.
-async fn fetch_metadata(url: &str) -> Result<String, Error> {
-    crate::support::metadata::load_text(url).await.map_err(|e| {
+/// The SP's metadata, read with a bound on its size and time, and what it says.
+async fn read_metadata(url: &str) -> Result<(MetadataFacts, Vec<SpEntry>), Error> {
+    let xml = crate::support::metadata::load_text(url).await.map_err(|e| {
         Error::input(format!(
             "{e}; check that --sp-metadata is the URL the SP serves its SAML metadata at, and that the SP is running (or give `-- COMMAND` to let init start it)"
         ))
-    })
+    })?;
+    metadata_facts(url, &xml)
 }
 
 /// What the metadata says, and the entries to register with the mock IdP.
@@ -407,6 +449,21 @@ mod tests {
             relative_to(Path::new("/a"), Path::new("/a")),
             PathBuf::from(".")
         );
+    }
+
+    #[test]
+    fn an_existing_file_is_overwritten_only_with_force() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.toml");
+        check_output(&path, false).expect("a new file");
+        write_target(&path, "one", false).expect("written");
+        let e = check_output(&path, false).expect_err("exists");
+        assert!(e.message.contains("give --force"), "{e}");
+        let e = write_target(&path, "two", false).expect_err("not overwritten");
+        assert!(e.message.contains("does not overwrite"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "one");
+        write_target(&path, "three", true).expect("forced");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "three");
     }
 
     #[test]
