@@ -227,8 +227,9 @@ struct InitArgs {
     /// Seconds before one HTTP request times out.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     step_timeout: u64,
-    /// The command that starts the SP, after `--` (placeholders allowed): init starts it after
-    /// the mock IdP, stops it at the end, and writes it into the target's [start].
+    /// The command that starts the SP, after `--` and last (every word after `--` is the
+    /// command's; placeholders allowed): init starts it after the mock IdP, stops it at the
+    /// end, and writes it into the target's [start].
     #[arg(last = true, value_name = "COMMAND")]
     start_command: Vec<String>,
 }
@@ -656,23 +657,19 @@ fn print_init_summary(outcome: &saml_harness::init::InitOutcome, output: &std::p
     for a in &f.login.attempts {
         let _ = writeln!(err, "init: {a}");
     }
-    match &f.login.probe {
-        Some(p) => {
-            let identity = match &p.identity {
-                saml_harness::target::Extractor::JsonPointer(j) => format!("JSON pointer {j}"),
-                saml_harness::target::Extractor::Regex(r) => format!("regex {r}"),
-            };
-            let _ = writeln!(
-                err,
-                "init: session probe: {} ({} signed in, {} signed out), identity by {identity}",
-                p.url, p.signed_in_status, p.signed_out_status
-            );
-        }
-        None => {
-            for r in &f.login.rejected_probes {
-                let _ = writeln!(err, "init: not the session probe: {r}");
-            }
-        }
+    for r in &f.login.rejected_probes {
+        let _ = writeln!(err, "init: not the session probe: {r}");
+    }
+    if let Some(p) = &f.login.probe {
+        let identity = match &p.identity {
+            saml_harness::target::Extractor::JsonPointer(j) => format!("JSON pointer {j}"),
+            saml_harness::target::Extractor::Regex(r) => format!("regex {r}"),
+        };
+        let _ = writeln!(
+            err,
+            "init: session probe: {} ({} signed in, {} signed out), identity by {identity}",
+            p.url, p.signed_in_status, p.signed_out_status
+        );
     }
     match &f.profile {
         Some(_) => {

@@ -508,6 +508,9 @@ pub fn render(f: &Findings) -> Rendered {
                 ),
             );
             let _ = writeln!(s, "identity = {}", extractor(&p.identity));
+            for r in &login.rejected_probes {
+                comment(&mut s, &format!("init did not take: {r}"));
+            }
         }
         None => {
             comment(
