@@ -671,6 +671,21 @@ fn print_init_summary(outcome: &saml_harness::init::InitOutcome, output: &std::p
             p.url, p.signed_in_status, p.signed_out_status
         );
     }
+    match f.login.anyone_signed_in {
+        Some(true) => {
+            let _ = writeln!(
+                err,
+                "init: an email the SP cannot know was signed in too: no accounts of its own (user-accounts = false, jit=on)"
+            );
+        }
+        Some(false) => {
+            let _ = writeln!(
+                err,
+                "init: an email the SP cannot know was not signed in: it keeps accounts (user-accounts = true); the target's users must exist in it"
+            );
+        }
+        None => {}
+    }
     match &f.profile {
         Some(_) => {
             let _ = writeln!(

@@ -78,7 +78,7 @@ pub struct InitOutcome {
 /// Reads the SP, tries it, and renders a target file for it.
 pub async fn init(config: InitConfig) -> Result<InitOutcome, Error> {
     let base_url = check_url("--sp-metadata", &config.sp_metadata)?;
-    check_login_url(&config.login_url)?;
+    let login_url = login_url(&config.login_url, &base_url)?;
     if !config.idp_bind.ip().is_loopback() {
         return Err(Error::input(format!(
             "--idp-bind {}: the mock IdP listens on loopback addresses only",
@@ -111,7 +111,7 @@ pub async fn init(config: InitConfig) -> Result<InitOutcome, Error> {
     let mut findings = Findings {
         name,
         base_url: base_url.clone(),
-        login_url: config.login_url.clone(),
+        login_url: login_url.clone(),
         metadata: MetadataFacts {
             url: config.sp_metadata.clone(),
             ..MetadataFacts::default()
@@ -148,7 +148,7 @@ pub async fn init(config: InitConfig) -> Result<InitOutcome, Error> {
         let login = discover(
             &env,
             &Discovery {
-                login_url: &config.login_url,
+                login_url: &login_url,
                 probe_urls: &config.probe_urls,
                 entity_id: &facts.entity_id,
                 acs_url: &facts.acs_url,
@@ -280,11 +280,17 @@ fn check_url(flag: &str, url: &str) -> Result<String, Error> {
     Ok(parsed.origin().ascii_serialization())
 }
 
-fn check_login_url(url: &str) -> Result<(), Error> {
-    if url.starts_with('/') || url.starts_with('{') {
-        return Ok(());
+/// The login URL as the target file writes it: absolute (a path is on the SP's base URL),
+/// http or https; placeholders (`{user.email}`) are kept.
+fn login_url(url: &str, base_url: &str) -> Result<String, Error> {
+    if url.starts_with('/') {
+        return Ok(format!("{base_url}{url}"));
     }
-    check_url("--login-url", url).map(|_| ())
+    if url.starts_with("{sp.base_url}") {
+        return Ok(url.replacen("{sp.base_url}", base_url, 1));
+    }
+    check_url("--login-url", url)?;
+    Ok(url.to_owned())
 }
 
 /// The SP's metadata, read with a bound on its size and time, and what it says.
@@ -449,6 +455,21 @@ mod tests {
             relative_to(Path::new("/a"), Path::new("/a")),
             PathBuf::from(".")
         );
+    }
+
+    #[test]
+    fn login_urls_are_made_absolute_on_the_sps_base() {
+        let base = "http://127.0.0.1:8380";
+        assert_eq!(
+            login_url("/login?email={user.email}", base).as_deref(),
+            Ok("http://127.0.0.1:8380/login?email={user.email}")
+        );
+        assert_eq!(
+            login_url("{sp.base_url}/login", base).as_deref(),
+            Ok("http://127.0.0.1:8380/login")
+        );
+        let e = login_url("login", base).expect_err("not a URL");
+        assert!(e.message.starts_with("--login-url login: not a URL"), "{e}");
     }
 
     #[test]
