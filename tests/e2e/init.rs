@@ -1,6 +1,8 @@
-//! `saml-harness init` against a real SP (the node-saml app, the quickest to start): the file
-//! it writes loads with the real parser and runs the logins as it is; without a working login
-//! it says what is missing, and a run stops at the session probe's TODO before anything is sent.
+//! `saml-harness init` against the real SPs of `targets/`, each started by init with the mock
+//! IdP's metadata URL: the file it writes loads with the real parser and runs the logins as it
+//! is, declaring what the run then measures. Without a working login (node-saml, the quickest
+//! to start) it says what is missing, and a run stops at the session probe's TODO before
+//! anything is sent.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,34 +20,74 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// How init starts one of the real SPs of `targets/`.
+struct RealSp<'a> {
+    /// Its folder under `targets/`.
+    dir: &'a str,
+    /// What must exist for it to start (relative to the workspace root, or absolute).
+    needs: &'a [&'a str],
+    /// The start command, run in its folder.
+    command: &'a [&'a str],
+    /// Its environment; `{port}` is the SP's port, `{state}` a fresh state folder.
+    env: &'a [(&'a str, &'a str)],
+    /// The metadata and login paths on the SP.
+    metadata: &'a str,
+    login: &'a str,
+    /// The ready path, if not the metadata.
+    ready: Option<&'a str>,
+}
+
 /// `init` for the node-saml app, started by init on `port`, the file going to `output`.
 async fn init_node_saml(port: u16, login_path: &str, output: &Path) -> InitOutcome {
-    let app = crate::support::root().join("targets/node-saml");
-    assert!(
-        app.join("node_modules/@node-saml/node-saml").exists(),
-        "{} is missing: run `cargo xtask setup` (it installs the node-saml app's packages)",
-        app.join("node_modules").display()
-    );
+    let sp = RealSp {
+        dir: "node-saml",
+        needs: &["targets/node-saml/node_modules/@node-saml/node-saml"],
+        command: &["node", "server.js"],
+        env: &[
+            ("PORT", "{port}"),
+            ("IDP_METADATA_URL", "{idp.metadata_url}"),
+        ],
+        metadata: "/saml/metadata",
+        login: login_path,
+        ready: Some("/healthz"),
+    };
+    init_real_sp(&sp, port, output, output.parent().expect("a folder")).await
+}
+
+/// `init` for a real SP of `targets/`, started by init on `port`; the file goes to `output`,
+/// the SP's state (where it keeps one) to `state`.
+async fn init_real_sp(sp: &RealSp<'_>, port: u16, output: &Path, state: &Path) -> InitOutcome {
+    for need in sp.needs {
+        let path = crate::support::root().join(need);
+        assert!(
+            path.exists(),
+            "{} is missing: run `cargo xtask setup` (it installs what targets/{} needs)",
+            path.display(),
+            sp.dir
+        );
+    }
     let base = format!("http://127.0.0.1:{port}");
+    let fill = |v: &str| {
+        v.replace("{port}", &port.to_string())
+            .replace("{state}", &state.display().to_string())
+    };
     let config = InitConfig {
-        sp_metadata: format!("{base}/saml/metadata"),
-        login_url: format!("{base}{login_path}"),
+        sp_metadata: format!("{base}{}", sp.metadata),
+        login_url: format!("{base}{}", fill(sp.login)),
         probe_urls: Vec::new(),
         output: output.to_owned(),
         name: None,
         email: "alice@corp.example".to_owned(),
         start: Some(StartSpec {
-            command: vec!["node".to_owned(), "server.js".to_owned()],
-            cwd: Some(app),
-            env: vec![
-                ("PORT".to_owned(), port.to_string()),
-                (
-                    "IDP_METADATA_URL".to_owned(),
-                    "{idp.metadata_url}".to_owned(),
-                ),
-            ],
-            ready_url: Some(format!("{base}/healthz")),
-            ready_timeout_seconds: 30,
+            command: sp.command.iter().map(|c| (*c).to_owned()).collect(),
+            cwd: Some(crate::support::root().join("targets").join(sp.dir)),
+            env: sp
+                .env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), fill(v)))
+                .collect(),
+            ready_url: sp.ready.map(|r| format!("{base}{r}")),
+            ready_timeout_seconds: 60,
         }),
         idp_bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         idp_state: None,
@@ -175,4 +217,128 @@ async fn init_without_a_working_login_says_what_is_missing_and_run_stops_at_it()
         "{}",
         err.message
     );
+}
+
+/// The other real SPs: init's file, unedited, signs the user in through every login scenario
+/// that can run without a hook (Shibboleth's OneTimeUse refusal, a finding of its baseline,
+/// aside), and declares what the run then measures.
+async fn init_runs_as_written(sp: RealSp<'_>, expected: &[&str], known_failures: &[&str]) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = dir.path().join(format!("{}.toml", sp.dir));
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).expect("state folder");
+    let outcome = init_real_sp(&sp, free_port(), &output, &state).await;
+    assert!(
+        outcome.findings.login.probe.is_some(),
+        "{:?}",
+        outcome.findings.login
+    );
+    assert!(outcome.todos.is_empty(), "{:?}", outcome.todos);
+    let settings: Vec<&str> = outcome.settings.iter().map(|(s, _)| s.as_str()).collect();
+    for e in expected {
+        assert!(settings.contains(e), "{e} in {settings:?}");
+    }
+    let run = crate::support::run_against(
+        TargetChoice::File(output),
+        &dir.path().join("report"),
+        &["login/*"],
+    )
+    .await;
+    let failed: Vec<&str> = run
+        .report
+        .results
+        .iter()
+        .filter(|r| r.status != Status::Pass && r.status != Status::Skip)
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        known_failures,
+        "{:?}",
+        crate::support::not_passing(&run)
+    );
+    assert!(run.report.summary.passed >= 9, "{:?}", run.report.summary);
+    let profile = run.report.profile.as_ref().expect("a profile");
+    assert!(
+        profile.contradictions.is_empty(),
+        "{:?}",
+        profile.contradictions
+    );
+}
+
+/// What SimpleSAMLphp and python3-saml accept by default (their hand-written targets declare
+/// the same): either signature, unsolicited responses, the email from the NameID, anyone.
+const EITHER_UNSOLICITED_NAME_ID: &[&str] = &[
+    "signature=either",
+    "idp-initiated=on",
+    "identity=name-id",
+    "jit=on",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_writes_a_shibboleth_sp_target_that_runs_as_written() {
+    init_runs_as_written(
+        RealSp {
+            dir: "shibboleth-sp",
+            needs: &["/usr/sbin/shibd", "/usr/lib/apache2/modules/mod_shib.so"],
+            command: &["./start.sh"],
+            env: &[
+                ("SP_BASE_URL", "http://127.0.0.1:{port}"),
+                ("IDP_METADATA_URL", "{idp.metadata_url}"),
+                ("SHIB_SP_STATE", "{state}"),
+            ],
+            metadata: "/Shibboleth.sso/Metadata",
+            login: "/Shibboleth.sso/Login?target=http://127.0.0.1:{port}/whoami",
+            ready: None,
+        },
+        &["signature=either", "idp-initiated=on", "jit=on"],
+        &["login/one-time-use"],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_writes_a_simplesamlphp_target_that_runs_as_written() {
+    init_runs_as_written(
+        RealSp {
+            dir: "simplesamlphp",
+            needs: &["/usr/share/simplesamlphp/lib/_autoload.php", "/usr/bin/php"],
+            command: &["bash", "start.sh"],
+            env: &[
+                ("PORT", "{port}"),
+                ("IDP_METADATA_URL", "{idp.metadata_url}"),
+                ("STATE_DIR", "{state}"),
+            ],
+            metadata: "/simplesaml/module.php/saml/sp/metadata.php/default-sp",
+            login: "/login.php?email={user.email}",
+            ready: None,
+        },
+        EITHER_UNSOLICITED_NAME_ID,
+        &[],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_writes_a_python3_saml_target_that_runs_as_written() {
+    init_runs_as_written(
+        RealSp {
+            dir: "python3-saml",
+            needs: &[
+                "targets/python3-saml/.venv/.installed",
+                "/usr/lib/python3/dist-packages/xmlsec",
+            ],
+            command: &["./start.sh"],
+            env: &[
+                ("PORT", "{port}"),
+                ("IDP_METADATA_URL", "{idp.metadata_url}"),
+            ],
+            metadata: "/saml/metadata",
+            login: "/login?email={user.email}",
+            ready: Some("/healthz"),
+        },
+        EITHER_UNSOLICITED_NAME_ID,
+        &[],
+    )
+    .await;
 }
