@@ -580,6 +580,30 @@ async fn init_command(args: InitArgs) -> Code {
         eprintln!("error: {e}");
         return e.exit_code();
     }
+    // Every word after `--` is the start command's: an option of init's own there was
+    // most likely meant for init.
+    const OWN: &[&str] = &[
+        "-o",
+        "--output",
+        "--force",
+        "--name",
+        "--email",
+        "--probe-url",
+        "--idp-bind",
+        "--idp-state",
+        "--start-cwd",
+        "--start-env",
+        "--ready-url",
+    ];
+    if let Some(word) = args
+        .start_command
+        .iter()
+        .find(|w| OWN.contains(&w.split('=').next().unwrap_or(w)))
+    {
+        eprintln!(
+            "init: warning: the start command holds `{word}`, an option of init: every word after `--` is the command's, so put init's options before `--`"
+        );
+    }
     let config = InitConfig {
         sp_metadata: args.sp_metadata,
         login_url: args.login_url,
