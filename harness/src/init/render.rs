@@ -696,10 +696,10 @@ pub fn render(f: &Findings) -> Rendered {
         }
     }
     for (setting, why) in &settings {
-        comment(&mut s, &format!("  {setting}: {why}"));
+        comment(&mut s, &format!("- {setting}: {why}"));
     }
     for o in &open {
-        comment(&mut s, &format!("  not declared: {o}"));
+        comment(&mut s, &format!("- not declared: {o}"));
     }
     let list = settings
         .iter()
