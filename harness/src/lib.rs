@@ -15,6 +15,7 @@ pub mod engine;
 pub mod env;
 pub mod error;
 pub mod fuzz;
+pub mod init;
 pub mod judge;
 pub mod listing;
 pub mod profile;

@@ -70,6 +70,10 @@ enum Command {
     /// Replay a captured response against an SP (default: the embedded reference SP) with the
     /// mock IdP, and show the SP's verdict beside the diagnosis (exit 1 when they disagree).
     Reproduce(ReproduceArgs),
+    /// Write a first target file for an SP: read its metadata, try a login with the mock
+    /// IdP, find where it shows who is signed in, measure what it accepts, and write a
+    /// commented file with `# TODO:` for what was not found (see docs/init.md).
+    Init(InitArgs),
     /// Compare or join reports.
     Report {
         #[command(subcommand)]
@@ -169,6 +173,77 @@ struct RunArgs {
     /// instead of starting ChromeDriver.
     #[arg(long, value_name = "URL")]
     webdriver: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+  # an SP that runs already and trusts the mock IdP at 127.0.0.1:8180 (keys in .mock-idp):\n  \
+  saml-harness init --sp-metadata http://127.0.0.1:3000/saml/metadata \\\n    \
+  --login-url http://127.0.0.1:3000/login --idp-bind 127.0.0.1:8180 --idp-state .mock-idp -o my-sp.toml\n\n  \
+  # an SP that init starts, after the mock IdP, with the IdP's metadata URL in its environment:\n  \
+  saml-harness init --sp-metadata http://127.0.0.1:8380/saml/metadata \\\n    \
+  --login-url http://127.0.0.1:8380/login -o targets/my-sp.toml --start-cwd my-sp \\\n    \
+  --start-env PORT=8380 --start-env 'IDP_METADATA_URL={idp.metadata_url}' -- node server.js")]
+struct InitArgs {
+    /// The SP's SAML metadata URL (http or https): its entityID, ACS, SingleLogoutService
+    /// and certificates are read there, and the target file points the mock IdP at it.
+    #[arg(long, value_name = "URL")]
+    sp_metadata: String,
+    /// The URL that starts the SP's SAML login (SP-initiated); it may use `{user.email}`.
+    #[arg(long, value_name = "URL")]
+    login_url: String,
+    /// A URL that may show who is signed in (repeatable), tried before the page the login
+    /// ended on and common paths (/me, /whoami, /api/me, ...).
+    #[arg(long = "probe-url", value_name = "URL")]
+    probe_urls: Vec<String>,
+    /// Where the target file is written.
+    #[arg(short, long, default_value = "target.toml", value_name = "PATH")]
+    output: PathBuf,
+    /// Overwrite the output file if it exists.
+    #[arg(long)]
+    force: bool,
+    /// The target's name in reports [default: the output file's name without .toml].
+    #[arg(long)]
+    name: Option<String>,
+    /// The email of the user init signs in (the target's `member`).
+    #[arg(long, default_value = "alice@corp.example", value_name = "EMAIL")]
+    email: String,
+    /// Where the mock IdP listens: the address the SP was given its metadata at, when the
+    /// SP runs already (loopback only).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    idp_bind: std::net::SocketAddr,
+    /// A folder for the mock IdP's keys, kept so an SP configured once keeps trusting them
+    /// (written into the target file) [default: the per-user cache `run` uses].
+    #[arg(long, value_name = "DIR")]
+    idp_state: Option<PathBuf>,
+    /// The working folder of the start command (relative to the current folder).
+    #[arg(long, value_name = "DIR", requires = "start_command")]
+    start_cwd: Option<PathBuf>,
+    /// An environment variable of the start command, NAME=VALUE (repeatable); the value may
+    /// use {idp.metadata_url}, {idp.entity_id}, {idp.sso_url}, {sp.base_url}.
+    #[arg(long = "start-env", value_name = "NAME=VALUE", value_parser = parse_env, requires = "start_command")]
+    start_env: Vec<(String, String)>,
+    /// A URL that answers 2xx once the started SP is ready [default: the metadata URL].
+    #[arg(long, value_name = "URL", requires = "start_command")]
+    ready_url: Option<String>,
+    /// Seconds to wait for the started SP to be ready.
+    #[arg(long, default_value_t = 60, value_name = "SECS")]
+    ready_timeout: u64,
+    /// Seconds before one HTTP request times out.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    step_timeout: u64,
+    /// The command that starts the SP, after `--` and last (every word after `--` is the
+    /// command's; placeholders allowed): init starts it after the mock IdP, stops it at the
+    /// end, and writes it into the target's [start].
+    #[arg(last = true, value_name = "COMMAND")]
+    start_command: Vec<String>,
+}
+
+fn parse_env(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected NAME=VALUE, got `{text}`")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -430,6 +505,7 @@ fn main() -> ExitCode {
         Command::Fuzz(args) => runtime.block_on(fuzz_command(args)),
         Command::Diagnose(args) => runtime.block_on(diagnose_command(&args)),
         Command::Reproduce(args) => runtime.block_on(reproduce_command(&args)),
+        Command::Init(args) => runtime.block_on(init_command(args)),
         Command::Report { command } => report_command(command),
     };
     code.into()
@@ -505,6 +581,192 @@ async fn run_command(args: RunArgs) -> Code {
             eprintln!("error: {e}");
             e.exit_code()
         }
+    }
+}
+
+async fn init_command(args: InitArgs) -> Code {
+    use saml_harness::init::{InitConfig, StartSpec, check_output, init, write_target};
+    if let Err(e) = check_output(&args.output, args.force) {
+        eprintln!("error: {e}");
+        return e.exit_code();
+    }
+    // Every word after `--` is the start command's: an option of init's own there was
+    // most likely meant for init.
+    const OWN: &[&str] = &[
+        "-o",
+        "--output",
+        "--force",
+        "--name",
+        "--email",
+        "--probe-url",
+        "--idp-bind",
+        "--idp-state",
+        "--start-cwd",
+        "--start-env",
+        "--ready-url",
+    ];
+    if let Some(word) = args
+        .start_command
+        .iter()
+        .find(|w| OWN.contains(&w.split('=').next().unwrap_or(w)))
+    {
+        eprintln!(
+            "init: warning: the start command holds `{word}`, an option of init: every word after `--` is the command's, so put init's options before `--`"
+        );
+    }
+    let config = InitConfig {
+        sp_metadata: args.sp_metadata,
+        login_url: args.login_url,
+        probe_urls: args.probe_urls,
+        output: args.output.clone(),
+        name: args.name,
+        email: args.email,
+        start: if args.start_command.is_empty() {
+            None
+        } else {
+            Some(StartSpec {
+                command: args.start_command,
+                cwd: args.start_cwd,
+                env: args.start_env,
+                ready_url: args.ready_url,
+                ready_timeout_seconds: args.ready_timeout,
+            })
+        },
+        idp_bind: args.idp_bind,
+        idp_state: args.idp_state,
+        key_cache: key_cache(mock_idp::KeyType::Rsa2048),
+        key_type: mock_idp::KeyType::Rsa2048,
+        step_timeout: Duration::from_secs(args.step_timeout.max(1)),
+    };
+    eprintln!("init: starting the mock IdP and trying the SP (this takes a few seconds)");
+    let outcome = tokio::select! {
+        outcome = init(config) => outcome,
+        () = interrupted() => {
+            eprintln!("init: interrupted; nothing written");
+            return Code::Infrastructure;
+        }
+    };
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return e.exit_code();
+        }
+    };
+    if let Err(e) = write_target(&args.output, &outcome.text, args.force) {
+        eprintln!("error: {e}");
+        return e.exit_code();
+    }
+    print_init_summary(&outcome, &args.output);
+    if outcome.findings.login.probe.is_some() {
+        Code::Passed
+    } else {
+        Code::Failures
+    }
+}
+
+/// What init found and left to do, on stderr.
+fn print_init_summary(outcome: &saml_harness::init::InitOutcome, output: &std::path::Path) {
+    let f = &outcome.findings;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "init: metadata: entityID {}, ACS {}{}",
+        f.metadata.entity_id,
+        f.metadata.acs_url,
+        if f.metadata.slo.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", SingleLogoutService {}",
+                f.metadata
+                    .slo
+                    .iter()
+                    .map(|(b, _)| b.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )
+        }
+    );
+    for a in &f.login.attempts {
+        let _ = writeln!(err, "init: {a}");
+    }
+    for r in &f.login.rejected_probes {
+        let _ = writeln!(err, "init: not the session probe: {r}");
+    }
+    if let Some(p) = &f.login.probe {
+        let identity = match &p.identity {
+            saml_harness::target::Extractor::JsonPointer(j) => format!("JSON pointer {j}"),
+            saml_harness::target::Extractor::Regex(r) => format!("regex {r}"),
+        };
+        let _ = writeln!(
+            err,
+            "init: session probe: {} ({} signed in, {} signed out), identity by {identity}",
+            p.url, p.signed_in_status, p.signed_out_status
+        );
+    }
+    match f.login.anyone_signed_in {
+        Some(true) => {
+            let _ = writeln!(
+                err,
+                "init: an email the SP cannot know was signed in too: no accounts of its own (user-accounts = false, jit=on)"
+            );
+        }
+        Some(false) => {
+            let _ = writeln!(
+                err,
+                "init: an email the SP cannot know was not signed in: it keeps accounts (user-accounts = true); the target's users must exist in it"
+            );
+        }
+        None => {}
+    }
+    match &f.profile {
+        Some(_) => {
+            let _ = writeln!(
+                err,
+                "init: SP profile: {}",
+                if outcome.settings.is_empty() {
+                    "nothing to declare".to_owned()
+                } else {
+                    outcome
+                        .settings
+                        .iter()
+                        .map(|(s, _)| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            );
+        }
+        None => {
+            let _ = writeln!(
+                err,
+                "init: no SP profile: {}",
+                f.profile_missing.as_deref().unwrap_or("not measured")
+            );
+        }
+    }
+    for t in &outcome.todos {
+        let _ = writeln!(err, "init: TODO: {t}");
+    }
+    let _ = writeln!(err, "init: wrote {}", output.display());
+    if f.login.probe.is_some() {
+        let _ = writeln!(
+            err,
+            "init: next: saml-harness run --target {} --filter 'login/*'",
+            output.display()
+        );
+    } else if f.login.route.is_none() {
+        let _ = writeln!(
+            err,
+            "init: no login worked: see the attempts above (and in [login] of {}), fix what they say, and run init again",
+            output.display()
+        );
+    } else {
+        let _ = writeln!(
+            err,
+            "init: fill in [session] (see its TODO), then: saml-harness run --target {}",
+            output.display()
+        );
     }
 }
 

@@ -11,12 +11,15 @@
 //! - `real_sps`: the catalogue against the real third-party SPs under `targets/` (node-saml,
 //!   Shibboleth SP, SimpleSAMLphp; `cargo xtask setup` installs what they need), each held to
 //!   its committed baseline.
+//! - `init`: `saml-harness init` against each real SP: the file it writes runs the logins as
+//!   written; without a working login it says what is missing and a run stops at it.
 //! - `trust`: transport failures are errors, refusals without a passing control are
 //!   inconclusive, target-file typos stop the run, verdicts do not depend on `--jobs`.
 
 mod browser;
 mod catalogue;
 mod fuzz;
+mod init;
 mod real_sps;
 mod reference;
 mod self_test;
