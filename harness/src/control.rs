@@ -18,7 +18,7 @@ use mock_idp::Plan;
 use mock_idp::plan::SigningLayout;
 use serde::Serialize;
 
-use crate::scenario::{Expectation, Flow, OutageMode, Scenario, ScenarioFile, Step};
+use crate::scenario::{Expectation, Flow, OutageMode, Scenario, ScenarioFile, SpLogin, Step};
 
 /// The positive outcome of an exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,6 +46,9 @@ pub struct Control {
     /// only for scenarios that run, whose capabilities the target has.)
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub settings: Vec<String>,
+    /// Which SP-initiated login URL starts it.
+    #[serde(default, skip_serializing_if = "SpLogin::is_usual")]
+    pub sp_login: SpLogin,
 }
 
 /// What a scenario needs to be trusted.
@@ -114,6 +117,7 @@ impl Control {
                 flow: self.flow,
                 user: self.user.clone(),
                 relay_state: None,
+                sp_login: self.sp_login,
                 requires: crate::scenario::Requirements {
                     capabilities: Vec::new(),
                     settings: self.settings.clone(),
@@ -282,6 +286,7 @@ pub fn derive(scenario: &Scenario) -> Result<Need, NoDeviation> {
         plan,
         steps,
         settings,
+        sp_login: file.sp_login,
     };
     if control.plan.signing.layout == Some(SigningLayout::None) {
         // An unsigned response: the SP must accept at least one signed layout.

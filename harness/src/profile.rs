@@ -38,6 +38,7 @@ pub fn probes(target: &Target) -> Vec<Probe> {
         plan,
         steps: Vec::new(),
         settings: Vec::new(),
+        sp_login: crate::scenario::SpLogin::Usual,
     };
     let layout = |layout: SigningLayout| {
         let mut plan = Plan::default();

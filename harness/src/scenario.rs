@@ -39,6 +39,12 @@ pub struct ScenarioFile {
     /// RelayState for IdP-initiated flows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay_state: Option<String>,
+    /// Which of the target's SP-initiated login URLs starts an SP-initiated login: the usual
+    /// one, or the one where the application asks the IdP to authenticate the user again
+    /// (`force-authn`: `[login].force_authn_url`) or not to interact with the user (`passive`:
+    /// `[login].passive_url`). Skipped, saying so, when the target has no such URL.
+    #[serde(default, skip_serializing_if = "SpLogin::is_usual")]
+    pub sp_login: SpLogin,
     /// What the SP must provide for the scenario to run.
     #[serde(default)]
     pub requires: Requirements,
@@ -157,6 +163,39 @@ impl Severity {
             Severity::High => "high",
             Severity::Medium => "medium",
             Severity::Low => "low",
+        }
+    }
+}
+
+/// Which SP-initiated login URL of the target a scenario uses.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, PartialOrd, Ord,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpLogin {
+    /// `[login].sp_initiated_url`.
+    #[default]
+    Usual,
+    /// `[login].force_authn_url`: the application asks for a fresh authentication (the SP's
+    /// AuthnRequest must say `ForceAuthn="true"`, SAML Core §3.4.1).
+    ForceAuthn,
+    /// `[login].passive_url`: the application asks for a login without user interaction (the
+    /// SP's AuthnRequest must say `IsPassive="true"`, SAML Core §3.4.1).
+    Passive,
+}
+
+impl SpLogin {
+    /// Whether it is the usual login URL (left out when written).
+    pub fn is_usual(&self) -> bool {
+        *self == SpLogin::Usual
+    }
+
+    /// The target file's field for it.
+    pub fn field(self) -> &'static str {
+        match self {
+            SpLogin::Usual => "[login].sp_initiated_url",
+            SpLogin::ForceAuthn => "[login].force_authn_url",
+            SpLogin::Passive => "[login].passive_url",
         }
     }
 }

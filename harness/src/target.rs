@@ -128,12 +128,34 @@ fn default_ready_timeout() -> u64 {
 pub struct LoginSection {
     /// The URL that starts an SP-initiated login (may use `{user.email}`).
     pub sp_initiated_url: String,
+    /// The URL that starts an SP-initiated login in which the application asks the IdP to
+    /// authenticate the user again (the SP's AuthnRequest then says `ForceAuthn="true"`), if
+    /// the SP has one; scenarios with `sp_login = "force-authn"` are skipped without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_authn_url: Option<String>,
+    /// The URL that starts an SP-initiated login in which the application asks the IdP not to
+    /// interact with the user (`IsPassive="true"`), if the SP has one; scenarios with
+    /// `sp_login = "passive"` are skipped without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passive_url: Option<String>,
     /// A password login form, if the SP has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<PasswordLogin>,
     /// How a user resets a password, if the SP lets the harness do it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_reset: Option<PasswordReset>,
+}
+
+impl LoginSection {
+    /// The URL template that starts an SP-initiated login of this kind, if the target has one.
+    pub fn url(&self, kind: crate::scenario::SpLogin) -> Option<&str> {
+        use crate::scenario::SpLogin;
+        match kind {
+            SpLogin::Usual => Some(&self.sp_initiated_url),
+            SpLogin::ForceAuthn => self.force_authn_url.as_deref(),
+            SpLogin::Passive => self.passive_url.as_deref(),
+        }
+    }
 }
 
 /// A password reset: how to obtain a reset token (the harness stands in for the email the SP
@@ -535,6 +557,11 @@ impl Target {
         ];
         let optional = [
             ("[sp].metadata_url", f.sp.metadata_url.as_deref()),
+            (
+                "[login].force_authn_url",
+                f.login.force_authn_url.as_deref(),
+            ),
+            ("[login].passive_url", f.login.passive_url.as_deref()),
             ("[session].logout_url", f.session.logout_url.as_deref()),
             ("[session].slo_url", f.session.slo_url.as_deref()),
             ("[api].url", f.api.as_ref().map(|a| a.url.as_str())),

@@ -310,6 +310,16 @@ async fn login_submit(State(app): State<Shared>, body: Bytes) -> Response {
 struct SsoQuery {
     email: Option<String>,
     return_to: Option<String>,
+    /// `1` or `true`: the application asks the IdP to authenticate the user again
+    /// (`ForceAuthn`, SAML Core §3.4.1), as before a sensitive action.
+    force_authn: Option<String>,
+    /// `1` or `true`: the application asks the IdP not to interact with the user (`IsPassive`).
+    passive: Option<String>,
+}
+
+/// A query flag: `1` or `true`.
+fn flag(value: Option<&str>) -> bool {
+    matches!(value, Some("1" | "true"))
 }
 
 fn safe_path(path: Option<&str>) -> String {
@@ -372,8 +382,15 @@ async fn login_sso(
         return internal(e);
     }
     let request = format!(
-        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress" AllowCreate="true"/>{context}</samlp:AuthnRequest>"#,
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{instant}" Destination="{dest}" AssertionConsumerServiceURL="{acs}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"{asks}><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress" AllowCreate="true"/>{context}</samlp:AuthnRequest>"#,
         context = requested_authn_context(settings.requested_authn_context.as_deref()),
+        asks = [
+            (flag(q.force_authn.as_deref()), r#" ForceAuthn="true""#),
+            (flag(q.passive.as_deref()), r#" IsPassive="true""#),
+        ]
+        .into_iter()
+        .filter_map(|(asked, attribute)| asked.then_some(attribute))
+        .collect::<String>(),
         id = request_id,
         instant = now.format("%Y-%m-%dT%H:%M:%SZ"),
         dest = escape(&connection.sso_url),

@@ -229,7 +229,13 @@ def metadata():
 def login():
     # The typed email is not kept: like a typical single-IdP app, the IdP decides who signs in.
     auth, _ = init_saml_auth(prepare_flask_request())
-    url = auth.login(return_to=HOME_URL)
+    # An application asks for a fresh authentication (before a sensitive action) or for a
+    # login without interaction through the library's own arguments.
+    url = auth.login(
+        return_to=HOME_URL,
+        force_authn=request.args.get("force_authn") == "1",
+        is_passive=request.args.get("passive") == "1",
+    )
     # demo-flask: "If AuthNRequest ID need to be stored in order to later validate it".
     session["AuthNRequestID"] = auth.get_last_request_id()
     return redirect(url)

@@ -13,6 +13,9 @@ pub struct Needs {
     pub requests: bool,
     /// The SP profile (what the SP accepted in the run's probes).
     pub profile: bool,
+    /// The AuthnRequests of logins where the application asked for this (the target's
+    /// `force_authn_url` or `passive_url`), rather than those of the usual login.
+    pub asked: Option<crate::scenario::SpLogin>,
 }
 
 /// How much a check depends on an input.
@@ -30,26 +33,43 @@ const METADATA: Needs = Needs {
     metadata: Use::Required,
     requests: false,
     profile: false,
+    asked: None,
 };
 const METADATA_AND_PROFILE: Needs = Needs {
     metadata: Use::Required,
     requests: false,
     profile: true,
+    asked: None,
 };
 const METADATA_AND_REQUESTS: Needs = Needs {
     metadata: Use::Required,
     requests: true,
     profile: false,
+    asked: None,
 };
 const REQUESTS: Needs = Needs {
     metadata: Use::No,
     requests: true,
     profile: false,
+    asked: None,
+};
+const FORCED: Needs = Needs {
+    metadata: Use::No,
+    requests: true,
+    profile: false,
+    asked: Some(crate::scenario::SpLogin::ForceAuthn),
+};
+const PASSIVE: Needs = Needs {
+    metadata: Use::No,
+    requests: true,
+    profile: false,
+    asked: Some(crate::scenario::SpLogin::Passive),
 };
 const REQUESTS_AND_METADATA: Needs = Needs {
     metadata: Use::Optional,
     requests: true,
     profile: false,
+    asked: None,
 };
 
 /// A parameter a scenario may give a check.
@@ -182,6 +202,10 @@ checks! {
         "RelayState is at most 80 bytes",
     RequestRelayStateUserData => "authn-request.relay-state-user-data", "AUTHN-RelayState-Private", REQUESTS, [],
         "RelayState does not carry what the user typed (the email)",
+    RequestForceAuthn => "authn-request.force-authn", "AUTHN-ForceAuthn", FORCED, [],
+        "When the application asks for a fresh authentication, the AuthnRequest says ForceAuthn=\"true\"",
+    RequestIsPassive => "authn-request.is-passive", "AUTHN-IsPassive", PASSIVE, [],
+        "When the application asks for a login without interaction, the AuthnRequest says IsPassive=\"true\"",
 }
 
 impl CheckName {

@@ -79,6 +79,9 @@ pub struct Subject<'a> {
     pub metadata: Result<&'a MetadataDoc, &'a str>,
     /// The AuthnRequests collected, or why there are none.
     pub requests: Result<&'a [SeenRequest], &'a str>,
+    /// What the application asked for in the logins that sent `requests` (`None`: the usual
+    /// login, or not known, as for a capture).
+    pub asked: Option<crate::scenario::SpLogin>,
     /// The rest.
     pub known: &'a Known,
 }
@@ -113,6 +116,18 @@ pub fn run(check: CheckName, params: &CheckParams, subject: &Subject<'_>) -> Fin
         && let Err(why) = &requests
     {
         return said(check, Outcome::Skip, why.clone());
+    }
+    if let Some(kind) = needs.asked
+        && subject.asked != Some(kind)
+    {
+        return said(
+            check,
+            Outcome::Skip,
+            format!(
+                "judged only on AuthnRequests of logins started at the target's {}, and these were not",
+                kind.field()
+            ),
+        );
     }
     let md = metadata.as_ref().ok().map(|(_, md)| *md);
     let reqs = requests.as_deref().unwrap_or_default();
@@ -227,7 +242,32 @@ pub fn run(check: CheckName, params: &CheckParams, subject: &Subject<'_>) -> Fin
             )
         }
         CheckName::RequestRelayStateUserData => relay_state_user_data(reqs, k),
+        CheckName::RequestForceAuthn => {
+            asked_flag(check, reqs, "ForceAuthn", |f| f.force_authn.as_deref())
+        }
+        CheckName::RequestIsPassive => {
+            asked_flag(check, reqs, "IsPassive", |f| f.is_passive.as_deref())
+        }
     }
+}
+
+/// Each request says `attribute="true"` (xs:boolean: `true` or `1`), as the application asked.
+fn asked_flag(
+    check: CheckName,
+    reqs: &[SeenRequest],
+    attribute: &str,
+    value: impl Fn(&super::request::RequestFacts) -> Option<&str>,
+) -> Finding {
+    let bad = each(reqs, |f, _| match value(f).map(str::trim) {
+        Some("true" | "1") => None,
+        Some(other) => Some(format!(
+            "{attribute} is {other:?}: the IdP may reuse the user's session"
+        )),
+        None => Some(format!(
+            "has no {attribute}, so it is false: the application's request does not reach the IdP"
+        )),
+    });
+    per_request(check, reqs, bad, &format!("says {attribute}=\"true\""))
 }
 
 /// A finding without evidence lines.
@@ -1655,9 +1695,63 @@ mod tests {
         let subject = Subject {
             metadata: Ok(md),
             requests: Ok(reqs),
+            asked: None,
             known: k,
         };
         run(c, &CheckParams::default(), &subject)
+    }
+
+    #[test]
+    fn force_authn_and_is_passive_are_judged_on_the_logins_that_asked_for_them_only() {
+        use crate::scenario::SpLogin;
+        let md = metadata("", "");
+        let k = known();
+        let with = |attrs: &str| {
+            let xml = crate::conformance::request::tests::XML
+                .replace(r#" ForceAuthn="true""#, "")
+                .replacen(" ProtocolBinding=", &format!("{attrs} ProtocolBinding="), 1);
+            SeenRequest::from_xml("request 1".to_owned(), xml, RequestBinding::Post)
+        };
+        let judge = |c: CheckName, asked: Option<SpLogin>, attrs: &str| {
+            let reqs = [with(attrs)];
+            let subject = Subject {
+                metadata: Ok(&md),
+                requests: Ok(&reqs),
+                asked,
+                known: &k,
+            };
+            run(c, &CheckParams::default(), &subject).outcome
+        };
+        let (force, passive) = (CheckName::RequestForceAuthn, CheckName::RequestIsPassive);
+        let asked_force = Some(SpLogin::ForceAuthn);
+        let asked_passive = Some(SpLogin::Passive);
+        assert_eq!(
+            judge(force, asked_force, r#" ForceAuthn="true""#),
+            Outcome::Pass
+        );
+        assert_eq!(
+            judge(force, asked_force, r#" ForceAuthn="1""#),
+            Outcome::Pass
+        );
+        assert_eq!(
+            judge(force, asked_force, r#" ForceAuthn="false""#),
+            Outcome::Fail
+        );
+        assert_eq!(judge(force, asked_force, ""), Outcome::Fail);
+        assert_eq!(
+            judge(passive, asked_passive, r#" IsPassive="true""#),
+            Outcome::Pass
+        );
+        assert_eq!(
+            judge(passive, asked_passive, r#" ForceAuthn="true""#),
+            Outcome::Fail
+        );
+        // Not the logins that asked: not judged.
+        assert_eq!(judge(force, None, ""), Outcome::Skip);
+        assert_eq!(
+            judge(force, asked_passive, r#" ForceAuthn="true""#),
+            Outcome::Skip
+        );
     }
 
     fn request(id: &str, extra: &str) -> String {

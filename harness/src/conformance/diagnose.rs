@@ -50,10 +50,14 @@ pub fn diagnose(input: &SpInput, sp_metadata: Option<&MetadataDoc>, known: &Know
         } else {
             Ok(requests)
         },
+        // What the application asked for is not in a capture: the ForceAuthn and IsPassive
+        // checks judge only the run's logins that asked for them.
+        asked: None,
         known,
     };
     let findings = CheckName::ALL
         .iter()
+        .filter(|c| c.needs().asked.is_none())
         .filter(|c| {
             if c.is_metadata() {
                 metadata.is_some()

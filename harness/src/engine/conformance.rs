@@ -15,8 +15,9 @@ use crate::conformance::{
     CheckName, Finding, Known, Outcome, RequestBinding, SeenRequest, Subject,
 };
 use crate::control::Control;
-use crate::scenario::{Expectation, Flow, Level, Scenario};
+use crate::scenario::{Expectation, Flow, Level, Scenario, SpLogin};
 use crate::verdict::{Evidence, Status, Verdict};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How many SP-initiated logins the run starts to collect AuthnRequests (IDs are compared
 /// across them).
@@ -30,8 +31,14 @@ pub(super) fn is_conformance(scenario: &Scenario) -> bool {
 /// What the checks read, collected once per run.
 pub(super) struct Collected {
     metadata: Result<MetadataDoc, String>,
-    requests: Result<Vec<SeenRequest>, String>,
-    /// Notes on how the requests were collected (a login that went wrong).
+    /// The AuthnRequests, by the login URL that made the SP send them.
+    requests: BTreeMap<SpLogin, Requests>,
+}
+
+/// The AuthnRequests of some logins.
+struct Requests {
+    seen: Result<Vec<SeenRequest>, String>,
+    /// Notes on how they were collected (a login that went wrong).
     notes: Vec<String>,
 }
 
@@ -54,17 +61,21 @@ pub(super) async fn collect(
     } else {
         Err("not needed".to_owned())
     };
-    let mut notes = Vec::new();
-    let requests = if checks.iter().any(|c| c.needs().requests) {
-        collect_requests(run, permits, settings, &mut notes).await
-    } else {
-        Err("not needed".to_owned())
-    };
-    Collected {
-        metadata,
-        requests,
-        notes,
+    let kinds: BTreeSet<SpLogin> = checks
+        .iter()
+        .filter(|c| c.needs().requests)
+        .map(|c| c.needs().asked.unwrap_or_default())
+        .collect();
+    let mut requests = BTreeMap::new();
+    for kind in kinds {
+        // The usual login's requests are compared with each other; one login says what the
+        // SP sends when the application asks for something.
+        let logins = if kind == SpLogin::Usual { LOGINS } else { 1 };
+        let mut notes = Vec::new();
+        let seen = collect_requests(run, permits, settings, kind, logins, &mut notes).await;
+        requests.insert(kind, Requests { seen, notes });
     }
+    Collected { metadata, requests }
 }
 
 fn check_of(scenario: &Scenario) -> Option<CheckName> {
@@ -78,6 +89,8 @@ async fn collect_requests(
     run: &Run<'_>,
     permits: &Semaphore,
     settings: &RwLock<()>,
+    kind: SpLogin,
+    logins: usize,
     notes: &mut Vec<String>,
 ) -> Result<Vec<SeenRequest>, String> {
     let env = run.env;
@@ -87,6 +100,7 @@ async fn collect_requests(
         plan: mock_idp::Plan::default(),
         steps: Vec::new(),
         settings: Vec::new(),
+        sp_login: kind,
     }
     .to_scenario(
         "conformance/collect",
@@ -103,7 +117,7 @@ async fn collect_requests(
     };
     let sso = format!("{}/sso", env.idp().base_url());
     let mut out = Vec::new();
-    for n in 1..=LOGINS {
+    for n in 1..=logins {
         let (done, _) = exchange(run, &planned, permits, settings, &[]).await;
         let Some(plan) = done.evidence.plan_id.as_deref() else {
             notes.push(format!(
@@ -155,7 +169,7 @@ async fn collect_requests(
     }
     if out.is_empty() {
         return Err(format!(
-            "no AuthnRequest reached the mock IdP in {LOGINS} SP-initiated logins{}",
+            "no AuthnRequest reached the mock IdP in {logins} SP-initiated logins{}",
             if notes.is_empty() {
                 String::new()
             } else {
@@ -200,9 +214,17 @@ pub(super) fn verdict(scenario: &Scenario, collected: &Collected, known: &Known)
             ..skeleton(scenario, "not a conformance scenario".to_owned())
         };
     };
+    let asked = check.needs().asked;
+    let set = collected.requests.get(&asked.unwrap_or_default());
+    let requests: Result<&[SeenRequest], &str> = match set {
+        Some(Requests { seen: Ok(r), .. }) => Ok(r),
+        Some(Requests { seen: Err(why), .. }) => Err(why),
+        None => Err("no AuthnRequest was collected"),
+    };
     let subject = Subject {
         metadata: collected.metadata.as_ref().map_err(String::as_str),
-        requests: collected.requests.as_deref().map_err(String::as_str),
+        requests,
+        asked,
         known,
     };
     let found: Finding = crate::conformance::run(*check, params, &subject);
@@ -228,22 +250,27 @@ pub(super) fn verdict(scenario: &Scenario, collected: &Collected, known: &Known)
             Err(_) => found.summary.clone(),
         },
         (_, false) => format!(
-            "{}; from {} AuthnRequest(s) of SP-initiated logins",
+            "{}; from {} AuthnRequest(s) of SP-initiated logins{}",
             found.summary,
-            collected.requests.as_ref().map_or(0, Vec::len)
+            requests.map_or(0, <[SeenRequest]>::len),
+            match asked {
+                Some(kind) => format!(" started at {}", kind.field()),
+                None => String::new(),
+            }
         ),
     };
     let mut notes = found.evidence;
-    if !check.is_metadata() && found.outcome != Outcome::Skip {
-        notes.extend(collected.notes.iter().cloned());
+    if let Some(set) = set
+        && !check.is_metadata()
+        && found.outcome != Outcome::Skip
+    {
+        notes.extend(set.notes.iter().cloned());
     }
     v.evidence = Evidence {
         notes,
         authn_request: (!check.is_metadata())
             .then(|| {
-                collected
-                    .requests
-                    .as_ref()
+                requests
                     .ok()?
                     .first()
                     .map(|r| mock_idp::xml::pretty(&r.xml))

@@ -83,6 +83,17 @@ pub(super) fn preflight(
             )));
         }
     }
+    let kind = scenario.file.sp_login;
+    if target.file.login.url(kind).is_none() {
+        return Err(Skip(format!(
+            "target {name} has no {}: it does not say where its application asks the IdP for {}",
+            kind.field(),
+            match kind {
+                crate::scenario::SpLogin::Passive => "a login without user interaction",
+                _ => "a fresh authentication",
+            }
+        )));
+    }
     check_needs(target, scenario)?;
     let mut scenario = scenario.clone();
     let added_settings = if adapt_layout {

@@ -145,6 +145,8 @@ struct Attempt<'a> {
     outage: bool,
     want_role: bool,
     relay_state: Option<&'a str>,
+    /// Which SP-initiated login URL starts an SP-initiated login.
+    sp_login: crate::scenario::SpLogin,
     /// This scenario run's witness URL (`{witness.url}`).
     witness_url: &'a str,
 }
@@ -247,6 +249,7 @@ async fn execute_in(
                         .as_ref()
                         .is_some_and(|e| matches!(e, Expectation::SignedIn { role: Some(_), .. })),
                     relay_state: scenario.file.relay_state.as_deref(),
+                    sp_login: scenario.file.sp_login,
                     witness_url: &witness_url,
                 };
                 let mut step_evidence = Evidence::default();
@@ -364,6 +367,7 @@ async fn execute_in(
             Expectation::SignedIn { role: Some(_), .. }
         ),
         relay_state: scenario.file.relay_state.as_deref(),
+        sp_login: scenario.file.sp_login,
         witness_url: &witness_url,
     };
     let logout_since = evidence.plan_id.as_deref().map(|plan| {
@@ -627,7 +631,13 @@ async fn drive(
             }
             format!("{idp_base}/idp-initiated?{}", query.finish())
         }
-        _ => vars.render(&target.file.login.sp_initiated_url)?,
+        _ => {
+            // Preflight skips a scenario whose login URL the target lacks.
+            let url = target.file.login.url(attempt.sp_login).ok_or_else(|| {
+                Error::input(format!("the target has no {}", attempt.sp_login.field()))
+            })?;
+            vars.render(url)?
+        }
     };
     let navigation = first
         .navigate("GET", &start_url, Vec::new(), &mut seen)

@@ -329,6 +329,7 @@ pub fn scenario_file(plan: &Plan, verdict: &oracle::Verdict, title: String) -> S
         // The forged identity types its email; the IdP signs for the signed user.
         user: verdict.typed.clone(),
         relay_state: None,
+        sp_login: crate::scenario::SpLogin::Usual,
         requires: Requirements::default(),
         steps: Vec::new(),
         catches: Vec::new(),

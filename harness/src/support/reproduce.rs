@@ -510,6 +510,7 @@ pub fn mirror(
         flow,
         user: "member".to_owned(),
         relay_state: None,
+        sp_login: crate::scenario::SpLogin::Usual,
         requires: Requirements {
             capabilities: Vec::new(),
             settings,

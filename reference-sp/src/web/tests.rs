@@ -306,6 +306,9 @@ async fn login_sso_sends_a_deflated_authn_request_bound_to_the_browser() {
             "ProtocolBinding",
             Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"),
         ),
+        // Only a login where the application asks for them (`force_authn=1`, `passive=1`).
+        ("ForceAuthn", None),
+        ("IsPassive", None),
     ] {
         assert_eq!(request.attribute(attr), expected, "{attr}");
     }

@@ -175,6 +175,15 @@ fn cases() -> Vec<Case> {
         Case {
             typed: ADMIN,
             ..case(
+                Weakening::AssertionBySearch,
+                json!({"user": ALICE, "signing": {"layout": "assertion"}, "tamper": [{"kind": "xsw", "variant": 3, "name_id": ADMIN}]}),
+                "multiple_assertions",
+                ADMIN,
+            )
+        },
+        Case {
+            typed: ADMIN,
+            ..case(
                 Weakening::NameidTextToFirstComment,
                 json!({"user": "admin@corp.example.evil.test", "signing": {"layout": "assertion"}, "tamper": [{"kind": "comment-in-name-id", "after": ADMIN}]}),
                 "email_mismatch",
