@@ -11,11 +11,14 @@
 //! - `real_sps`: the catalogue against the real third-party SPs under `targets/` (node-saml,
 //!   Shibboleth SP, SimpleSAMLphp; `cargo xtask setup` installs what they need), each held to
 //!   its committed baseline.
+//! - `dist`: the Debian package of `cargo xtask dist` (from this run's debug binaries): its
+//!   contents and dependencies; as root, installed system-wide, run from a fresh folder, purged.
 //! - `trust`: transport failures are errors, refusals without a passing control are
 //!   inconclusive, target-file typos stop the run, verdicts do not depend on `--jobs`.
 
 mod browser;
 mod catalogue;
+mod dist;
 mod fuzz;
 mod real_sps;
 mod reference;
