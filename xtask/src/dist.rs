@@ -9,6 +9,8 @@
 //!   completions, all written by the binaries themselves from their clap command (the hidden
 //!   `generate-docs DIR` subcommand, crate `cli-docs`);
 //! - `usr/share/doc/saml-harness/`: `copyright` (machine-readable) and `changelog.Debian.gz`;
+//!   `usr/share/lintian/overrides/saml-harness` (no bug for a first upload to close: this is no
+//!   upload to Debian's archive);
 //! - `DEBIAN/control` and `DEBIAN/md5sums`. `Depends` is what `dpkg-shlibdeps` finds that the
 //!   binaries link (libxmlsec1-openssl, libxml2, libssl3, libc6, ...); `Recommends` names
 //!   chromium and chromium-driver (the browser driver). The version is the `saml-harness`
@@ -221,6 +223,11 @@ pub fn package(options: &Options) -> Result<PathBuf, String> {
 
     let doc = dir(&root, &format!("usr/share/doc/{PACKAGE}"))?;
     write(&doc.join("copyright"), &copyright())?;
+    // Not an upload to Debian's archive: there is no bug for the first version to close.
+    write(
+        &dir(&root, "usr/share/lintian/overrides")?.join(PACKAGE),
+        &format!("{PACKAGE}: initial-upload-closes-no-bugs\n"),
+    )?;
     let changelog = work.join("changelog.Debian");
     write(&changelog, &changelog_entry(&version)?)?;
     gzip(&changelog, &doc.join("changelog.Debian.gz"))?;
@@ -294,13 +301,29 @@ fn copyright() -> String {
         .ok()
         .and_then(|t| manifest_value(&t, "workspace.package", "repository"))
         .unwrap_or_default();
+    // The years of the first and the last commit (a notice needs them, says lintian).
+    let years = output(
+        Command::new("git")
+            .args(["log", "--format=%ad", "--date=format:%Y"])
+            .current_dir(workspace_root()),
+    )
+    .unwrap_or_default();
+    let (first, last) = (years.lines().last(), years.lines().next());
+    let years = match (first, last) {
+        (Some(first), Some(last)) if first != last => format!("{first}-{last}"),
+        (_, Some(last)) => last.to_owned(),
+        _ => output(Command::new("date").arg("+%Y"))
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    };
     format!(
         "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
          Upstream-Name: saml-harness\n\
          Source: {source}\n\
          \n\
          Files: *\n\
-         Copyright: The SAML Harness developers\n\
+         Copyright: {years} The SAML Harness developers\n\
          License: MIT or Apache-2.0\n\
          \n\
          License: MIT\n \
