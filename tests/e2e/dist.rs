@@ -223,6 +223,15 @@ fn the_package_holds_the_binaries_man_pages_and_completions_and_declares_what_th
         } else {
             assert!(text.contains("serve"), "{file}: {text}");
         }
+        if file.contains("/bash-completion/") {
+            // bash loads it and registers the completion under the command's name.
+            let bin = file.rsplit('/').next().unwrap_or_default();
+            let registered = stdout(Command::new("bash").arg("-c").arg(format!(
+                "source '{}' && complete -p {bin}",
+                unpacked(&file).display()
+            )));
+            assert!(registered.contains(bin), "{file}: {registered}");
+        }
     }
 
     // Every library a binary links comes from a package that Depends names.
@@ -356,6 +365,10 @@ fn installed_system_wide_the_package_runs_the_login_family_from_a_fresh_folder_t
             listed.lines().any(|l| l == file.trim_start_matches('.')),
             "{file} not installed:\n{listed}"
         );
+    }
+    if Command::new("man").arg("--version").output().is_ok() {
+        let page = stdout(Command::new("man").args(["-w", "saml-harness-run"]));
+        assert_eq!(page.trim(), "/usr/share/man/man1/saml-harness-run.1.gz");
     }
     let version = stdout(Command::new("/usr/bin/saml-harness").arg("--version"));
     assert_eq!(
