@@ -139,6 +139,50 @@ pub fn deb_name(version: &str, arch: &str) -> String {
 
 /// Builds the package; returns the `.deb`'s path.
 pub fn package(options: &Options) -> Result<PathBuf, String> {
+    check_tools()?;
+    let version = version()?;
+    let arch = architecture()?;
+    if options.build {
+        let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+        cargo
+            .args(["build", "--locked", "--profile", &options.profile])
+            .current_dir(workspace_root());
+        for bin in BINARIES {
+            cargo.args(["--bin", bin]);
+        }
+        run(&mut cargo)?;
+    }
+    let work = options.out_dir.join(format!("{PACKAGE}-deb"));
+    if work.exists() {
+        std::fs::remove_dir_all(&work)
+            .map_err(|e| format!("failed to remove {}: {e}", work.display()))?;
+    }
+    // dpkg-shlibdeps wants debian/control beside the tree, as in a source package.
+    let root = work.join("debian").join(PACKAGE);
+    let installed = stage_binaries(options, &root)?;
+    for bin in &installed {
+        stage_docs(bin, &work.join("generated"), &root)?;
+    }
+    stage_doc_folder(&version, &work, &root)?;
+
+    let depends = shlib_depends(&work, &installed)?;
+    let debian = dir(&root, "DEBIAN")?;
+    write(&debian.join("md5sums"), &md5sums(&root)?)?;
+    let control = control(&version, &arch, &depends, installed_size(&root)?);
+    write(&debian.join("control"), &control)?;
+
+    let deb = options.out_dir.join(deb_name(&version, &arch));
+    let mut build = Command::new("dpkg-deb");
+    build.args(["--root-owner-group", "--build"]);
+    if profile_dir(&options.profile) == "debug" {
+        // Unoptimized binaries are large and only tested: gzip, fast, instead of xz.
+        build.args(["-Zgzip", "-z1"]);
+    }
+    run(build.arg(&root).arg(&deb))?;
+    Ok(deb)
+}
+
+fn check_tools() -> Result<(), String> {
     for (tool, package) in [
         ("dpkg-deb", "dpkg"),
         ("dpkg-shlibdeps", "dpkg-dev"),
@@ -152,28 +196,13 @@ pub fn package(options: &Options) -> Result<PathBuf, String> {
             ));
         }
     }
-    let version = version()?;
-    let arch = architecture()?;
-    if options.build {
-        let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-        cargo
-            .args(["build", "--locked", "--profile", &options.profile])
-            .current_dir(workspace_root());
-        for bin in BINARIES {
-            cargo.args(["--bin", bin]);
-        }
-        run(&mut cargo)?;
-    }
-    let bin_dir = options.bin_dir();
-    let work = options.out_dir.join(format!("{PACKAGE}-deb"));
-    if work.exists() {
-        std::fs::remove_dir_all(&work)
-            .map_err(|e| format!("failed to remove {}: {e}", work.display()))?;
-    }
-    // dpkg-shlibdeps wants debian/control beside the tree, as in a source package.
-    let root = work.join("debian").join(PACKAGE);
+    Ok(())
+}
 
-    let usr_bin = dir(&root, "usr/bin")?;
+/// Copies the binaries into `root/usr/bin`, stripped; returns their paths there.
+fn stage_binaries(options: &Options, root: &Path) -> Result<Vec<PathBuf>, String> {
+    let bin_dir = options.bin_dir();
+    let usr_bin = dir(root, "usr/bin")?;
     let mut installed = Vec::new();
     for bin in BINARIES {
         let from = bin_dir.join(bin);
@@ -193,60 +222,57 @@ pub fn package(options: &Options) -> Result<PathBuf, String> {
         mode(&to, 0o755)?;
         installed.push(to);
     }
+    Ok(installed)
+}
 
-    let generated = work.join("generated");
-    let man1 = dir(&root, "usr/share/man/man1")?;
-    let shells = [
-        ("bash", "usr/share/bash-completion/completions", ""),
-        ("zsh", "usr/share/zsh/vendor-completions", "_"),
-        ("fish", "usr/share/fish/vendor_completions.d", ""),
-    ];
-    for bin in &installed {
-        let name = file_name(bin);
-        let out = generated.join(&name);
-        // The staged (stripped) binary writes its own docs: what is installed is what ran.
-        run(Command::new(bin).arg("generate-docs").arg(&out))?;
-        for page in files_under(&out.join("man"))? {
-            let to = man1.join(format!("{}.gz", file_name(&page)));
-            gzip(&page, &to)?;
-        }
-        for (shell, folder, prefix) in shells {
-            let ending = if shell == "fish" { ".fish" } else { "" };
-            let file = format!("{prefix}{name}{ending}");
-            let from = out.join("completions").join(shell).join(&file);
-            let to = dir(&root, folder)?.join(&file);
-            std::fs::copy(&from, &to)
-                .map_err(|e| format!("failed to copy {}: {e}", from.display()))?;
-            mode(&to, 0o644)?;
-        }
+/// Has the staged binary `bin` write its man pages and completions into `generated/NAME`, and
+/// puts them where Debian looks for them under `root`.
+fn stage_docs(bin: &Path, generated: &Path, root: &Path) -> Result<(), String> {
+    let name = file_name(bin);
+    let out = generated.join(&name);
+    // The staged (stripped) binary writes its own docs: what is installed is what ran.
+    run(Command::new(bin).arg("generate-docs").arg(&out))?;
+    let man1 = dir(root, "usr/share/man/man1")?;
+    for page in files_under(&out.join("man"))? {
+        gzip(&page, &man1.join(format!("{}.gz", file_name(&page))))?;
     }
+    for (shell, folder, file) in [
+        (
+            "bash",
+            "usr/share/bash-completion/completions",
+            name.clone(),
+        ),
+        (
+            "zsh",
+            "usr/share/zsh/vendor-completions",
+            format!("_{name}"),
+        ),
+        (
+            "fish",
+            "usr/share/fish/vendor_completions.d",
+            format!("{name}.fish"),
+        ),
+    ] {
+        let from = out.join("completions").join(shell).join(&file);
+        let to = dir(root, folder)?.join(&file);
+        std::fs::copy(&from, &to).map_err(|e| format!("failed to copy {}: {e}", from.display()))?;
+        mode(&to, 0o644)?;
+    }
+    Ok(())
+}
 
-    let doc = dir(&root, &format!("usr/share/doc/{PACKAGE}"))?;
+/// `usr/share/doc/saml-harness/` (copyright, changelog) and the lintian override.
+fn stage_doc_folder(version: &str, work: &Path, root: &Path) -> Result<(), String> {
+    let doc = dir(root, &format!("usr/share/doc/{PACKAGE}"))?;
     write(&doc.join("copyright"), &copyright())?;
     // Not an upload to Debian's archive: there is no bug for the first version to close.
     write(
-        &dir(&root, "usr/share/lintian/overrides")?.join(PACKAGE),
+        &dir(root, "usr/share/lintian/overrides")?.join(PACKAGE),
         &format!("{PACKAGE}: initial-upload-closes-no-bugs\n"),
     )?;
     let changelog = work.join("changelog.Debian");
-    write(&changelog, &changelog_entry(&version)?)?;
-    gzip(&changelog, &doc.join("changelog.Debian.gz"))?;
-
-    let depends = shlib_depends(&work, &installed)?;
-    let debian = dir(&root, "DEBIAN")?;
-    write(&debian.join("md5sums"), &md5sums(&root)?)?;
-    let control = control(&version, &arch, &depends, installed_size(&root)?);
-    write(&debian.join("control"), &control)?;
-
-    let deb = options.out_dir.join(deb_name(&version, &arch));
-    let mut build = Command::new("dpkg-deb");
-    build.args(["--root-owner-group", "--build"]);
-    if profile_dir(&options.profile) == "debug" {
-        // Unoptimized binaries are large and only tested: gzip, fast, instead of xz.
-        build.args(["-Zgzip", "-z1"]);
-    }
-    run(build.arg(&root).arg(&deb))?;
-    Ok(deb)
+    write(&changelog, &changelog_entry(version)?)?;
+    gzip(&changelog, &doc.join("changelog.Debian.gz"))
 }
 
 /// `Depends` as `dpkg-shlibdeps` computes it from the binaries' `NEEDED` libraries.
