@@ -107,11 +107,29 @@ pub fn write(command: &Command, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         let path = folder.join(file);
         let mut text = Vec::new();
         clap_complete::generate(shell, &mut command.clone(), &name, &mut text);
+        if shell == Shell::Bash {
+            text = bash_hyphen_fix(&String::from_utf8_lossy(&text), &name).into_bytes();
+        }
         std::fs::File::create(&path)?.write_all(&text)?;
         files.push(path);
     }
     files.sort();
     Ok(files)
+}
+
+/// clap_complete's bash script names a subcommand's state `BIN__subcmd__SUB` where it is set
+/// (the bin name's `-` written `__`) but `B__subcmd__IN__subcmd__SUB` where it is matched (the
+/// `-` written `__subcmd__`), so for a binary with a `-` in its name (all three of ours) nothing
+/// after a subcommand completes (clap-rs/clap#6421, open). The matching side is rewritten to the
+/// setting side's spelling.
+fn bash_hyphen_fix(script: &str, name: &str) -> String {
+    const SEP: &str = "__subcmd__";
+    if !name.contains('-') {
+        return script.to_owned();
+    }
+    let wrong = format!("{}{SEP}", name.replace('-', SEP));
+    let right = format!("{}{SEP}", name.replace('-', "__"));
+    script.replace(&wrong, &right)
 }
 
 #[cfg(test)]
@@ -121,7 +139,7 @@ mod tests {
 
     /// A tool.
     #[derive(Debug, Parser)]
-    #[command(name = "tool", version)]
+    #[command(name = "a-tool", version)]
     struct Cli {
         #[command(subcommand)]
         command: Sub,
@@ -141,7 +159,7 @@ mod tests {
 
     #[test]
     fn the_command_line_parses_as_without_the_hidden_subcommand() {
-        let Parsed::Cli(cli) = parse_from::<Cli, _, _>(["tool", "serve", "--bind", "x"]) else {
+        let Parsed::Cli(cli) = parse_from::<Cli, _, _>(["a-tool", "serve", "--bind", "x"]) else {
             panic!("expected the command line");
         };
         assert!(matches!(cli.command, Sub::Serve { bind: Some(b) } if b == "x"));
@@ -151,7 +169,7 @@ mod tests {
     fn generate_docs_writes_man_pages_and_completions_that_do_not_mention_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let Parsed::Done(_) = parse_from::<Cli, _, _>([
-            OsString::from("tool"),
+            OsString::from("a-tool"),
             OsString::from(SUBCOMMAND),
             dir.path().as_os_str().to_owned(),
         ]) else {
@@ -170,22 +188,59 @@ mod tests {
         assert_eq!(
             names,
             [
-                "completions/bash/tool",
-                "completions/fish/tool.fish",
-                "completions/zsh/_tool",
-                "man/tool-check.1",
-                "man/tool-serve.1",
-                "man/tool.1",
+                "completions/bash/a-tool",
+                "completions/fish/a-tool.fish",
+                "completions/zsh/_a-tool",
+                "man/a-tool-check.1",
+                "man/a-tool-serve.1",
+                "man/a-tool.1",
             ]
         );
         for file in &files {
             let text = std::fs::read_to_string(file).expect("text");
             assert!(!text.contains(SUBCOMMAND), "{}: {text}", file.display());
-            if !file.ends_with("man/tool-check.1") {
+            if !file.ends_with("man/a-tool-check.1") {
                 assert!(text.contains("serve"), "{}: {text}", file.display());
             }
         }
-        let page = std::fs::read_to_string(dir.path().join("man/tool-serve.1")).expect("page");
+        let page = std::fs::read_to_string(dir.path().join("man/a-tool-serve.1")).expect("page");
         assert!(page.contains("Address to listen on"), "{page}");
+    }
+
+    /// What bash offers for the words of `line` (the last one being completed).
+    fn bash_complete(script: &Path, line: &[&str]) -> Vec<String> {
+        let words: Vec<String> = line.iter().map(|w| format!("'{w}'")).collect();
+        let program = format!(
+            "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; \
+             $(complete -p {} | sed -E 's/.*-F ([^ ]+).*/\\1/') {} '{}' '{}'; echo \"${{COMPREPLY[*]}}\"",
+            script.display(),
+            words.join(" "),
+            line.len() - 1,
+            line[0],
+            line[0],
+            line[line.len() - 1],
+            line[line.len() - 2],
+        );
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(program)
+            .output()
+            .expect("bash");
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn bash_completes_a_hyphenated_binarys_subcommands_and_their_options() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(&Cli::command(), dir.path()).expect("written");
+        let script = dir.path().join("completions/bash/a-tool");
+        assert!(bash_complete(&script, &["a-tool", "se"]).contains(&"serve".to_owned()));
+        assert_eq!(
+            bash_complete(&script, &["a-tool", "serve", "--b"]),
+            ["--bind"]
+        );
     }
 }

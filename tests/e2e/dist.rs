@@ -38,11 +38,22 @@ fn deb() -> &'static Path {
             .expect("target/PROFILE/deps")
             .to_owned();
         for bin in dist::BINARIES {
-            assert!(
-                bin_dir.join(bin).is_file(),
-                "{} is missing: the package is built from the binaries of this test run; run the \
-                 workspace's tests (`cargo test --workspace`), or build them first (`cargo build --bins`)",
-                bin_dir.join(bin).display()
+            let path = bin_dir.join(bin);
+            let built = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "{} is missing: the package is built from the binaries of this test run; \
+                         run the workspace's tests (`cargo test --workspace`), or build them first \
+                         (`cargo build --bins`)",
+                        path.display()
+                    )
+                });
+            // `cargo test -p tests` alone does not rebuild the other packages' binaries.
+            let age = built.elapsed().unwrap_or_default().as_secs();
+            eprintln!(
+                "packaging {} (built {age} s ago; alone, this suite does not rebuild it: cargo build --bins)",
+                path.display()
             );
         }
         let dir = tempfile::tempdir().expect("tempdir");
@@ -224,13 +235,21 @@ fn the_package_holds_the_binaries_man_pages_and_completions_and_declares_what_th
             assert!(text.contains("serve"), "{file}: {text}");
         }
         if file.contains("/bash-completion/") {
-            // bash loads it and registers the completion under the command's name.
+            // bash loads it, registers it under the command's name, and completes an option of
+            // a subcommand (`BIN serve --bi<TAB>`, `saml-harness run --fil<TAB>`).
             let bin = file.rsplit('/').next().unwrap_or_default();
-            let registered = stdout(Command::new("bash").arg("-c").arg(format!(
-                "source '{}' && complete -p {bin}",
+            let (sub, partial, option) = if bin == "saml-harness" {
+                ("run", "--fil", "--filter")
+            } else {
+                ("serve", "--bi", "--bind")
+            };
+            let offered = stdout(Command::new("bash").arg("-c").arg(format!(
+                "source '{}' && f=$(complete -p {bin} | sed -E 's/.*-F ([^ ]+).*/\\1/') && \
+                 COMP_WORDS=({bin} {sub} {partial}) && COMP_CWORD=2 && \
+                 $f {bin} {partial} {sub} && echo \"${{COMPREPLY[*]}}\"",
                 unpacked(&file).display()
             )));
-            assert!(registered.contains(bin), "{file}: {registered}");
+            assert_eq!(offered.trim(), option, "{file}");
         }
     }
 
