@@ -251,6 +251,27 @@ fn the_package_holds_the_binaries_man_pages_and_completions_and_declares_what_th
             )));
             assert_eq!(offered.trim(), option, "{file}");
         }
+        // zsh and fish, where installed (Debian's bash is always there; these are not).
+        if file.contains("/zsh/") && Command::new("zsh").arg("--version").output().is_ok() {
+            run(Command::new("zsh").arg("-n").arg(unpacked(&file)));
+        }
+        if file.contains("/fish/") && Command::new("fish").arg("--version").output().is_ok() {
+            let bin = file
+                .rsplit('/')
+                .next()
+                .and_then(|f| f.strip_suffix(".fish"))
+                .unwrap_or_default();
+            let (line, option) = if bin == "saml-harness" {
+                ("saml-harness run --fil", "--filter")
+            } else {
+                (&*format!("{bin} serve --bi"), "--bind")
+            };
+            let offered = stdout(Command::new("fish").arg("-c").arg(format!(
+                "source '{}'; complete -C '{line}'",
+                unpacked(&file).display()
+            )));
+            assert!(offered.starts_with(option), "{file}: {offered}");
+        }
     }
 
     // Every library a binary links comes from a package that Depends names.
