@@ -430,7 +430,11 @@ fn parse_shard(text: &str) -> Result<(usize, usize), String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `generate-docs DIR` (hidden, for packagers): man pages and completions of this CLI.
+    let cli = match cli_docs::parse::<Cli>() {
+        cli_docs::Parsed::Cli(cli) => cli,
+        cli_docs::Parsed::Done(code) => return code,
+    };
     // The in-process reference SP logs every refusal at warn: expected outcomes, not news.
     let filter = match cli.verbose {
         0 => "warn,reference_sp=error",

@@ -23,7 +23,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `generate-docs DIR` (hidden, for packagers): man pages and completions of this CLI.
+    let cli = match cli_docs::parse::<Cli>() {
+        cli_docs::Parsed::Cli(cli) => cli,
+        cli_docs::Parsed::Done(code) => return code,
+    };
     let filter = match cli.verbose {
         0 => "warn,reference_sp=info",
         1 => "info",

@@ -13,11 +13,14 @@
 //!   its committed baseline.
 //! - `init`: `saml-harness init` against each real SP: the file it writes runs the logins as
 //!   written; without a working login it says what is missing and a run stops at it.
+//! - `dist`: the Debian package of `cargo xtask dist` (from this run's debug binaries): its
+//!   contents and dependencies; as root, installed system-wide, run from a fresh folder, purged.
 //! - `trust`: transport failures are errors, refusals without a passing control are
 //!   inconclusive, target-file typos stop the run, verdicts do not depend on `--jobs`.
 
 mod browser;
 mod catalogue;
+mod dist;
 mod fuzz;
 mod init;
 mod real_sps;

@@ -8,6 +8,9 @@
 //!   (`saml-harness run`, extra arguments passed through), reports in `reports/latest/`.
 //! - `idp`: `setup`, then serves the mock IdP on loopback (`mock-idp serve`, extra arguments
 //!   passed through).
+//! - `dist`: the Debian package `saml-harness` (release binaries by default; `--profile dev`
+//!   packages the debug ones, `--no-build` packages what is built, `--out DIR` says where the
+//!   `.deb` goes, default `target/dist/`): see [`xtask::dist`] and docs/install.md.
 //!
 //! `setup` also installs the Debian packages of the real third-party SPs the harness drives
 //! as targets (`TARGET_PACKAGES`: Shibboleth SP, SimpleSAMLphp, and what the python3-saml app
@@ -19,6 +22,8 @@
 
 use std::env;
 use std::process::{Command, ExitCode};
+
+use xtask::process::run;
 
 /// Build: bindgen needs libclang (samael's build script); samael links libxml2 and xmlsec1.
 /// Tests: `xmlsec1` (the CLI) cross-checks signatures; Chromium and ChromeDriver run the
@@ -32,6 +37,8 @@ const PACKAGES: &[&str] = &[
     "xmlsec1",
     "chromium",
     "chromium-driver",
+    // `cargo xtask dist`: dpkg-shlibdeps computes the package's Depends.
+    "dpkg-dev",
 ];
 
 /// The Debian packages of the real third-party SPs under `targets/` (each target's README says
@@ -76,9 +83,10 @@ fn main() -> ExitCode {
         Some("test") => setup().and_then(|()| test(passed(&args))),
         Some("run") => setup().and_then(|()| harness_run(passed(&args))),
         Some("idp") => setup().and_then(|()| idp(passed(&args))),
+        Some("dist") => dist(passed(&args)),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|idp> [-- args...]\n\n  setup  install missing system packages (Debian: the build's, the tests' and the real SP targets'), the node-saml app's npm packages and the python3-saml app's virtualenv, idempotently\n  run    setup, then the whole catalogue against the embedded reference SP (saml-harness run)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback"
+                "usage: cargo xtask <setup|run|test|idp|dist> [-- args...]\n\n  setup  install missing system packages (Debian: the build's, the tests' and the real SP targets'), the node-saml app's npm packages and the python3-saml app's virtualenv, idempotently\n  run    setup, then the whole catalogue against the embedded reference SP (saml-harness run)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback\n  dist   build the Debian package (saml-harness, mock-idp, reference-sp, man pages, completions)\n         into target/dist/: [--profile release|dev|PROFILE] [--no-build] [--out DIR]"
             );
             return ExitCode::from(2);
         }
@@ -330,13 +338,37 @@ fn idp(extra: &[String]) -> Result<(), String> {
         .args(extra))
 }
 
-fn run(command: &mut Command) -> Result<(), String> {
-    let status = command
-        .status()
-        .map_err(|e| format!("failed to start {command:?}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{command:?} failed: {status}"))
+/// `dist [--profile P] [--no-build] [--out DIR]`: the Debian package.
+fn dist(args: &[String]) -> Result<(), String> {
+    let mut options = xtask::dist::Options::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("dist: {name} needs a value"))
+        };
+        match arg.as_str() {
+            "--profile" => options.profile = value("--profile")?,
+            "--release" => options.profile = "release".to_owned(),
+            "--debug" => options.profile = "dev".to_owned(),
+            "--no-build" => options.build = false,
+            "--out" => options.out_dir = value("--out")?.into(),
+            other => {
+                return Err(format!(
+                    "dist: unknown argument `{other}` (expected --profile P, --no-build, --out DIR)"
+                ));
+            }
+        }
     }
+    let mut deb = xtask::dist::package(&options)?;
+    if deb.is_relative() {
+        // apt-get reads a local file only when its argument looks like a path.
+        deb = std::path::Path::new(".").join(deb);
+    }
+    eprintln!(
+        "xtask: built {0}\n  inspect: dpkg-deb --info {0}; dpkg-deb --contents {0}\n  install: apt-get install {0}",
+        deb.display()
+    );
+    Ok(())
 }
