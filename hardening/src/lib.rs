@@ -9,6 +9,8 @@
 //!   bounded graceful shutdown ([`serve::Limits`]).
 //! - [`origin`]: requests a browser sends on another site's behalf (CSRF), JSON bodies, bearer
 //!   tokens compared in constant time.
+//! - [`xmlsec_key`]: enveloped signing with a private key xmlsec parsed once (samael parses the
+//!   key anew for every signature), byte for byte what samael's `sign_xml` writes.
 //! - `probe` (feature `probes`, for tests): a loopback listener that counts connections and a
 //!   FIFO that blocks whoever opens it.
 
@@ -16,6 +18,7 @@ pub mod limited;
 pub mod origin;
 pub mod serve;
 pub mod xml_io;
+pub mod xmlsec_key;
 
 #[cfg(feature = "probes")]
 pub mod probe;

@@ -25,7 +25,8 @@
 //! own. [`xmlsec_errors_to_tracing`] sends xmlsec's to `tracing::debug!` (target `xmlsec`:
 //! seen under `-vv`), and [`quiet_xml_libraries`] also sends libxml2's generic errors nowhere.
 //!
-//! This is the workspace's only `unsafe` code (the workspace denies it elsewhere).
+//! This and [`crate::xmlsec_key`] are the workspace's only `unsafe` code (the workspace denies
+//! it elsewhere).
 #![allow(unsafe_code)]
 
 use std::cell::{Cell, RefCell};

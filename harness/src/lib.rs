@@ -7,6 +7,7 @@
 //! [`verdict`]; [`report`] writes reports from the verdicts alone. The [`witness`] listener
 //! records anything the SP fetches while it handles a hostile document.
 
+pub mod bench;
 pub mod conformance;
 pub mod control;
 pub mod coverage;

@@ -74,6 +74,10 @@ enum Command {
     /// IdP, find where it shows who is signed in, measure what it accepts, and write a
     /// commented file with `# TODO:` for what was not found (see docs/init.md).
     Init(InitArgs),
+    /// Measure throughput as ratios to this machine's RSA-2048 sign rate (openssl speed),
+    /// in one run: the mock IdP, the reference SP's ACS, fuzzing in-process and over HTTP, the
+    /// catalogue; writes bench.json (what `cargo xtask bench` runs, in a release build).
+    Bench(BenchArgs),
     /// Compare or join reports.
     Report {
         #[command(subcommand)]
@@ -378,6 +382,25 @@ struct FuzzArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// Seconds of each one-thread measurement (and of `openssl speed -seconds`, rounded up).
+    #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+    seconds: f64,
+    /// Random cases of the in-process fuzz campaign.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    fuzz_cases: u64,
+    /// Random cases of the fuzz campaign over HTTP.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    http_fuzz_cases: u64,
+    /// Only the catalogue's scenarios whose id matches a glob (repeatable).
+    #[arg(long = "filter", value_name = "GLOB")]
+    filters: Vec<String>,
+    /// Where bench.json (and the scratch reports of the fuzz and catalogue runs) go.
+    #[arg(long, default_value = "reports/bench", value_name = "DIR")]
+    out: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
 struct ListArgs {
     /// A folder of scenario files that add to or replace the embedded catalogue (repeatable).
     #[arg(long = "scenarios", value_name = "DIR")]
@@ -400,21 +423,6 @@ enum ListFormat {
     Md,
     /// Each scenario's control (the same exchange without the deviation).
     Controls,
-}
-
-/// The per-user folder that keeps the mock IdP's keys between runs (key generation is the
-/// largest part of a short run's start-up): `$XDG_CACHE_HOME/saml-harness/mock-idp-keys/TYPE`,
-/// else `$HOME/.cache/...`; none when neither is set.
-fn key_cache(key_type: mock_idp::KeyType) -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    let name = match key_type {
-        mock_idp::KeyType::Rsa2048 => "rsa2048",
-        mock_idp::KeyType::EcdsaP256 => "ecdsa-p256",
-    };
-    Some(base.join("saml-harness/mock-idp-keys").join(name))
 }
 
 fn parse_shard(text: &str) -> Result<(usize, usize), String> {
@@ -510,6 +518,7 @@ fn main() -> ExitCode {
         Command::Diagnose(args) => runtime.block_on(diagnose_command(&args)),
         Command::Reproduce(args) => runtime.block_on(reproduce_command(&args)),
         Command::Init(args) => runtime.block_on(init_command(args)),
+        Command::Bench(args) => runtime.block_on(bench_command(args)),
         Command::Report { command } => report_command(command),
     };
     code.into()
@@ -533,7 +542,7 @@ async fn run_command(args: RunArgs) -> Code {
     config.key_type = args.key_type;
     config.idp_state = args.idp_state;
     if !args.fresh_keys {
-        config.key_cache = key_cache(args.key_type);
+        config.key_cache = run::key_cache(args.key_type);
     }
     config.webdriver = args.webdriver;
     let driver = match args.driver {
@@ -638,7 +647,7 @@ async fn init_command(args: InitArgs) -> Code {
         },
         idp_bind: args.idp_bind,
         idp_state: args.idp_state,
-        key_cache: key_cache(mock_idp::KeyType::Rsa2048),
+        key_cache: run::key_cache(mock_idp::KeyType::Rsa2048),
         key_type: mock_idp::KeyType::Rsa2048,
         step_timeout: Duration::from_secs(args.step_timeout.max(1)),
     };
@@ -771,6 +780,28 @@ fn print_init_summary(outcome: &saml_harness::init::InitOutcome, output: &std::p
             "init: fill in [session] (see its TODO), then: saml-harness run --target {}",
             output.display()
         );
+    }
+}
+
+async fn bench_command(args: BenchArgs) -> Code {
+    use saml_harness::bench::{self, BenchConfig};
+    let config = BenchConfig {
+        seconds: args.seconds,
+        fuzz_cases: args.fuzz_cases,
+        http_fuzz_cases: args.http_fuzz_cases,
+        catalogue_filters: args.filters,
+        key_cache: run::key_cache(mock_idp::KeyType::Rsa2048),
+        out_dir: args.out,
+    };
+    match bench::bench(&config).await {
+        Ok(report) => {
+            print!("{}", bench::render_text(&report, &config.json_path()));
+            Code::Passed
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
     }
 }
 

@@ -357,6 +357,21 @@ fn check_report_folder(dir: &Path) -> Result<(), Error> {
     std::fs::remove_file(&probe).map_err(fail)
 }
 
+/// The per-user folder that keeps the mock IdP's keys between runs (key generation is the
+/// largest part of a short run's start-up): `$XDG_CACHE_HOME/saml-harness/mock-idp-keys/TYPE`,
+/// else `$HOME/.cache/...`; none when neither is set.
+pub fn key_cache(key_type: KeyType) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    let name = match key_type {
+        KeyType::Rsa2048 => "rsa2048",
+        KeyType::EcdsaP256 => "ecdsa-p256",
+    };
+    Some(base.join("saml-harness/mock-idp-keys").join(name))
+}
+
 /// `targets/NAME.waivers.toml` for `targets/NAME.toml`.
 pub fn waiver_path_for(target: &Path) -> PathBuf {
     let stem = target

@@ -8,7 +8,7 @@
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -57,6 +57,19 @@ pub struct SigningKey {
     kind: KeyKind,
     private_pkcs8_der: Vec<u8>,
     cert_der: Vec<u8>,
+    parsed: Parsed,
+}
+
+/// The private key as xmlsec and openssl hold it, parsed on first use and kept: parsing it
+/// for every signature (and the blinding and Montgomery set-up of a fresh RSA key) cost more
+/// CPU than the signature itself (docs/figures.md).
+#[derive(Clone, Default)]
+struct Parsed {
+    /// xmlsec's, for signing templates; `None` when xmlsec could not load it (then every
+    /// signature loads it again through samael, which reports why).
+    xmlsec: OnceLock<Option<Arc<hardening::xmlsec_key::KeptKey>>>,
+    /// openssl's, for the signatures the IdP computes itself ([`crate::dsig`]).
+    openssl: OnceLock<PKey<Private>>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -99,10 +112,28 @@ impl SigningKey {
         pem_encode("PRIVATE KEY", &self.private_pkcs8_der)
     }
 
-    /// The private key as an openssl handle.
+    /// The private key as an openssl handle (parsed once, then shared).
     pub(crate) fn pkey(&self) -> Result<PKey<Private>, KeyError> {
-        PKey::private_key_from_pkcs8(&self.private_pkcs8_der)
-            .map_err(|e| KeyError::new(KeyErrorKind::Crypto(e.to_string())))
+        if let Some(pkey) = self.parsed.openssl.get() {
+            return Ok(pkey.clone());
+        }
+        let pkey = PKey::private_key_from_pkcs8(&self.private_pkcs8_der)
+            .map_err(|e| KeyError::new(KeyErrorKind::Crypto(e.to_string())))?;
+        Ok(self.parsed.openssl.get_or_init(|| pkey).clone())
+    }
+
+    /// The private key as xmlsec holds it (loaded once, then shared), or `None` when xmlsec
+    /// cannot load it.
+    pub(crate) fn xmlsec_key(&self) -> Option<&hardening::xmlsec_key::KeptKey> {
+        self.parsed
+            .xmlsec
+            .get_or_init(|| {
+                hardening::xmlsec_key::KeptKey::from_der(&self.private_pkcs8_der)
+                    .map_err(|e| tracing::warn!("xmlsec cannot keep the signing key: {e}"))
+                    .ok()
+                    .map(Arc::new)
+            })
+            .as_deref()
     }
 
     /// Makes a key pair and a self-signed certificate with rcgen (the workspace's certificate
@@ -146,6 +177,7 @@ impl SigningKey {
             kind,
             private_pkcs8_der: key_pair.serialize_der(),
             cert_der: cert.der().to_vec(),
+            parsed: Parsed::default(),
         })
     }
 
@@ -181,6 +213,7 @@ impl SigningKey {
             kind: KeyKind::Rsa { bits },
             private_pkcs8_der: pkey.private_key_to_pkcs8().map_err(crypto)?,
             cert_der: builder.build().to_der().map_err(crypto)?,
+            parsed: Parsed::default(),
         })
     }
 
@@ -218,6 +251,7 @@ impl SigningKey {
             kind,
             private_pkcs8_der: fresh.private_pkcs8_der,
             cert_der: builder.build().to_der().map_err(crypto)?,
+            parsed: Parsed::default(),
         })
     }
 
@@ -252,6 +286,7 @@ impl SigningKey {
             kind,
             private_pkcs8_der: pkey.private_key_to_pkcs8().map_err(|e| bad(key_path, e))?,
             cert_der: cert.to_der().map_err(|e| bad(cert_path, e))?,
+            parsed: Parsed::default(),
         })
     }
 
@@ -516,6 +551,35 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_is_parsed_once_and_signs_as_samael_does_with_its_der() {
+        use samael::crypto::{CryptoProvider as _, XmlSec};
+        for kind in [KeyKind::Rsa { bits: 2048 }, KeyKind::EcP256] {
+            let key = SigningKey::generate(kind, "kept").expect("key");
+            let kept = key.xmlsec_key().expect("xmlsec keeps it");
+            assert!(std::ptr::eq(kept, key.xmlsec_key().expect("again")));
+            let copy = key.clone();
+            assert!(std::ptr::eq(kept, copy.xmlsec_key().expect("the clone's")));
+            let pkey = key.pkey().expect("pkey");
+            assert!(pkey.public_eq(&key.pkey().expect("again")));
+            if kind == KeyKind::EcP256 {
+                continue; // ECDSA signatures are randomized: the self-check tests cover them
+            }
+            let template = crate::response::sign::template(
+                "_r1",
+                &crate::plan::Signing::default(),
+                &key,
+                crate::plan::SignatureAlgorithm::RsaSha256,
+            );
+            let xml = format!(
+                "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" ID=\"_r1\">{template}</samlp:Response>"
+            );
+            let ours = crate::saml::sign_first_template(&xml, &key).expect("kept signs");
+            let samael = XmlSec::sign_xml(&xml, key.private_pkcs8_der()).expect("samael signs");
+            assert_eq!(ours, crate::xml::strip_declaration(&samael));
+        }
+    }
 
     #[test]
     fn keys_persist_across_loads_with_private_files_mode_0600() {

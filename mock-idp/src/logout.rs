@@ -302,11 +302,8 @@ fn send(
                     key,
                     algorithm,
                 );
-                crate::saml::sign_first_template(
-                    &render(fields, &template),
-                    key.private_pkcs8_der(),
-                )
-                .map_err(|e| PipelineError::Sign(e.to_string()))?
+                crate::saml::sign_first_template(&render(fields, &template), key)
+                    .map_err(|e| PipelineError::Sign(e.to_string()))?
             };
             if removed {
                 xml = remove_signature(&xml);

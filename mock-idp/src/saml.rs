@@ -7,6 +7,8 @@
 
 use samael::crypto::{CertificateDer, CryptoProvider as _, ReduceMode, XmlSec};
 
+use crate::keys::SigningKey;
+
 /// Failed to sign or verify with xmlsec.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -17,13 +19,18 @@ pub(crate) struct XmlSecError(String);
 ///
 /// Only well-formed input may come here: libxml2 parses in recovery mode and would repair
 /// malformed text before signing, so every malformation is applied after signing.
-pub(crate) fn sign_first_template(
-    xml: &str,
-    private_pkcs8_der: &[u8],
-) -> Result<String, XmlSecError> {
+///
+/// The key is the one xmlsec loaded once ([`SigningKey::xmlsec_key`]: byte for byte what
+/// samael's `sign_xml` writes, without parsing the key again), else samael's `sign_xml`.
+pub(crate) fn sign_first_template(xml: &str, key: &SigningKey) -> Result<String, XmlSecError> {
     hardening::xml_io::forbid_external_loads();
-    let signed = XmlSec::sign_xml(xml, private_pkcs8_der)
-        .map_err(|e| XmlSecError(format!("failed to sign: {e}")))?;
+    let signed = match key.xmlsec_key() {
+        Some(kept) => kept
+            .sign_first_template(xml)
+            .map_err(|e| XmlSecError(format!("failed to sign: {e}")))?,
+        None => XmlSec::sign_xml(xml, key.private_pkcs8_der())
+            .map_err(|e| XmlSecError(format!("failed to sign: {e}")))?,
+    };
     Ok(crate::xml::strip_declaration(&signed).to_owned())
 }
 

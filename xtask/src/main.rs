@@ -11,6 +11,10 @@
 //! - `dist`: the Debian package `saml-harness` (release binaries by default; `--profile dev`
 //!   packages the debug ones, `--no-build` packages what is built, `--out DIR` says where the
 //!   `.deb` goes, default `target/dist/`): see [`xtask::dist`] and docs/install.md.
+//! - `bench`: the system packages of the build, then `saml-harness bench` in a release build
+//!   (extra arguments passed through): throughput as ratios to this machine's RSA-2048 sign
+//!   rate (`openssl speed rsa2048`, same run), printed and written to
+//!   `reports/bench/bench.json` (`--out DIR` moves it; the path is printed last).
 //!
 //! `setup` also installs the Debian packages of the real third-party SPs the harness drives
 //! as targets (`TARGET_PACKAGES`: Shibboleth SP, SimpleSAMLphp, and what the python3-saml app
@@ -84,9 +88,10 @@ fn main() -> ExitCode {
         Some("run") => setup().and_then(|()| harness_run(passed(&args))),
         Some("idp") => setup().and_then(|()| idp(passed(&args))),
         Some("dist") => dist(passed(&args)),
+        Some("bench") => system_packages().and_then(|()| bench(passed(&args))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup|run|test|idp|dist> [-- args...]\n\n  setup  install missing system packages (Debian: the build's, the tests' and the real SP targets'), the node-saml app's npm packages and the python3-saml app's virtualenv, idempotently\n  run    setup, then the whole catalogue against the embedded reference SP (saml-harness run)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback\n  dist   build the Debian package (saml-harness, mock-idp, reference-sp, man pages, completions)\n         into target/dist/: [--profile release|dev|PROFILE] [--no-build] [--out DIR]"
+                "usage: cargo xtask <setup|run|test|idp|dist|bench> [-- args...]\n\n  setup  install missing system packages (Debian: the build's, the tests' and the real SP targets'), the node-saml app's npm packages and the python3-saml app's virtualenv, idempotently\n  run    setup, then the whole catalogue against the embedded reference SP (saml-harness run)\n  test   setup, then run every test\n  idp    setup, then serve the mock IdP on loopback\n  dist   build the Debian package (saml-harness, mock-idp, reference-sp, man pages, completions)\n         into target/dist/: [--profile release|dev|PROFILE] [--no-build] [--out DIR]\n  bench  measure throughput as ratios to openssl's RSA-2048 sign rate (release build; writes reports/bench/bench.json; `-- --help` for its options)"
             );
             return ExitCode::from(2);
         }
@@ -324,6 +329,11 @@ fn harness_run(extra: &[String]) -> Result<(), String> {
 }
 
 fn idp(extra: &[String]) -> Result<(), String> {
+    run_release("mock-idp", "serve", extra)
+}
+
+/// `cargo run --release` of `package`'s binary with `task` and `extra` as its arguments.
+fn run_release(package: &str, task: &str, extra: &[String]) -> Result<(), String> {
     run(cargo()
         .args([
             "run",
@@ -331,9 +341,9 @@ fn idp(extra: &[String]) -> Result<(), String> {
             "--release",
             "--locked",
             "--package",
-            "mock-idp",
+            package,
             "--",
-            "serve",
+            task,
         ])
         .args(extra))
 }
@@ -371,4 +381,16 @@ fn dist(args: &[String]) -> Result<(), String> {
         deb.display()
     );
     Ok(())
+}
+
+/// `saml-harness bench` in a release build (built first, so the build is not measured).
+fn bench(extra: &[String]) -> Result<(), String> {
+    run(cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "--package",
+        "saml-harness",
+    ]))?;
+    run_release("saml-harness", "bench", extra)
 }

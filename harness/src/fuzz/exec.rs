@@ -12,6 +12,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use mock_idp::authn_request::AuthnRequestInfo;
 use mock_idp::plan::ResponseBinding;
+use mock_idp::response::{BuiltResponse, PipelineError};
 use mock_idp::{Idp, IdpSettings, KeyStore, KeyType, Plan, SpEntry, SystemClock};
 use reference_sp::{Connection, Settings, Weakening};
 use tokio::sync::mpsc;
@@ -127,6 +128,23 @@ impl InProcess {
 
     /// Builds, signs and validates one case.
     pub fn run(&self, plan: &Plan, user: &str) -> Observed {
+        match self.encode(plan, user) {
+            Ok(encoded) => self.validate(&encoded),
+            Err(observed) => observed,
+        }
+    }
+
+    /// The mock IdP's response to `plan` (filled in already), answering the one outstanding
+    /// request.
+    pub fn respond(&self, plan: &Plan) -> Result<BuiltResponse, PipelineError> {
+        let request = AuthnRequestInfo::plain(REQUEST_ID, &self.sp.entity_id, &self.acs_url);
+        self.idp
+            .respond(plan, &self.sp, &self.acs_url, Some(&request))
+    }
+
+    /// The mock IdP's half of a case: the plan filled in, the response built and signed, and
+    /// encoded as its binding's `SAMLResponse` value (or why the case ends here).
+    pub fn encode(&self, plan: &Plan, user: &str) -> Result<String, Observed> {
         let plan = match fill(plan, &self.vars) {
             Ok(mut plan) => {
                 if plan.user.is_none() {
@@ -134,21 +152,21 @@ impl InProcess {
                 }
                 plan
             }
-            Err(e) => return Observed::Discarded(e),
+            Err(e) => return Err(Observed::Discarded(e)),
         };
-        let request = AuthnRequestInfo::plain(REQUEST_ID, &self.sp.entity_id, &self.acs_url);
-        let built = match self
-            .idp
-            .respond(&plan, &self.sp, &self.acs_url, Some(&request))
-        {
+        let built = match self.respond(&plan) {
             Ok(b) => b,
-            Err(e) if e.is_plan_error() => return Observed::Discarded(e.to_string()),
-            Err(e) => return Observed::Discarded(format!("the mock IdP cannot build it: {e}")),
+            Err(e) if e.is_plan_error() => return Err(Observed::Discarded(e.to_string())),
+            Err(e) => {
+                return Err(Observed::Discarded(format!(
+                    "the mock IdP cannot build it: {e}"
+                )));
+            }
         };
         let b64 = base64::engine::general_purpose::STANDARD;
-        let encoded = match plan.binding {
-            ResponseBinding::Post => b64.encode(&built.xml),
-            ResponseBinding::PostDoubleBase64 => b64.encode(b64.encode(&built.xml)),
+        match plan.binding {
+            ResponseBinding::Post => Ok(b64.encode(&built.xml)),
+            ResponseBinding::PostDoubleBase64 => Ok(b64.encode(b64.encode(&built.xml))),
             ResponseBinding::PostDeflated => {
                 let mut encoder =
                     flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
@@ -156,16 +174,19 @@ impl InProcess {
                     .write_all(built.xml.as_bytes())
                     .and_then(|()| encoder.finish())
                 {
-                    Ok(bytes) => b64.encode(bytes),
-                    Err(e) => return Observed::Error(format!("failed to deflate: {e}")),
+                    Ok(bytes) => Ok(b64.encode(bytes)),
+                    Err(e) => Err(Observed::Error(format!("failed to deflate: {e}"))),
                 }
             }
-            ResponseBinding::Redirect => {
-                return Observed::Discarded(
-                    "the Redirect binding needs HTTP (the validator takes a POST value)".into(),
-                );
-            }
-        };
+            ResponseBinding::Redirect => Err(Observed::Discarded(
+                "the Redirect binding needs HTTP (the validator takes a POST value)".into(),
+            )),
+        }
+    }
+
+    /// The reference SP's half of a case: its ACS validation of an encoded `SAMLResponse`
+    /// (answering the one outstanding request [`Self::encode`] answers), at this instant.
+    pub fn validate(&self, encoded: &str) -> Observed {
         let outstanding = [REQUEST_ID.to_owned()];
         let ctx = reference_sp::Context {
             sp_entity_id: &self.sp.entity_id,
@@ -178,7 +199,7 @@ impl InProcess {
             now: chrono::Utc::now(),
             decryption_key: None,
         };
-        match reference_sp::validate_response(&encoded, &ctx) {
+        match reference_sp::validate_response(encoded, &ctx) {
             Ok(login) => Observed::SignedIn(login.email),
             Err(refusal) => Observed::Refused(Some(refusal.reason.to_string())),
         }

@@ -150,7 +150,7 @@ impl Signer<'_> {
 
     /// Signs the first template in document order.
     fn sign_first(&self, xml: &str) -> Result<String, PipelineError> {
-        let signed = crate::saml::sign_first_template(xml, self.key.key.private_pkcs8_der())
+        let signed = crate::saml::sign_first_template(xml, self.key.key)
             .map_err(|e| PipelineError::Sign(e.to_string()))?;
         if self.algorithm.xmlsec_signs() {
             return Ok(signed);

@@ -1,0 +1,327 @@
+//! Enveloped signing with a private key xmlsec parsed once.
+//!
+//! samael 0.0.22's only signing entry point, `XmlSec::sign_xml(xml, der)`, parses the DER key
+//! anew for every document (`xmlSecOpenSSLAppKeyLoadMemory`: OpenSSL 3's decoder lookups), and
+//! the fresh RSA key then sets up its blinding (`RSA_setup_blinding`: a modular inverse) and
+//! Montgomery contexts before its one signature: together more CPU than the RSA operation
+//! itself (docs/figures.md has the profile). Its key type and context are private, so the key
+//! cannot be kept through samael. [`KeptKey`] keeps it: the key is loaded once into an xmlsec
+//! keys manager, and each signature takes a reference-counted duplicate of it (the same
+//! `EVP_PKEY`, whose blinding and Montgomery contexts OpenSSL keeps).
+//!
+//! Everything else is samael's `sign_xml`, step for step: the same libxml2 parser and options
+//! (the `libxml` crate's defaults), `ID` attributes registered with `xmlSecAddIDs`, the first
+//! `ds:Signature` in document order (`xmlSecFindNode`) signed by `xmlSecDSigCtxSign`, the
+//! document written back by the `libxml` crate. One difference, invisible in the output: the
+//! template's `ds:KeyInfo` is taken out of the tree while xmlsec signs and put back where it
+//! was. With a keys manager, xmlsec would first try to read a key from it (parsing and
+//! verifying the certificate there, for nothing); without one (samael), it writes nothing into
+//! it when the key carries no certificate, as here. KeyInfo is outside SignedInfo, so the
+//! signature is the same; the tests check the output is byte for byte samael's.
+//!
+//! Like [`crate::xml_io`], this is FFI: `unsafe` is allowed in this module only.
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, c_char, c_int, c_uchar, c_uint, c_void};
+use std::ptr::{NonNull, null, null_mut};
+
+/// xmlsec/keysdata.h: `xmlSecKeyDataFormatDer` (DER: PKCS#8 or the key type's own form).
+const XMLSEC_KEY_DATA_FORMAT_DER: c_uint = 3;
+const NS_DS: &CStr = c"http://www.w3.org/2000/09/xmldsig#";
+const SIGNATURE: &CStr = c"Signature";
+const KEY_INFO: &CStr = c"KeyInfo";
+const ID: &CStr = c"ID";
+
+#[link(name = "xmlsec1")]
+unsafe extern "C" {
+    /// xmlsec/keysmngr.h: an empty keys manager.
+    fn xmlSecKeysMngrCreate() -> *mut c_void;
+    /// xmlsec/keysmngr.h: destroys a keys manager and the keys it holds.
+    fn xmlSecKeysMngrDestroy(mngr: *mut c_void);
+    /// xmlsec/keys.h: destroys a key not adopted by anything.
+    fn xmlSecKeyDestroy(key: *mut c_void);
+    /// xmlsec/xmldsig.h: a signature context looking its key up in `mngr`.
+    fn xmlSecDSigCtxCreate(mngr: *mut c_void) -> *mut c_void;
+    /// xmlsec/xmldsig.h: fills in the template `node`; negative on failure.
+    fn xmlSecDSigCtxSign(ctx: *mut c_void, node: *mut c_void) -> c_int;
+    /// xmlsec/xmldsig.h.
+    fn xmlSecDSigCtxDestroy(ctx: *mut c_void);
+    /// xmlsec/xmltree.h: registers the attributes named in the NULL-terminated `ids` as IDs,
+    /// in the subtree of `cur`.
+    fn xmlSecAddIDs(doc: *mut c_void, cur: *mut c_void, ids: *mut *const c_uchar);
+    /// xmlsec/xmltree.h: the first element `name` in `ns` in the subtree of `parent`, in
+    /// document order (`parent` included).
+    fn xmlSecFindNode(parent: *mut c_void, name: *const c_uchar, ns: *const c_uchar)
+    -> *mut c_void;
+    /// xmlsec/xmltree.h: the first child element `name` in `ns` of `parent`.
+    fn xmlSecFindChild(
+        parent: *mut c_void,
+        name: *const c_uchar,
+        ns: *const c_uchar,
+    ) -> *mut c_void;
+}
+
+#[link(name = "xmlsec1-openssl")]
+unsafe extern "C" {
+    /// xmlsec/openssl/app.h: loads a key (`dataSize` is `xmlSecSize`, an `unsigned int` in
+    /// Debian's build: `XMLSEC_NO_SIZE_T`).
+    fn xmlSecOpenSSLAppKeyLoadMemory(
+        data: *const c_uchar,
+        size: c_uint,
+        format: c_uint,
+        pwd: *const c_char,
+        pwd_callback: *mut c_void,
+        pwd_callback_ctx: *mut c_void,
+    ) -> *mut c_void;
+    /// xmlsec/openssl/app.h: gives `mngr` a simple keys store (and sets its key lookup).
+    fn xmlSecOpenSSLAppDefaultKeysMngrInit(mngr: *mut c_void) -> c_int;
+    /// xmlsec/openssl/app.h: `mngr` takes `key` over.
+    fn xmlSecOpenSSLAppDefaultKeysMngrAdoptKey(mngr: *mut c_void, key: *mut c_void) -> c_int;
+}
+
+#[link(name = "xml2")]
+unsafe extern "C" {
+    /// libxml/tree.h: takes `node` out of its tree (it stays allocated).
+    fn xmlUnlinkNode(node: *mut c_void);
+    /// libxml/tree.h: puts `elem` right before `cur`.
+    fn xmlAddPrevSibling(cur: *mut c_void, elem: *mut c_void) -> *mut c_void;
+    /// libxml/tree.h: makes `cur` the last child of `parent`.
+    fn xmlAddChild(parent: *mut c_void, cur: *mut c_void) -> *mut c_void;
+}
+
+/// Failed to load a key or to sign with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SignError(String);
+
+/// A private key loaded into xmlsec once, for any number of signatures, from any thread.
+#[derive(Debug)]
+pub struct KeptKey {
+    /// The keys manager holding the one key (never mutated after [`KeptKey::from_der`]).
+    mngr: NonNull<c_void>,
+}
+
+// SAFETY: the keys manager is only read after construction: each signature's lookup walks its
+// simple keys store and returns a duplicate that shares the OpenSSL key by reference count
+// (atomic), and OpenSSL keys sign from several threads at once. It is destroyed once, in Drop.
+unsafe impl Send for KeptKey {}
+// SAFETY: as above; no method mutates the manager through `&self`.
+unsafe impl Sync for KeptKey {}
+
+impl KeptKey {
+    /// Loads a private key from DER (PKCS#8, or the key type's own form), as samael's
+    /// `sign_xml` does for every call.
+    pub fn from_der(der: &[u8]) -> Result<Self, SignError> {
+        crate::xml_io::forbid_external_loads(); // also initializes xmlsec (through samael)
+        let size = c_uint::try_from(der.len())
+            .map_err(|_| SignError("the key is too large".to_owned()))?;
+        // SAFETY: xmlsec is initialized (above); `der` is valid for `size` bytes during the
+        // call, which copies what it needs; no password or callback.
+        let key = unsafe {
+            xmlSecOpenSSLAppKeyLoadMemory(
+                der.as_ptr(),
+                size,
+                XMLSEC_KEY_DATA_FORMAT_DER,
+                null(),
+                null_mut(),
+                null_mut(),
+            )
+        };
+        if key.is_null() {
+            return Err(SignError(
+                "xmlsec could not load the private key".to_owned(),
+            ));
+        }
+        // SAFETY: plain constructor.
+        let Some(mngr) = NonNull::new(unsafe { xmlSecKeysMngrCreate() }) else {
+            // SAFETY: the key is ours and adopted by nothing.
+            unsafe { xmlSecKeyDestroy(key) };
+            return Err(SignError(
+                "xmlsec could not create a keys manager".to_owned(),
+            ));
+        };
+        let kept = Self { mngr };
+        // SAFETY: a fresh manager; on failure `kept`'s Drop destroys it.
+        if unsafe { xmlSecOpenSSLAppDefaultKeysMngrInit(kept.mngr.as_ptr()) } < 0 {
+            // SAFETY: the key is ours and adopted by nothing.
+            unsafe { xmlSecKeyDestroy(key) };
+            return Err(SignError(
+                "xmlsec could not set up a keys manager".to_owned(),
+            ));
+        }
+        // SAFETY: the manager takes the key over on success only.
+        if unsafe { xmlSecOpenSSLAppDefaultKeysMngrAdoptKey(kept.mngr.as_ptr(), key) } < 0 {
+            // SAFETY: not adopted: still ours.
+            unsafe { xmlSecKeyDestroy(key) };
+            return Err(SignError(
+                "xmlsec's keys manager refused the key".to_owned(),
+            ));
+        }
+        Ok(kept)
+    }
+
+    /// Fills in the first `ds:Signature` template in document order, as samael's
+    /// `XmlSec::sign_xml(xml, der)` does with the same key; returns the document as the
+    /// `libxml` crate writes it (with an XML declaration).
+    pub fn sign_first_template(&self, xml: &str) -> Result<String, SignError> {
+        crate::xml_io::forbid_external_loads();
+        let document = libxml::parser::Parser::default()
+            .parse_string(xml)
+            .map_err(|e| SignError(format!("failed to parse: {e}")))?;
+        let root = document
+            .get_root_element()
+            .ok_or_else(|| SignError("no root element".to_owned()))?;
+        let doc_ptr = document.doc_ptr().cast::<c_void>();
+        let root_ptr = root.node_ptr().cast::<c_void>();
+        let mut ids = [ID.as_ptr().cast::<c_uchar>(), null()];
+        // SAFETY: `document` owns `doc_ptr` and `root_ptr` and outlives this block; `ids` is a
+        // NULL-terminated array of NUL-terminated strings that xmlsec only reads.
+        let signature = unsafe {
+            xmlSecAddIDs(doc_ptr, root_ptr, ids.as_mut_ptr());
+            xmlSecFindNode(root_ptr, SIGNATURE.as_ptr().cast(), NS_DS.as_ptr().cast())
+        };
+        if signature.is_null() {
+            return Err(SignError("no ds:Signature template".to_owned()));
+        }
+        // SAFETY: `signature` is an element of `document`.
+        let key_info =
+            unsafe { xmlSecFindChild(signature, KEY_INFO.as_ptr().cast(), NS_DS.as_ptr().cast()) };
+        let next = if key_info.is_null() {
+            null_mut()
+        } else {
+            // SAFETY: `key_info` is a node of `document`; its `next` field is its following
+            // sibling (or null). It is unlinked here and linked back below on every path
+            // before `document` is dropped, so the document frees it.
+            unsafe {
+                let next = (*key_info.cast::<libxml::bindings::xmlNode>())
+                    .next
+                    .cast::<c_void>();
+                xmlUnlinkNode(key_info);
+                next
+            }
+        };
+        // SAFETY: a context on our manager (only read), destroyed right after signing the
+        // template element of `document`.
+        let rc = unsafe {
+            let ctx = xmlSecDSigCtxCreate(self.mngr.as_ptr());
+            if ctx.is_null() {
+                -1
+            } else {
+                let rc = xmlSecDSigCtxSign(ctx, signature);
+                xmlSecDSigCtxDestroy(ctx);
+                rc
+            }
+        };
+        if !key_info.is_null() {
+            // SAFETY: `key_info` was unlinked above from `signature`, where `next` (if any)
+            // still is: signing fills in SignedInfo and SignatureValue and touches no sibling
+            // of KeyInfo.
+            unsafe {
+                if next.is_null() {
+                    xmlAddChild(signature, key_info);
+                } else {
+                    xmlAddPrevSibling(next, key_info);
+                }
+            }
+        }
+        if rc < 0 {
+            return Err(SignError("xmlsec failed to sign".to_owned()));
+        }
+        Ok(document.to_string())
+    }
+}
+
+impl Drop for KeptKey {
+    fn drop(&mut self) {
+        // SAFETY: the manager is ours, destroyed once, with the key it adopted; no signature
+        // context on it outlives a `sign_first_template` call.
+        unsafe { xmlSecKeysMngrDestroy(self.mngr.as_ptr()) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use samael::crypto::{CryptoProvider as _, XmlSec};
+
+    fn template(cert_b64: &str) -> String {
+        format!(
+            concat!(
+                "<?xml version=\"1.0\"?>\n<r:Root xmlns:r=\"urn:test\" ID=\"_a1\"><r:Issuer>me</r:Issuer>",
+                "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignedInfo>",
+                "<ds:CanonicalizationMethod Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+                "<ds:SignatureMethod Algorithm=\"http://www.w3.org/2001/04/xmldsig-more#rsa-sha256\"/>",
+                "<ds:Reference URI=\"#_a1\"><ds:Transforms>",
+                "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>",
+                "<ds:Transform Algorithm=\"http://www.w3.org/2001/10/xml-exc-c14n#\"/>",
+                "</ds:Transforms><ds:DigestMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#sha256\"/>",
+                "<ds:DigestValue></ds:DigestValue></ds:Reference></ds:SignedInfo>",
+                "<ds:SignatureValue></ds:SignatureValue>",
+                "<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>",
+                "\n</ds:Signature><r:Body a=\"1\">text &amp; more<!-- c --></r:Body></r:Root>"
+            ),
+            cert_b64
+        )
+    }
+
+    fn rsa_key() -> (Vec<u8>, String) {
+        use openssl::{asn1, hash, pkey, rsa, x509};
+        let key = pkey::PKey::from_rsa(rsa::Rsa::generate(2048).expect("rsa")).expect("pkey");
+        let mut builder = x509::X509::builder().expect("builder");
+        builder.set_version(2).expect("version");
+        builder.set_pubkey(&key).expect("pubkey");
+        builder
+            .set_not_before(asn1::Asn1Time::days_from_now(0).expect("time").as_ref())
+            .expect("not before");
+        builder
+            .set_not_after(asn1::Asn1Time::days_from_now(1).expect("time").as_ref())
+            .expect("not after");
+        builder
+            .sign(&key, hash::MessageDigest::sha256())
+            .expect("sign");
+        let cert = builder.build().to_der().expect("der");
+        use base64::Engine as _;
+        (
+            key.private_key_to_pkcs8().expect("pkcs8"),
+            base64::engine::general_purpose::STANDARD.encode(cert),
+        )
+    }
+
+    #[test]
+    fn a_kept_key_signs_byte_for_byte_as_samael_does_with_the_key_parsed_each_time() {
+        let (der, cert) = rsa_key();
+        let xml = template(&cert);
+        let kept = KeptKey::from_der(&der).expect("kept");
+        let samael = XmlSec::sign_xml(&xml, &der).expect("samael");
+        for _ in 0..3 {
+            assert_eq!(kept.sign_first_template(&xml).expect("kept signs"), samael);
+        }
+        assert!(samael.contains("<ds:X509Certificate>"));
+        assert!(!samael.contains("<ds:SignatureValue></ds:SignatureValue>"));
+    }
+
+    #[test]
+    fn a_kept_key_signs_from_several_threads() {
+        let (der, cert) = rsa_key();
+        let xml = template(&cert);
+        let kept = KeptKey::from_der(&der).expect("kept");
+        let expected = XmlSec::sign_xml(&xml, &der).expect("samael");
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..10 {
+                        assert_eq!(kept.sign_first_template(&xml).expect("signs"), expected);
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn no_template_and_no_key_are_errors() {
+        assert!(KeptKey::from_der(b"not a key").is_err());
+        let (der, _) = rsa_key();
+        let kept = KeptKey::from_der(&der).expect("kept");
+        assert!(kept.sign_first_template("<a ID=\"_x\"/>").is_err());
+    }
+}

@@ -1,0 +1,623 @@
+//! `saml-harness bench` (what `cargo xtask bench` runs): throughput measured as ratios to this
+//! machine's RSA-2048 sign rate, all in one run (DESIGN.md section 8: machines differ, so the
+//! budgets are ratios to `openssl speed rsa2048` measured in the same run).
+//!
+//! In order: `openssl speed rsa2048` (when the `openssl` command is there) and the same
+//! operation through the openssl crate; the mock IdP's signed responses on one thread; the
+//! reference SP's ACS validation on one thread; fuzzing in-process and over HTTP (the
+//! `saml-harness fuzz` campaigns themselves); the catalogue against the embedded reference SP
+//! (the `saml-harness run` itself). One-thread rates are per second of that thread's CPU
+//! time, as `openssl speed` counts its own (user CPU time), so they compare on a machine
+//! shared with other work; the fuzz and catalogue figures are wall-clock, with the process's
+//! CPU time beside them. Nothing here is a test: the figures go to `bench.json` and to the
+//! terminal, and no figure is checked.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use mock_idp::plan::{SignatureAlgorithm, Signing, SigningLayout};
+use mock_idp::{KeyType, Plan};
+use nix::time::{ClockId, clock_gettime};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::fuzz::exec::{InProcess, Observed};
+use crate::fuzz::{FuzzConfig, FuzzTarget};
+use crate::run::{RunConfig, TargetChoice};
+
+/// What a bench run measures and where it writes.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// How long each one-thread measurement runs (and `openssl speed -seconds`, rounded up).
+    pub seconds: f64,
+    /// Random cases of the in-process fuzz campaign.
+    pub fuzz_cases: u64,
+    /// Random cases of the fuzz campaign over HTTP.
+    pub http_fuzz_cases: u64,
+    /// Scenario id globs for the catalogue run (all when empty).
+    pub catalogue_filters: Vec<String>,
+    /// Where the mock IdP's keys are kept for the catalogue run (as `saml-harness run`).
+    pub key_cache: Option<PathBuf>,
+    /// Folder of `bench.json` and of the scratch reports of the fuzz and catalogue runs.
+    pub out_dir: PathBuf,
+}
+
+impl BenchConfig {
+    /// Three seconds a measurement, 1,000 in-process and 300 HTTP fuzz cases, the whole
+    /// catalogue, written to `reports/bench/`.
+    pub fn new() -> Self {
+        Self {
+            seconds: 3.0,
+            fuzz_cases: 1000,
+            http_fuzz_cases: 300,
+            catalogue_filters: Vec::new(),
+            key_cache: None,
+            out_dir: PathBuf::from("reports/bench"),
+        }
+    }
+
+    /// `bench.json`'s path.
+    pub fn json_path(&self) -> PathBuf {
+        self.out_dir.join("bench.json")
+    }
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `bench.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchReport {
+    /// 1.
+    pub schema_version: u32,
+    /// When the run started (RFC 3339).
+    pub started_at: String,
+    /// The machine.
+    pub machine: Machine,
+    /// Whether the harness was built with optimizations (figures of a debug build mean
+    /// little).
+    pub release_build: bool,
+    /// Seconds of each one-thread measurement.
+    pub seconds: f64,
+    /// The reference every ratio divides by: RSA-2048 signatures per second on one core.
+    pub sign_rate: SignRate,
+    /// `openssl speed rsa2048`, when the command ran.
+    pub openssl_speed: Option<OpensslSpeed>,
+    /// The same signature (PKCS#1 v1.5, SHA-256, a key parsed once) through the openssl crate.
+    pub openssl_crate: Rate,
+    /// The measurements, each with its ratio to the sign rate.
+    pub measures: Vec<Measure>,
+    /// The catalogue against the embedded reference SP.
+    pub catalogue: Catalogue,
+}
+
+/// Cores, processor and load.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Machine {
+    /// Cores this process may use.
+    pub cores: usize,
+    /// The processor's model name (`/proc/cpuinfo`).
+    pub cpu: String,
+    /// The 1-minute load average when the run started and when it ended (`/proc/loadavg`):
+    /// another build on the same cores lowers the wall-clock figures.
+    pub load_average: [f64; 2],
+}
+
+/// The sign rate the ratios use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SignRate {
+    /// Signatures per second, one core.
+    pub per_second: f64,
+    /// `openssl speed rsa2048`, or `openssl crate` when the command is missing.
+    pub source: String,
+}
+
+/// `openssl speed rsa2048`'s figures (per second of its user CPU time).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpensslSpeed {
+    /// Signatures per second.
+    pub sign_per_second: f64,
+    /// Verifications per second.
+    pub verify_per_second: f64,
+}
+
+/// Operations on one thread.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rate {
+    /// Operations done.
+    pub count: u64,
+    /// Wall time, seconds.
+    pub wall_seconds: f64,
+    /// The thread's CPU time, seconds.
+    pub cpu_seconds: f64,
+    /// Per second of CPU time (`count / cpu_seconds`): one core's rate.
+    pub per_second: f64,
+}
+
+/// One measurement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Measure {
+    /// A stable key: `idp_response`, `idp_both`, `sp_acs`, `fuzz_in_process`, `fuzz_http`.
+    pub key: String,
+    /// In words.
+    pub what: String,
+    /// Per second.
+    pub per_second: f64,
+    /// What the rate counts per: `one core` (CPU time of one thread) or `wall` (all threads).
+    pub basis: String,
+    /// `per_second / sign_rate`.
+    pub ratio: f64,
+    /// DESIGN.md section 8's floor for the ratio, where it sets one.
+    pub budget: Option<f64>,
+    /// The process's CPU time per operation, milliseconds (for the wall-clock measures).
+    pub cpu_ms_each: Option<f64>,
+}
+
+/// The catalogue run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Catalogue {
+    /// Scenarios run.
+    pub scenarios: usize,
+    /// Scenarios that passed (the others are a finding of the run, not of the bench).
+    pub passed: usize,
+    /// Wall time including start-up, seconds (budget: 2 s on 2 cores).
+    pub wall_seconds: f64,
+    /// The process's CPU time, seconds (harness, mock IdP and reference SP together).
+    pub cpu_seconds: f64,
+    /// Wall time per scenario, milliseconds.
+    pub wall_ms_per_scenario: f64,
+    /// CPU time per scenario, milliseconds.
+    pub cpu_ms_per_scenario: f64,
+    /// The wall time in RSA signatures' worth (`wall_seconds * sign_rate`).
+    pub wall_in_signatures: f64,
+    /// The CPU time per scenario in RSA signatures' worth (budget: under 3).
+    pub cpu_per_scenario_in_signatures: f64,
+}
+
+/// Runs every measurement, writes `bench.json` into `config.out_dir`.
+pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let load_start = load_average();
+    let io = |e: std::io::Error| {
+        Error::input(format!(
+            "failed to write to {}: {e}",
+            config.out_dir.display()
+        ))
+    };
+    std::fs::create_dir_all(&config.out_dir).map_err(io)?;
+    let seconds = Duration::from_secs_f64(config.seconds.max(0.01));
+
+    let openssl_speed = openssl_speed(config.seconds);
+    let openssl_crate = openssl_sign_rate(seconds)?;
+    let sign_rate = match &openssl_speed {
+        Some(speed) => SignRate {
+            per_second: speed.sign_per_second,
+            source: "openssl speed rsa2048".to_owned(),
+        },
+        None => SignRate {
+            per_second: openssl_crate.per_second,
+            source: "openssl crate".to_owned(),
+        },
+    };
+    let ratio = |per_second: f64| per_second / sign_rate.per_second;
+    let mut measures = Vec::new();
+
+    let in_process = InProcess::new(&[], KeyType::Rsa2048)?;
+    for (key, layout, what) in [
+        (
+            "idp_response",
+            SigningLayout::Response,
+            "mock IdP, signed responses (Response signed: 1 RSA signature), self-check included",
+        ),
+        (
+            "idp_both",
+            SigningLayout::Both,
+            "mock IdP, signed responses (Response and Assertion: 2 RSA signatures), self-check included",
+        ),
+    ] {
+        let plan = rsa_plan(layout);
+        let rate = one_thread(seconds, || {
+            let built = in_process
+                .respond(&plan)
+                .map_err(|e| Error::harness(format!("the mock IdP failed: {e}")))?;
+            if built.self_checked {
+                Ok(())
+            } else {
+                Err(Error::harness(
+                    "the mock IdP skipped its self-check".to_owned(),
+                ))
+            }
+        })?;
+        measures.push(Measure {
+            key: key.to_owned(),
+            what: what.to_owned(),
+            per_second: rate.per_second,
+            basis: "one core".to_owned(),
+            ratio: ratio(rate.per_second),
+            budget: (layout == SigningLayout::Response).then_some(0.8),
+            cpu_ms_each: None,
+        });
+    }
+
+    let encoded = in_process
+        .encode(&rsa_plan(SigningLayout::Both), "member")
+        .map_err(|o| Error::harness(format!("the mock IdP failed: {}", o.summary())))?;
+    let rate = one_thread(seconds, || match in_process.validate(&encoded) {
+        Observed::SignedIn(_) => Ok(()),
+        other => Err(Error::harness(format!(
+            "the reference SP did not accept a valid response: {}",
+            other.summary()
+        ))),
+    })?;
+    measures.push(Measure {
+        key: "sp_acs".to_owned(),
+        what: "reference SP, ACS validations of a valid response (2 RSA signatures)".to_owned(),
+        per_second: rate.per_second,
+        basis: "one core".to_owned(),
+        ratio: ratio(rate.per_second),
+        budget: None,
+        cpu_ms_each: None,
+    });
+    drop(in_process);
+
+    for (key, target, cases, budget, what) in [
+        (
+            "fuzz_in_process",
+            FuzzTarget::InProcess { weaken: Vec::new() },
+            config.fuzz_cases,
+            1.0,
+            "fuzz cases in-process (all cores)",
+        ),
+        (
+            "fuzz_http",
+            FuzzTarget::EmbeddedReference { weaken: Vec::new() },
+            config.http_fuzz_cases,
+            0.3,
+            "fuzz cases over HTTP against the embedded reference SP",
+        ),
+    ] {
+        let mut fuzz = FuzzConfig::new();
+        fuzz.target = target;
+        fuzz.cases = cases.max(1);
+        fuzz.seed = 2026;
+        fuzz.report_dir = config.out_dir.join(key);
+        // A fresh regression file: the bench runs random cases only.
+        let regressions = fuzz.regressions_path();
+        if regressions.exists() {
+            std::fs::remove_file(&regressions).map_err(io)?;
+        }
+        let cpu = process_cpu();
+        let outcome = crate::fuzz::fuzz(fuzz).await?;
+        let cpu = process_cpu().saturating_sub(cpu);
+        let result = &outcome.report.result;
+        measures.push(Measure {
+            key: key.to_owned(),
+            what: what.to_owned(),
+            per_second: result.cases_per_second,
+            basis: "wall".to_owned(),
+            ratio: ratio(result.cases_per_second),
+            budget: Some(budget),
+            cpu_ms_each: Some(cpu.as_secs_f64() * 1000.0 / result.cases.max(1) as f64),
+        });
+    }
+
+    let mut run = RunConfig::new();
+    run.target = TargetChoice::EmbeddedReference { weaken: Vec::new() };
+    run.filters = config.catalogue_filters.clone();
+    run.report_dir = config.out_dir.join("catalogue");
+    run.key_cache = config.key_cache.clone();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    drop(rx);
+    let cpu = process_cpu();
+    let wall = Instant::now();
+    let outcome = crate::run::run(run, tx, std::future::pending()).await?;
+    let wall = wall.elapsed().as_secs_f64();
+    let cpu = process_cpu().saturating_sub(cpu).as_secs_f64();
+    let scenarios = outcome.report.summary.total.max(1);
+    let catalogue = Catalogue {
+        scenarios: outcome.report.summary.total,
+        passed: outcome.report.summary.passed,
+        wall_seconds: wall,
+        cpu_seconds: cpu,
+        wall_ms_per_scenario: wall * 1000.0 / scenarios as f64,
+        cpu_ms_per_scenario: cpu * 1000.0 / scenarios as f64,
+        wall_in_signatures: wall * sign_rate.per_second,
+        cpu_per_scenario_in_signatures: cpu / scenarios as f64 * sign_rate.per_second,
+    };
+
+    let report = BenchReport {
+        schema_version: 1,
+        started_at,
+        machine: Machine {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu: cpu_model(),
+            load_average: [load_start, load_average()],
+        },
+        release_build: !cfg!(debug_assertions),
+        seconds: config.seconds,
+        sign_rate,
+        openssl_speed,
+        openssl_crate,
+        measures,
+        catalogue,
+    };
+    let json = serde_json::to_string_pretty(&report)
+        .map_err(|e| Error::harness(format!("failed to serialize bench.json: {e}")))?;
+    std::fs::write(config.json_path(), json + "\n").map_err(io)?;
+    Ok(report)
+}
+
+/// The report as the terminal shows it.
+pub fn render_text(report: &BenchReport, json_path: &Path) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let m = &report.machine;
+    let _ = writeln!(
+        out,
+        "machine: {} cores, {}; load average {:.2} at the start, {:.2} at the end{}",
+        m.cores,
+        m.cpu,
+        m.load_average[0],
+        m.load_average[1],
+        if report.release_build {
+            ""
+        } else {
+            " (DEBUG BUILD: figures mean little)"
+        }
+    );
+    let _ = write!(
+        out,
+        "sign rate: {:.0} RSA-2048 signatures/s on one core ({})",
+        report.sign_rate.per_second, report.sign_rate.source
+    );
+    let _ = writeln!(
+        out,
+        "; openssl crate: {:.0}/s{}",
+        report.openssl_crate.per_second,
+        report
+            .openssl_speed
+            .as_ref()
+            .map(|s| format!("; openssl speed verify: {:.0}/s", s.verify_per_second))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "{:<100} {:>10} {:>8} {:>8} {:>12}",
+        "measure", "per second", "ratio", "budget", "CPU ms each"
+    );
+    for measure in &report.measures {
+        let what = format!("{} [{}]", measure.what, measure.basis);
+        let _ = writeln!(
+            out,
+            "{:<100} {:>10.0} {:>7.2}x {:>8} {:>12}",
+            what,
+            measure.per_second,
+            measure.ratio,
+            measure
+                .budget
+                .map(|b| format!(">={b:.2}x"))
+                .unwrap_or_default(),
+            measure
+                .cpu_ms_each
+                .map(|c| format!("{c:.2}"))
+                .unwrap_or_default()
+        );
+    }
+    let c = &report.catalogue;
+    let _ = writeln!(
+        out,
+        "catalogue: {} scenarios ({} passed) against the embedded reference SP: {:.2} s wall = {:.0} signatures' worth (budget 2 s), {:.2} s CPU; per scenario {:.1} ms wall, {:.2} ms CPU = {:.2} signatures' worth (budget < 3)",
+        c.scenarios,
+        c.passed,
+        c.wall_seconds,
+        c.wall_in_signatures,
+        c.cpu_seconds,
+        c.wall_ms_per_scenario,
+        c.cpu_ms_per_scenario,
+        c.cpu_per_scenario_in_signatures
+    );
+    let _ = writeln!(out, "bench.json written to {}", json_path.display());
+    out
+}
+
+/// A plan signing `layout` with RSA-SHA256 and nothing else.
+fn rsa_plan(layout: SigningLayout) -> Plan {
+    Plan {
+        signing: Signing {
+            layout: Some(layout),
+            algorithm: Some(SignatureAlgorithm::RsaSha256),
+            ..Signing::default()
+        },
+        ..Plan::default()
+    }
+}
+
+/// Runs `op` on this thread for `duration` (after a short warm-up) and counts.
+fn one_thread(
+    duration: Duration,
+    mut op: impl FnMut() -> Result<(), Error>,
+) -> Result<Rate, Error> {
+    for _ in 0..3 {
+        op()?;
+    }
+    let cpu = thread_cpu();
+    let wall = Instant::now();
+    let mut count = 0u64;
+    while wall.elapsed() < duration || count == 0 {
+        op()?;
+        count += 1;
+    }
+    let wall_seconds = wall.elapsed().as_secs_f64();
+    let cpu_seconds = thread_cpu().saturating_sub(cpu).as_secs_f64().max(1e-9);
+    Ok(Rate {
+        count,
+        wall_seconds,
+        cpu_seconds,
+        per_second: count as f64 / cpu_seconds,
+    })
+}
+
+/// RSA-2048 PKCS#1 v1.5 signatures of a SHA-256 digest through the openssl crate, with one key
+/// parsed once: what `openssl speed rsa2048` measures, from inside the process.
+fn openssl_sign_rate(duration: Duration) -> Result<Rate, Error> {
+    use openssl::pkey::PKey;
+    use openssl::pkey_ctx::PkeyCtx;
+    use openssl::rsa::{Padding, Rsa};
+    let crypto = |e: openssl::error::ErrorStack| Error::harness(format!("openssl: {e}"));
+    let key = PKey::from_rsa(Rsa::generate(2048).map_err(crypto)?).map_err(crypto)?;
+    let mut ctx = PkeyCtx::new(&key).map_err(crypto)?;
+    ctx.sign_init().map_err(crypto)?;
+    ctx.set_rsa_padding(Padding::PKCS1).map_err(crypto)?;
+    ctx.set_signature_md(openssl::md::Md::sha256())
+        .map_err(crypto)?;
+    let digest = [0x5au8; 32];
+    let mut signature = Vec::with_capacity(256);
+    one_thread(duration, || {
+        signature.clear();
+        ctx.sign_to_vec(&digest, &mut signature)
+            .map(|_| ())
+            .map_err(crypto)
+    })
+}
+
+/// `openssl speed -seconds N rsa2048`, when the command is there and prints its table.
+fn openssl_speed(seconds: f64) -> Option<OpensslSpeed> {
+    let seconds = seconds.ceil().max(1.0) as u64;
+    let output = Command::new("openssl")
+        .args(["speed", "-seconds", &seconds.to_string(), "rsa2048"])
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    parse_openssl_speed(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// The `rsa 2048 bits <sign s> <verify s> <sign/s> <verify/s>` line of `openssl speed`.
+fn parse_openssl_speed(text: &str) -> Option<OpensslSpeed> {
+    text.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            ["rsa", "2048", "bits", _, _, sign, verify] => Some(OpensslSpeed {
+                sign_per_second: sign.parse().ok()?,
+                verify_per_second: verify.parse().ok()?,
+            }),
+            _ => None,
+        }
+    })
+}
+
+fn thread_cpu() -> Duration {
+    cpu_clock(ClockId::CLOCK_THREAD_CPUTIME_ID)
+}
+
+fn process_cpu() -> Duration {
+    cpu_clock(ClockId::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+fn cpu_clock(clock: ClockId) -> Duration {
+    clock_gettime(clock).map_or(Duration::ZERO, Duration::from)
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|t| t.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rsa_2048_line_of_openssl_speed_is_read() {
+        let text = "Doing 2048 bits private rsa's for 1s: 1290 2048 bits private RSA's in 0.99s\n\
+                    version: 3.0.19\n                  sign    verify    sign/s verify/s\n\
+                    rsa 2048 bits 0.000767s 0.000022s   1303.0  45000.5\n";
+        let speed = parse_openssl_speed(text).expect("parsed");
+        assert_eq!(speed.sign_per_second, 1303.0);
+        assert_eq!(speed.verify_per_second, 45000.5);
+        assert!(parse_openssl_speed("no table here").is_none());
+    }
+
+    /// A very short run writes a `bench.json` of the documented shape. No figure is checked:
+    /// a timed test would fail on a busy machine.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_short_run_writes_bench_json_with_every_measure() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = BenchConfig {
+            seconds: 0.05,
+            fuzz_cases: 2,
+            http_fuzz_cases: 2,
+            catalogue_filters: vec!["addressing/assertion-issuer-missing/response".to_owned()],
+            key_cache: None,
+            out_dir: dir.path().to_path_buf(),
+        };
+        let report = bench(&config).await.expect("bench");
+        let text = std::fs::read_to_string(config.json_path()).expect("bench.json");
+        let json: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(json["schema_version"], 1);
+        for pointer in [
+            "/machine/cores",
+            "/machine/load_average/1",
+            "/seconds",
+            "/sign_rate/per_second",
+            "/openssl_crate/per_second",
+            "/catalogue/wall_seconds",
+            "/catalogue/cpu_seconds",
+            "/catalogue/cpu_per_scenario_in_signatures",
+        ] {
+            assert!(
+                json.pointer(pointer)
+                    .is_some_and(serde_json::Value::is_number),
+                "{pointer}"
+            );
+        }
+        assert!(json["machine"]["cpu"].is_string());
+        assert!(json["sign_rate"]["source"].is_string());
+        assert_eq!(json["catalogue"]["scenarios"], 1);
+        let keys: Vec<&str> = json["measures"]
+            .as_array()
+            .expect("measures")
+            .iter()
+            .map(|m| {
+                for field in ["per_second", "ratio"] {
+                    assert!(m[field].is_number(), "{field} of {m}");
+                }
+                m["key"].as_str().expect("key")
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "idp_response",
+                "idp_both",
+                "sp_acs",
+                "fuzz_in_process",
+                "fuzz_http"
+            ]
+        );
+        let text = render_text(&report, &config.json_path());
+        assert!(text.ends_with(&format!(
+            "bench.json written to {}\n",
+            config.json_path().display()
+        )));
+    }
+}
