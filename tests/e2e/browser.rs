@@ -119,9 +119,13 @@ async fn both_drivers_give_the_same_verdicts_and_traces() {
         "the drivers disagree; explain each difference in KNOWN_DIFFERENCES or fix it:\n{}",
         unexplained.join("\n")
     );
+    // Every scenario passes in the browser too, but for the warnings the HTTP run has as well
+    // (the reference SP's http ACS on loopback), which the comparison above holds equal.
+    let summary = &browser.report.summary;
     assert_eq!(
-        browser.report.summary.passed, browser.report.summary.total,
-        "every scenario passes in the browser too"
+        (summary.passed + summary.warned, summary.warned),
+        (summary.total, http.report.summary.warned),
+        "every scenario passes or warns in the browser as over HTTP"
     );
 
     let mut durations: Vec<u64> = browser

@@ -30,7 +30,9 @@ async fn http_fuzzing_shrinks_a_weakening_to_a_scenario_that_run_replays() {
     config.target = FuzzTarget::EmbeddedReference {
         weaken: vec![Weakening::Destination],
     };
-    config.cases = 200;
+    // Seed 1 finds the weakening at case 242 (in-process and over HTTP alike); the campaign
+    // stops at the first failure, so the margin costs nothing when it is found.
+    config.cases = 600;
     config.seed = 1;
     config.max_failures = 1;
     config.report_dir = dir.path().to_owned();
