@@ -54,10 +54,14 @@ pub struct Plan {
 
 impl Plan {
     /// Whether every signature in the response must verify against a published key: no
-    /// tampering, a signing layout, and a key from metadata. The self-check enforces this.
+    /// tampering, a signing layout, a key from metadata, and each signature's Reference naming
+    /// its own element. The self-check enforces this. (A custom Reference URI is a deviation:
+    /// `""` over the whole document verifies on the Response alone, never on an Assertion that
+    /// an SP verifies as the element it reads, nor once a Response signature is added.)
     pub fn promises_valid_signatures(&self, layout: SigningLayout) -> bool {
         self.tamper.is_empty()
             && layout != SigningLayout::None
+            && self.signing.reference_uri.is_none()
             && self.signing.key.is_trusted()
             && self
                 .signing
@@ -1534,5 +1538,11 @@ mod tests {
         plan.alter.push(Alteration::NameId { value: "x".into() });
         assert!(plan.promises_valid_signatures(SigningLayout::Both));
         assert!(!plan.is_valid(SigningLayout::Both));
+        // A whole-document Reference is a deviation too (the fuzzer found the self-check
+        // failing on it under `assertion` and `both`).
+        plan.alter.clear();
+        plan.signing.reference_uri = Some(String::new());
+        assert!(!plan.promises_valid_signatures(SigningLayout::Assertion));
+        assert!(!plan.promises_valid_signatures(SigningLayout::Response));
     }
 }

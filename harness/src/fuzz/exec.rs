@@ -157,6 +157,9 @@ impl InProcess {
         let built = match self.respond(&plan) {
             Ok(b) => b,
             Err(e) if e.is_plan_error() => return Err(Observed::Discarded(e.to_string())),
+            // A response the IdP signed but cannot verify itself is the IdP's bug, not a case
+            // to drop quietly.
+            Err(e @ PipelineError::SelfCheck(_)) => return Err(Observed::Error(e.to_string())),
             Err(e) => {
                 return Err(Observed::Discarded(format!(
                     "the mock IdP cannot build it: {e}"

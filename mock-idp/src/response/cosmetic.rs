@@ -133,12 +133,18 @@ fn extra_attribute(text: &str, value: &str) -> String {
         return text.to_owned();
     };
     let end = at + "SubjectConfirmationData".len();
-    format!(
-        "{} xmlns:fz=\"{EXTENSION_NS}\" fz:note=\"{}\"{}",
-        &text[..end],
-        escape_attr(value),
-        &text[end..]
-    )
+    // A second one gets a name of its own (an attribute twice is not XML), and the namespace
+    // is declared once.
+    let earlier = text.matches(" fz:note").count();
+    let attribute = if earlier == 0 {
+        format!(
+            " xmlns:fz=\"{EXTENSION_NS}\" fz:note=\"{}\"",
+            escape_attr(value)
+        )
+    } else {
+        format!(" fz:note{}=\"{}\"", earlier + 1, escape_attr(value))
+    };
+    format!("{}{attribute}{}", &text[..end], &text[end..])
 }
 
 /// One start tag split into its name, its attributes (raw `name="value"` text) and its end
@@ -229,6 +235,22 @@ mod tests {
             reverse_attributes(r#"<a x="1>" y='2'><b z="3"/><c p="a b" q="c"/></a>"#),
             r#"<a y='2' x="1>"><b z="3"/><c q="c" p="a b"/></a>"#
         );
+    }
+
+    #[test]
+    fn a_second_extra_attribute_gets_a_name_of_its_own() {
+        let once = extra_attribute(
+            r#"<r xmlns:saml="urn:a"><saml:SubjectConfirmationData Recipient="r"/></r>"#,
+            "one",
+        );
+        let twice = extra_attribute(&once, "two \" <");
+        let doc = roxmltree::Document::parse(&twice).expect("still XML");
+        let data = doc
+            .descendants()
+            .find(|n| n.tag_name().name() == "SubjectConfirmationData")
+            .expect("the element");
+        assert_eq!(data.attribute((EXTENSION_NS, "note")), Some("one"));
+        assert_eq!(data.attribute((EXTENSION_NS, "note2")), Some("two \" <"));
     }
 
     #[test]
