@@ -307,12 +307,17 @@ impl OverHttp {
                         Some(Observation::NotSignedIn { reason, .. }) => {
                             // The mock IdP answers a plan it cannot build with an error
                             // page instead of a response: nothing reached the SP's ACS.
-                            let idp_failed = v
-                                .evidence
-                                .hops
-                                .iter()
-                                .any(|h| h.to == "idp" && h.status.is_some_and(|s| s >= 400));
-                            if idp_failed {
+                            let idp_status = |bad: fn(u16) -> bool| {
+                                v.evidence
+                                    .hops
+                                    .iter()
+                                    .any(|h| h.to == "idp" && h.status.is_some_and(bad))
+                            };
+                            if idp_status(|s| s >= 500) {
+                                // A 500 is the IdP's own failure (a response it signed but
+                                // could not verify itself), not a plan it refused.
+                                Observed::Error(format!("the mock IdP failed ({})", v.reason))
+                            } else if idp_status(|s| s >= 400) {
                                 Observed::Discarded(format!(
                                     "the mock IdP could not build the response ({})",
                                     v.reason
