@@ -938,8 +938,13 @@ async fn show_progress(mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>, term
 }
 
 fn print_summary(out: &mut impl std::io::Write, report: &Report) {
+    // An interrupted run lists what it did not finish once, not line by line (the reports
+    // have each one).
+    let not_run = |r: &&saml_harness::report::ResultEntry| {
+        report.interrupted && r.status == Status::Error && r.observed == run::NOT_RUN
+    };
     for r in &report.results {
-        if matches!(r.status, Status::Fail | Status::Error | Status::Warn) {
+        if matches!(r.status, Status::Fail | Status::Error | Status::Warn) && !not_run(&r) {
             let severity = r
                 .severity
                 .map(|s| format!(" [{}]", s.as_str()))
@@ -953,6 +958,13 @@ fn print_summary(out: &mut impl std::io::Write, report: &Report) {
                 r.observed
             );
         }
+    }
+    let unfinished = report.results.iter().filter(not_run).count();
+    if unfinished > 0 {
+        let _ = writeln!(
+            out,
+            "ERROR  {unfinished} scenarios not run: the run was interrupted before they finished (each is an error in the reports)"
+        );
     }
     let s = &report.summary;
     let _ = writeln!(

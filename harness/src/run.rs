@@ -321,6 +321,9 @@ pub async fn run(
     })
 }
 
+/// What an interrupted run observed of a scenario it did not finish.
+pub const NOT_RUN: &str = "not run";
+
 /// A scenario an interrupted run did not finish, as an error.
 fn not_run(scenario: &Scenario) -> Verdict {
     Verdict {
@@ -331,7 +334,7 @@ fn not_run(scenario: &Scenario) -> Verdict {
         severity_reason: None,
         level: scenario.file.level,
         expected: crate::judge::describe(&scenario.file.expect),
-        observed: "not run".to_owned(),
+        observed: NOT_RUN.to_owned(),
         reason: "not run: the run was interrupted before this scenario finished".to_owned(),
         spec: scenario.file.spec.clone(),
         duration_ms: 0,

@@ -202,15 +202,23 @@ fn an_interrupted_run_says_so_in_every_format_and_lists_what_did_not_run() {
         ])
         .current_dir(cwd.path())
         .env("NO_COLOR", "1")
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("the binary runs");
     std::thread::sleep(std::time::Duration::from_secs(3));
     let pid = Pid::from_raw(i32::try_from(child.id()).expect("pid"));
     kill(pid, Signal::SIGTERM).expect("SIGTERM");
-    let status = child.wait().expect("wait");
-    assert_eq!(status.code(), Some(3), "an interrupted run exits 3");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(3), "an interrupted run exits 3");
+    // What did not run is one line, not one per scenario (a pipe nobody drains until the end
+    // holds 64 KiB).
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("scenarios not run: the run was interrupted")
+            && !printed.contains("observed not run"),
+        "{printed}"
+    );
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(cwd.path().join("out/report.json")).expect("json"),
     )
