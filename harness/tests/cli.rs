@@ -190,7 +190,7 @@ fn an_interrupted_run_says_so_in_every_format_and_lists_what_did_not_run() {
     use nix::unistd::Pid;
     let cwd = tempfile::tempdir().expect("tempdir");
     let keys = keys_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_saml-harness"))
+    let child = Command::new(env!("CARGO_BIN_EXE_saml-harness"))
         .args([
             "run",
             "--report",
