@@ -332,6 +332,7 @@ mod tests {
     use axum::routing::{get, post};
 
     use super::*;
+    use crate::probe::closed_within;
 
     fn limits(ms: u64) -> Limits {
         Limits {
@@ -398,24 +399,6 @@ mod tests {
         let mut answer = String::new();
         stream.read_to_string(&mut answer).expect("read");
         answer
-    }
-
-    /// Whether the server has closed `stream` (read returns 0 or an error) within `limit`.
-    fn closed_within(stream: &mut std::net::TcpStream, limit: Duration) -> bool {
-        stream.set_read_timeout(Some(limit)).expect("timeout");
-        let mut buf = [0u8; 64 * 1024];
-        loop {
-            match stream.read(&mut buf) {
-                Ok(0) => return true,
-                Ok(_) => {}
-                Err(e) => {
-                    return !matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    );
-                }
-            }
-        }
     }
 
     #[test]
