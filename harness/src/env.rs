@@ -253,6 +253,22 @@ impl Environment {
 
     /// Runs a named hook's actions in order.
     pub async fn run_hook(&self, name: &str) -> Result<(), Error> {
+        self.run_hook_with(name, &self.vars).await
+    }
+
+    /// Moves the SP's clock forward by `ms` with the target's `clock` hook.
+    pub async fn advance_clock(&self, ms: u64) -> Result<(), Error> {
+        let (ms, seconds) = (ms.to_string(), ms.div_ceil(1000).to_string());
+        let vars = self.vars.with(&[
+            ("clock.advance_ms", ms.as_str()),
+            ("clock.advance_seconds", seconds.as_str()),
+        ]);
+        self.run_hook_with(crate::vocabulary::CLOCK_HOOK, &vars)
+            .await
+    }
+
+    /// Runs a named hook's actions in order, with `vars` for their placeholders.
+    async fn run_hook_with(&self, name: &str, vars: &Vars) -> Result<(), Error> {
         let fail = |e: Error| Error::new(e.kind, format!("failed to run hook `{name}`: {e}"));
         let Some(actions) = self.target.file.hooks.get(name) else {
             return Err(fail(Error::input(format!(
@@ -262,17 +278,15 @@ impl Environment {
         };
         for action in actions {
             match action {
-                HookAction::Http(http) => self.run_http_hook(http).await.map_err(fail)?,
+                HookAction::Http(http) => {
+                    self.http_request(http, vars).await.map_err(fail)?;
+                }
                 HookAction::Command(command) => {
-                    self.run_command_hook(command).await.map_err(fail)?;
+                    self.run_command_hook(command, vars).await.map_err(fail)?;
                 }
             }
         }
         Ok(())
-    }
-
-    async fn run_http_hook(&self, hook: &HttpHook) -> Result<(), Error> {
-        self.http_request(hook, &self.vars).await.map(|_| ())
     }
 
     /// Fetches the SP's metadata from the target's metadata URL, as the SP-side conformance
@@ -338,11 +352,11 @@ impl Environment {
         }
     }
 
-    async fn run_command_hook(&self, hook: &CommandHook) -> Result<(), Error> {
+    async fn run_command_hook(&self, hook: &CommandHook, vars: &Vars) -> Result<(), Error> {
         let argv = hook
             .argv
             .iter()
-            .map(|a| self.vars.render(a))
+            .map(|a| vars.render(a))
             .collect::<Result<Vec<_>, _>>()?;
         let Some((program, args)) = argv.split_first() else {
             return Err(Error::input("empty argv"));
@@ -358,7 +372,7 @@ impl Environment {
             .stdin(Stdio::null())
             .kill_on_drop(true);
         for (k, v) in &hook.env {
-            command.env(k, self.vars.render(v)?);
+            command.env(k, vars.render(v)?);
         }
         let output = tokio::time::timeout(Duration::from_secs(60), command.output())
             .await

@@ -520,6 +520,15 @@ impl Target {
         for name in file.hooks.keys() {
             crate::vocabulary::check_hook(name).map_err(|e| at(name, e))?;
         }
+        if file.hooks.contains_key(crate::vocabulary::CLOCK_HOOK)
+            && !file.hooks.contains_key(crate::vocabulary::RESET_HOOK)
+        {
+            return Err(TargetError::Invalid {
+                file: source.to_owned(),
+                line: crate::vocabulary::line_of(text, crate::vocabulary::CLOCK_HOOK),
+                message: "a `clock` hook needs a `reset` hook that sets the SP's clock back (every scenario after a time-travelling one expects the real time)".to_owned(),
+            });
+        }
         if file.users.is_empty() {
             return Err(invalid(
                 "`[users]` needs at least one user (scenarios use `member` by default)".to_owned(),
@@ -682,6 +691,12 @@ impl Target {
         }
     }
 
+    /// Whether a `wait` step moves the SP's clock forward (the `clock` hook) instead of
+    /// waiting.
+    pub fn time_travel(&self) -> bool {
+        self.file.hooks.contains_key(crate::vocabulary::CLOCK_HOOK)
+    }
+
     /// Whether a setting holds by default or can be set by a hook; `Err` says why not.
     pub fn can_set(&self, setting: &str) -> Result<bool, String> {
         if self.file.defaults.settings.iter().any(|s| s == setting) {
@@ -729,6 +744,28 @@ mod tests {
         let message = err.to_string();
         assert!(message.starts_with("t.toml:"), "{message}");
         assert!(message.contains("sesion"), "{message}");
+    }
+
+    #[test]
+    fn a_clock_hook_needs_reset_and_makes_waits_time_travel() {
+        let target = Target::embedded_reference_sp().expect("valid");
+        assert!(target.time_travel());
+        let start = REFERENCE_SP_TARGET.find("\nreset = [").expect("reset hook");
+        let end = start + REFERENCE_SP_TARGET[start..].find("\n]").expect("its end") + 2;
+        let without_reset = format!(
+            "{}{}",
+            &REFERENCE_SP_TARGET[..start],
+            &REFERENCE_SP_TARGET[end..]
+        );
+        let err = Target::parse(&without_reset, "t.toml", PathBuf::from("."))
+            .expect_err("clock without reset");
+        let message = err.to_string();
+        let line = 1 + without_reset
+            .lines()
+            .position(|l| l.starts_with("clock = ["))
+            .expect("clock hook");
+        assert!(message.starts_with(&format!("t.toml:{line}:")), "{message}");
+        assert!(message.contains("needs a `reset` hook"), "{message}");
     }
 
     #[test]

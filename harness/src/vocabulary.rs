@@ -181,6 +181,10 @@ pub const SETTINGS: &[Setting] = &[
 /// The hook that undoes every other hook; required beside any hook.
 pub const RESET_HOOK: &str = "reset";
 
+/// The hook that moves the SP's clock forward by `{clock.advance_ms}` milliseconds (reset by
+/// [`RESET_HOOK`]); a `wait` step uses it instead of waiting, when the target has it.
+pub const CLOCK_HOOK: &str = "clock";
+
 /// The prefix of names that are the user's own and are not checked.
 pub const CUSTOM_PREFIX: &str = "x-";
 
@@ -249,15 +253,18 @@ pub fn check_setting(setting: &str) -> Result<(), UnknownName> {
     if ok { Ok(()) } else { Err(unknown()) }
 }
 
-/// Checks a hook name: a setting, or `reset`.
+/// Checks a hook name: a setting, `reset` or `clock`.
 pub fn check_hook(name: &str) -> Result<(), UnknownName> {
-    if name == RESET_HOOK {
+    if name == RESET_HOOK || name == CLOCK_HOOK {
         return Ok(());
     }
     check_setting(name).map_err(|mut e| {
         e.kind = "hook";
-        if e.nearest.is_none() && distance(name, RESET_HOOK) <= 2 {
-            e.nearest = Some(RESET_HOOK.to_owned());
+        if e.nearest.is_none() {
+            e.nearest = [RESET_HOOK, CLOCK_HOOK]
+                .into_iter()
+                .find(|h| distance(name, h) <= 2)
+                .map(str::to_owned);
         }
         e
     })
@@ -434,6 +441,11 @@ mod tests {
         assert!(check_setting("idp-initiated").is_err());
 
         assert_eq!(check_hook("reset"), Ok(()));
+        assert_eq!(check_hook("clock"), Ok(()));
+        assert_eq!(
+            check_hook("clocks").expect_err("typo").nearest.as_deref(),
+            Some("clock")
+        );
         assert_eq!(check_hook("sso=off"), Ok(()));
         let e = check_hook("rest").expect_err("typo");
         assert_eq!(e.kind, "hook");

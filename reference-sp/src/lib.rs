@@ -43,7 +43,8 @@
 //! | `GET|PATCH /admin/settings` | the tenant policy; a partial JSON merge; an unknown field is a 400 naming it |
 //! | `GET|PUT /admin/idp` | `{"metadata_xml"}`, `{"metadata_url"}` or `{"entity_id","sso_url","certificate_pem"}`; a connection without a signing key is a 400 |
 //! | `GET /admin/users`, `PUT|DELETE /admin/users/{email}`, `POST /admin/users/{email}/reset-password` | users and roles (`member`, `admin`, `api`) |
-//! | `POST /admin/reset` | settings, users (with their passwords) and the IdP connection as the SP started; the replay cache and sessions stay |
+//! | `GET /admin/clock`, `POST /admin/clock?advance_ms=N` | the SP's clock (`{"now","offset_ms"}`): moved forward by N ms (at most a year in all), for tests of what happens later without waiting |
+//! | `POST /admin/reset` | settings, users (with their passwords), the IdP connection and the clock as the SP started; the replay cache and sessions stay |
 //!
 //! The admin API takes `Authorization: Bearer TOKEN` or an admin's session cookie; its errors
 //! are JSON `{"error": "..."}` with 400, 401 or 404. Cookies are `HttpOnly; SameSite=Lax`, and
@@ -59,6 +60,7 @@
 //! account whose email starts with the admin's). See [`Settings`] for the default policy.
 
 pub mod cli;
+pub mod clock;
 pub mod connection;
 pub mod decrypt;
 mod logout;
@@ -269,6 +271,7 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
         initial_settings: settings,
         initial_users,
         initial_connection,
+        clock: clock::Clock::default(),
     })
 }
 

@@ -20,7 +20,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use chrono::Utc;
 use roxmltree::Node;
 
 use crate::connection::Connection;
@@ -442,7 +441,7 @@ fn receive(app: &App, headers: &HeaderMap, received: Result<Received, Refusal>) 
         weaken: &app.weaken,
         outstanding: &[],
         relay_request: None,
-        now: Utc::now(),
+        now: app.clock.now(),
         decryption_key: None,
     };
     let message = match received.and_then(|r| check(&r, &ctx, &slo_url).map(|m| (m, r))) {
@@ -567,7 +566,7 @@ fn answer_request(
     let xml = format!(
         r#"<samlp:LogoutResponse xmlns:samlp="{SAMLP}" xmlns:saml="{SAML}" ID="_{id}" Version="2.0" IssueInstant="{instant}" Destination="{dest}" InResponseTo="{irt}"><saml:Issuer>{issuer}</saml:Issuer>{status}</samlp:LogoutResponse>"#,
         id = crate::random_token(),
-        instant = Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+        instant = app.clock.now().format("%Y-%m-%dT%H:%M:%SZ"),
         dest = escape(slo),
         irt = escape(request_id),
         issuer = escape(&app.entity_id()),
@@ -620,7 +619,7 @@ fn redirect(
 /// that does Single Logout, sends the IdP a signed LogoutRequest naming the session's NameID
 /// and SessionIndex.
 pub(crate) async fn start(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let now = Utc::now();
+    let now = app.clock.now();
     let session = match cookie(&headers, SESSION_COOKIE) {
         Some(id) => match app.store.session(&id, now) {
             Ok(s) => {

@@ -1,7 +1,7 @@
 //! The HTTP surface: email-first login, SSO (AuthnRequest over HTTP-Redirect, the ACS over
 //! HTTP-POST), password login, the session probe, the API, and the admin API.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::sync::Arc;
 
@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, put};
 use base64::Engine as _;
-use chrono::Utc;
 use serde::Deserialize;
 
 use crate::connection::Connection;
@@ -43,6 +42,8 @@ pub struct App {
     pub(crate) encryption_key: Arc<crate::decrypt::EncryptionKey>,
     /// The key its logout messages are signed with (published in the metadata).
     pub(crate) signing_key: Arc<crate::decrypt::EncryptionKey>,
+    /// The time every decision reads (the admin API can move it forward).
+    pub(crate) clock: crate::clock::Clock,
 }
 
 impl App {
@@ -370,7 +371,7 @@ async fn login_sso(
         );
     }
     let browser = cookie(&headers, BROWSER_COOKIE).unwrap_or_else(crate::random_token);
-    let now = Utc::now();
+    let now = app.clock.now();
     let request_id = format!("_{}", crate::random_token());
     let relay = crate::random_token();
     let pending = Pending {
@@ -562,7 +563,7 @@ async fn consume(
                 "no IdP is configured",
             ))
         })?;
-    let now = Utc::now();
+    let now = app.clock.now();
     let browser = cookie(headers, BROWSER_COOKIE);
     let (outstanding, relay_request) = match &browser {
         Some(b) => (
@@ -784,7 +785,7 @@ async fn password_submit(State(app): State<Shared>, headers: HeaderMap, body: By
     }
     match app
         .store
-        .create_session(&user.email, "password", Utc::now(), None, None)
+        .create_session(&user.email, "password", app.clock.now(), None, None)
     {
         Ok(s) => (
             StatusCode::SEE_OTHER,
@@ -850,7 +851,7 @@ async fn me(State(app): State<Shared>, headers: HeaderMap) -> Response {
     let Some(id) = cookie(&headers, SESSION_COOKIE) else {
         return not_signed_in();
     };
-    let session = match app.store.session(&id, Utc::now()) {
+    let session = match app.store.session(&id, app.clock.now()) {
         Ok(Some(s)) => s,
         Ok(None) => return not_signed_in(),
         Err(e) => return internal(e),
@@ -947,6 +948,7 @@ fn admin_router(app: Shared) -> Router<Shared> {
             "/admin/users/{email}/reset-password",
             post(admin_reset_password),
         )
+        .route("/admin/clock", get(admin_clock).post(admin_advance_clock))
         .route("/admin/reset", post(admin_reset))
         .route_layer(axum::middleware::from_fn_with_state(app, admin_gate))
 }
@@ -995,7 +997,7 @@ fn authorized(app: &App, headers: &HeaderMap) -> bool {
         return true;
     }
     cookie(headers, SESSION_COOKIE)
-        .and_then(|id| app.store.session(&id, Utc::now()).ok().flatten())
+        .and_then(|id| app.store.session(&id, app.clock.now()).ok().flatten())
         .and_then(|s| app.store.user(&s.email).ok().flatten())
         .is_some_and(|u| u.role == "admin")
 }
@@ -1230,9 +1232,48 @@ async fn admin_reset(State(app): State<Shared>, headers: HeaderMap) -> Response 
             Some(c) => app.store.set_connection(c),
             None => Ok(()),
         });
+    app.clock.reset();
     match result {
         Ok(()) => axum::Json(serde_json::json!({"reset": true})).into_response(),
         Err(e) => internal(e),
+    }
+}
+
+fn clock_json(app: &App) -> Response {
+    axum::Json(serde_json::json!({
+        "now": app.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "offset_ms": app.clock.offset_ms(),
+    }))
+    .into_response()
+}
+
+async fn admin_clock(State(app): State<Shared>, headers: HeaderMap) -> Response {
+    if !authorized(&app, &headers) {
+        return forbidden_admin();
+    }
+    clock_json(&app)
+}
+
+/// `POST /admin/clock?advance_ms=N`: moves the SP's clock forward by N milliseconds.
+async fn admin_advance_clock(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if !authorized(&app, &headers) {
+        return forbidden_admin();
+    }
+    let Some(ms) = query.get("advance_ms") else {
+        return bad_request("POST /admin/clock needs ?advance_ms=N (milliseconds)");
+    };
+    let Ok(ms) = ms.parse::<i64>() else {
+        return bad_request(format!(
+            "advance_ms must be a whole number of milliseconds, not `{ms}`"
+        ));
+    };
+    match app.clock.advance(ms) {
+        Ok(_) => clock_json(&app),
+        Err(e) => bad_request(e),
     }
 }
 

@@ -117,8 +117,17 @@ pub(super) fn preflight(
             target.can_apply(setting)?;
         }
     }
-    let steps_exclusive = scenario.file.steps.iter().any(Step::is_exclusive);
+    // A `wait` moves the SP's clock instead, where the target can: that changes the SP for
+    // every scenario, so the scenario runs alone and `reset` sets the clock back.
+    let time_travel = target.time_travel()
+        && scenario
+            .file
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::Wait { .. }));
+    let steps_exclusive = time_travel || scenario.file.steps.iter().any(Step::is_exclusive);
     let needs_reset = !hooks.is_empty()
+        || time_travel
         || scenario
             .file
             .steps
@@ -292,6 +301,8 @@ pub fn check_inputs(target: &Target, scenarios: &[Scenario]) -> Result<(), crate
         "witness.url",
         "reset.token",
         "reset.password",
+        "clock.advance_ms",
+        "clock.advance_seconds",
     ] {
         vars.set(name, "http://127.0.0.1:1/x");
     }

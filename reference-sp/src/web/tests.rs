@@ -799,6 +799,55 @@ async fn the_admin_api_authorizes_validates_and_resets() {
 }
 
 #[tokio::test]
+async fn the_admin_api_moves_the_clock_forward_and_reset_brings_it_back() {
+    let router = app(&[]).await;
+    let clock = admin(&router, "GET", "/admin/clock", None).await.json();
+    assert_eq!(clock["offset_ms"], 0);
+    let moved = admin(&router, "POST", "/admin/clock?advance_ms=2100", None).await;
+    assert_eq!(moved.status, StatusCode::OK);
+    assert_eq!(moved.json()["offset_ms"], 2100);
+    let now = chrono::DateTime::parse_from_rfc3339(moved.json()["now"].as_str().expect("now"))
+        .expect("rfc3339");
+    assert!(now > chrono::Utc::now() + chrono::Duration::milliseconds(2000));
+    for (query, says) in [
+        ("", "needs ?advance_ms"),
+        ("?advance_ms=soon", "whole number"),
+        ("?advance_ms=-5", "between 0"),
+        ("?advance_ms=99999999999999", "between 0"),
+    ] {
+        let bad = admin(&router, "POST", &format!("/admin/clock{query}"), None).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(
+            bad.json()["error"]
+                .as_str()
+                .is_some_and(|e| e.contains(says)),
+            "{query}: {}",
+            bad.body
+        );
+    }
+    let anonymous = call(
+        &router,
+        Request::builder()
+            .method("POST")
+            .uri("/admin/clock?advance_ms=1")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        admin(&router, "GET", "/admin/clock", None).await.json()["offset_ms"],
+        2100,
+        "neither a bad request nor an anonymous one moved it"
+    );
+    admin(&router, "POST", "/admin/reset", None).await;
+    assert_eq!(
+        admin(&router, "GET", "/admin/clock", None).await.json()["offset_ms"],
+        0
+    );
+}
+
+#[tokio::test]
 async fn a_weakened_sp_says_so_on_every_response_and_page() {
     let router = app(&[Weakening::Audience, Weakening::Replay]).await;
     for uri in ["/healthz", "/login", "/me", "/saml/metadata"] {
