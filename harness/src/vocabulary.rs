@@ -181,6 +181,19 @@ pub const SETTINGS: &[Setting] = &[
 /// The hook that undoes every other hook; required beside any hook.
 pub const RESET_HOOK: &str = "reset";
 
+/// Settings under which a login changes state that other scenarios could see (JIT creates
+/// the user it signs in): a scenario whose hooks set one runs alone, not in a batch with the
+/// others that need the same hooks.
+const STATEFUL: &[&str] = &["jit", "jit-default-role"];
+
+/// Whether scenarios that need `setting` set by a hook may run together, in one batch with
+/// one hook and one `reset` (a stateful setting, or one of the user's own (`x-`) that the
+/// harness knows nothing about, runs alone).
+pub fn batches(setting: &str) -> bool {
+    let name = setting.split_once('=').map_or(setting, |(n, _)| n);
+    !setting.starts_with(CUSTOM_PREFIX) && !STATEFUL.contains(&name)
+}
+
 /// The hook that moves the SP's clock forward by `{clock.advance_ms}` milliseconds (reset by
 /// [`RESET_HOOK`]); a `wait` step uses it instead of waiting, when the target has it.
 pub const CLOCK_HOOK: &str = "clock";
@@ -439,6 +452,9 @@ mod tests {
         assert_eq!(e.nearest.as_deref(), Some("signature=either"));
         assert!(check_setting("jit-default-role=").is_err());
         assert!(check_setting("idp-initiated").is_err());
+
+        assert!(batches("enforcement=on") && batches("identity=email-attribute"));
+        assert!(!batches("jit=on") && !batches("jit-default-role=api") && !batches("x-mine=on"));
 
         assert_eq!(check_hook("reset"), Ok(()));
         assert_eq!(check_hook("clock"), Ok(()));

@@ -5,7 +5,9 @@
 //! scenario's check over them ([`crate::conformance`]).
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{RwLock, Semaphore};
+use tokio::sync::Semaphore;
+
+use super::batches::Batches;
 
 use super::Run;
 use super::controls::{Skip, preflight};
@@ -47,7 +49,7 @@ pub(super) async fn collect(
     run: &Run<'_>,
     scenarios: &[&Scenario],
     permits: &Semaphore,
-    settings: &RwLock<()>,
+    settings: &Batches,
 ) -> Collected {
     let checks: Vec<CheckName> = scenarios.iter().filter_map(|s| check_of(s)).collect();
     let env = run.env;
@@ -88,7 +90,7 @@ fn check_of(scenario: &Scenario) -> Option<CheckName> {
 async fn collect_requests(
     run: &Run<'_>,
     permits: &Semaphore,
-    settings: &RwLock<()>,
+    settings: &Batches,
     kind: SpLogin,
     logins: usize,
     notes: &mut Vec<String>,

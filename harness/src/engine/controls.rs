@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use mock_idp::plan::SigningLayout;
 
+use super::batches::Batch;
 use crate::control::Control;
 use crate::scenario::{Expectation, Flow, Scenario, Step};
 use crate::target::Target;
@@ -41,8 +42,9 @@ pub(super) struct Planned {
     pub(super) added_settings: Vec<String>,
     /// Hooks to run before it.
     pub(super) hooks: Vec<String>,
-    /// Whether it runs alone (hooks, `set` steps, IdP outages).
-    pub(super) exclusive: bool,
+    /// The SP state it runs in: the defaults, a batch with the same hooks, or alone (`set`
+    /// steps, IdP outages, the SP's clock, stateful settings).
+    pub(super) batch: Batch,
     /// Whether `reset` runs after it.
     pub(super) needs_reset: bool,
     /// Whether it takes the mock IdP down (and up again).
@@ -138,8 +140,13 @@ pub(super) fn preflight(
         .steps
         .iter()
         .any(|s| matches!(s, Step::Idp { .. }));
+    let alone = steps_exclusive || !hooks.iter().all(|h| crate::vocabulary::batches(h));
     Ok(Planned {
-        exclusive: !hooks.is_empty() || steps_exclusive,
+        batch: if alone {
+            Batch::alone()
+        } else {
+            Batch::hooks(&hooks)
+        },
         scenario,
         added_settings,
         hooks,
@@ -480,12 +487,15 @@ mod tests {
         let hooks = "\"signature=assertion\" = [{ command = { argv = [\"true\"] } }]\nreset = [{ command = { argv = [\"true\"] } }]\n";
         let t = target("\"signature=both\"", hooks);
         let both = preflight(&t, None, &scenario("both"), true).expect("runs");
-        assert!(both.hooks.is_empty() && !both.exclusive);
+        assert!(both.hooks.is_empty() && both.batch == Batch::Defaults);
         let assertion =
             preflight(&t, None, &scenario("assertion"), true).expect("runs with a hook");
         assert_eq!(assertion.hooks, ["signature=assertion"]);
         assert_eq!(assertion.added_settings, ["signature=assertion"]);
-        assert!(assertion.exclusive);
+        assert_eq!(
+            assertion.batch,
+            Batch::hooks(&["signature=assertion".to_owned()])
+        );
         let Skip(response) = preflight(&t, None, &scenario("response"), true).expect_err("skipped");
         assert!(
             response.contains("declares `signature=both`")

@@ -341,7 +341,7 @@ async fn execute_in(
                 evidence.notes.push(format!("step {n}: signed out ({url})"));
             }
             Step::Wait { ms } if env.target().time_travel() => {
-                // The scenario holds the settings lock (see `preflight`), and `reset` sets the
+                // The scenario runs alone (see `preflight`), and `reset` sets the
                 // clock back after it.
                 if let Err(e) = env.advance_clock(*ms).await {
                     return failed(e.context(format!("step {n} (wait)")), evidence);

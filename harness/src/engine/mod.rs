@@ -1,9 +1,9 @@
 //! The engine: runs scenarios against an [`Environment`](crate::env::Environment) and reports
 //! through events.
 //!
-//! - `schedule`: bounded parallelism, the settings lock (scenarios that change the SP or the
-//!   mock IdP run alone), timeouts, events; each scenario is judged once its exchange and its
-//!   control's are known.
+//! - `schedule`: bounded parallelism, the settings lock (`batches`: scenarios that need the
+//!   same hooks run together, those that change the SP or the mock IdP as they run, alone),
+//!   timeouts, events; each scenario is judged once its exchange and its control's are known.
 //! - `conformance`: the SP-side conformance scenarios, judged from the SP's metadata and the
 //!   AuthnRequests of a few SP-initiated logins, collected once per run.
 //! - `controls`: preflight (whether a scenario can run on the target, which hooks it needs)
@@ -12,6 +12,7 @@
 //! - `observe`: the session probe, refusal pages, the SAML messages in the trace, transport
 //!   failures, and what the IdP's signatures vouched for.
 
+mod batches;
 mod conformance;
 mod controls;
 mod flows;

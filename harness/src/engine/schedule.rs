@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{RwLock, Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc};
 
 use super::Run;
+use super::batches::Batches;
 use super::controls::{ControlResult, Controls, Planned, Slot, preflight};
 use super::flows::{Exchange, execute, set_outage};
 use super::observe::authn_request_binding;
@@ -180,7 +181,7 @@ pub async fn run(
     ));
 
     let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
-    let settings = Arc::new(RwLock::new(()));
+    let settings = Arc::new(Batches::default());
     let breaker = Arc::new(Breaker::default());
     let mut tasks = tokio::task::JoinSet::new();
     // Controls first: most scenarios wait for one.
@@ -343,7 +344,7 @@ async fn control_result(
     run: &Run<'_>,
     slot: &Slot,
     permits: &Semaphore,
-    settings: &RwLock<()>,
+    settings: &Batches,
 ) -> ControlResult {
     slot.cell
         .get_or_init(|| async {
@@ -439,28 +440,61 @@ fn profile_entry(
     }
 }
 
-/// Runs one planned scenario's exchange under the settings lock and a permit: hooks before,
-/// the mock IdP back up and `reset` after (also after a timeout). Returns the exchange and
-/// the time it took once it held its locks (queueing is not its time).
+/// Runs one planned scenario's exchange in its batch (see [`Batches`]) and with a permit:
+/// the batch's hooks before its first member, the mock IdP back up and `reset` after its last
+/// (also after a timeout). Returns the exchange and the time it took once it held its permit
+/// (queueing is not its time).
 pub(super) async fn exchange(
     run: &Run<'_>,
     planned: &Planned,
     permits: &Semaphore,
-    settings: &RwLock<()>,
+    settings: &Batches,
     notes: &[String],
 ) -> (Exchange, Duration) {
     let env = run.env;
     let scenario = &planned.scenario;
-    let _shared = if planned.exclusive {
-        None
-    } else {
-        Some(settings.read().await)
+    let member = settings
+        .enter(&planned.batch, || async {
+            for hook in &planned.hooks {
+                env.run_hook(hook).await?;
+            }
+            Ok(())
+        })
+        .await;
+    let (mut exchange, took) = match member.failure.clone() {
+        Some(e) => (Exchange::failed(&e, Evidence::default()), Duration::ZERO),
+        None => exchange_in_batch(run, planned, permits, notes).await,
     };
-    let _exclusive = if planned.exclusive {
-        Some(settings.write().await)
-    } else {
-        None
-    };
+    let mut closing = Vec::new();
+    settings
+        .leave(member, || async {
+            if planned.uses_idp_outage
+                && let Err(e) = set_outage(env, OutageMode::Up, None).await
+            {
+                closing.push(format!("the mock IdP did not come back afterwards: {e}"));
+            }
+            if planned.needs_reset
+                && let Err(e) = env.run_hook("reset").await
+            {
+                tracing::error!(error = %e, scenario = %scenario.id, "reset hook failed");
+                closing.push(format!("the reset hook failed afterwards: {e}"));
+            }
+        })
+        .await;
+    exchange.evidence.notes.extend(closing);
+    run.breaker.record(&exchange, env.sp_base());
+    (exchange, took)
+}
+
+/// The exchange itself, once its batch is open: with a permit and the scenario timeout.
+async fn exchange_in_batch(
+    run: &Run<'_>,
+    planned: &Planned,
+    permits: &Semaphore,
+    notes: &[String],
+) -> (Exchange, Duration) {
+    let env = run.env;
+    let scenario = &planned.scenario;
     let _permit = permits.acquire().await;
     if let Some(reason) = run.breaker.tripped() {
         return (
@@ -475,55 +509,25 @@ pub(super) async fn exchange(
             Status::Fail | Status::Error
         )
     };
-    let body = async {
-        let mut notes = notes.to_vec();
-        for hook in &planned.hooks {
-            if let Err(e) = env.run_hook(hook).await {
-                let _ = env.run_hook("reset").await;
-                return Exchange::failed(&e, Evidence::default());
-            }
-            notes.push(format!("hook `{hook}` set the SP up"));
-        }
-        let mut exchange = execute(run, scenario, &notes, looks_bad).await;
-        if planned.uses_idp_outage
-            && let Err(e) = set_outage(env, OutageMode::Up, None).await
-        {
-            exchange
-                .evidence
-                .notes
-                .push(format!("the mock IdP did not come back afterwards: {e}"));
-        }
-        if planned.needs_reset
-            && let Err(e) = env.run_hook("reset").await
-        {
-            tracing::error!(error = %e, scenario = %scenario.id, "reset hook failed");
-            exchange
-                .evidence
-                .notes
-                .push(format!("the reset hook failed afterwards: {e}"));
-        }
-        exchange
-    };
+    let mut notes = notes.to_vec();
+    notes.extend(
+        planned
+            .hooks
+            .iter()
+            .map(|hook| format!("hook `{hook}` set the SP up")),
+    );
+    let body = execute(run, scenario, &notes, looks_bad);
     let exchange = match tokio::time::timeout(run.options.scenario_timeout, body).await {
         Ok(e) => e,
-        Err(_) => {
-            // Whatever the scenario changed is undone even so.
-            if planned.uses_idp_outage {
-                let _ = set_outage(env, OutageMode::Up, None).await;
-            }
-            if planned.needs_reset {
-                let _ = env.run_hook("reset").await;
-            }
-            Exchange::failed(
-                &Error::transport(format!(
-                    "the scenario did not finish within {} s",
-                    run.options.scenario_timeout.as_secs()
-                )),
-                Evidence::default(),
-            )
-        }
+        // Whatever the scenario changed is undone even so, when its batch closes.
+        Err(_) => Exchange::failed(
+            &Error::transport(format!(
+                "the scenario did not finish within {} s",
+                run.options.scenario_timeout.as_secs()
+            )),
+            Evidence::default(),
+        ),
     };
-    run.breaker.record(&exchange, env.sp_base());
     (exchange, started.elapsed())
 }
 
