@@ -27,6 +27,8 @@ use std::ptr::{NonNull, null, null_mut};
 
 /// xmlsec/keysdata.h: `xmlSecKeyDataFormatDer` (DER: PKCS#8 or the key type's own form).
 const XMLSEC_KEY_DATA_FORMAT_DER: c_uint = 3;
+/// xmlsec/keysdata.h: `xmlSecKeyDataFormatCertDer` (the public key of a DER certificate).
+const XMLSEC_KEY_DATA_FORMAT_CERT_DER: c_uint = 8;
 const NS_DS: &CStr = c"http://www.w3.org/2000/09/xmldsig#";
 const SIGNATURE: &CStr = c"Signature";
 const KEY_INFO: &CStr = c"KeyInfo";
@@ -77,6 +79,13 @@ unsafe extern "C" {
     fn xmlSecOpenSSLAppDefaultKeysMngrInit(mngr: *mut c_void) -> c_int;
     /// xmlsec/openssl/app.h: `mngr` takes `key` over.
     fn xmlSecOpenSSLAppDefaultKeysMngrAdoptKey(mngr: *mut c_void, key: *mut c_void) -> c_int;
+}
+
+// csrc/xmlsec_verify.c, compiled by build.rs.
+unsafe extern "C" {
+    /// 1: `signature` verifies with `key` (duplicated, not changed); 0: it does not; -1:
+    /// xmlsec failed to process it.
+    fn harness_xmlsec_verify_with_key(signature: *mut c_void, key: *mut c_void) -> c_int;
 }
 
 #[link(name = "xml2")]
@@ -231,6 +240,133 @@ impl KeptKey {
     }
 }
 
+/// Public keys from certificates, loaded into xmlsec once, to verify any number of documents
+/// from any thread: what samael's `reduce_xml_to_signed(xml, &[CertificateDer], ...)` checks
+/// of each signature (it verifies with one of the certificates' keys, the signature's own
+/// KeyInfo ignored), without decoding the certificates again for every signature, and without
+/// the reduction to the signed part (the caller only needs to know that every signature
+/// verifies).
+#[derive(Debug)]
+pub struct KeptCerts {
+    /// `xmlSecKeyPtr`s, never mutated after [`KeptCerts::from_der`].
+    keys: Vec<NonNull<c_void>>,
+}
+
+// SAFETY: the keys are only read after construction: each verification takes a duplicate that
+// shares the OpenSSL key by reference count (atomic); OpenSSL public keys verify from several
+// threads at once. They are destroyed once, in Drop.
+unsafe impl Send for KeptCerts {}
+// SAFETY: as above; no method mutates a key through `&self`.
+unsafe impl Sync for KeptCerts {}
+
+impl KeptCerts {
+    /// Loads the public key of each DER certificate.
+    pub fn from_der<'a>(certs: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, SignError> {
+        crate::xml_io::forbid_external_loads(); // also initializes xmlsec (through samael)
+        let mut kept = Self { keys: Vec::new() };
+        for der in certs {
+            let size = c_uint::try_from(der.len())
+                .map_err(|_| SignError("the certificate is too large".to_owned()))?;
+            // SAFETY: xmlsec is initialized (above); `der` is valid for `size` bytes during the
+            // call, which copies what it needs; no password or callback.
+            let key = unsafe {
+                xmlSecOpenSSLAppKeyLoadMemory(
+                    der.as_ptr(),
+                    size,
+                    XMLSEC_KEY_DATA_FORMAT_CERT_DER,
+                    null(),
+                    null_mut(),
+                    null_mut(),
+                )
+            };
+            // On failure, `kept`'s Drop destroys the keys loaded so far.
+            let key = NonNull::new(key).ok_or_else(|| {
+                SignError("xmlsec could not load a key from the certificate".to_owned())
+            })?;
+            kept.keys.push(key);
+        }
+        Ok(kept)
+    }
+
+    /// Verifies every `ds:Signature` of the document (at least one) against the kept keys;
+    /// `ID` attributes are registered first, as samael does. Returns how many verified, or
+    /// which one did not.
+    pub fn verify_all(&self, xml: &str) -> Result<usize, SignError> {
+        crate::xml_io::forbid_external_loads();
+        let document = libxml::parser::Parser::default()
+            .parse_string(xml)
+            .map_err(|e| SignError(format!("failed to parse: {e}")))?;
+        let root = document
+            .get_root_element()
+            .ok_or_else(|| SignError("no root element".to_owned()))?;
+        let mut ids = [ID.as_ptr().cast::<c_uchar>(), null()];
+        // SAFETY: `document` owns both pointers and outlives this call; `ids` is a
+        // NULL-terminated array of NUL-terminated strings that xmlsec only reads.
+        unsafe {
+            xmlSecAddIDs(
+                document.doc_ptr().cast(),
+                root.node_ptr().cast(),
+                ids.as_mut_ptr(),
+            );
+        }
+        let mut signatures = Vec::new();
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            let is_signature = node.get_name() == "Signature"
+                && node
+                    .get_namespace()
+                    .is_some_and(|ns| ns.get_href() == NS_DS.to_str().unwrap_or_default());
+            if is_signature {
+                signatures.push(node.node_ptr().cast::<c_void>());
+            }
+            let mut children = node.get_child_elements();
+            children.reverse();
+            stack.extend(children);
+        }
+        if signatures.is_empty() {
+            return Err(SignError("the document has no ds:Signature".to_owned()));
+        }
+        for (n, signature) in signatures.iter().enumerate() {
+            let mut failed = false;
+            let verified = self.keys.iter().any(|key| {
+                // SAFETY: `signature` is an element of `document`, alive here; `key` is one of
+                // ours, only duplicated.
+                match unsafe { harness_xmlsec_verify_with_key(*signature, key.as_ptr()) } {
+                    1 => true,
+                    0 => false,
+                    _ => {
+                        failed = true;
+                        false
+                    }
+                }
+            });
+            if !verified {
+                return Err(SignError(format!(
+                    "signature {} of {} {} with none of the {} certificates",
+                    n + 1,
+                    signatures.len(),
+                    if failed {
+                        "could not be processed"
+                    } else {
+                        "does not verify"
+                    },
+                    self.keys.len()
+                )));
+            }
+        }
+        Ok(signatures.len())
+    }
+}
+
+impl Drop for KeptCerts {
+    fn drop(&mut self) {
+        for key in &self.keys {
+            // SAFETY: each key is ours, destroyed once; no verification outlives `verify_all`.
+            unsafe { xmlSecKeyDestroy(key.as_ptr()) }
+        }
+    }
+}
+
 impl Drop for KeptKey {
     fn drop(&mut self) {
         // SAFETY: the manager is ours, destroyed once, with the key it adopted; no signature
@@ -315,6 +451,66 @@ mod tests {
                 });
             }
         });
+    }
+
+    fn cert_der(b64: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("base64")
+    }
+
+    #[test]
+    fn kept_certificates_verify_as_samael_does_and_refuse_what_it_refuses() {
+        use samael::crypto::ReduceMode;
+        let (der, cert) = rsa_key();
+        let (_, other) = rsa_key();
+        let signed = KeptKey::from_der(&der)
+            .expect("kept")
+            .sign_first_template(&template(&cert))
+            .expect("signs");
+        let samael_accepts = |xml: &str, cert: &str| {
+            XmlSec::reduce_xml_to_signed(
+                xml,
+                &[cert_der(cert).into()],
+                ReduceMode::ValidateAndMarkNoAncestors,
+            )
+            .is_ok()
+        };
+        // The right certificate among others (the IdP publishes two), from several threads.
+        let kept = KeptCerts::from_der([cert_der(&other).as_slice(), cert_der(&cert).as_slice()])
+            .expect("kept certificates");
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..5 {
+                        assert_eq!(kept.verify_all(&signed).expect("verifies"), 1);
+                    }
+                });
+            }
+        });
+        assert!(samael_accepts(&signed, &cert));
+        // Only the wrong certificate; a changed text; a changed SignatureValue; no signature.
+        let wrong = KeptCerts::from_der([cert_der(&other).as_slice()]).expect("kept");
+        let tampered = signed.replace("text &amp; more", "text &amp; less");
+        let value = signed
+            .split("<ds:SignatureValue>")
+            .nth(1)
+            .and_then(|v| v.get(..8))
+            .expect("a signature value");
+        let forged_value = signed.replacen(value, "AAAAAAAA", 1);
+        for (xml, certs, what) in [
+            (&signed, &wrong, "the wrong certificate"),
+            (&tampered, &kept, "a changed text"),
+            (&forged_value, &kept, "a changed SignatureValue"),
+        ] {
+            let e = certs.verify_all(xml).expect_err(what);
+            assert!(e.0.contains("signature 1 of 1"), "{what}: {e}");
+        }
+        assert!(!samael_accepts(&signed, &other) && !samael_accepts(&tampered, &cert));
+        assert!(kept.verify_all("<a ID=\"_x\"/>").is_err());
+        assert!(kept.verify_all("not xml").is_err());
+        assert!(KeptCerts::from_der([b"not a certificate".as_slice()]).is_err());
     }
 
     #[test]

@@ -336,6 +336,9 @@ pub struct KeyStore {
     attacker_self_signed: OnceLock<SigningKey>,
     attacker_clone: OnceLock<SigningKey>,
     attacker_rsa1024: OnceLock<SigningKey>,
+    /// xmlsec's public keys of the published certificates, for the self-check, loaded on first
+    /// use (`None` when xmlsec cannot: the self-check then decodes them each time).
+    published_certs: OnceLock<Option<Arc<hardening::xmlsec_key::KeptCerts>>>,
 }
 
 const TRUSTED_KEY: &str = "signing-key.pem";
@@ -402,6 +405,7 @@ impl KeyStore {
             attacker_self_signed: OnceLock::new(),
             attacker_clone: OnceLock::new(),
             attacker_rsa1024: OnceLock::new(),
+            published_certs: OnceLock::new(),
         }
     }
 
@@ -418,6 +422,20 @@ impl KeyStore {
     /// The keys metadata publishes, in order.
     pub fn published(&self) -> [&SigningKey; 2] {
         [&self.trusted, &self.rollover]
+    }
+
+    /// The published certificates' keys as xmlsec loaded them once (see `published_certs`).
+    pub(crate) fn published_certs(&self) -> Option<&hardening::xmlsec_key::KeptCerts> {
+        self.published_certs
+            .get_or_init(|| {
+                hardening::xmlsec_key::KeptCerts::from_der(
+                    self.published().map(|k| k.cert_der.as_slice()),
+                )
+                .map_err(|e| tracing::warn!("xmlsec cannot keep the published certificates: {e}"))
+                .ok()
+                .map(Arc::new)
+            })
+            .as_deref()
     }
 
     /// The key for `choice`, making an attacker key on first use.

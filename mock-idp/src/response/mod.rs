@@ -88,10 +88,8 @@ pub fn build(
         });
     let key = keys.get(plan.signing.key)?;
     let self_checked = plan.promises_valid_signatures(layout);
-    let [trusted, rollover] = keys.published();
-    let published = [trusted.cert_der(), rollover.cert_der()];
     let self_check = |xml: &str| {
-        crate::saml::verify_all_signatures(xml, &published)
+        crate::saml::verify_published(xml, keys)
             .map_err(|e| PipelineError::SelfCheck(e.to_string()))
     };
     // The assertion is signed, checked while its signature can still be seen, then encrypted.
