@@ -290,6 +290,26 @@ impl SigningKey {
         })
     }
 
+    /// Writes the key and certificate over whatever is there, each through a temporary file
+    /// and a rename, so that another process reading them meanwhile sees an old or a new file,
+    /// never half of one (a key and certificate that do not match are refused by
+    /// [`SigningKey::load`]).
+    fn store_replacing(&self, key_path: &Path, cert_path: &Path) -> Result<(), KeyError> {
+        let temporary = |path: &Path| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(format!(".{}.tmp", std::process::id()));
+            PathBuf::from(name)
+        };
+        let (key_tmp, cert_tmp) = (temporary(key_path), temporary(cert_path));
+        let _ = fs::remove_file(&key_tmp);
+        let _ = fs::remove_file(&cert_tmp);
+        self.store(&key_tmp, &cert_tmp)?;
+        for (from, to) in [(&key_tmp, key_path), (&cert_tmp, cert_path)] {
+            fs::rename(from, to).map_err(|e| KeyError::at(to, KeyErrorKind::Io(e.to_string())))?;
+        }
+        Ok(())
+    }
+
     fn store(&self, key_path: &Path, cert_path: &Path) -> Result<(), KeyError> {
         write_private(key_path, self.private_pem().as_bytes())?;
         fs::write(cert_path, self.cert_pem())
@@ -336,6 +356,9 @@ pub struct KeyStore {
     attacker_self_signed: OnceLock<SigningKey>,
     attacker_clone: OnceLock<SigningKey>,
     attacker_rsa1024: OnceLock<SigningKey>,
+    /// The folder the keys were loaded from: attacker keys are kept there too, so that a run
+    /// does not generate them again (none for keys that live in memory only).
+    dir: Option<PathBuf>,
     /// xmlsec's public keys of the published certificates, for the self-check, loaded on first
     /// use (`None` when xmlsec cannot: the self-check then decodes them each time).
     published_certs: OnceLock<Option<Arc<hardening::xmlsec_key::KeptCerts>>>,
@@ -345,6 +368,13 @@ const TRUSTED_KEY: &str = "signing-key.pem";
 const TRUSTED_CERT: &str = "signing-cert.pem";
 const ROLLOVER_KEY: &str = "rollover-key.pem";
 const ROLLOVER_CERT: &str = "rollover-cert.pem";
+/// The attacker keys' files in the key folder: (key, certificate) per attacker key.
+const ATTACKER_SELF_SIGNED: (&str, &str) = (
+    "attacker-self-signed-key.pem",
+    "attacker-self-signed-cert.pem",
+);
+const ATTACKER_CLONE: (&str, &str) = ("attacker-clone-key.pem", "attacker-clone-cert.pem");
+const ATTACKER_RSA1024: (&str, &str) = ("attacker-rsa1024-key.pem", "attacker-rsa1024-cert.pem");
 
 impl KeyStore {
     /// Loads the keys from `dir`, or makes and stores them there if the folder holds none.
@@ -381,9 +411,15 @@ impl KeyStore {
                 .rollover
                 .store(&path(ROLLOVER_KEY), &path(ROLLOVER_CERT))?;
             tracing::info!(dir = %dir.display(), key_type = key_type.label(), "created IdP signing keys");
-            return Ok(store);
+            return Ok(Self {
+                dir: Some(dir.to_owned()),
+                ..store
+            });
         };
-        Ok(Self::from_keys(trusted, rollover))
+        Ok(Self {
+            dir: Some(dir.to_owned()),
+            ..Self::from_keys(trusted, rollover)
+        })
     }
 
     /// Makes fresh keys that live only in memory (tests, throw-away IdPs).
@@ -405,6 +441,7 @@ impl KeyStore {
             attacker_self_signed: OnceLock::new(),
             attacker_clone: OnceLock::new(),
             attacker_rsa1024: OnceLock::new(),
+            dir: None,
             published_certs: OnceLock::new(),
         }
     }
@@ -443,15 +480,28 @@ impl KeyStore {
         match choice {
             KeyChoice::Trusted => Ok(&self.trusted),
             KeyChoice::Rollover => Ok(&self.rollover),
-            KeyChoice::AttackerSelfSigned => get_or_make(&self.attacker_self_signed, || {
-                SigningKey::generate(self.trusted.kind, "Mock IdP signing key")
-            }),
-            KeyChoice::AttackerClone => get_or_make(&self.attacker_clone, || {
-                SigningKey::clone_certificate(&self.trusted.cert_der, self.trusted.kind)
-            }),
-            KeyChoice::AttackerRsa1024 => get_or_make(&self.attacker_rsa1024, || {
-                SigningKey::generate(KeyKind::Rsa { bits: 1024 }, "Mock IdP signing key")
-            }),
+            KeyChoice::AttackerSelfSigned => self.attacker(
+                &self.attacker_self_signed,
+                ATTACKER_SELF_SIGNED,
+                |k| k.kind == self.trusted.kind && !self.is_published(k),
+                || SigningKey::generate(self.trusted.kind, "Mock IdP signing key"),
+            ),
+            KeyChoice::AttackerClone => self.attacker(
+                &self.attacker_clone,
+                ATTACKER_CLONE,
+                |k| {
+                    k.kind == self.trusted.kind
+                        && !self.is_published(k)
+                        && clones(&k.cert_der, &self.trusted.cert_der)
+                },
+                || SigningKey::clone_certificate(&self.trusted.cert_der, self.trusted.kind),
+            ),
+            KeyChoice::AttackerRsa1024 => self.attacker(
+                &self.attacker_rsa1024,
+                ATTACKER_RSA1024,
+                |k| k.kind == (KeyKind::Rsa { bits: 1024 }) && !self.is_published(k),
+                || SigningKey::generate(KeyKind::Rsa { bits: 1024 }, "Mock IdP signing key"),
+            ),
         }
     }
 
@@ -515,15 +565,67 @@ pub enum KeyErrorKind {
 }
 
 /// The key in `slot`, made on first use (two racing first uses make two keys; one wins).
-fn get_or_make(
-    slot: &OnceLock<SigningKey>,
-    make: impl FnOnce() -> Result<SigningKey, KeyError>,
-) -> Result<&SigningKey, KeyError> {
-    if let Some(key) = slot.get() {
-        return Ok(key);
+impl KeyStore {
+    /// An attacker key: made on first use, or read from the key folder where an earlier run
+    /// kept it (when it still is what `fits` asks: the folder's trusted key may have been
+    /// replaced since); a key made here is kept there for the next run. Making one (RSA key
+    /// generation) costs more than a whole run of the catalogue otherwise would.
+    fn attacker<'a>(
+        &'a self,
+        slot: &'a OnceLock<SigningKey>,
+        (key_file, cert_file): (&str, &str),
+        fits: impl Fn(&SigningKey) -> bool,
+        make: impl FnOnce() -> Result<SigningKey, KeyError>,
+    ) -> Result<&'a SigningKey, KeyError> {
+        if let Some(key) = slot.get() {
+            return Ok(key);
+        }
+        let files = self
+            .dir
+            .as_ref()
+            .map(|d| (d.join(key_file), d.join(cert_file)));
+        let kept = files
+            .as_ref()
+            .filter(|(k, _)| k.exists())
+            .and_then(|(k, c)| SigningKey::load(k, c).ok())
+            .filter(|key| fits(key));
+        let key = match kept {
+            Some(key) => key,
+            None => {
+                let key = make()?;
+                if let Some((k, c)) = &files
+                    && let Err(e) = key.store_replacing(k, c)
+                {
+                    tracing::warn!("failed to keep an attacker key for the next run: {e}");
+                }
+                key
+            }
+        };
+        Ok(slot.get_or_init(|| key))
     }
-    let key = make()?;
-    Ok(slot.get_or_init(|| key))
+
+    /// Whether `key` is one of the published keys.
+    fn is_published(&self, key: &SigningKey) -> bool {
+        self.published()
+            .iter()
+            .any(|p| p.cert_der == key.cert_der || p.private_pkcs8_der == key.private_pkcs8_der)
+    }
+}
+
+/// Whether the certificate `clone` copies `template`'s subject, issuer and serial number (with
+/// another key: the caller checks that).
+fn clones(clone: &[u8], template: &[u8]) -> bool {
+    match (X509::from_der(clone), X509::from_der(template)) {
+        (Ok(c), Ok(t)) => {
+            let same_name = |a: &openssl::x509::X509NameRef, b: &openssl::x509::X509NameRef| {
+                a.to_der().ok() == b.to_der().ok()
+            };
+            same_name(c.subject_name(), t.subject_name())
+                && same_name(c.issuer_name(), t.issuer_name())
+                && c.serial_number().to_bn().ok() == t.serial_number().to_bn().ok()
+        }
+        _ => false,
+    }
 }
 
 #[expect(clippy::needless_pass_by_value, reason = "a `map_err` adaptor")]
@@ -617,6 +719,55 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "{name}");
         }
+    }
+
+    #[test]
+    fn attacker_keys_are_kept_in_the_key_folder_and_remade_when_they_no_longer_fit() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let attackers = [
+            KeyChoice::AttackerSelfSigned,
+            KeyChoice::AttackerClone,
+            KeyChoice::AttackerRsa1024,
+        ];
+        let certs = |store: &KeyStore| {
+            attackers.map(|c| store.get(c).expect("attacker key").cert_der().to_vec())
+        };
+        let first = KeyStore::load_or_create(dir.path(), KeyType::EcdsaP256).expect("create");
+        let made = certs(&first);
+        let second = KeyStore::load_or_create(dir.path(), KeyType::EcdsaP256).expect("load");
+        assert_eq!(certs(&second), made, "read back, not made again");
+        assert!(clones(&made[1], second.trusted().cert_der()));
+        #[cfg(unix)]
+        for (key, _) in [ATTACKER_SELF_SIGNED, ATTACKER_CLONE, ATTACKER_RSA1024] {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = fs::metadata(dir.path().join(key))
+                .expect("stat")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{key}");
+        }
+        // A new trusted key in the folder: the clone of the old one is no clone of it; a
+        // damaged file is made again too.
+        for name in [TRUSTED_KEY, TRUSTED_CERT] {
+            fs::remove_file(dir.path().join(name)).expect("remove");
+        }
+        let replacement =
+            SigningKey::generate(KeyKind::EcP256, "Mock IdP signing key").expect("key");
+        replacement
+            .store(
+                &dir.path().join(TRUSTED_KEY),
+                &dir.path().join(TRUSTED_CERT),
+            )
+            .expect("store");
+        fs::write(dir.path().join(ATTACKER_RSA1024.1), "damaged").expect("damage");
+        let third = KeyStore::load_or_create(dir.path(), KeyType::EcdsaP256).expect("load");
+        let remade = certs(&third);
+        assert_eq!(remade[0], made[0], "the self-signed key still fits");
+        assert_ne!(remade[1], made[1]);
+        assert!(clones(&remade[1], third.trusted().cert_der()));
+        assert_ne!(remade[2], made[2]);
+        let fourth = KeyStore::load_or_create(dir.path(), KeyType::EcdsaP256).expect("load");
+        assert_eq!(certs(&fourth), remade, "the remade keys were kept");
     }
 
     #[test]
