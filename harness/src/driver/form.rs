@@ -19,14 +19,38 @@ pub struct Form {
     pub fields: Vec<(String, String)>,
 }
 
-static FORM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?is)<form\b([^>]*)>(.*?)</form\s*>").unwrap_or_else(|_| unreachable!())
-});
+// An element is found as its start tag, then the first end tag after it: a lazy `(.*?)` capture
+// over the whole form (a SAMLResponse of tens of kilobytes) costs more than the rest of an
+// exchange's work in the harness.
+static FORM_START: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?is)<form\b([^>]*)>").unwrap_or_else(|_| unreachable!()));
+static FORM_END: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)</form\s*>").unwrap_or_else(|_| unreachable!()));
 static INPUT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?is)<input\b([^>]*)>").unwrap_or_else(|_| unreachable!()));
-static TEXTAREA: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?is)<textarea\b([^>]*)>(.*?)</textarea\s*>").unwrap_or_else(|_| unreachable!())
-});
+static TEXTAREA_START: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?is)<textarea\b([^>]*)>").unwrap_or_else(|_| unreachable!()));
+static TEXTAREA_END: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)</textarea\s*>").unwrap_or_else(|_| unreachable!()));
+
+/// Each `start ... end` element of `html`, in order: (its start tag's attributes, its inner
+/// text up to the first end tag after the start tag). An element without an end tag is none.
+fn elements<'h>(
+    html: &'h str,
+    start: &'static Regex,
+    end: &'static Regex,
+) -> impl Iterator<Item = (&'h str, &'h str)> + 'h {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let open = start.captures_at(html, at)?;
+        let whole = open.get(0)?;
+        let attrs = open.get(1)?.as_str();
+        let close = end.find_at(html, whole.end())?;
+        at = close.end();
+        Some((attrs, &html[whole.end()..close.start()]))
+    })
+}
+
 static ATTR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?is)([a-z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"#)
         .unwrap_or_else(|_| unreachable!())
@@ -43,9 +67,7 @@ fn attr(attrs: &str, name: &str) -> Option<String> {
 
 /// The first form on the page that carries `SAMLResponse` or `SAMLRequest`.
 pub fn find_saml_form(html: &str) -> Option<Form> {
-    FORM.captures_iter(html).find_map(|c| {
-        let attrs = c.get(1)?.as_str();
-        let inner = c.get(2)?.as_str();
+    elements(html, &FORM_START, &FORM_END).find_map(|(attrs, inner)| {
         let mut fields = Vec::new();
         for input in INPUT.captures_iter(inner) {
             let a = input.get(1)?.as_str();
@@ -53,9 +75,9 @@ pub fn find_saml_form(html: &str) -> Option<Form> {
                 fields.push((name, attr(a, "value").unwrap_or_default()));
             }
         }
-        for area in TEXTAREA.captures_iter(inner) {
-            if let Some(name) = attr(area.get(1)?.as_str(), "name") {
-                fields.push((name, decode_entities(area.get(2)?.as_str())));
+        for (area, text) in elements(inner, &TEXTAREA_START, &TEXTAREA_END) {
+            if let Some(name) = attr(area, "name") {
+                fields.push((name, decode_entities(text)));
             }
         }
         if !fields
@@ -142,12 +164,38 @@ mod tests {
     }
 
     #[test]
+    fn textareas_upper_case_tags_and_the_second_form_are_read() {
+        let html = concat!(
+            "<FORM action=/other></Form >",
+            "<FORM METHOD=POST ACTION='/acs'><TEXTAREA name=SAMLResponse>a&amp;b</TEXTAREA >",
+            "<textarea name=RelayState>r</textarea></FORM>"
+        );
+        let form = find_saml_form(html).expect("form");
+        assert_eq!(
+            (form.action.as_str(), form.method.as_str()),
+            ("/acs", "POST")
+        );
+        assert_eq!(
+            form.fields,
+            vec![
+                ("SAMLResponse".to_owned(), "a&b".to_owned()),
+                ("RelayState".to_owned(), "r".to_owned())
+            ]
+        );
+    }
+
+    #[test]
     fn pages_without_saml_forms_are_not_followed() {
         assert_eq!(
             find_saml_form("<form action=/x><input name=q></form>"),
             None
         );
         assert_eq!(find_saml_form("no form"), None);
+        assert_eq!(
+            find_saml_form("<form><input name=SAMLResponse value=x>"),
+            None,
+            "a form that never ends"
+        );
         assert_eq!(decode_entities("a&#65;&#x42;&bogus;&"), "aAB&bogus;&");
     }
 }
