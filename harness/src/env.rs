@@ -81,6 +81,8 @@ impl Environment {
             key_cache,
         } = options;
         let log = sp_log.clone();
+        // The embedded reference SP keeps its two keys beside the mock IdP's in the key cache.
+        let sp_keys = key_cache.as_ref().map(|k| k.join("reference-sp"));
         let state = idp_state
             .or_else(|| target.file.idp.state.as_ref().map(|s| target.dir.join(s)))
             .or(key_cache);
@@ -121,6 +123,7 @@ impl Environment {
                 ));
                 config.admin_token = target.file.vars.get("admin_token").cloned();
                 config.weaken = weaken.into_iter().collect();
+                config.key_folder = sp_keys;
                 let sp = ReferenceSp::start(config)
                     .await
                     .map_err(|e| Error::sp(format!("failed to start the SP: {e}")))?;

@@ -127,6 +127,10 @@ pub struct Config {
     pub demo: bool,
     /// Timeouts, the connection cap and the shutdown grace of the HTTP server.
     pub limits: hardening::serve::Limits,
+    /// With an in-memory database: a folder that keeps the SP's encryption and signing keys
+    /// between starts (RSA key generation is most of a start), made on first use; without
+    /// it, keys are made once per process. A database file keeps its own keys.
+    pub key_folder: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -141,6 +145,7 @@ impl Config {
             idp: None,
             demo: false,
             limits: hardening::serve::Limits::default(),
+            key_folder: None,
         }
     }
 }
@@ -259,8 +264,9 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
         );
     }
     let initial_connection = store.connection()?;
-    let encryption_key = sp_key(&config.database, &store, KeyPurpose::Encryption)?;
-    let signing_key = sp_key(&config.database, &store, KeyPurpose::Signing)?;
+    let key_folder = config.key_folder.as_deref();
+    let encryption_key = sp_key(&config.database, key_folder, &store, KeyPurpose::Encryption)?;
+    let signing_key = sp_key(&config.database, key_folder, &store, KeyPurpose::Signing)?;
     Ok(web::App {
         encryption_key,
         signing_key,
@@ -280,11 +286,15 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
 /// signing key are never the same key.
 fn sp_key(
     database: &Database,
+    key_folder: Option<&std::path::Path>,
     store: &store::Store,
     purpose: KeyPurpose,
 ) -> Result<Arc<EncryptionKey>, StartError> {
     if matches!(database, Database::Memory) {
-        return EncryptionKey::process(purpose).map_err(StartError::Key);
+        return match key_folder {
+            Some(folder) => folder_key(folder, purpose),
+            None => EncryptionKey::process(purpose).map_err(StartError::Key),
+        };
     }
     if let Some((private, cert)) = store.key(purpose)? {
         return EncryptionKey::from_der(&private, &cert)
@@ -305,6 +315,65 @@ fn sp_key(
     })?;
     store.set_key(purpose, &private, key.cert_der())?;
     Ok(Arc::new(key))
+}
+
+/// The key for `purpose` kept in `folder` (`{purpose}-key.der`, PKCS#8, mode 0600, and
+/// `{purpose}-cert.der`), made and kept there when the folder has none that reads back. Written
+/// through temporary files and renames, so that another process starting meanwhile reads an
+/// old pair or a new one, never half of one (a pair that does not match is made again).
+fn folder_key(
+    folder: &std::path::Path,
+    purpose: KeyPurpose,
+) -> Result<Arc<EncryptionKey>, StartError> {
+    let key_path = folder.join(format!("{}-key.der", purpose.name()));
+    let cert_path = folder.join(format!("{}-cert.der", purpose.name()));
+    if let (Ok(private), Ok(cert)) = (std::fs::read(&key_path), std::fs::read(&cert_path))
+        && let Ok(key) = EncryptionKey::from_der(&private, &cert)
+    {
+        return Ok(Arc::new(key));
+    }
+    let key = EncryptionKey::process(purpose).map_err(StartError::Key)?;
+    let kept = key
+        .private_pkcs8_der()
+        .map_err(|e| e.to_string())
+        .and_then(|private| {
+            keep_key_files(folder, &key_path, &private, &cert_path, key.cert_der())
+        });
+    if let Err(e) = kept {
+        tracing::warn!(folder = %folder.display(), "failed to keep the SP's {} key: {e}", purpose.name());
+    }
+    Ok(key)
+}
+
+fn keep_key_files(
+    folder: &std::path::Path,
+    key_path: &std::path::Path,
+    private: &[u8],
+    cert_path: &std::path::Path,
+    cert: &[u8],
+) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(folder).map_err(|e| e.to_string())?;
+    for (path, bytes) in [(key_path, private), (cert_path, cert)] {
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(format!(".{}.tmp", std::process::id()));
+        let temporary = std::path::PathBuf::from(temporary);
+        let _ = std::fs::remove_file(&temporary);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options
+            .open(&temporary)
+            .and_then(|mut f| f.write_all(bytes))
+            .and_then(|()| std::fs::rename(&temporary, path))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// A running SP. Dropping it stops the server.
@@ -387,5 +456,34 @@ impl Drop for ReferenceSp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_folder_keeps_the_keys_between_starts_and_remakes_a_damaged_pair() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let folder = dir.path().join("keys");
+        let first = folder_key(&folder, KeyPurpose::Encryption).expect("made");
+        let again = folder_key(&folder, KeyPurpose::Encryption).expect("read back");
+        assert_eq!(first.cert_der(), again.cert_der());
+        let signing = folder_key(&folder, KeyPurpose::Signing).expect("made");
+        assert_ne!(first.cert_der(), signing.cert_der(), "two keys, never one");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = |p: &std::path::Path| {
+                std::fs::metadata(p).expect("stat").permissions().mode() & 0o777
+            };
+            assert_eq!(mode(&folder), 0o700);
+            assert_eq!(mode(&folder.join("encryption-key.der")), 0o600);
+        }
+        std::fs::write(folder.join("signing-cert.der"), b"damaged").expect("damage");
+        let remade = folder_key(&folder, KeyPurpose::Signing).expect("made again");
+        let read = std::fs::read(folder.join("signing-cert.der")).expect("kept");
+        assert_eq!(read, remade.cert_der());
     }
 }

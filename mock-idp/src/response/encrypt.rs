@@ -5,12 +5,10 @@
 //! is encrypted to the SP's RSA certificate with RSA-OAEP (SHA-1, MGF1-SHA-1: `rsa-oaep-mgf1p`)
 //! or RSA PKCS#1 v1.5 and carried in an `xenc:EncryptedKey`.
 
-use std::sync::OnceLock;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use openssl::pkey::{PKey, Public};
-use openssl::rsa::{Padding, Rsa};
+use openssl::rsa::Padding;
 use openssl::symm::{Cipher, Crypter, Mode};
 
 use super::PipelineError;
@@ -52,18 +50,24 @@ fn sp_key(cert_der: Option<&[u8]>) -> Result<PKey<Public>, PipelineError> {
     Ok(key)
 }
 
-/// A fresh RSA-2048 public key the SP does not hold (made once per process).
+/// An RSA-2048 public key whose private half was thrown away when it was made (with `openssl
+/// genrsa 2048 | openssl rsa -pubout`): no SP holds it, so nothing encrypted to it decrypts.
+/// A constant rather than a key made per process: making one costs more CPU than the rest of
+/// a catalogue's encryption scenarios together.
+const WRONG_KEY_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAsFWNKWgy3kn01MV5dysh
+07xJAzE/O4PpZJVQV675MJgyphXVxbQnPoFFAv4H2nPdhs1v3iSXrdhVkUbJEz4Q
+gukVTeQj9Guyjxna1gdBRyN9uBsAfn2IRnn8Uu94QqhnjzElovZWaiGwfOnFsjcs
+ycu4S8MfEbr2GteWo83Kjb+SL/paG8J6Yt2lnzP/I0lj/1FhV5GD2xw6QfiZgPlO
+cPNvjkpyx8jpTYoa3QirUjfeqe3aEuB6sKW4c4KT/OkED7WxtCS6LWjX6ZX3kZZf
+/aCJJ8ADlAkHgzjmD1Ml/AEgzyNXFjpCw1NLKV19ghuHdmw/y7twEkM27yI1lm6W
+SQIDAQAB
+-----END PUBLIC KEY-----
+";
+
+/// The RSA-2048 public key no SP holds ([`WRONG_KEY_PEM`]).
 fn wrong_key() -> Result<PKey<Public>, PipelineError> {
-    static WRONG: OnceLock<Vec<u8>> = OnceLock::new();
-    let der = match WRONG.get() {
-        Some(der) => der,
-        None => {
-            let rsa = Rsa::generate(2048).map_err(crypto)?;
-            let der = rsa.public_key_to_der().map_err(crypto)?;
-            WRONG.get_or_init(|| der)
-        }
-    };
-    PKey::public_key_from_der(der).map_err(crypto)
+    PKey::public_key_from_pem(WRONG_KEY_PEM.as_bytes()).map_err(crypto)
 }
 
 /// Encrypts `assertion` (a standalone, namespace-complete `saml:Assertion`) as `encryption`
@@ -329,6 +333,12 @@ mod tests {
             "one node, no whitespace around it: {plain}"
         );
         assert!(children[0].has_tag_name((NS_SAML, "Assertion")), "{plain}");
+    }
+
+    #[test]
+    fn the_wrong_key_is_rsa_2048() {
+        let key = wrong_key().expect("parses");
+        assert_eq!(key.rsa().expect("rsa").size() * 8, 2048);
     }
 
     #[test]
