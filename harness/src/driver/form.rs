@@ -51,18 +51,62 @@ fn elements<'h>(
     })
 }
 
-static ATTR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?is)([a-z_:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))"#)
-        .unwrap_or_else(|_| unreachable!())
-});
-
+/// The value of attribute `name` (ASCII case-insensitive) in a start tag's attribute text:
+/// `name="v"`, `name='v'` or `name=v`, character references decoded. A hand-written scanner:
+/// a capturing regular expression over a `value` of tens of kilobytes (a SAMLResponse) is
+/// slow.
 fn attr(attrs: &str, name: &str) -> Option<String> {
-    ATTR.captures_iter(attrs).find_map(|c| {
-        c.get(1)
-            .filter(|n| n.as_str().eq_ignore_ascii_case(name))
-            .and_then(|_| c.get(2).or_else(|| c.get(3)).or_else(|| c.get(4)))
-            .map(|v| decode_entities(v.as_str()))
-    })
+    let bytes = attrs.as_bytes();
+    let is_name = |b: u8| b.is_ascii_alphabetic() || matches!(b, b'_' | b':' | b'-');
+    let skip_space = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_name(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is_name(bytes[i]) {
+            i += 1;
+        }
+        let found = &attrs[start..i];
+        let eq = skip_space(i);
+        if bytes.get(eq) != Some(&b'=') {
+            continue;
+        }
+        let v = skip_space(eq + 1);
+        let (value, next) = match bytes.get(v) {
+            Some(&q @ (b'"' | b'\'')) => match attrs[v + 1..].find(char::from(q)) {
+                Some(len) => (&attrs[v + 1..v + 1 + len], v + 2 + len),
+                None => {
+                    // An unclosed quote: no value here; scanning goes on inside it.
+                    i = v + 1;
+                    continue;
+                }
+            },
+            Some(_) => {
+                let len = attrs[v..]
+                    .find(|c: char| c.is_ascii_whitespace() || matches!(c, '"' | '\'' | '>'))
+                    .unwrap_or(attrs.len() - v);
+                if len == 0 {
+                    i = v;
+                    continue;
+                }
+                (&attrs[v..v + len], v + len)
+            }
+            None => return None,
+        };
+        if found.eq_ignore_ascii_case(name) {
+            return Some(decode_entities(value));
+        }
+        i = next;
+    }
+    None
 }
 
 /// The first form on the page that carries `SAMLResponse` or `SAMLRequest`.
@@ -182,6 +226,24 @@ mod tests {
                 ("RelayState".to_owned(), "r".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn attributes_are_read_as_html_writes_them() {
+        let big = "A".repeat(100_000);
+        let tag = format!(
+            r#" type=hidden data-name="no" NAME = 'SAMLResponse' value="{big}" checked x=1>"#
+        );
+        assert_eq!(attr(&tag, "name").as_deref(), Some("SAMLResponse"));
+        assert_eq!(attr(&tag, "value").map(|v| v.len()), Some(100_000));
+        assert_eq!(attr(&tag, "type").as_deref(), Some("hidden"));
+        assert_eq!(attr(&tag, "x").as_deref(), Some("1"));
+        assert_eq!(attr(&tag, "checked"), None);
+        assert_eq!(attr(r#"title="a=b" b=c"#, "a"), None, "not inside a value");
+        assert_eq!(attr(r#"title="a=b" b=c"#, "b").as_deref(), Some("c"));
+        assert_eq!(attr(r#"v="unclosed a=1"#, "a").as_deref(), Some("1"));
+        assert_eq!(attr("v=&amp;x", "v").as_deref(), Some("&x"));
+        assert_eq!(attr("v= ", "v"), None);
     }
 
     #[test]
