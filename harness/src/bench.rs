@@ -206,7 +206,7 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
     let ratio = |per_second: f64| per_second / sign_rate.per_second;
     let mut measures = Vec::new();
 
-    let in_process = InProcess::new(&[], KeyType::Rsa2048)?;
+    let in_process = InProcess::new(&[], KeyType::Rsa2048, config.key_cache.as_deref())?;
     for (key, layout, what) in [
         (
             "idp_response",
@@ -281,6 +281,7 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         ),
     ] {
         let mut fuzz = FuzzConfig::new();
+        fuzz.key_cache = config.key_cache.clone();
         fuzz.target = target;
         fuzz.cases = cases.max(1);
         fuzz.seed = 2026;

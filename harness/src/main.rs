@@ -379,6 +379,10 @@ struct FuzzArgs {
     /// Key type of the mock IdP's keys.
     #[arg(long, value_enum, default_value_t = mock_idp::KeyType::Rsa2048)]
     key_type: mock_idp::KeyType,
+    /// Make new keys for the mock IdP (and the embedded reference SP), in memory, instead of
+    /// using the per-user cache ($XDG_CACHE_HOME/saml-harness/mock-idp-keys/KEY-TYPE).
+    #[arg(long)]
+    fresh_keys: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -824,6 +828,9 @@ async fn fuzz_command(args: FuzzArgs) -> Code {
     config.max_shrink = args.max_shrink;
     config.max_failures = args.max_failures;
     config.key_type = args.key_type;
+    if !args.fresh_keys {
+        config.key_cache = run::key_cache(args.key_type);
+    }
     if let Some(jobs) = args.jobs {
         config.jobs = jobs.max(1);
         config.options.jobs = jobs.max(1);

@@ -614,7 +614,7 @@ mod tests {
 
     fn in_process(weaken: &[Weakening]) -> Executor {
         Executor::InProcess(Arc::new(
-            InProcess::new(weaken, KeyType::Rsa2048).expect("in-process executor"),
+            InProcess::new(weaken, KeyType::Rsa2048, None).expect("in-process executor"),
         ))
     }
 

@@ -70,9 +70,14 @@ pub struct InProcess {
 const REQUEST_ID: &str = "_fuzz-request-0123456789abcdef";
 
 impl InProcess {
-    /// A mock IdP with fresh keys and the reference SP's default settings, with `weaken`
-    /// turned off; users and URLs from the embedded reference target.
-    pub fn new(weaken: &[Weakening], key_type: KeyType) -> Result<Self, FuzzError> {
+    /// A mock IdP with the keys of `key_cache` (made and kept there on first use; fresh keys
+    /// in memory without one) and the reference SP's default settings, with `weaken` turned
+    /// off; users and URLs from the embedded reference target.
+    pub fn new(
+        weaken: &[Weakening],
+        key_type: KeyType,
+        key_cache: Option<&std::path::Path>,
+    ) -> Result<Self, FuzzError> {
         let target = Target::embedded_reference_sp()
             .map_err(|e| crate::error::Error::input(e.to_string()))?;
         let mut vars = target
@@ -82,8 +87,11 @@ impl InProcess {
         vars.set("idp.entity_id", idp_entity)
             .set("idp.base_url", "http://idp.fuzz.test")
             .set("witness.url", "http://127.0.0.1:9/fuzz-witness");
-        let keys = KeyStore::generate(key_type)
-            .map_err(|e| crate::error::Error::harness(e.to_string()))?;
+        let keys = match key_cache {
+            Some(dir) => KeyStore::load_or_create(dir, key_type),
+            None => KeyStore::generate(key_type),
+        }
+        .map_err(|e| crate::error::Error::harness(e.to_string()))?;
         let idp = Idp::new(
             IdpSettings {
                 entity_id: idp_entity.to_owned(),

@@ -53,6 +53,9 @@ pub struct FuzzConfig {
     pub regressions: Option<PathBuf>,
     /// The mock IdP's key type.
     pub key_type: KeyType,
+    /// The folder that keeps the mock IdP's keys (and the embedded reference SP's) between
+    /// runs; none: fresh keys in memory.
+    pub key_cache: Option<PathBuf>,
     /// Engine options over HTTP (timeouts).
     pub options: RunOptions,
 }
@@ -71,6 +74,7 @@ impl FuzzConfig {
             report_dir: PathBuf::from("reports/fuzz"),
             regressions: None,
             key_type: KeyType::Rsa2048,
+            key_cache: None,
             options: RunOptions {
                 jobs: jobs * 2,
                 ..RunOptions::default()
@@ -153,7 +157,11 @@ pub async fn fuzz(config: FuzzConfig) -> Result<FuzzOutcome, FuzzError> {
     };
     let (executor, target_name, mode, weaken) = match &config.target {
         FuzzTarget::InProcess { weaken } => (
-            Executor::InProcess(Arc::new(InProcess::new(weaken, config.key_type)?)),
+            Executor::InProcess(Arc::new(InProcess::new(
+                weaken,
+                config.key_type,
+                config.key_cache.as_deref(),
+            )?)),
             "reference-sp".to_owned(),
             "in-process",
             weaken.clone(),
@@ -219,7 +227,7 @@ async fn start(
         key_type: config.key_type,
         sp_log: Some(config.report_dir.join("sp.log")),
         idp_state: None,
-        key_cache: None,
+        key_cache: config.key_cache.clone(),
     })
     .await?;
     Ok(Arc::new(env))
