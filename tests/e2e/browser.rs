@@ -202,9 +202,13 @@ async fn wait_for_sp(client: &fantoccini::Client, sp: &str) -> String {
     }
 }
 
+/// The text of the element `css`, waiting up to 10 s for it to appear (a click that submits a
+/// form returns before the next page has loaded, and a busy machine takes its time).
 async fn text_of(client: &fantoccini::Client, css: &str) -> String {
     client
-        .find(Locator::Css(css))
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css}: {e}"))
         .text()
