@@ -252,9 +252,13 @@ impl Store {
                 rusqlite::Connection::open(path)?
             }
         };
+        // Every statement is prepared once and kept (`prepare_cached`): the store has about 40,
+        // and parsing SQL again on every request was a few percent of the SP's CPU.
+        conn.set_prepared_statement_cache_capacity(64);
         conn.execute_batch("PRAGMA foreign_keys = ON; CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")?;
         let version: i64 = conn
-            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .prepare_cached("SELECT version FROM schema_version")?
+            .query_row([], |r| r.get(0))
             .optional()?
             .unwrap_or(0);
         let mut current = usize::try_from(version).unwrap_or(0);
@@ -269,11 +273,10 @@ impl Store {
             let tx = conn.unchecked_transaction()?;
             tx.execute_batch(MIGRATIONS[current])?;
             current += 1;
-            tx.execute("DELETE FROM schema_version", [])?;
-            tx.execute(
-                "INSERT INTO schema_version (version) VALUES (?1)",
-                params![i64::try_from(current).unwrap_or(i64::MAX)],
-            )?;
+            tx.prepare_cached("DELETE FROM schema_version")?
+                .execute([])?;
+            tx.prepare_cached("INSERT INTO schema_version (version) VALUES (?1)")?
+                .execute(params![i64::try_from(current).unwrap_or(i64::MAX)])?;
             tx.commit()?;
         }
         Ok(Self {
@@ -289,14 +292,16 @@ impl Store {
     pub fn schema_version(&self) -> Result<i64, StoreError> {
         Ok(self
             .db()
-            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))?)
+            .prepare_cached("SELECT version FROM schema_version")?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// The settings (defaults when none are stored).
     pub fn settings(&self) -> Result<Settings, StoreError> {
         let json: Option<String> = self
             .db()
-            .query_row("SELECT json FROM settings WHERE id = 1", [], |r| r.get(0))
+            .prepare_cached("SELECT json FROM settings WHERE id = 1")?
+            .query_row([], |r| r.get(0))
             .optional()?;
         Ok(json
             .and_then(|j| serde_json::from_str(&j).ok())
@@ -306,10 +311,7 @@ impl Store {
     /// Stores the settings.
     pub fn set_settings(&self, settings: &Settings) -> Result<(), StoreError> {
         let json = serde_json::to_string(settings).unwrap_or_default();
-        self.db().execute(
-            "INSERT INTO settings (id, json) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET json = ?1",
-            params![json],
-        )?;
+        self.db().prepare_cached("INSERT INTO settings (id, json) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET json = ?1")?.execute(params![json])?;
         Ok(())
     }
 
@@ -317,7 +319,8 @@ impl Store {
     pub fn connection(&self) -> Result<Option<Connection>, StoreError> {
         let json: Option<String> = self
             .db()
-            .query_row("SELECT json FROM connection WHERE id = 1", [], |r| r.get(0))
+            .prepare_cached("SELECT json FROM connection WHERE id = 1")?
+            .query_row([], |r| r.get(0))
             .optional()?;
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
@@ -325,10 +328,7 @@ impl Store {
     /// Stores the IdP connection.
     pub fn set_connection(&self, connection: &Connection) -> Result<(), StoreError> {
         let json = serde_json::to_string(connection).unwrap_or_default();
-        self.db().execute(
-            "INSERT INTO connection (id, json) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET json = ?1",
-            params![json],
-        )?;
+        self.db().prepare_cached("INSERT INTO connection (id, json) VALUES (1, ?1) ON CONFLICT(id) DO UPDATE SET json = ?1")?.execute(params![json])?;
         Ok(())
     }
 
@@ -336,14 +336,11 @@ impl Store {
     pub fn key(&self, purpose: KeyPurpose) -> Result<Option<StoredKey>, StoreError> {
         Ok(self
             .db()
-            .query_row(
-                &format!(
-                    "SELECT private_pkcs8, cert FROM {} WHERE id = 1",
-                    key_table(purpose)
-                ),
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached(&format!(
+                "SELECT private_pkcs8, cert FROM {} WHERE id = 1",
+                key_table(purpose)
+            ))?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?)
     }
 
@@ -354,13 +351,10 @@ impl Store {
         private_pkcs8: &[u8],
         cert: &[u8],
     ) -> Result<(), StoreError> {
-        self.db().execute(
-            &format!(
+        self.db().prepare_cached(&format!(
                 "INSERT INTO {} (id, private_pkcs8, cert) VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET private_pkcs8 = ?1, cert = ?2",
                 key_table(purpose)
-            ),
-            params![private_pkcs8, cert],
-        )?;
+            ))?.execute(params![private_pkcs8, cert])?;
         Ok(())
     }
 
@@ -373,17 +367,14 @@ impl Store {
         api: bool,
     ) -> Result<(), StoreError> {
         let db = self.db();
-        db.execute(
+        db.prepare_cached(
             "INSERT INTO users (email, role, api) VALUES (?1, ?2, ?3)
              ON CONFLICT(email) DO UPDATE SET role = ?2, api = ?3",
-            params![email, role, api],
-        )?;
+        )?
+        .execute(params![email, role, api])?;
         if let Some(p) = password {
             let salt: [u8; 16] = rand::random();
-            db.execute(
-                "UPDATE users SET password_hash = ?2, salt = ?3, reset_required = 0, reset_token = NULL WHERE email = ?1",
-                params![email, hash_password(p, &salt), salt.to_vec()],
-            )?;
+            db.prepare_cached("UPDATE users SET password_hash = ?2, salt = ?3, reset_required = 0, reset_token = NULL WHERE email = ?1")?.execute(params![email, hash_password(p, &salt), salt.to_vec()])?;
         }
         Ok(())
     }
@@ -392,14 +383,15 @@ impl Store {
     pub fn delete_user(&self, email: &str) -> Result<bool, StoreError> {
         Ok(self
             .db()
-            .execute("DELETE FROM users WHERE email = ?1", params![email])?
+            .prepare_cached("DELETE FROM users WHERE email = ?1")?
+            .execute(params![email])?
             > 0)
     }
 
     /// Every user.
     pub fn users(&self) -> Result<Vec<User>, StoreError> {
         let db = self.db();
-        let mut stmt = db.prepare(&format!("{USER_SELECT} ORDER BY email"))?;
+        let mut stmt = db.prepare_cached(&format!("{USER_SELECT} ORDER BY email"))?;
         let rows = stmt.query_map([], user_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -408,27 +400,23 @@ impl Store {
     pub fn user(&self, email: &str) -> Result<Option<User>, StoreError> {
         Ok(self
             .db()
-            .query_row(
-                &format!("{USER_SELECT} WHERE email = ?1"),
-                params![email],
-                user_from_row,
-            )
+            .prepare_cached(&format!("{USER_SELECT} WHERE email = ?1"))?
+            .query_row(params![email], user_from_row)
             .optional()?)
     }
 
     /// Notes that a user signed in through SSO.
     pub fn mark_sso_used(&self, email: &str) -> Result<(), StoreError> {
-        self.db().execute(
-            "UPDATE users SET sso_used = 1 WHERE email = ?1",
-            params![email],
-        )?;
+        self.db()
+            .prepare_cached("UPDATE users SET sso_used = 1 WHERE email = ?1")?
+            .execute(params![email])?;
         Ok(())
     }
 
     /// Every user row as stored, for [`Store::restore_users`].
     pub fn snapshot_users(&self) -> Result<Vec<UserRow>, StoreError> {
         let db = self.db();
-        let mut stmt = db.prepare(
+        let mut stmt = db.prepare_cached(
             "SELECT email, role, password_hash, salt, api, sso_used, reset_required FROM users ORDER BY email",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -449,12 +437,9 @@ impl Store {
     pub fn restore_users(&self, rows: &[UserRow]) -> Result<(), StoreError> {
         let db = self.db();
         let tx = db.unchecked_transaction()?;
-        tx.execute("DELETE FROM users", [])?;
+        tx.prepare_cached("DELETE FROM users")?.execute([])?;
         for u in rows {
-            tx.execute(
-                "INSERT INTO users (email, role, password_hash, salt, api, sso_used, reset_required) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![u.email, u.role, u.password_hash, u.salt, u.api, u.sso_used, u.reset_required],
-            )?;
+            tx.prepare_cached("INSERT INTO users (email, role, password_hash, salt, api, sso_used, reset_required) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(params![u.email, u.role, u.password_hash, u.salt, u.api, u.sso_used, u.reset_required])?;
         }
         tx.commit()?;
         Ok(())
@@ -465,11 +450,8 @@ impl Store {
         type HashAndSalt = (Option<Vec<u8>>, Option<Vec<u8>>);
         let row: Option<HashAndSalt> = self
             .db()
-            .query_row(
-                "SELECT password_hash, salt FROM users WHERE email = ?1",
-                params![email],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("SELECT password_hash, salt FROM users WHERE email = ?1")?
+            .query_row(params![email], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         Ok(match row {
             Some((Some(hash), Some(salt))) => {
@@ -498,10 +480,8 @@ impl Store {
             .collect();
         let db = self.db();
         for email in &marked {
-            db.execute(
-                "UPDATE users SET reset_required = 1 WHERE email = ?1",
-                params![email],
-            )?;
+            db.prepare_cached("UPDATE users SET reset_required = 1 WHERE email = ?1")?
+                .execute(params![email])?;
         }
         Ok(marked)
     }
@@ -509,10 +489,10 @@ impl Store {
     /// Issues a password reset token.
     pub fn reset_token(&self, email: &str) -> Result<Option<String>, StoreError> {
         let token = crate::random_token();
-        let n = self.db().execute(
-            "UPDATE users SET reset_token = ?2 WHERE email = ?1",
-            params![email, token],
-        )?;
+        let n = self
+            .db()
+            .prepare_cached("UPDATE users SET reset_token = ?2 WHERE email = ?1")?
+            .execute(params![email, token])?;
         Ok((n > 0).then_some(token))
     }
 
@@ -524,18 +504,12 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let email: Option<String> = self
             .db()
-            .query_row(
-                "SELECT email FROM users WHERE reset_token = ?1",
-                params![token],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT email FROM users WHERE reset_token = ?1")?
+            .query_row(params![token], |r| r.get(0))
             .optional()?;
         if let Some(e) = &email {
             let salt: [u8; 16] = rand::random();
-            self.db().execute(
-                "UPDATE users SET password_hash = ?2, salt = ?3, reset_required = 0, reset_token = NULL WHERE email = ?1",
-                params![e, hash_password(password, &salt), salt.to_vec()],
-            )?;
+            self.db().prepare_cached("UPDATE users SET password_hash = ?2, salt = ?3, reset_required = 0, reset_token = NULL WHERE email = ?1")?.execute(params![e, hash_password(password, &salt), salt.to_vec()])?;
         }
         Ok(email)
     }
@@ -551,13 +525,11 @@ impl Store {
     ) -> Result<String, StoreError> {
         let id = crate::random_token();
         let db = self.db();
-        db.execute(
+        db.prepare_cached(
             "DELETE FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= ?1",
-            params![ts(now)],
-        )?;
-        db.execute(
-            "INSERT INTO sessions (id, email, method, created_at, expires_at, name_id, session_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
+        )?
+        .execute(params![ts(now)])?;
+        db.prepare_cached("INSERT INTO sessions (id, email, method, created_at, expires_at, name_id, session_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(params![
                 id,
                 email,
                 method,
@@ -565,8 +537,7 @@ impl Store {
                 expires_at.map(ts),
                 sso.map(|s| s.name_id.as_str()),
                 sso.and_then(|s| s.session_index.as_deref())
-            ],
-        )?;
+            ])?;
         Ok(id)
     }
 
@@ -575,11 +546,8 @@ impl Store {
         type Row = (String, String, Option<i64>, Option<String>, Option<String>);
         let row: Option<Row> = self
             .db()
-            .query_row(
-                "SELECT email, method, expires_at, name_id, session_index FROM sessions WHERE id = ?1",
-                params![id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
+            .prepare_cached("SELECT email, method, expires_at, name_id, session_index FROM sessions WHERE id = ?1")?.query_row(params![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
             .optional()?;
         Ok(
             row.and_then(|(email, method, expires, name_id, session_index)| {
@@ -603,7 +571,8 @@ impl Store {
     /// Ends a session.
     pub fn end_session(&self, id: &str) -> Result<(), StoreError> {
         self.db()
-            .execute("DELETE FROM sessions WHERE id = ?1", params![id])?;
+            .prepare_cached("DELETE FROM sessions WHERE id = ?1")?
+            .execute(params![id])?;
         Ok(())
     }
 
@@ -615,7 +584,7 @@ impl Store {
         session_indexes: &[String],
     ) -> Result<Vec<String>, StoreError> {
         let db = self.db();
-        let mut query = db.prepare(
+        let mut query = db.prepare_cached(
             "SELECT id, session_index FROM sessions WHERE method = 'sso' AND name_id = ?1",
         )?;
         let rows = query
@@ -632,7 +601,8 @@ impl Store {
             .map(|(id, _)| id)
             .collect();
         for id in &ended {
-            db.execute("DELETE FROM sessions WHERE id = ?1", params![id])?;
+            db.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
+                .execute(params![id])?;
         }
         Ok(ended)
     }
@@ -640,23 +610,22 @@ impl Store {
     /// Records a LogoutRequest this SP sent (forgetting those older than ten minutes).
     pub fn add_logout_request(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let db = self.db();
-        db.execute(
-            "DELETE FROM logout_requests WHERE created_at < ?1",
-            params![ts(now - chrono::Duration::minutes(10))],
-        )?;
-        db.execute(
+        db.prepare_cached("DELETE FROM logout_requests WHERE created_at < ?1")?
+            .execute(params![ts(now - chrono::Duration::minutes(10))])?;
+        db.prepare_cached(
             "INSERT OR REPLACE INTO logout_requests (request_id, created_at) VALUES (?1, ?2)",
-            params![id, ts(now)],
-        )?;
+        )?
+        .execute(params![id, ts(now)])?;
         Ok(())
     }
 
     /// Takes a LogoutRequest this SP sent: whether it was outstanding (each answers once).
     pub fn take_logout_request(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.db().execute(
-            "DELETE FROM logout_requests WHERE request_id = ?1",
-            params![id],
-        )? == 1)
+        Ok(self
+            .db()
+            .prepare_cached("DELETE FROM logout_requests WHERE request_id = ?1")?
+            .execute(params![id])?
+            == 1)
     }
 
     /// Records an outstanding request.
@@ -668,14 +637,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let db = self.db();
-        db.execute(
-            "DELETE FROM pending WHERE created_at <= ?1",
-            params![ts(now) - PENDING_SECONDS],
-        )?;
-        db.execute(
-            "INSERT INTO pending (request_id, browser, relay, email, return_to, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![pending.request_id, browser, relay, pending.email, pending.return_to, ts(now)],
-        )?;
+        db.prepare_cached("DELETE FROM pending WHERE created_at <= ?1")?
+            .execute(params![ts(now) - PENDING_SECONDS])?;
+        db.prepare_cached("INSERT INTO pending (request_id, browser, relay, email, return_to, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![pending.request_id, browser, relay, pending.email, pending.return_to, ts(now)])?;
         Ok(())
     }
 
@@ -686,8 +650,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
         let db = self.db();
-        let mut stmt =
-            db.prepare("SELECT request_id FROM pending WHERE browser = ?1 AND created_at > ?2")?;
+        let mut stmt = db.prepare_cached(
+            "SELECT request_id FROM pending WHERE browser = ?1 AND created_at > ?2",
+        )?;
         let rows = stmt.query_map(params![browser, ts(now) - PENDING_SECONDS], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -700,11 +665,8 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         Ok(self
             .db()
-            .query_row(
-                "SELECT request_id FROM pending WHERE browser = ?1 AND relay = ?2",
-                params![browser, relay],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT request_id FROM pending WHERE browser = ?1 AND relay = ?2")?
+            .query_row(params![browser, relay], |r| r.get(0))
             .optional()?)
     }
 
@@ -717,11 +679,8 @@ impl Store {
     ) -> Result<Option<Pending>, StoreError> {
         let db = self.db();
         let row: Option<(Option<String>, String)> = db
-            .query_row(
-                "DELETE FROM pending WHERE request_id = ?1 AND browser = ?2 RETURNING email, return_to",
-                params![request_id, browser],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
+            .prepare_cached("DELETE FROM pending WHERE request_id = ?1 AND browser = ?2 RETURNING email, return_to")?.query_row(params![request_id, browser],
+                |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
         Ok(row.map(|(email, return_to)| Pending {
             request_id: request_id.to_owned(),
@@ -738,11 +697,11 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let db = self.db();
-        db.execute("DELETE FROM replay WHERE until < ?1", params![ts(now)])?;
-        let n = db.execute(
-            "INSERT OR IGNORE INTO replay (assertion_id, until) VALUES (?1, ?2)",
-            params![id, ts(until)],
-        )?;
+        db.prepare_cached("DELETE FROM replay WHERE until < ?1")?
+            .execute(params![ts(now)])?;
+        let n = db
+            .prepare_cached("INSERT OR IGNORE INTO replay (assertion_id, until) VALUES (?1, ?2)")?
+            .execute(params![id, ts(until)])?;
         Ok(n == 1)
     }
 }
