@@ -1,23 +1,26 @@
-//! Enveloped signing with a private key xmlsec parsed once.
+//! Enveloped signing with a private key xmlsec parsed once, and verification with public keys
+//! xmlsec parsed once.
 //!
 //! samael 0.0.22's only signing entry point, `XmlSec::sign_xml(xml, der)`, parses the DER key
 //! anew for every document (`xmlSecOpenSSLAppKeyLoadMemory`: OpenSSL 3's decoder lookups), and
 //! the fresh RSA key then sets up its blinding (`RSA_setup_blinding`: a modular inverse) and
 //! Montgomery contexts before its one signature: together more CPU than the RSA operation
-//! itself (docs/figures.md has the profile). Its key type and context are private, so the key
-//! cannot be kept through samael. [`KeptKey`] keeps it: the key is loaded once into an xmlsec
-//! keys manager, and each signature takes a reference-counted duplicate of it (the same
-//! `EVP_PKEY`, whose blinding and Montgomery contexts OpenSSL keeps).
+//! itself (docs/figures.md has the profile). Its verification, `reduce_xml_to_signed(xml,
+//! &[CertificateDer], ...)`, decodes every certificate for every signature. Its key type and
+//! context are private, so no key can be kept through samael. [`KeptKey`] and [`KeptCerts`]
+//! keep them: each key is loaded once, and each signature or verification takes a
+//! reference-counted duplicate of it (the same `EVP_PKEY`, whose blinding and Montgomery
+//! contexts OpenSSL keeps), set as the signature context's key, as samael sets a key it has
+//! just decoded. Setting it is a field of xmlsec's context, whose layout depends on xmlsec's
+//! build: two C functions do it (`csrc/xmlsec_kept_key.c`, compiled by `build.rs` with xmlsec's
+//! own flags). No keys manager: its default set-up loads the system's CA certificates, tens of
+//! milliseconds for every key.
 //!
-//! Everything else is samael's `sign_xml`, step for step: the same libxml2 parser and options
+//! Signing is otherwise samael's `sign_xml`, step for step: the same libxml2 parser and options
 //! (the `libxml` crate's defaults), `ID` attributes registered with `xmlSecAddIDs`, the first
 //! `ds:Signature` in document order (`xmlSecFindNode`) signed by `xmlSecDSigCtxSign`, the
-//! document written back by the `libxml` crate. One difference, invisible in the output: the
-//! template's `ds:KeyInfo` is taken out of the tree while xmlsec signs and put back where it
-//! was. With a keys manager, xmlsec would first try to read a key from it (parsing and
-//! verifying the certificate there, for nothing); without one (samael), it writes nothing into
-//! it when the key carries no certificate, as here. KeyInfo is outside SignedInfo, so the
-//! signature is the same; the tests check the output is byte for byte samael's.
+//! document written back by the `libxml` crate; the tests check the output is byte for byte
+//! samael's.
 //!
 //! Like [`crate::xml_io`], this is FFI: `unsafe` is allowed in this module only.
 #![allow(unsafe_code)]
@@ -31,23 +34,12 @@ const XMLSEC_KEY_DATA_FORMAT_DER: c_uint = 3;
 const XMLSEC_KEY_DATA_FORMAT_CERT_DER: c_uint = 8;
 const NS_DS: &CStr = c"http://www.w3.org/2000/09/xmldsig#";
 const SIGNATURE: &CStr = c"Signature";
-const KEY_INFO: &CStr = c"KeyInfo";
 const ID: &CStr = c"ID";
 
 #[link(name = "xmlsec1")]
 unsafe extern "C" {
-    /// xmlsec/keysmngr.h: an empty keys manager.
-    fn xmlSecKeysMngrCreate() -> *mut c_void;
-    /// xmlsec/keysmngr.h: destroys a keys manager and the keys it holds.
-    fn xmlSecKeysMngrDestroy(mngr: *mut c_void);
     /// xmlsec/keys.h: destroys a key not adopted by anything.
     fn xmlSecKeyDestroy(key: *mut c_void);
-    /// xmlsec/xmldsig.h: a signature context looking its key up in `mngr`.
-    fn xmlSecDSigCtxCreate(mngr: *mut c_void) -> *mut c_void;
-    /// xmlsec/xmldsig.h: fills in the template `node`; negative on failure.
-    fn xmlSecDSigCtxSign(ctx: *mut c_void, node: *mut c_void) -> c_int;
-    /// xmlsec/xmldsig.h.
-    fn xmlSecDSigCtxDestroy(ctx: *mut c_void);
     /// xmlsec/xmltree.h: registers the attributes named in the NULL-terminated `ids` as IDs,
     /// in the subtree of `cur`.
     fn xmlSecAddIDs(doc: *mut c_void, cur: *mut c_void, ids: *mut *const c_uchar);
@@ -55,12 +47,6 @@ unsafe extern "C" {
     /// document order (`parent` included).
     fn xmlSecFindNode(parent: *mut c_void, name: *const c_uchar, ns: *const c_uchar)
     -> *mut c_void;
-    /// xmlsec/xmltree.h: the first child element `name` in `ns` of `parent`.
-    fn xmlSecFindChild(
-        parent: *mut c_void,
-        name: *const c_uchar,
-        ns: *const c_uchar,
-    ) -> *mut c_void;
 }
 
 #[link(name = "xmlsec1-openssl")]
@@ -75,27 +61,16 @@ unsafe extern "C" {
         pwd_callback: *mut c_void,
         pwd_callback_ctx: *mut c_void,
     ) -> *mut c_void;
-    /// xmlsec/openssl/app.h: gives `mngr` a simple keys store (and sets its key lookup).
-    fn xmlSecOpenSSLAppDefaultKeysMngrInit(mngr: *mut c_void) -> c_int;
-    /// xmlsec/openssl/app.h: `mngr` takes `key` over.
-    fn xmlSecOpenSSLAppDefaultKeysMngrAdoptKey(mngr: *mut c_void, key: *mut c_void) -> c_int;
 }
 
-// csrc/xmlsec_verify.c, compiled by build.rs.
+// csrc/xmlsec_kept_key.c, compiled by build.rs.
 unsafe extern "C" {
+    /// 0: the template `signature` is filled in with `key` (duplicated, not changed); -1:
+    /// xmlsec failed.
+    fn harness_xmlsec_sign_with_key(signature: *mut c_void, key: *mut c_void) -> c_int;
     /// 1: `signature` verifies with `key` (duplicated, not changed); 0: it does not; -1:
     /// xmlsec failed to process it.
     fn harness_xmlsec_verify_with_key(signature: *mut c_void, key: *mut c_void) -> c_int;
-}
-
-#[link(name = "xml2")]
-unsafe extern "C" {
-    /// libxml/tree.h: takes `node` out of its tree (it stays allocated).
-    fn xmlUnlinkNode(node: *mut c_void);
-    /// libxml/tree.h: puts `elem` right before `cur`.
-    fn xmlAddPrevSibling(cur: *mut c_void, elem: *mut c_void) -> *mut c_void;
-    /// libxml/tree.h: makes `cur` the last child of `parent`.
-    fn xmlAddChild(parent: *mut c_void, cur: *mut c_void) -> *mut c_void;
 }
 
 /// Failed to load a key or to sign with it.
@@ -106,15 +81,15 @@ pub struct SignError(String);
 /// A private key loaded into xmlsec once, for any number of signatures, from any thread.
 #[derive(Debug)]
 pub struct KeptKey {
-    /// The keys manager holding the one key (never mutated after [`KeptKey::from_der`]).
-    mngr: NonNull<c_void>,
+    /// The `xmlSecKeyPtr` (never mutated after [`KeptKey::from_der`]).
+    key: NonNull<c_void>,
 }
 
-// SAFETY: the keys manager is only read after construction: each signature's lookup walks its
-// simple keys store and returns a duplicate that shares the OpenSSL key by reference count
-// (atomic), and OpenSSL keys sign from several threads at once. It is destroyed once, in Drop.
+// SAFETY: the key is only read after construction: each signature takes a duplicate that
+// shares the OpenSSL key by reference count (atomic), and OpenSSL keys sign from several
+// threads at once. It is destroyed once, in Drop.
 unsafe impl Send for KeptKey {}
-// SAFETY: as above; no method mutates the manager through `&self`.
+// SAFETY: as above; no method mutates the key through `&self`.
 unsafe impl Sync for KeptKey {}
 
 impl KeptKey {
@@ -136,37 +111,9 @@ impl KeptKey {
                 null_mut(),
             )
         };
-        if key.is_null() {
-            return Err(SignError(
-                "xmlsec could not load the private key".to_owned(),
-            ));
-        }
-        // SAFETY: plain constructor.
-        let Some(mngr) = NonNull::new(unsafe { xmlSecKeysMngrCreate() }) else {
-            // SAFETY: the key is ours and adopted by nothing.
-            unsafe { xmlSecKeyDestroy(key) };
-            return Err(SignError(
-                "xmlsec could not create a keys manager".to_owned(),
-            ));
-        };
-        let kept = Self { mngr };
-        // SAFETY: a fresh manager; on failure `kept`'s Drop destroys it.
-        if unsafe { xmlSecOpenSSLAppDefaultKeysMngrInit(kept.mngr.as_ptr()) } < 0 {
-            // SAFETY: the key is ours and adopted by nothing.
-            unsafe { xmlSecKeyDestroy(key) };
-            return Err(SignError(
-                "xmlsec could not set up a keys manager".to_owned(),
-            ));
-        }
-        // SAFETY: the manager takes the key over on success only.
-        if unsafe { xmlSecOpenSSLAppDefaultKeysMngrAdoptKey(kept.mngr.as_ptr(), key) } < 0 {
-            // SAFETY: not adopted: still ours.
-            unsafe { xmlSecKeyDestroy(key) };
-            return Err(SignError(
-                "xmlsec's keys manager refused the key".to_owned(),
-            ));
-        }
-        Ok(kept)
+        NonNull::new(key)
+            .map(|key| Self { key })
+            .ok_or_else(|| SignError("xmlsec could not load the private key".to_owned()))
     }
 
     /// Fills in the first `ds:Signature` template in document order, as samael's
@@ -192,51 +139,20 @@ impl KeptKey {
         if signature.is_null() {
             return Err(SignError("no ds:Signature template".to_owned()));
         }
-        // SAFETY: `signature` is an element of `document`.
-        let key_info =
-            unsafe { xmlSecFindChild(signature, KEY_INFO.as_ptr().cast(), NS_DS.as_ptr().cast()) };
-        let next = if key_info.is_null() {
-            null_mut()
-        } else {
-            // SAFETY: `key_info` is a node of `document`; its `next` field is its following
-            // sibling (or null). It is unlinked here and linked back below on every path
-            // before `document` is dropped, so the document frees it.
-            unsafe {
-                let next = (*key_info.cast::<libxml::bindings::xmlNode>())
-                    .next
-                    .cast::<c_void>();
-                xmlUnlinkNode(key_info);
-                next
-            }
-        };
-        // SAFETY: a context on our manager (only read), destroyed right after signing the
-        // template element of `document`.
-        let rc = unsafe {
-            let ctx = xmlSecDSigCtxCreate(self.mngr.as_ptr());
-            if ctx.is_null() {
-                -1
-            } else {
-                let rc = xmlSecDSigCtxSign(ctx, signature);
-                xmlSecDSigCtxDestroy(ctx);
-                rc
-            }
-        };
-        if !key_info.is_null() {
-            // SAFETY: `key_info` was unlinked above from `signature`, where `next` (if any)
-            // still is: signing fills in SignedInfo and SignatureValue and touches no sibling
-            // of KeyInfo.
-            unsafe {
-                if next.is_null() {
-                    xmlAddChild(signature, key_info);
-                } else {
-                    xmlAddPrevSibling(next, key_info);
-                }
-            }
-        }
-        if rc < 0 {
+        // SAFETY: `signature` is an element of `document`, alive here; the key is ours, only
+        // duplicated.
+        if unsafe { harness_xmlsec_sign_with_key(signature, self.key.as_ptr()) } < 0 {
             return Err(SignError("xmlsec failed to sign".to_owned()));
         }
         Ok(document.to_string())
+    }
+}
+
+impl Drop for KeptKey {
+    fn drop(&mut self) {
+        // SAFETY: the key is ours, destroyed once; no signature context on it outlives a
+        // `sign_first_template` call.
+        unsafe { xmlSecKeyDestroy(self.key.as_ptr()) }
     }
 }
 
@@ -364,14 +280,6 @@ impl Drop for KeptCerts {
             // SAFETY: each key is ours, destroyed once; no verification outlives `verify_all`.
             unsafe { xmlSecKeyDestroy(key.as_ptr()) }
         }
-    }
-}
-
-impl Drop for KeptKey {
-    fn drop(&mut self) {
-        // SAFETY: the manager is ours, destroyed once, with the key it adopted; no signature
-        // context on it outlives a `sign_first_template` call.
-        unsafe { xmlSecKeysMngrDestroy(self.mngr.as_ptr()) }
     }
 }
 
