@@ -295,7 +295,8 @@ pub enum Step {
     /// Signs out of this user agent's session (the target's `[session].logout_url`).
     Logout,
     /// Waits, e.g. for a session lifetime (SessionNotOnOrAfter) to pass; at most
-    /// [`MAX_WAIT_MS`].
+    /// [`MAX_WAIT_MS`]. On a target with a `clock` hook the SP's clock moves forward by `ms`
+    /// instead, and the scenario runs alone (docs/targets.md, "Time travel").
     Wait {
         /// How long, in milliseconds.
         ms: u64,
