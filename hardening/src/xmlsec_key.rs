@@ -78,81 +78,109 @@ unsafe extern "C" {
 #[error("{0}")]
 pub struct SignError(String);
 
-/// A private key loaded into xmlsec once, for any number of signatures, from any thread.
+/// One key xmlsec loaded (an `xmlSecKeyPtr`), destroyed with it.
 #[derive(Debug)]
-pub struct KeptKey {
-    /// The `xmlSecKeyPtr` (never mutated after [`KeptKey::from_der`]).
-    key: NonNull<c_void>,
-}
+struct XmlSecKey(NonNull<c_void>);
 
-// SAFETY: the key is only read after construction: each signature takes a duplicate that
-// shares the OpenSSL key by reference count (atomic), and OpenSSL keys sign from several
-// threads at once. It is destroyed once, in Drop.
-unsafe impl Send for KeptKey {}
-// SAFETY: as above; no method mutates the key through `&self`.
-unsafe impl Sync for KeptKey {}
+// SAFETY: the key is only read after it is loaded: each signature or verification takes a
+// duplicate that shares the OpenSSL key by reference count (atomic), and OpenSSL keys sign
+// and verify from several threads at once. It is destroyed once, in Drop.
+unsafe impl Send for XmlSecKey {}
+// SAFETY: as above; nothing mutates the key through `&self`.
+unsafe impl Sync for XmlSecKey {}
 
-impl KeptKey {
-    /// Loads a private key from DER (PKCS#8, or the key type's own form), as samael's
-    /// `sign_xml` does for every call.
-    pub fn from_der(der: &[u8]) -> Result<Self, SignError> {
+impl XmlSecKey {
+    /// Loads a key from `der` in xmlsec's `format`; `what` names it in errors ("the private
+    /// key").
+    fn load(der: &[u8], format: c_uint, what: &str) -> Result<Self, SignError> {
         crate::xml_io::forbid_external_loads(); // also initializes xmlsec (through samael)
-        let size = c_uint::try_from(der.len())
-            .map_err(|_| SignError("the key is too large".to_owned()))?;
+        let size =
+            c_uint::try_from(der.len()).map_err(|_| SignError(format!("{what} is too large")))?;
         // SAFETY: xmlsec is initialized (above); `der` is valid for `size` bytes during the
         // call, which copies what it needs; no password or callback.
         let key = unsafe {
             xmlSecOpenSSLAppKeyLoadMemory(
                 der.as_ptr(),
                 size,
-                XMLSEC_KEY_DATA_FORMAT_DER,
+                format,
                 null(),
                 null_mut(),
                 null_mut(),
             )
         };
         NonNull::new(key)
-            .map(|key| Self { key })
-            .ok_or_else(|| SignError("xmlsec could not load the private key".to_owned()))
+            .map(Self)
+            .ok_or_else(|| SignError(format!("xmlsec could not load {what}")))
+    }
+}
+
+impl Drop for XmlSecKey {
+    fn drop(&mut self) {
+        // SAFETY: the key is ours, destroyed once; no signature context that holds a
+        // duplicate of it outlives the call that made the context.
+        unsafe { xmlSecKeyDestroy(self.0.as_ptr()) }
+    }
+}
+
+/// `xml` parsed as samael parses it (the `libxml` crate's defaults), with its `ID` attributes
+/// registered (`xmlSecAddIDs`), and its root element.
+fn parse_with_ids(xml: &str) -> Result<(libxml::tree::Document, libxml::tree::Node), SignError> {
+    crate::xml_io::forbid_external_loads();
+    let document = libxml::parser::Parser::default()
+        .parse_string(xml)
+        .map_err(|e| SignError(format!("failed to parse: {e}")))?;
+    let root = document
+        .get_root_element()
+        .ok_or_else(|| SignError("no root element".to_owned()))?;
+    let mut ids = [ID.as_ptr().cast::<c_uchar>(), null()];
+    // SAFETY: `document` owns both pointers and outlives this call; `ids` is a
+    // NULL-terminated array of NUL-terminated strings that xmlsec only reads.
+    unsafe {
+        xmlSecAddIDs(
+            document.doc_ptr().cast(),
+            root.node_ptr().cast(),
+            ids.as_mut_ptr(),
+        );
+    }
+    Ok((document, root))
+}
+
+/// A private key loaded into xmlsec once, for any number of signatures, from any thread.
+#[derive(Debug)]
+pub struct KeptKey {
+    key: XmlSecKey,
+}
+
+impl KeptKey {
+    /// Loads a private key from DER (PKCS#8, or the key type's own form), as samael's
+    /// `sign_xml` does for every call.
+    pub fn from_der(der: &[u8]) -> Result<Self, SignError> {
+        XmlSecKey::load(der, XMLSEC_KEY_DATA_FORMAT_DER, "the private key").map(|key| Self { key })
     }
 
     /// Fills in the first `ds:Signature` template in document order, as samael's
     /// `XmlSec::sign_xml(xml, der)` does with the same key; returns the document as the
     /// `libxml` crate writes it (with an XML declaration).
     pub fn sign_first_template(&self, xml: &str) -> Result<String, SignError> {
-        crate::xml_io::forbid_external_loads();
-        let document = libxml::parser::Parser::default()
-            .parse_string(xml)
-            .map_err(|e| SignError(format!("failed to parse: {e}")))?;
-        let root = document
-            .get_root_element()
-            .ok_or_else(|| SignError("no root element".to_owned()))?;
-        let doc_ptr = document.doc_ptr().cast::<c_void>();
-        let root_ptr = root.node_ptr().cast::<c_void>();
-        let mut ids = [ID.as_ptr().cast::<c_uchar>(), null()];
-        // SAFETY: `document` owns `doc_ptr` and `root_ptr` and outlives this block; `ids` is a
-        // NULL-terminated array of NUL-terminated strings that xmlsec only reads.
+        let (document, root) = parse_with_ids(xml)?;
+        // SAFETY: `root` is an element of `document`, alive here; the strings are
+        // NUL-terminated and only read.
         let signature = unsafe {
-            xmlSecAddIDs(doc_ptr, root_ptr, ids.as_mut_ptr());
-            xmlSecFindNode(root_ptr, SIGNATURE.as_ptr().cast(), NS_DS.as_ptr().cast())
+            xmlSecFindNode(
+                root.node_ptr().cast(),
+                SIGNATURE.as_ptr().cast(),
+                NS_DS.as_ptr().cast(),
+            )
         };
         if signature.is_null() {
             return Err(SignError("no ds:Signature template".to_owned()));
         }
         // SAFETY: `signature` is an element of `document`, alive here; the key is ours, only
         // duplicated.
-        if unsafe { harness_xmlsec_sign_with_key(signature, self.key.as_ptr()) } < 0 {
+        if unsafe { harness_xmlsec_sign_with_key(signature, self.key.0.as_ptr()) } < 0 {
             return Err(SignError("xmlsec failed to sign".to_owned()));
         }
         Ok(document.to_string())
-    }
-}
-
-impl Drop for KeptKey {
-    fn drop(&mut self) {
-        // SAFETY: the key is ours, destroyed once; no signature context on it outlives a
-        // `sign_first_template` call.
-        unsafe { xmlSecKeyDestroy(self.key.as_ptr()) }
     }
 }
 
@@ -164,67 +192,30 @@ impl Drop for KeptKey {
 /// verifies).
 #[derive(Debug)]
 pub struct KeptCerts {
-    /// `xmlSecKeyPtr`s, never mutated after [`KeptCerts::from_der`].
-    keys: Vec<NonNull<c_void>>,
+    keys: Vec<XmlSecKey>,
 }
-
-// SAFETY: the keys are only read after construction: each verification takes a duplicate that
-// shares the OpenSSL key by reference count (atomic); OpenSSL public keys verify from several
-// threads at once. They are destroyed once, in Drop.
-unsafe impl Send for KeptCerts {}
-// SAFETY: as above; no method mutates a key through `&self`.
-unsafe impl Sync for KeptCerts {}
 
 impl KeptCerts {
     /// Loads the public key of each DER certificate.
     pub fn from_der<'a>(certs: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, SignError> {
-        crate::xml_io::forbid_external_loads(); // also initializes xmlsec (through samael)
-        let mut kept = Self { keys: Vec::new() };
-        for der in certs {
-            let size = c_uint::try_from(der.len())
-                .map_err(|_| SignError("the certificate is too large".to_owned()))?;
-            // SAFETY: xmlsec is initialized (above); `der` is valid for `size` bytes during the
-            // call, which copies what it needs; no password or callback.
-            let key = unsafe {
-                xmlSecOpenSSLAppKeyLoadMemory(
-                    der.as_ptr(),
-                    size,
+        let keys = certs
+            .into_iter()
+            .map(|der| {
+                XmlSecKey::load(
+                    der,
                     XMLSEC_KEY_DATA_FORMAT_CERT_DER,
-                    null(),
-                    null_mut(),
-                    null_mut(),
+                    "the key of a certificate",
                 )
-            };
-            // On failure, `kept`'s Drop destroys the keys loaded so far.
-            let key = NonNull::new(key).ok_or_else(|| {
-                SignError("xmlsec could not load a key from the certificate".to_owned())
-            })?;
-            kept.keys.push(key);
-        }
-        Ok(kept)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { keys })
     }
 
     /// Verifies every `ds:Signature` of the document (at least one) against the kept keys;
     /// `ID` attributes are registered first, as samael does. Returns how many verified, or
     /// which one did not.
     pub fn verify_all(&self, xml: &str) -> Result<usize, SignError> {
-        crate::xml_io::forbid_external_loads();
-        let document = libxml::parser::Parser::default()
-            .parse_string(xml)
-            .map_err(|e| SignError(format!("failed to parse: {e}")))?;
-        let root = document
-            .get_root_element()
-            .ok_or_else(|| SignError("no root element".to_owned()))?;
-        let mut ids = [ID.as_ptr().cast::<c_uchar>(), null()];
-        // SAFETY: `document` owns both pointers and outlives this call; `ids` is a
-        // NULL-terminated array of NUL-terminated strings that xmlsec only reads.
-        unsafe {
-            xmlSecAddIDs(
-                document.doc_ptr().cast(),
-                root.node_ptr().cast(),
-                ids.as_mut_ptr(),
-            );
-        }
+        let (_document, root) = parse_with_ids(xml)?;
         let mut signatures = Vec::new();
         let mut stack = vec![root];
         while let Some(node) = stack.pop() {
@@ -247,7 +238,7 @@ impl KeptCerts {
             let verified = self.keys.iter().any(|key| {
                 // SAFETY: `signature` is an element of `document`, alive here; `key` is one of
                 // ours, only duplicated.
-                match unsafe { harness_xmlsec_verify_with_key(*signature, key.as_ptr()) } {
+                match unsafe { harness_xmlsec_verify_with_key(*signature, key.0.as_ptr()) } {
                     1 => true,
                     0 => false,
                     _ => {
@@ -271,15 +262,6 @@ impl KeptCerts {
             }
         }
         Ok(signatures.len())
-    }
-}
-
-impl Drop for KeptCerts {
-    fn drop(&mut self) {
-        for key in &self.keys {
-            // SAFETY: each key is ours, destroyed once; no verification outlives `verify_all`.
-            unsafe { xmlSecKeyDestroy(key.as_ptr()) }
-        }
     }
 }
 
