@@ -70,7 +70,7 @@ struct Open {
 #[derive(Debug, Default)]
 struct State {
     open: Option<Open>,
-    /// How many exchanges wait for each batch.
+    /// How many exchanges wait for each batch (none are zero: those leave the map).
     waiting: BTreeMap<Batch, usize>,
 }
 
@@ -168,17 +168,14 @@ impl Batches {
         drop(member);
         let last = {
             let mut state = self.state();
-            let waiting_to_join = |s: &State, b: &Batch| s.waiting.get(b).copied().unwrap_or(0);
-            let Some(open) = &state.open else {
+            let State { open, waiting } = &mut *state;
+            let Some(open) = open.as_mut() else {
                 return;
             };
-            let batch = open.batch.clone();
-            let last = open.members == 1 && waiting_to_join(&state, &batch) == 0;
-            if let Some(o) = &mut state.open {
-                o.members -= 1;
-                if last {
-                    o.phase = Phase::Closing;
-                }
+            open.members -= 1;
+            let last = open.members == 0 && !waiting.contains_key(&open.batch);
+            if last {
+                open.phase = Phase::Closing;
             }
             last
         };
@@ -196,7 +193,6 @@ impl State {
     fn next_batch(&self) -> Option<&Batch> {
         self.waiting
             .iter()
-            .filter(|(_, n)| **n > 0)
             .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
             .map(|(b, _)| b)
     }
