@@ -10,12 +10,15 @@
 //! - [`origin`]: requests a browser sends on another site's behalf (CSRF), JSON bodies, bearer
 //!   tokens compared in constant time.
 //! - [`xmlsec_key`]: enveloped signing with a private key xmlsec parsed once (samael parses the
-//!   key anew for every signature), byte for byte what samael's `sign_xml` writes.
+//!   key anew for every signature), byte for byte what samael's `sign_xml` writes, and
+//!   verification with certificates parsed once.
+//! - [`private_file`]: private keys on disk: folders 0700, files 0600, replaced whole.
 //! - `probe` (feature `probes`, for tests): a loopback listener that counts connections and a
 //!   FIFO that blocks whoever opens it.
 
 pub mod limited;
 pub mod origin;
+pub mod private_file;
 pub mod serve;
 pub mod xml_io;
 pub mod xmlsec_key;

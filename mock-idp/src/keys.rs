@@ -6,7 +6,6 @@
 //! live only in memory.
 
 use std::fs;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -295,17 +294,9 @@ impl SigningKey {
     /// never half of one (a key and certificate that do not match are refused by
     /// [`SigningKey::load`]).
     fn store_replacing(&self, key_path: &Path, cert_path: &Path) -> Result<(), KeyError> {
-        let temporary = |path: &Path| {
-            let mut name = path.as_os_str().to_owned();
-            name.push(format!(".{}.tmp", std::process::id()));
-            PathBuf::from(name)
-        };
-        let (key_tmp, cert_tmp) = (temporary(key_path), temporary(cert_path));
-        let _ = fs::remove_file(&key_tmp);
-        let _ = fs::remove_file(&cert_tmp);
-        self.store(&key_tmp, &cert_tmp)?;
-        for (from, to) in [(&key_tmp, key_path), (&cert_tmp, cert_path)] {
-            fs::rename(from, to).map_err(|e| KeyError::at(to, KeyErrorKind::Io(e.to_string())))?;
+        for (path, text) in [(key_path, self.private_pem()), (cert_path, self.cert_pem())] {
+            hardening::private_file::replace(path, text.as_bytes())
+                .map_err(|e| KeyError::at(path, KeyErrorKind::Io(e.to_string())))?;
         }
         Ok(())
     }
@@ -650,22 +641,13 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
 }
 
 fn create_dir_private(dir: &Path) -> Result<(), KeyError> {
-    let io = |e: std::io::Error| KeyError::at(dir, KeyErrorKind::Io(e.to_string()));
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(io)
+    hardening::private_file::create_dir(dir)
+        .map_err(|e| KeyError::at(dir, KeyErrorKind::Io(e.to_string())))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
-    let io = |e: std::io::Error| KeyError::at(path, KeyErrorKind::Io(e.to_string()));
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(io)?;
-    file.write_all(bytes).map_err(io)
+    hardening::private_file::write_new(path, bytes)
+        .map_err(|e| KeyError::at(path, KeyErrorKind::Io(e.to_string())))
 }
 
 #[cfg(test)]

@@ -337,43 +337,15 @@ fn folder_key(
         .private_pkcs8_der()
         .map_err(|e| e.to_string())
         .and_then(|private| {
-            keep_key_files(folder, &key_path, &private, &cert_path, key.cert_der())
+            hardening::private_file::create_dir(folder)
+                .and_then(|()| hardening::private_file::replace(&key_path, &private))
+                .and_then(|()| hardening::private_file::replace(&cert_path, key.cert_der()))
+                .map_err(|e| e.to_string())
         });
     if let Err(e) = kept {
         tracing::warn!(folder = %folder.display(), "failed to keep the SP's {} key: {e}", purpose.name());
     }
     Ok(key)
-}
-
-fn keep_key_files(
-    folder: &std::path::Path,
-    key_path: &std::path::Path,
-    private: &[u8],
-    cert_path: &std::path::Path,
-    cert: &[u8],
-) -> Result<(), String> {
-    use std::io::Write as _;
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(folder).map_err(|e| e.to_string())?;
-    for (path, bytes) in [(key_path, private), (cert_path, cert)] {
-        let mut temporary = path.as_os_str().to_owned();
-        temporary.push(format!(".{}.tmp", std::process::id()));
-        let temporary = std::path::PathBuf::from(temporary);
-        let _ = std::fs::remove_file(&temporary);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        options
-            .open(&temporary)
-            .and_then(|mut f| f.write_all(bytes))
-            .and_then(|()| std::fs::rename(&temporary, path))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(())
 }
 
 /// A running SP. Dropping it stops the server.
