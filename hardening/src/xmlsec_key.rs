@@ -8,12 +8,15 @@
 //! itself (docs/figures.md has the profile). Its verification, `reduce_xml_to_signed(xml,
 //! &[CertificateDer], ...)`, decodes every certificate for every signature. Its key type and
 //! context are private, so no key can be kept through samael. [`KeptKey`] and [`KeptCerts`]
-//! keep them: each key is loaded once, and each signature or verification takes a
-//! reference-counted duplicate of it (the same `EVP_PKEY`, whose blinding and Montgomery
-//! contexts OpenSSL keeps), set as the signature context's key, as samael sets a key it has
-//! just decoded. Setting it is a field of xmlsec's context, whose layout depends on xmlsec's
-//! build: two C functions do it (`csrc/xmlsec_kept_key.c`, compiled by `build.rs` with xmlsec's
-//! own flags). No keys manager: its default set-up loads the system's CA certificates, tens of
+//! keep them: each key is loaded once and lent to one signature context at a time, set as the
+//! context's key as samael sets a key it has just decoded, and taken back before the context
+//! is destroyed. A thread that needs a key while another holds it gets a copy of its own
+//! (`xmlSecKeyDuplicate`), kept for later ([`KeyPool`]): copying a key copies its certificates
+//! (an ASN.1 encode and an OpenSSL 3 decoder lookup), more CPU than an RSA verification, so
+//! copies are made once per thread that needs one at the same time, not once per signature.
+//! Setting the key is a field of xmlsec's context, whose layout depends on xmlsec's build: two
+//! C functions do it (`csrc/xmlsec_kept_key.c`, compiled by `build.rs` with xmlsec's own
+//! flags). No keys manager: its default set-up loads the system's CA certificates, tens of
 //! milliseconds for every key.
 //!
 //! Signing is otherwise samael's `sign_xml`, step for step: the same libxml2 parser and options
@@ -27,6 +30,7 @@
 
 use std::ffi::{CStr, c_char, c_int, c_uchar, c_uint, c_void};
 use std::ptr::{NonNull, null, null_mut};
+use std::sync::{Mutex, PoisonError};
 
 /// xmlsec/keysdata.h: `xmlSecKeyDataFormatDer` (DER: PKCS#8 or the key type's own form).
 const XMLSEC_KEY_DATA_FORMAT_DER: c_uint = 3;
@@ -40,6 +44,9 @@ const ID: &CStr = c"ID";
 unsafe extern "C" {
     /// xmlsec/keys.h: destroys a key not adopted by anything.
     fn xmlSecKeyDestroy(key: *mut c_void);
+    /// xmlsec/keys.h: a copy of a key, its value and its data (certificates) included; NULL
+    /// on failure.
+    fn xmlSecKeyDuplicate(key: *mut c_void) -> *mut c_void;
     /// xmlsec/xmltree.h: registers the attributes named in the NULL-terminated `ids` as IDs,
     /// in the subtree of `cur`.
     fn xmlSecAddIDs(doc: *mut c_void, cur: *mut c_void, ids: *mut *const c_uchar);
@@ -65,11 +72,11 @@ unsafe extern "C" {
 
 // csrc/xmlsec_kept_key.c, compiled by build.rs.
 unsafe extern "C" {
-    /// 0: the template `signature` is filled in with `key` (duplicated, not changed); -1:
-    /// xmlsec failed.
+    /// 0: the template `signature` is filled in with `key` (borrowed for the call, not
+    /// changed); -1: xmlsec failed.
     fn harness_xmlsec_sign_with_key(signature: *mut c_void, key: *mut c_void) -> c_int;
-    /// 1: `signature` verifies with `key` (duplicated, not changed); 0: it does not; -1:
-    /// xmlsec failed to process it.
+    /// 1: `signature` verifies with `key` (borrowed for the call, not changed); 0: it does
+    /// not; -1: xmlsec failed to process it.
     fn harness_xmlsec_verify_with_key(signature: *mut c_void, key: *mut c_void) -> c_int;
 }
 
@@ -82,12 +89,9 @@ pub struct SignError(String);
 #[derive(Debug)]
 struct XmlSecKey(NonNull<c_void>);
 
-// SAFETY: the key is only read after it is loaded: each signature or verification takes a
-// duplicate that shares the OpenSSL key by reference count (atomic), and OpenSSL keys sign
-// and verify from several threads at once. It is destroyed once, in Drop.
+// SAFETY: a key is owned by one `XmlSecKey` and used by one thread at a time: `KeyPool` lends
+// each to one signature context at a time, behind a mutex. It is destroyed once, in Drop.
 unsafe impl Send for XmlSecKey {}
-// SAFETY: as above; nothing mutates the key through `&self`.
-unsafe impl Sync for XmlSecKey {}
 
 impl XmlSecKey {
     /// Loads a key from `der` in xmlsec's `format`; `what` names it in errors ("the private
@@ -112,13 +116,65 @@ impl XmlSecKey {
             .map(Self)
             .ok_or_else(|| SignError(format!("xmlsec could not load {what}")))
     }
+
+    /// A copy of this key, its certificates included.
+    fn duplicate(&self) -> Result<Self, SignError> {
+        // SAFETY: the key is ours and not lent (the caller holds it); xmlsec only reads it.
+        let copy = unsafe { xmlSecKeyDuplicate(self.0.as_ptr()) };
+        NonNull::new(copy)
+            .map(Self)
+            .ok_or_else(|| SignError("xmlsec could not copy a kept key".to_owned()))
+    }
 }
 
 impl Drop for XmlSecKey {
     fn drop(&mut self) {
-        // SAFETY: the key is ours, destroyed once; no signature context that holds a
-        // duplicate of it outlives the call that made the context.
+        // SAFETY: the key is ours, destroyed once; no signature context that borrowed it
+        // outlives the call that made the context.
         unsafe { xmlSecKeyDestroy(self.0.as_ptr()) }
+    }
+}
+
+/// One key and the copies of it that threads have needed at the same time: each is lent to
+/// one signature context at a time, and comes back to the pool after it.
+#[derive(Debug)]
+struct KeyPool {
+    /// Never lent: what copies are made from.
+    original: Mutex<XmlSecKey>,
+    /// Keys not lent now.
+    idle: Mutex<Vec<XmlSecKey>>,
+}
+
+impl KeyPool {
+    fn new(key: XmlSecKey) -> Self {
+        Self {
+            original: Mutex::new(key),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `use_key` with a key no other thread holds, copying the original only when every
+    /// copy is lent.
+    fn lend<T>(&self, use_key: impl FnOnce(*mut c_void) -> T) -> Result<T, SignError> {
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let key = match idle {
+            Some(key) => key,
+            None => self
+                .original
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .duplicate()?,
+        };
+        let result = use_key(key.0.as_ptr());
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(key);
+        Ok(result)
     }
 }
 
@@ -148,14 +204,16 @@ fn parse_with_ids(xml: &str) -> Result<(libxml::tree::Document, libxml::tree::No
 /// A private key loaded into xmlsec once, for any number of signatures, from any thread.
 #[derive(Debug)]
 pub struct KeptKey {
-    key: XmlSecKey,
+    key: KeyPool,
 }
 
 impl KeptKey {
     /// Loads a private key from DER (PKCS#8, or the key type's own form), as samael's
     /// `sign_xml` does for every call.
     pub fn from_der(der: &[u8]) -> Result<Self, SignError> {
-        XmlSecKey::load(der, XMLSEC_KEY_DATA_FORMAT_DER, "the private key").map(|key| Self { key })
+        XmlSecKey::load(der, XMLSEC_KEY_DATA_FORMAT_DER, "the private key").map(|key| Self {
+            key: KeyPool::new(key),
+        })
     }
 
     /// Fills in the first `ds:Signature` template in document order, as samael's
@@ -175,9 +233,12 @@ impl KeptKey {
         if signature.is_null() {
             return Err(SignError("no ds:Signature template".to_owned()));
         }
-        // SAFETY: `signature` is an element of `document`, alive here; the key is ours, only
-        // duplicated.
-        if unsafe { harness_xmlsec_sign_with_key(signature, self.key.0.as_ptr()) } < 0 {
+        let signed = self.key.lend(|key| {
+            // SAFETY: `signature` is an element of `document`, alive here; `key` is lent to
+            // this call alone, and only read.
+            unsafe { harness_xmlsec_sign_with_key(signature, key) }
+        })?;
+        if signed < 0 {
             return Err(SignError("xmlsec failed to sign".to_owned()));
         }
         Ok(document.to_string())
@@ -192,7 +253,7 @@ impl KeptKey {
 /// verifies).
 #[derive(Debug)]
 pub struct KeptCerts {
-    keys: Vec<XmlSecKey>,
+    keys: Vec<KeyPool>,
 }
 
 impl KeptCerts {
@@ -206,6 +267,7 @@ impl KeptCerts {
                     XMLSEC_KEY_DATA_FORMAT_CERT_DER,
                     "the key of a certificate",
                 )
+                .map(KeyPool::new)
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { keys })
@@ -235,18 +297,22 @@ impl KeptCerts {
         }
         for (n, signature) in signatures.iter().enumerate() {
             let mut failed = false;
-            let verified = self.keys.iter().any(|key| {
-                // SAFETY: `signature` is an element of `document`, alive here; `key` is one of
-                // ours, only duplicated.
-                match unsafe { harness_xmlsec_verify_with_key(*signature, key.0.as_ptr()) } {
-                    1 => true,
-                    0 => false,
-                    _ => {
-                        failed = true;
-                        false
+            let mut verified = false;
+            for pool in &self.keys {
+                let outcome = pool.lend(|key| {
+                    // SAFETY: `signature` is an element of `document`, alive here; `key` is
+                    // lent to this call alone, and only read.
+                    unsafe { harness_xmlsec_verify_with_key(*signature, key) }
+                })?;
+                match outcome {
+                    1 => {
+                        verified = true;
+                        break;
                     }
+                    0 => {}
+                    _ => failed = true,
                 }
-            });
+            }
             if !verified {
                 return Err(SignError(format!(
                     "signature {} of {} {} with none of the {} certificates",
@@ -341,6 +407,9 @@ mod tests {
                 });
             }
         });
+        // A copy for each thread that held the key at the same time, at most: not one each.
+        let copies = kept.key.idle.lock().expect("pool").len();
+        assert!((1..=4).contains(&copies), "{copies} copies");
     }
 
     fn cert_der(b64: &str) -> Vec<u8> {
@@ -398,6 +467,8 @@ mod tests {
             assert!(e.0.contains("signature 1 of 1"), "{what}: {e}");
         }
         assert!(!samael_accepts(&signed, &other) && !samael_accepts(&tampered, &cert));
+        // Keys lent to the refusals came back as they were.
+        assert_eq!(kept.verify_all(&signed).expect("verifies again"), 1);
         assert!(kept.verify_all("<a ID=\"_x\"/>").is_err());
         assert!(kept.verify_all("not xml").is_err());
         assert!(KeptCerts::from_der([b"not a certificate".as_slice()]).is_err());
