@@ -251,7 +251,7 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
         }
         store.set_settings(&settings)?;
         for (email, role, password, api) in DEMO_USERS {
-            store.put_user(email, role, *password, *api)?;
+            store.put_demo_user(email, role, *password, *api)?;
         }
     }
     let initial_users = store.snapshot_users()?;

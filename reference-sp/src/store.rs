@@ -366,15 +366,57 @@ impl Store {
         password: Option<&str>,
         api: bool,
     ) -> Result<(), StoreError> {
+        let credentials = password.map(|p| {
+            let salt: [u8; 16] = rand::random();
+            (salt, hash_password(p, &salt))
+        });
+        self.put_user_with(email, role, credentials.as_ref(), api)
+    }
+
+    /// Creates or updates a demo user ([`crate::DEMO_USERS`]) as [`Store::put_user`] does,
+    /// except that the salt and hash of a password are computed once per process. Demo
+    /// passwords are published (targets/reference-sp.toml), so a salt of each SP's own protects
+    /// nothing, and the harness starts reference SPs by the dozen (a scenario that needs the
+    /// SP to itself gets one of its own): hashing them again was 9 % of a catalogue run's CPU.
+    pub fn put_demo_user(
+        &self,
+        email: &str,
+        role: &str,
+        password: Option<&str>,
+        api: bool,
+    ) -> Result<(), StoreError> {
+        type Hashed = std::collections::HashMap<String, ([u8; 16], Vec<u8>)>;
+        static HASHED: std::sync::LazyLock<Mutex<Hashed>> =
+            std::sync::LazyLock::new(Default::default);
+        let credentials = password.map(|p| {
+            HASHED
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(p.to_owned())
+                .or_insert_with(|| {
+                    let salt: [u8; 16] = rand::random();
+                    (salt, hash_password(p, &salt))
+                })
+                .clone()
+        });
+        self.put_user_with(email, role, credentials.as_ref(), api)
+    }
+
+    fn put_user_with(
+        &self,
+        email: &str,
+        role: &str,
+        credentials: Option<&([u8; 16], Vec<u8>)>,
+        api: bool,
+    ) -> Result<(), StoreError> {
         let db = self.db();
         db.prepare_cached(
             "INSERT INTO users (email, role, api) VALUES (?1, ?2, ?3)
              ON CONFLICT(email) DO UPDATE SET role = ?2, api = ?3",
         )?
         .execute(params![email, role, api])?;
-        if let Some(p) = password {
-            let salt: [u8; 16] = rand::random();
-            db.prepare_cached("UPDATE users SET password_hash = ?2, salt = ?3, reset_required = 0, reset_token = NULL WHERE email = ?1")?.execute(params![email, hash_password(p, &salt), salt.to_vec()])?;
+        if let Some((salt, hash)) = credentials {
+            db.prepare_cached("UPDATE users SET password_hash = ?2, salt = ?3, reset_required = 0, reset_token = NULL WHERE email = ?1")?.execute(params![email, hash, salt.to_vec()])?;
         }
         Ok(())
     }
@@ -741,6 +783,38 @@ mod tests {
             None,
             "an expired session is gone"
         );
+    }
+
+    #[test]
+    fn demo_passwords_are_hashed_once_per_process_and_check_in_every_store() {
+        let stored = |s: &Store| -> (Vec<u8>, Vec<u8>) {
+            s.db()
+                .query_row(
+                    "SELECT password_hash, salt FROM users WHERE email = 'd@x.test'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .expect("row")
+        };
+        let (one, two) = (
+            Store::open(&Database::Memory).expect("open"),
+            Store::open(&Database::Memory).expect("open"),
+        );
+        for s in [&one, &two] {
+            s.put_demo_user("d@x.test", "member", Some("demo-pw-test"), false)
+                .expect("user");
+            assert!(s.check_password("d@x.test", "demo-pw-test").expect("check"));
+            assert!(!s.check_password("d@x.test", "other").expect("check"));
+        }
+        assert_eq!(stored(&one), stored(&two), "hashed once, for both");
+        // An ordinary user's password gets a salt of its own.
+        two.put_user("d@x.test", "member", Some("demo-pw-test"), false)
+            .expect("user");
+        assert!(
+            two.check_password("d@x.test", "demo-pw-test")
+                .expect("check")
+        );
+        assert_ne!(stored(&one).1, stored(&two).1);
     }
 
     #[test]
