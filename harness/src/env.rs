@@ -59,6 +59,18 @@ pub struct Environment {
     witness: Witness,
     /// Where command hooks' output goes (the report's `sp.log`).
     log: Option<PathBuf>,
+    /// How to start another environment like this one, when the harness owns all of it (see
+    /// [`Environment::private_copy`]).
+    copy: Option<CopySpec>,
+}
+
+/// What a private copy of an environment needs beyond the target and the mock IdP's keys: an
+/// embedded reference SP with the same checks turned off and the same keys (kept in a folder,
+/// or the process's own when there is none).
+#[derive(Debug, Clone)]
+struct CopySpec {
+    weaken: Vec<Weakening>,
+    sp_keys: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -80,13 +92,59 @@ impl Environment {
             idp_state,
             key_cache,
         } = options;
-        let log = sp_log.clone();
         // The embedded reference SP keeps its two keys beside the mock IdP's in the key cache.
         let sp_keys = key_cache.as_ref().map(|k| k.join("reference-sp"));
         let state = idp_state
             .or_else(|| target.file.idp.state.as_ref().map(|s| target.dir.join(s)))
             .or(key_cache);
         let keys = load_keys(state, key_type).await?;
+        Self::start_with(target, launch, keys, sp_log, sp_keys).await
+    }
+
+    /// Whether [`Environment::private_copy`] can make a copy.
+    pub fn can_copy(&self) -> bool {
+        self.copy.is_some()
+    }
+
+    /// A new environment like this one, for one scenario that would otherwise have the SP and
+    /// the mock IdP to itself (an IdP outage, a `set` step, the SP's clock): `None` unless the
+    /// harness owns the whole environment, that is for the embedded reference SP.
+    /// The copy is a fresh reference SP (same checks turned off, same keys, the target's
+    /// defaults) and a fresh mock IdP (same keys) that know only each other, so the scenario
+    /// runs beside the others instead of stopping them. Stop it with [`Environment::stop`].
+    pub async fn private_copy(&self) -> Option<Result<Self, Error>> {
+        let copy = self.copy.as_ref()?;
+        Some(
+            Self::start_with(
+                self.target.clone(),
+                SpLaunch::InProcessReference {
+                    weaken: copy.weaken.clone(),
+                },
+                self.idp.idp().keys().clone(),
+                self.log.clone(),
+                copy.sp_keys.clone(),
+            )
+            .await,
+        )
+    }
+
+    /// [`Environment::start`] with the mock IdP's keys loaded, and the folder of the embedded
+    /// reference SP's keys (`None`: fresh ones).
+    async fn start_with(
+        target: Target,
+        launch: SpLaunch,
+        keys: KeyStore,
+        sp_log: Option<PathBuf>,
+        sp_keys: Option<PathBuf>,
+    ) -> Result<Self, Error> {
+        let log = sp_log.clone();
+        let copy = match &launch {
+            SpLaunch::InProcessReference { weaken } => Some(CopySpec {
+                weaken: weaken.clone(),
+                sp_keys: sp_keys.clone(),
+            }),
+            SpLaunch::FromTarget => None,
+        };
         let mut idp_options = StartOptions::new(keys);
         idp_options.bind = target.file.idp.bind;
         let idp = MockIdp::start(idp_options)
@@ -210,6 +268,7 @@ impl Environment {
             notes,
             witness,
             log,
+            copy,
         })
     }
 

@@ -339,8 +339,9 @@ impl KeyChoice {
     }
 }
 
-/// The IdP's keys: the two published ones and attacker keys made on first use.
-#[derive(Debug)]
+/// The IdP's keys: the two published ones and attacker keys made on first use. A clone shares
+/// the keys as parsed so far (an xmlsec or openssl key loaded once serves both).
+#[derive(Debug, Clone)]
 pub struct KeyStore {
     trusted: SigningKey,
     rollover: SigningKey,

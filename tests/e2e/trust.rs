@@ -1,7 +1,7 @@
 //! Verdicts that rest on evidence: a transport failure at the SP is an error (never a
 //! refusal), a refusal whose control did not sign in is inconclusive (never a pass), a typo in
 //! a target file stops the run before anything is sent, and verdicts do not depend on how many
-//! scenarios run at once.
+//! scenarios run at once, nor on whether a scenario that needs the SP to itself got a copy of it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -367,4 +367,62 @@ async fn a_hung_sp_trips_the_circuit_breaker_instead_of_timing_out_every_scenari
     // breaker stops after 4 in a row.
     assert!(took < std::time::Duration::from_secs(12), "{took:?}");
     assert_eq!(outcome.exit_code(false).code(), 3);
+}
+
+/// The SP's origin of a result's first hop to it.
+fn sp_origin(r: &saml_harness::report::ResultEntry) -> Option<String> {
+    let hop = r.evidence.hops.iter().find(|h| h.to == "sp")?;
+    let rest = hop.url.strip_prefix("http://")?;
+    Some(rest.split('/').next()?.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_that_needs_the_embedded_sp_to_itself_gets_a_copy_and_the_others_go_on() {
+    // Two IdP outages (slow for the SP's patience, and down) and a `set` step need the SP and
+    // the mock IdP to themselves; against the embedded reference SP each gets a copy of its
+    // own, so the logins on the shared SP, meanwhile, never see an outage or a changed setting.
+    let alone = [
+        "fallback/idp-slow-clear-error",
+        "fallback/idp-down-clear-error",
+        "sso-off/reset-flow-works",
+    ];
+    let shared = ["flavours/okta/name-id", "flavours/entra/name-id"];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let filters: Vec<&str> = alone.iter().chain(&shared).copied().collect();
+    let config = run_config(
+        TargetChoice::EmbeddedReference { weaken: Vec::new() },
+        dir.path(),
+        &filters,
+    );
+    let outcome = saml_harness::run::run(
+        config,
+        tokio::sync::mpsc::unbounded_channel().0,
+        std::future::pending(),
+    )
+    .await
+    .expect("the run starts");
+    let results = &outcome.report.results;
+    assert_eq!(results.len(), alone.len() + shared.len());
+    let not_passing: Vec<_> = results
+        .iter()
+        .filter(|r| r.status != Status::Pass)
+        .map(|r| format!("{}: {} ({})", r.id, r.status, r.reason))
+        .collect();
+    assert!(not_passing.is_empty(), "{not_passing:#?}");
+    let own_note = |r: &saml_harness::report::ResultEntry| {
+        r.evidence
+            .notes
+            .iter()
+            .any(|n| n.contains("in an environment of its own"))
+    };
+    let mut origins = std::collections::BTreeSet::new();
+    for r in results {
+        let copied = alone.contains(&r.id.as_str());
+        assert_eq!(own_note(r), copied, "{}: {:?}", r.id, r.evidence.notes);
+        let origin = sp_origin(r).unwrap_or_else(|| panic!("{}: no hop to the SP", r.id));
+        origins.insert((copied.then(|| r.id.clone()), origin));
+    }
+    // One SP for the shared scenarios, and one more for each copy.
+    let distinct: std::collections::BTreeSet<_> = origins.iter().map(|(_, o)| o).collect();
+    assert_eq!(distinct.len(), alone.len() + 1, "{origins:#?}");
 }

@@ -35,4 +35,8 @@ struct Run<'a> {
     options: RunOptions,
     browser: Option<&'a Arc<Browser>>,
     breaker: &'a schedule::Breaker,
+    /// Permits of the exchanges that run in environments of their own
+    /// ([`Environment::private_copy`]): the run's `jobs` bound what one SP is asked at once,
+    /// and a copy is an SP of its own, so these do not queue behind the shared SP's work.
+    copies: &'a tokio::sync::Semaphore,
 }

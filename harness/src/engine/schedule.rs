@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::Run;
-use super::batches::Batches;
+use super::batches::{Batch, Batches};
 use super::controls::{ControlResult, Controls, Planned, Slot, preflight};
 use super::flows::{Exchange, execute, set_outage};
 use super::observe::authn_request_binding;
@@ -125,6 +125,30 @@ impl Breaker {
     }
 }
 
+/// What every task of a run holds: the parts of [`Run`], and the permits and the settings lock.
+#[derive(Clone)]
+struct Shared {
+    env: Arc<Environment>,
+    options: RunOptions,
+    browser: Option<Arc<Browser>>,
+    permits: Arc<Semaphore>,
+    settings: Arc<Batches>,
+    breaker: Arc<Breaker>,
+    copies: Arc<Semaphore>,
+}
+
+impl Shared {
+    fn run(&self) -> Run<'_> {
+        Run {
+            env: &self.env,
+            options: self.options,
+            browser: self.browser.as_ref(),
+            breaker: &self.breaker,
+            copies: &self.copies,
+        }
+    }
+}
+
 /// A scenario's need, resolved to the run's control slots.
 enum Needed {
     Own,
@@ -180,40 +204,19 @@ pub async fn run(
         probes.iter().map(|p| &p.control),
     ));
 
-    let permits = Arc::new(Semaphore::new(options.jobs.max(1)));
-    let settings = Arc::new(Batches::default());
-    let breaker = Arc::new(Breaker::default());
+    let shared = Shared {
+        env: Arc::clone(&env),
+        options,
+        browser: browser.clone(),
+        permits: Arc::new(Semaphore::new(options.jobs.max(1))),
+        settings: Arc::new(Batches::default()),
+        breaker: Arc::new(Breaker::default()),
+        copies: Arc::new(Semaphore::new((options.jobs / 2).max(1))),
+    };
     let mut tasks = tokio::task::JoinSet::new();
-    // Controls first: most scenarios wait for one.
-    for slot in controls.iter() {
-        let (env, permits, settings, browser, breaker) = (
-            Arc::clone(&env),
-            Arc::clone(&permits),
-            Arc::clone(&settings),
-            browser.clone(),
-            Arc::clone(&breaker),
-        );
-        let slot = Arc::clone(slot);
-        tasks.spawn(async move {
-            let run = Run {
-                env: &env,
-                options,
-                browser: browser.as_ref(),
-                breaker: &breaker,
-            };
-            control_result(&run, &slot, &permits, &settings).await;
-            None
-        });
-    }
-    for (p, need) in planned {
-        let (env, permits, settings, browser, events, breaker) = (
-            Arc::clone(&env),
-            Arc::clone(&permits),
-            Arc::clone(&settings),
-            browser.clone(),
-            events.clone(),
-            Arc::clone(&breaker),
-        );
+    let spawn_scenario = |tasks: &mut tokio::task::JoinSet<Option<Verdict>>,
+                          (p, need): (Planned, Option<Need>)| {
+        let (shared, events) = (shared.clone(), events.clone());
         let needed = match &need {
             None | Some(Need::Own) => Needed::Own,
             Some(n) => Needed::Slots(
@@ -224,20 +227,15 @@ pub async fn run(
             ),
         };
         tasks.spawn(async move {
-            let run = Run {
-                env: &env,
-                options,
-                browser: browser.as_ref(),
-                breaker: &breaker,
-            };
+            let (run, permits, settings) = (shared.run(), &*shared.permits, &*shared.settings);
             let scenario = &p.scenario;
-            let (exchange, took) = exchange(&run, &p, &permits, &settings, &[]).await;
+            let (exchange, took) = exchange(&run, &p, permits, settings, &[]).await;
             let control = match &needed {
                 Needed::Own => None,
                 Needed::Slots(slots) => {
                     let mut results = Vec::new();
                     for slot in slots {
-                        let r = control_result(&run, slot, &permits, &settings).await;
+                        let r = control_result(&run, slot, permits, settings).await;
                         results.push((slot.name.clone(), r));
                     }
                     Some(control_ref(&results))
@@ -248,6 +246,26 @@ pub async fn run(
             let _ = events.send(Event::ScenarioFinished(Box::new(verdict.clone())));
             Some(verdict)
         });
+    };
+    // Scenarios that need the SP to themselves first, even before the controls: where they
+    // run in environments of their own, some wait on the SP's timers (a slow IdP: the SP's
+    // patience) while the rest run; queued behind the others, they would be the run's tail.
+    let (alone, together): (Vec<_>, Vec<_>) = planned
+        .into_iter()
+        .partition(|(p, _)| matches!(p.batch, Batch::Alone(_)));
+    for scenario in alone {
+        spawn_scenario(&mut tasks, scenario);
+    }
+    // Then the controls: most scenarios wait for one.
+    for slot in controls.iter() {
+        let (shared, slot) = (shared.clone(), Arc::clone(slot));
+        tasks.spawn(async move {
+            control_result(&shared.run(), &slot, &shared.permits, &shared.settings).await;
+            None
+        });
+    }
+    for scenario in together {
+        spawn_scenario(&mut tasks, scenario);
     }
     while let Some(joined) = tasks.join_next().await {
         match joined {
@@ -291,15 +309,11 @@ pub async fn run(
         profile
     });
     if !conformance.is_empty() {
-        let run = Run {
-            env: &env,
-            options,
-            browser: browser.as_ref(),
-            breaker: &breaker,
-        };
+        let run = shared.run();
         let started = Instant::now();
         let all: Vec<&Scenario> = conformance.iter().collect();
-        let collected = super::conformance::collect(&run, &all, &permits, &settings).await;
+        let collected =
+            super::conformance::collect(&run, &all, &shared.permits, &shared.settings).await;
         let known = super::conformance::known(&run, profile.as_ref());
         let took = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
             / u64::try_from(conformance.len()).unwrap_or(1).max(1);
@@ -442,7 +456,9 @@ fn profile_entry(
 
 /// Runs one planned scenario's exchange in its batch (see [`Batches`]) and with a permit:
 /// the batch's hooks before its first member, the mock IdP back up and `reset` after its last
-/// (also after a timeout). Returns the exchange and the time it took once it held its permit
+/// (also after a timeout). A scenario that needs the SP and the mock IdP to itself runs in an
+/// environment of its own instead, where the harness can start one (the embedded reference
+/// SP), beside the others. Returns the exchange and the time it took once it held its permit
 /// (queueing is not its time).
 pub(super) async fn exchange(
     run: &Run<'_>,
@@ -451,6 +467,9 @@ pub(super) async fn exchange(
     settings: &Batches,
     notes: &[String],
 ) -> (Exchange, Duration) {
+    if matches!(planned.batch, Batch::Alone(_)) && run.env.can_copy() {
+        return exchange_in_copy(run, planned, notes).await;
+    }
     let env = run.env;
     let scenario = &planned.scenario;
     let member = settings
@@ -486,6 +505,53 @@ pub(super) async fn exchange(
     (exchange, took)
 }
 
+/// An exchange that would have the SP and the mock IdP to itself, in a private copy of the
+/// environment ([`Environment::private_copy`]), with a permit of the copies' own: its hooks
+/// run there first; nothing is undone after it (no `reset`, no IdP back up), since the copy
+/// is stopped.
+async fn exchange_in_copy(
+    run: &Run<'_>,
+    planned: &Planned,
+    notes: &[String],
+) -> (Exchange, Duration) {
+    let _permit = run.copies.acquire().await;
+    let env = match run.env.private_copy().await {
+        Some(Ok(env)) => env,
+        None => {
+            let e = Error::harness("no environment of its own could be made".to_owned());
+            return (Exchange::failed(&e, Evidence::default()), Duration::ZERO);
+        }
+        Some(Err(e)) => {
+            let e = Error::new(
+                e.kind,
+                format!("failed to start an environment of its own: {e}"),
+            );
+            return (Exchange::failed(&e, Evidence::default()), Duration::ZERO);
+        }
+    };
+    let mut failure = None;
+    for hook in &planned.hooks {
+        if let Err(e) = env.run_hook(hook).await {
+            failure = Some(e);
+            break;
+        }
+    }
+    let (exchange, took) = match failure {
+        Some(e) => (Exchange::failed(&e, Evidence::default()), Duration::ZERO),
+        None => {
+            let mut notes = notes.to_vec();
+            notes.push(
+                "ran in an environment of its own (a fresh embedded reference SP and mock IdP, with the run's keys), beside the other scenarios".to_owned(),
+            );
+            let private = Run { env: &env, ..*run };
+            exchange_held(&private, planned, &notes).await
+        }
+    };
+    run.breaker.record(&exchange, env.sp_base());
+    env.stop().await;
+    (exchange, took)
+}
+
 /// The exchange itself, once its batch is open: with a permit and the scenario timeout.
 async fn exchange_in_batch(
     run: &Run<'_>,
@@ -493,9 +559,14 @@ async fn exchange_in_batch(
     permits: &Semaphore,
     notes: &[String],
 ) -> (Exchange, Duration) {
+    let _permit = permits.acquire().await;
+    exchange_held(run, planned, notes).await
+}
+
+/// The exchange itself, with its permit held: the scenario timeout, and the breaker's word.
+async fn exchange_held(run: &Run<'_>, planned: &Planned, notes: &[String]) -> (Exchange, Duration) {
     let env = run.env;
     let scenario = &planned.scenario;
-    let _permit = permits.acquire().await;
     if let Some(reason) = run.breaker.tripped() {
         return (
             Exchange::failed(&Error::transport(reason), Evidence::default()),
