@@ -458,7 +458,7 @@ fn profile_entry(
 /// the batch's hooks before its first member, the mock IdP back up and `reset` after its last
 /// (also after a timeout). A scenario that needs the SP and the mock IdP to itself runs in an
 /// environment of its own instead, where the harness can start one (the embedded reference
-/// SP), beside the others. Returns the exchange and the time it took once it held its permit
+/// SP, with the HTTP driver), beside the others. Returns the exchange and the time it took once it held its permit
 /// (queueing is not its time).
 pub(super) async fn exchange(
     run: &Run<'_>,
@@ -467,7 +467,12 @@ pub(super) async fn exchange(
     settings: &Batches,
     notes: &[String],
 ) -> (Exchange, Duration) {
-    if matches!(planned.batch, Batch::Alone(_)) && run.env.can_copy() {
+    // A browser's sessions belong to the run's environment (its origins); the HTTP driver's
+    // user agents are made for whichever environment a scenario runs in.
+    if matches!(planned.batch, Batch::Alone(_))
+        && matches!(run.options.driver, DriverKind::Http)
+        && run.env.can_copy()
+    {
         return exchange_in_copy(run, planned, notes).await;
     }
     let env = run.env;
