@@ -584,6 +584,7 @@ impl ChildGuard {
                 command.stdout(Stdio::null()).stderr(Stdio::null());
             }
         }
+        crate::watchdog::arm();
         let child = command.spawn().map_err(|e| {
             Error::sp(format!(
                 "failed to start the SP: failed to run `{}` in {}: {e}",

@@ -75,6 +75,14 @@ fn send(line: &str) {
     }
 }
 
+/// Starts the watchdog, if it is not running yet: call it before starting a process group
+/// that [`guard`] will list. Started lazily by `guard` itself, the watchdog's own start (a fork
+/// and exec of `sh`) would widen the window in which the group exists but nobody would end it
+/// if the harness were killed (a loaded machine made that window tens of milliseconds).
+pub(crate) fn arm() {
+    let _ = watchdog();
+}
+
 /// Ends process group `pgid` if the harness dies without stopping it.
 pub(crate) fn guard(pgid: u32) {
     send(&format!("+{pgid}"));

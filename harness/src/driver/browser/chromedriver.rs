@@ -59,6 +59,7 @@ impl DriverProcess {
             )
         })?;
         let port = free_port().map_err(|e| BrowserError::Driver(format!("no free port: {e}")))?;
+        crate::watchdog::arm();
         let child = tokio::process::Command::new(&binary)
             .arg(format!("--port={port}"))
             .arg("--log-level=OFF")
