@@ -176,6 +176,19 @@ pub struct Catalogue {
     pub wall_in_signatures: f64,
     /// The CPU time per scenario in RSA signatures' worth (budget: under 3).
     pub cpu_per_scenario_in_signatures: f64,
+    /// The scenario that took longest: no run can be shorter (absent from files written
+    /// before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longest: Option<Longest>,
+}
+
+/// The longest scenario of the catalogue run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Longest {
+    /// Its id.
+    pub id: String,
+    /// Its duration, milliseconds (from holding its permit to its verdict).
+    pub ms: u64,
 }
 
 /// Runs every measurement, writes `bench.json` into `config.out_dir`.
@@ -328,6 +341,15 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         cpu_ms_per_scenario: cpu * 1000.0 / scenarios as f64,
         wall_in_signatures: wall * sign_rate.per_second,
         cpu_per_scenario_in_signatures: cpu / scenarios as f64 * sign_rate.per_second,
+        longest: outcome
+            .report
+            .results
+            .iter()
+            .max_by_key(|r| r.duration_ms)
+            .map(|r| Longest {
+                id: r.id.clone(),
+                ms: r.duration_ms,
+            }),
     };
 
     let report = BenchReport {
@@ -421,6 +443,13 @@ pub fn render_text(report: &BenchReport, json_path: &Path) -> String {
         c.cpu_ms_per_scenario,
         c.cpu_per_scenario_in_signatures
     );
+    if let Some(longest) = &c.longest {
+        let _ = writeln!(
+            out,
+            "longest scenario: {} ({} ms; no run of the catalogue is shorter)",
+            longest.id, longest.ms
+        );
+    }
     let _ = writeln!(out, "bench.json written to {}", json_path.display());
     out
 }
@@ -594,6 +623,11 @@ mod tests {
         assert!(json["machine"]["cpu"].is_string());
         assert!(json["sign_rate"]["source"].is_string());
         assert_eq!(json["catalogue"]["scenarios"], 1);
+        assert_eq!(
+            json["catalogue"]["longest"]["id"],
+            "addressing/assertion-issuer-missing/response"
+        );
+        assert!(json["catalogue"]["longest"]["ms"].is_number());
         let keys: Vec<&str> = json["measures"]
             .as_array()
             .expect("measures")
