@@ -114,9 +114,12 @@ impl Environment {
     /// runs beside the others instead of stopping them. Stop it with [`Environment::stop`].
     pub async fn private_copy(&self) -> Option<Result<Self, Error>> {
         let copy = self.copy.as_ref()?;
+        // Its mock IdP listens where the run's does, on a port of its own.
+        let mut target = self.target.clone();
+        target.file.idp.bind.set_port(0);
         Some(
             Self::start_with(
-                self.target.clone(),
+                target,
                 SpLaunch::InProcessReference {
                     weaken: copy.weaken.clone(),
                 },
@@ -129,7 +132,7 @@ impl Environment {
     }
 
     /// [`Environment::start`] with the mock IdP's keys loaded, and the folder of the embedded
-    /// reference SP's keys (`None`: fresh ones).
+    /// reference SP's keys (`None`: the process's own).
     async fn start_with(
         target: Target,
         launch: SpLaunch,

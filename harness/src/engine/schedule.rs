@@ -1,6 +1,7 @@
 //! Scheduling: every scenario and every control of a run, with bounded parallelism, a settings
-//! lock (scenarios that change the SP or the mock IdP run alone), timeouts, and events for the
-//! reporter. A scenario is judged once its own exchange and its control's are both known.
+//! lock (scenarios that change the SP or the mock IdP run alone, or in a copy of the
+//! environment where the harness can make one), timeouts, and events for the reporter. A
+//! scenario is judged once its own exchange and its control's are both known.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -458,8 +459,8 @@ fn profile_entry(
 /// the batch's hooks before its first member, the mock IdP back up and `reset` after its last
 /// (also after a timeout). A scenario that needs the SP and the mock IdP to itself runs in an
 /// environment of its own instead, where the harness can start one (the embedded reference
-/// SP, with the HTTP driver), beside the others. Returns the exchange and the time it took once it held its permit
-/// (queueing is not its time).
+/// SP, with the HTTP driver), beside the others. Returns the exchange and the time it took
+/// once it held its permit (queueing is not its time).
 pub(super) async fn exchange(
     run: &Run<'_>,
     planned: &Planned,
