@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -265,21 +265,22 @@ impl Extractor {
 }
 
 /// `pattern` compiled, once per process: an extractor reads every page a scenario observes, and
-/// compiling its pattern again each time was 2 % of a catalogue run's CPU. Patterns come from
-/// target files (checked when the file loads), so there are few; past [`COMPILED_AT_MOST`] the
-/// cache starts again. `None` for a pattern that does not compile.
-fn compiled(pattern: &str) -> Option<regex::Regex> {
-    static COMPILED: LazyLock<Mutex<HashMap<String, regex::Regex>>> =
+/// compiling its pattern again each time was 2 % of a catalogue run's CPU. Shared, not cloned:
+/// a clone of a `Regex` starts with empty search caches, which its lazy DFA fills again. Patterns
+/// come from target files (checked when the file loads), so there are few; past
+/// [`COMPILED_AT_MOST`] the cache starts again. `None` for a pattern that does not compile.
+fn compiled(pattern: &str) -> Option<Arc<regex::Regex>> {
+    static COMPILED: LazyLock<Mutex<HashMap<String, Arc<regex::Regex>>>> =
         LazyLock::new(Default::default);
     let mut cache = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(re) = cache.get(pattern) {
-        return Some(re.clone());
+        return Some(Arc::clone(re));
     }
-    let re = regex::Regex::new(pattern).ok()?;
+    let re = Arc::new(regex::Regex::new(pattern).ok()?);
     if cache.len() >= COMPILED_AT_MOST {
         cache.clear();
     }
-    cache.insert(pattern.to_owned(), re.clone());
+    cache.insert(pattern.to_owned(), Arc::clone(&re));
     Some(re)
 }
 
