@@ -102,15 +102,8 @@ pub fn build(
             encrypt::encrypt_assertion(&assertion, encryption, ctx.sp_encryption_cert)
         }
     };
-    let mut xml = sign::sign(
-        &doc,
-        layout,
-        &plan.signing,
-        key,
-        &keys.attacker_hmac_secret(),
-        &seal,
-    )?;
     let hmac_secret = keys.attacker_hmac_secret();
+    let mut xml = sign::sign(&doc, layout, &plan.signing, key, &hmac_secret, &seal)?;
     let tamper_ctx = tamper::TamperContext {
         key: crate::dsig::SignatureKey {
             key,
