@@ -65,12 +65,19 @@ pub struct Environment {
 }
 
 /// What a private copy of an environment needs beyond the target and the mock IdP's keys: an
-/// embedded reference SP with the same checks turned off and the same keys (kept in a folder,
-/// or the process's own when there is none).
+/// embedded reference SP with the same checks turned off and the same keys, as loaded.
 #[derive(Debug, Clone)]
 struct CopySpec {
     weaken: Vec<Weakening>,
-    sp_keys: Option<PathBuf>,
+    sp_keys: reference_sp::SpKeys,
+}
+
+/// Where the embedded reference SP's keys come from.
+enum SpKeys {
+    /// Kept in this folder (`None`: the process's own).
+    Folder(Option<PathBuf>),
+    /// Those the run's SP holds (a copy's: nothing read again).
+    Shared(reference_sp::SpKeys),
 }
 
 #[derive(Debug)]
@@ -98,7 +105,7 @@ impl Environment {
             .or_else(|| target.file.idp.state.as_ref().map(|s| target.dir.join(s)))
             .or(key_cache);
         let keys = load_keys(state, key_type).await?;
-        Self::start_with(target, launch, keys, sp_log, sp_keys).await
+        Self::start_with(target, launch, keys, sp_log, SpKeys::Folder(sp_keys)).await
     }
 
     /// Whether [`Environment::private_copy`] can make a copy.
@@ -125,29 +132,22 @@ impl Environment {
                 },
                 self.idp.idp().keys().clone(),
                 self.log.clone(),
-                copy.sp_keys.clone(),
+                SpKeys::Shared(copy.sp_keys.clone()),
             )
             .await,
         )
     }
 
-    /// [`Environment::start`] with the mock IdP's keys loaded, and the folder of the embedded
-    /// reference SP's keys (`None`: the process's own).
+    /// [`Environment::start`] with the mock IdP's keys loaded, and the embedded reference
+    /// SP's keys to use.
     async fn start_with(
         target: Target,
         launch: SpLaunch,
         keys: KeyStore,
         sp_log: Option<PathBuf>,
-        sp_keys: Option<PathBuf>,
+        sp_keys: SpKeys,
     ) -> Result<Self, Error> {
         let log = sp_log.clone();
-        let copy = match &launch {
-            SpLaunch::InProcessReference { weaken } => Some(CopySpec {
-                weaken: weaken.clone(),
-                sp_keys: sp_keys.clone(),
-            }),
-            SpLaunch::FromTarget => None,
-        };
         let mut idp_options = StartOptions::new(keys);
         idp_options.bind = target.file.idp.bind;
         let idp = MockIdp::start(idp_options)
@@ -175,7 +175,7 @@ impl Environment {
             .build()
             .map_err(|e| Error::sp(format!("failed to start the SP: {e}")))?;
 
-        let (sp, mut vars) = match launch {
+        let (sp, mut vars, copy) = match launch {
             SpLaunch::InProcessReference { weaken } => {
                 let mut config = reference_sp::Config::new();
                 config.demo = true;
@@ -183,13 +183,20 @@ impl Environment {
                     idp.idp().metadata_xml(),
                 ));
                 config.admin_token = target.file.vars.get("admin_token").cloned();
-                config.weaken = weaken.into_iter().collect();
-                config.key_folder = sp_keys;
+                config.weaken = weaken.iter().copied().collect();
+                match sp_keys {
+                    SpKeys::Folder(folder) => config.key_folder = folder,
+                    SpKeys::Shared(keys) => config.keys = Some(keys),
+                }
                 let sp = ReferenceSp::start(config)
                     .await
                     .map_err(|e| Error::sp(format!("failed to start the SP: {e}")))?;
                 let vars = target.vars(Some(sp.base_url()))?;
-                (RunningSp::InProcess(Box::new(sp)), vars)
+                let copy = CopySpec {
+                    weaken,
+                    sp_keys: sp.keys(),
+                };
+                (RunningSp::InProcess(Box::new(sp)), vars, Some(copy))
             }
             SpLaunch::FromTarget => {
                 let mut vars = target.vars(None)?;
@@ -225,9 +232,9 @@ impl Environment {
                             &mut guard,
                         )
                         .await?;
-                        (RunningSp::Process(Box::new(guard)), vars)
+                        (RunningSp::Process(Box::new(guard)), vars, None)
                     }
-                    None => (RunningSp::External, vars),
+                    None => (RunningSp::External, vars, None),
                 }
             }
         };

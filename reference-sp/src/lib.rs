@@ -131,6 +131,18 @@ pub struct Config {
     /// between starts (RSA key generation is most of a start), made on first use; without
     /// it, keys are made once per process. A database file keeps its own keys.
     pub key_folder: Option<std::path::PathBuf>,
+    /// Keys another SP of this process already holds ([`ReferenceSp::keys`]): used as they
+    /// are, instead of the folder's or the database's (a copy of that SP reads nothing).
+    pub keys: Option<SpKeys>,
+}
+
+/// The SP's two keys, as loaded: shared by reference between SPs of one process.
+#[derive(Debug, Clone)]
+pub struct SpKeys {
+    /// Decrypts `EncryptedAssertion`s (the metadata's `use="encryption"` certificate).
+    pub encryption: Arc<EncryptionKey>,
+    /// Signs AuthnRequests and logout messages (the metadata's `use="signing"` certificate).
+    pub signing: Arc<EncryptionKey>,
 }
 
 impl Config {
@@ -146,6 +158,7 @@ impl Config {
             demo: false,
             limits: hardening::serve::Limits::default(),
             key_folder: None,
+            keys: None,
         }
     }
 }
@@ -264,12 +277,19 @@ pub(crate) async fn build_app(config: Config, base_url: &str) -> Result<web::App
         );
     }
     let initial_connection = store.connection()?;
-    let key_folder = config.key_folder.as_deref();
-    let encryption_key = sp_key(&config.database, key_folder, &store, KeyPurpose::Encryption)?;
-    let signing_key = sp_key(&config.database, key_folder, &store, KeyPurpose::Signing)?;
+    let keys = match config.keys {
+        Some(keys) => keys,
+        None => {
+            let key_folder = config.key_folder.as_deref();
+            SpKeys {
+                encryption: sp_key(&config.database, key_folder, &store, KeyPurpose::Encryption)?,
+                signing: sp_key(&config.database, key_folder, &store, KeyPurpose::Signing)?,
+            }
+        }
+    };
     Ok(web::App {
-        encryption_key,
-        signing_key,
+        encryption_key: keys.encryption,
+        signing_key: keys.signing,
         store,
         base_url,
         admin_token: config.admin_token.unwrap_or_else(random_token),
@@ -404,6 +424,14 @@ impl ReferenceSp {
     /// The ACS URL.
     pub fn acs_url(&self) -> String {
         self.app.acs_url()
+    }
+
+    /// Its two keys, to start another SP of this process with ([`Config::keys`]).
+    pub fn keys(&self) -> SpKeys {
+        SpKeys {
+            encryption: Arc::clone(&self.app.encryption_key),
+            signing: Arc::clone(&self.app.signing_key),
+        }
     }
 
     /// The admin API token.
