@@ -138,42 +138,40 @@ impl Drop for XmlSecKey {
 /// One key and the copies of it that threads have needed at the same time: each is lent to
 /// one signature context at a time, and comes back to the pool after it.
 #[derive(Debug)]
-struct KeyPool {
+struct KeyPool(Mutex<Keys>);
+
+#[derive(Debug)]
+struct Keys {
     /// Never lent: what copies are made from.
-    original: Mutex<XmlSecKey>,
-    /// Keys not lent now.
-    idle: Mutex<Vec<XmlSecKey>>,
+    original: XmlSecKey,
+    /// Copies not lent now.
+    idle: Vec<XmlSecKey>,
 }
 
 impl KeyPool {
-    fn new(key: XmlSecKey) -> Self {
-        Self {
-            original: Mutex::new(key),
-            idle: Mutex::new(Vec::new()),
-        }
+    fn new(original: XmlSecKey) -> Self {
+        Self(Mutex::new(Keys {
+            original,
+            idle: Vec::new(),
+        }))
+    }
+
+    fn keys(&self) -> std::sync::MutexGuard<'_, Keys> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Runs `use_key` with a key no other thread holds, copying the original only when every
     /// copy is lent.
     fn lend<T>(&self, use_key: impl FnOnce(*mut c_void) -> T) -> Result<T, SignError> {
-        let idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let key = match idle {
-            Some(key) => key,
-            None => self
-                .original
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .duplicate()?,
+        let key = {
+            let mut keys = self.keys();
+            match keys.idle.pop() {
+                Some(key) => key,
+                None => keys.original.duplicate()?,
+            }
         };
         let result = use_key(key.0.as_ptr());
-        self.idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(key);
+        self.keys().idle.push(key);
         Ok(result)
     }
 }
@@ -408,7 +406,7 @@ mod tests {
             }
         });
         // A copy for each thread that held the key at the same time, at most: not one each.
-        let copies = kept.key.idle.lock().expect("pool").len();
+        let copies = kept.key.keys().idle.len();
         assert!((1..=4).contains(&copies), "{copies} copies");
     }
 
