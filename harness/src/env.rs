@@ -114,28 +114,29 @@ impl Environment {
     }
 
     /// A new environment like this one, for one scenario that would otherwise have the SP and
-    /// the mock IdP to itself (an IdP outage, a `set` step, the SP's clock): `None` unless the
-    /// harness owns the whole environment, that is for the embedded reference SP.
+    /// the mock IdP to itself (an IdP outage, a `set` step, the SP's clock): only when the
+    /// harness owns the whole environment ([`Environment::can_copy`]: the embedded reference
+    /// SP).
     /// The copy is a fresh reference SP (same checks turned off, same keys, the target's
     /// defaults) and a fresh mock IdP (same keys) that know only each other, so the scenario
     /// runs beside the others instead of stopping them. Stop it with [`Environment::stop`].
-    pub async fn private_copy(&self) -> Option<Result<Self, Error>> {
-        let copy = self.copy.as_ref()?;
+    pub async fn private_copy(&self) -> Result<Self, Error> {
+        let copy = self.copy.as_ref().ok_or_else(|| {
+            Error::harness("only the embedded reference SP's environment can be copied".to_owned())
+        })?;
         // Its mock IdP listens where the run's does, on a port of its own.
         let mut target = self.target.clone();
         target.file.idp.bind.set_port(0);
-        Some(
-            Self::start_with(
-                target,
-                SpLaunch::InProcessReference {
-                    weaken: copy.weaken.clone(),
-                },
-                self.idp.idp().keys().clone(),
-                self.log.clone(),
-                SpKeys::Shared(copy.sp_keys.clone()),
-            )
-            .await,
+        Self::start_with(
+            target,
+            SpLaunch::InProcessReference {
+                weaken: copy.weaken.clone(),
+            },
+            self.idp.idp().keys().clone(),
+            self.log.clone(),
+            SpKeys::Shared(copy.sp_keys.clone()),
         )
+        .await
     }
 
     /// [`Environment::start`] with the mock IdP's keys loaded, and the embedded reference

@@ -522,12 +522,8 @@ async fn exchange_in_copy(
 ) -> (Exchange, Duration) {
     let _permit = run.copies.acquire().await;
     let env = match run.env.private_copy().await {
-        Some(Ok(env)) => env,
-        None => {
-            let e = Error::harness("no environment of its own could be made".to_owned());
-            return (Exchange::failed(&e, Evidence::default()), Duration::ZERO);
-        }
-        Some(Err(e)) => {
+        Ok(env) => env,
+        Err(e) => {
             let e = Error::new(
                 e.kind,
                 format!("failed to start an environment of its own: {e}"),
