@@ -44,6 +44,7 @@
 //! | `GET|PUT /admin/idp` | `{"metadata_xml"}`, `{"metadata_url"}` or `{"entity_id","sso_url","certificate_pem"}`; a connection without a signing key is a 400 |
 //! | `GET /admin/users`, `PUT|DELETE /admin/users/{email}`, `POST /admin/users/{email}/reset-password` | users and roles (`member`, `admin`, `api`) |
 //! | `GET /admin/clock`, `POST /admin/clock?advance_ms=N` | the SP's clock (`{"now","offset_ms"}`): moved forward by N ms (at most a year in all), for tests of what happens later without waiting |
+//! | `POST /admin/idp-patience?ms=N` | sets `idp_patience_ms` (at most 60,000) as `PATCH /admin/settings` would, from a query parameter a harness hook can fill in; answers `{"idp_patience_ms"}` |
 //! | `POST /admin/reset` | settings, users (with their passwords), the IdP connection and the clock as the SP started; the replay cache and sessions stay |
 //!
 //! The admin API takes `Authorization: Bearer TOKEN` or an admin's session cookie; its errors

@@ -949,6 +949,7 @@ fn admin_router(app: Shared) -> Router<Shared> {
             post(admin_reset_password),
         )
         .route("/admin/clock", get(admin_clock).post(admin_advance_clock))
+        .route("/admin/idp-patience", post(admin_set_idp_patience))
         .route("/admin/reset", post(admin_reset))
         .route_layer(axum::middleware::from_fn_with_state(app, admin_gate))
 }
@@ -1254,26 +1255,70 @@ async fn admin_clock(State(app): State<Shared>, headers: HeaderMap) -> Response 
     clock_json(&app)
 }
 
+/// For an admin (else the refusal), the whole number of milliseconds in a `POST` route's query
+/// parameter `name` (else the 400 that says what it needs).
+fn admin_milliseconds<T: std::str::FromStr>(
+    app: &App,
+    headers: &HeaderMap,
+    query: &BTreeMap<String, String>,
+    route: &str,
+    name: &str,
+) -> Result<T, Box<Response>> {
+    if !authorized(app, headers) {
+        return Err(Box::new(forbidden_admin()));
+    }
+    let Some(value) = query.get(name) else {
+        return Err(Box::new(bad_request(format!(
+            "POST {route} needs ?{name}=N (milliseconds)"
+        ))));
+    };
+    value.parse().map_err(|_| {
+        Box::new(bad_request(format!(
+            "{name} must be a whole number of milliseconds, not `{value}`"
+        )))
+    })
+}
+
 /// `POST /admin/clock?advance_ms=N`: moves the SP's clock forward by N milliseconds.
 async fn admin_advance_clock(
     State(app): State<Shared>,
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if !authorized(&app, &headers) {
-        return forbidden_admin();
-    }
-    let Some(ms) = query.get("advance_ms") else {
-        return bad_request("POST /admin/clock needs ?advance_ms=N (milliseconds)");
-    };
-    let Ok(ms) = ms.parse::<i64>() else {
-        return bad_request(format!(
-            "advance_ms must be a whole number of milliseconds, not `{ms}`"
-        ));
+    let ms = match admin_milliseconds::<i64>(&app, &headers, &query, "/admin/clock", "advance_ms") {
+        Ok(ms) => ms,
+        Err(r) => return *r,
     };
     match app.clock.advance(ms) {
         Ok(_) => clock_json(&app),
         Err(e) => bad_request(e),
+    }
+}
+
+/// `POST /admin/idp-patience?ms=N`: how long SSO logins wait for the IdP before the SP
+/// refuses them (`idp_patience_ms`, as `PATCH /admin/settings` sets it; a query parameter, so
+/// that a harness hook can fill it in).
+async fn admin_set_idp_patience(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let ms = match admin_milliseconds::<u64>(&app, &headers, &query, "/admin/idp-patience", "ms") {
+        Ok(ms) => ms,
+        Err(r) => return *r,
+    };
+    let current = match app.store.settings() {
+        Ok(s) => s,
+        Err(e) => return internal(e),
+    };
+    let next = match current.patch(&serde_json::json!({ "idp_patience_ms": ms })) {
+        Ok(n) => n,
+        Err(m) => return bad_request(m),
+    };
+    match app.store.set_settings(&next) {
+        Ok(()) => axum::Json(serde_json::json!({ "idp_patience_ms": next.idp_patience_ms }))
+            .into_response(),
+        Err(e) => internal(e),
     }
 }
 

@@ -798,6 +798,69 @@ async fn the_admin_api_authorizes_validates_and_resets() {
     );
 }
 
+/// Posts each bad query to an admin route (400, with an error that says `says`), and a good
+/// one without credentials (401).
+async fn refuses_bad_and_anonymous_posts(
+    router: &Router,
+    route: &str,
+    bad: &[(&str, &str)],
+    good: &str,
+) {
+    for (query, says) in bad {
+        let bad = admin(router, "POST", &format!("{route}{query}"), None).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(
+            bad.json()["error"]
+                .as_str()
+                .is_some_and(|e| e.contains(says)),
+            "{query}: {}",
+            bad.body
+        );
+    }
+    let anonymous = call(
+        router,
+        Request::builder()
+            .method("POST")
+            .uri(format!("{route}{good}"))
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_admin_api_sets_the_patience_with_the_idp_and_reset_gives_the_initial_one_back() {
+    let router = app(&[]).await;
+    let patience = || async {
+        admin(&router, "GET", "/admin/settings", None).await.json()["idp_patience_ms"].clone()
+    };
+    let initial = patience().await;
+    let set = admin(&router, "POST", "/admin/idp-patience?ms=500", None).await;
+    assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+    assert_eq!(set.json()["idp_patience_ms"], 500);
+    assert_eq!(patience().await, 500);
+    refuses_bad_and_anonymous_posts(
+        &router,
+        "/admin/idp-patience",
+        &[
+            ("", "needs ?ms"),
+            ("?ms=soon", "whole number"),
+            ("?ms=-5", "whole number"),
+            ("?ms=60001", "at most 60000"),
+        ],
+        "?ms=1",
+    )
+    .await;
+    assert_eq!(
+        patience().await,
+        500,
+        "neither a bad request nor an anonymous one changed it"
+    );
+    admin(&router, "POST", "/admin/reset", None).await;
+    assert_eq!(patience().await, initial);
+}
+
 #[tokio::test]
 async fn the_admin_api_moves_the_clock_forward_and_reset_brings_it_back() {
     let router = app(&[]).await;
@@ -809,32 +872,18 @@ async fn the_admin_api_moves_the_clock_forward_and_reset_brings_it_back() {
     let now = chrono::DateTime::parse_from_rfc3339(moved.json()["now"].as_str().expect("now"))
         .expect("rfc3339");
     assert!(now > chrono::Utc::now() + chrono::Duration::milliseconds(2000));
-    for (query, says) in [
-        ("", "needs ?advance_ms"),
-        ("?advance_ms=soon", "whole number"),
-        ("?advance_ms=-5", "between 0"),
-        ("?advance_ms=99999999999999", "between 0"),
-    ] {
-        let bad = admin(&router, "POST", &format!("/admin/clock{query}"), None).await;
-        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{query}");
-        assert!(
-            bad.json()["error"]
-                .as_str()
-                .is_some_and(|e| e.contains(says)),
-            "{query}: {}",
-            bad.body
-        );
-    }
-    let anonymous = call(
+    refuses_bad_and_anonymous_posts(
         &router,
-        Request::builder()
-            .method("POST")
-            .uri("/admin/clock?advance_ms=1")
-            .body(Body::empty())
-            .expect("request"),
+        "/admin/clock",
+        &[
+            ("", "needs ?advance_ms"),
+            ("?advance_ms=soon", "whole number"),
+            ("?advance_ms=-5", "between 0"),
+            ("?advance_ms=99999999999999", "between 0"),
+        ],
+        "?advance_ms=1",
     )
     .await;
-    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         admin(&router, "GET", "/admin/clock", None).await.json()["offset_ms"],
         2100,
