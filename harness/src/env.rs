@@ -340,6 +340,14 @@ impl Environment {
             .await
     }
 
+    /// Sets the SP's patience with the IdP to `ms` with the target's `patience` hook.
+    pub async fn set_idp_patience(&self, ms: u64) -> Result<(), Error> {
+        let ms = ms.to_string();
+        let vars = self.vars.with(&[("patience.ms", ms.as_str())]);
+        self.run_hook_with(crate::vocabulary::PATIENCE_HOOK, &vars)
+            .await
+    }
+
     /// Runs a named hook's actions in order, with `vars` for their placeholders.
     async fn run_hook_with(&self, name: &str, vars: &Vars) -> Result<(), Error> {
         let fail = |e: Error| Error::new(e.kind, format!("failed to run hook `{name}`: {e}"));

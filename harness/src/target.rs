@@ -544,14 +544,25 @@ impl Target {
         for name in file.hooks.keys() {
             crate::vocabulary::check_hook(name).map_err(|e| at(name, e))?;
         }
-        if file.hooks.contains_key(crate::vocabulary::CLOCK_HOOK)
-            && !file.hooks.contains_key(crate::vocabulary::RESET_HOOK)
-        {
-            return Err(TargetError::Invalid {
-                file: source.to_owned(),
-                line: crate::vocabulary::line_of(text, crate::vocabulary::CLOCK_HOOK),
-                message: "a `clock` hook needs a `reset` hook that sets the SP's clock back (every scenario after a time-travelling one expects the real time)".to_owned(),
-            });
+        for (hook, why) in [
+            (
+                crate::vocabulary::CLOCK_HOOK,
+                "sets the SP's clock back (every scenario after a time-travelling one expects the real time)",
+            ),
+            (
+                crate::vocabulary::PATIENCE_HOOK,
+                "gives the SP its own patience with the IdP back (every scenario after a slow-IdP one expects it)",
+            ),
+        ] {
+            if file.hooks.contains_key(hook)
+                && !file.hooks.contains_key(crate::vocabulary::RESET_HOOK)
+            {
+                return Err(TargetError::Invalid {
+                    file: source.to_owned(),
+                    line: crate::vocabulary::line_of(text, hook),
+                    message: format!("a `{hook}` hook needs a `reset` hook that {why}"),
+                });
+            }
         }
         if file.users.is_empty() {
             return Err(invalid(
@@ -721,6 +732,14 @@ impl Target {
         self.file.hooks.contains_key(crate::vocabulary::CLOCK_HOOK)
     }
 
+    /// Whether a `slow` IdP outage shortens the SP's patience with the IdP (the `patience`
+    /// hook) instead of waiting for the SP's own.
+    pub fn shortens_patience(&self) -> bool {
+        self.file
+            .hooks
+            .contains_key(crate::vocabulary::PATIENCE_HOOK)
+    }
+
     /// Whether a setting holds by default or can be set by a hook; `Err` says why not.
     pub fn can_set(&self, setting: &str) -> Result<bool, String> {
         if self.file.defaults.settings.iter().any(|s| s == setting) {
@@ -773,7 +792,7 @@ mod tests {
     #[test]
     fn a_clock_hook_needs_reset_and_makes_waits_time_travel() {
         let target = Target::embedded_reference_sp().expect("valid");
-        assert!(target.time_travel());
+        assert!(target.time_travel() && target.shortens_patience());
         let start = REFERENCE_SP_TARGET.find("\nreset = [").expect("reset hook");
         let end = start + REFERENCE_SP_TARGET[start..].find("\n]").expect("its end") + 2;
         let without_reset = format!(

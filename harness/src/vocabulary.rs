@@ -198,6 +198,20 @@ pub fn batches(setting: &str) -> bool {
 /// [`RESET_HOOK`]); a `wait` step uses it instead of waiting, when the target has it.
 pub const CLOCK_HOOK: &str = "clock";
 
+/// The hook that sets how long the SP waits for the IdP before it gives up to
+/// `{patience.ms}` milliseconds (reset by [`RESET_HOOK`]); a `slow` IdP outage uses it, when
+/// the target has it, so that the scenario waits [`SHORT_PATIENCE_MS`] for the SP to give up
+/// instead of the SP's own patience.
+pub const PATIENCE_HOOK: &str = "patience";
+
+/// The patience a `slow` outage gives the SP through [`PATIENCE_HOOK`]. Only the scenario's
+/// own SP waits that little (the scenario runs alone, or in a copy of its own, and `reset`
+/// restores the SP's patience after it).
+pub const SHORT_PATIENCE_MS: u64 = 500;
+
+/// The hooks a target may have besides one per setting.
+const OTHER_HOOKS: [&str; 3] = [RESET_HOOK, CLOCK_HOOK, PATIENCE_HOOK];
+
 /// The prefix of names that are the user's own and are not checked.
 pub const CUSTOM_PREFIX: &str = "x-";
 
@@ -266,15 +280,15 @@ pub fn check_setting(setting: &str) -> Result<(), UnknownName> {
     if ok { Ok(()) } else { Err(unknown()) }
 }
 
-/// Checks a hook name: a setting, `reset` or `clock`.
+/// Checks a hook name: a setting, `reset`, `clock` or `patience`.
 pub fn check_hook(name: &str) -> Result<(), UnknownName> {
-    if name == RESET_HOOK || name == CLOCK_HOOK {
+    if OTHER_HOOKS.contains(&name) {
         return Ok(());
     }
     check_setting(name).map_err(|mut e| {
         e.kind = "hook";
         if e.nearest.is_none() {
-            e.nearest = [RESET_HOOK, CLOCK_HOOK]
+            e.nearest = OTHER_HOOKS
                 .into_iter()
                 .find(|h| distance(name, h) <= 2)
                 .map(str::to_owned);
@@ -458,9 +472,14 @@ mod tests {
 
         assert_eq!(check_hook("reset"), Ok(()));
         assert_eq!(check_hook("clock"), Ok(()));
+        assert_eq!(check_hook("patience"), Ok(()));
         assert_eq!(
             check_hook("clocks").expect_err("typo").nearest.as_deref(),
             Some("clock")
+        );
+        assert_eq!(
+            check_hook("patiense").expect_err("typo").nearest.as_deref(),
+            Some("patience")
         );
         assert_eq!(check_hook("sso=off"), Ok(()));
         let e = check_hook("rest").expect_err("typo");

@@ -378,7 +378,7 @@ fn sp_origin(r: &saml_harness::report::ResultEntry) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scenario_that_needs_the_embedded_sp_to_itself_gets_a_copy_and_the_others_go_on() {
-    // Two IdP outages (slow for the SP's patience, and down) and a `set` step need the SP and
+    // Two IdP outages (slow beyond the SP's patience, and down) and a `set` step need the SP and
     // the mock IdP to themselves; against the embedded reference SP each gets a copy of its
     // own, so the logins on the shared SP, meanwhile, never see an outage or a changed setting.
     let alone = [
@@ -425,4 +425,18 @@ async fn a_scenario_that_needs_the_embedded_sp_to_itself_gets_a_copy_and_the_oth
     // One SP for the shared scenarios, and one more for each copy.
     let distinct: std::collections::BTreeSet<_> = origins.iter().map(|(_, o)| o).collect();
     assert_eq!(distinct.len(), alone.len() + 1, "{origins:#?}");
+    // The slow IdP shortened its copy's patience with the target's `patience` hook, and the
+    // SP gave up by itself with its clear refusal.
+    let slow = results
+        .iter()
+        .find(|r| r.id == "fallback/idp-slow-clear-error")
+        .expect("ran");
+    assert!(
+        slow.evidence
+            .notes
+            .iter()
+            .any(|n| n.contains("patience with the IdP to 500 ms (hook `patience`)")),
+        "{:?}",
+        slow.evidence.notes
+    );
 }

@@ -127,9 +127,14 @@ pub(super) fn preflight(
             .steps
             .iter()
             .any(|s| matches!(s, Step::Wait { .. }));
+    // So does a slow IdP outage that shortens the SP's patience instead of waiting for it.
+    let short_patience = scenario.file.steps.iter().any(|s| {
+        matches!(s, Step::Idp { outage, delay_ms } if super::flows::short_patience(target, *outage, *delay_ms).is_some())
+    });
     let steps_exclusive = time_travel || scenario.file.steps.iter().any(Step::is_exclusive);
     let needs_reset = !hooks.is_empty()
         || time_travel
+        || short_patience
         || scenario
             .file
             .steps
@@ -310,6 +315,7 @@ pub fn check_inputs(target: &Target, scenarios: &[Scenario]) -> Result<(), crate
         "reset.password",
         "clock.advance_ms",
         "clock.advance_seconds",
+        "patience.ms",
     ] {
         vars.set(name, "http://127.0.0.1:1/x");
     }
@@ -466,7 +472,7 @@ impl Controls {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Origin;
+    use crate::scenario::{Origin, OutageMode};
 
     fn target(defaults: &str, hooks: &str) -> Target {
         let text = format!(
@@ -507,6 +513,53 @@ mod tests {
         // Unsigned responses and targets that declare no policy are left alone.
         assert!(preflight(&t, None, &scenario("none"), true).is_ok());
         assert!(preflight(&target("", ""), None, &scenario("response"), true).is_ok());
+    }
+
+    #[test]
+    fn a_slow_idp_shortens_the_sps_patience_only_with_the_hook_and_a_delay_well_beyond_it() {
+        use crate::engine::flows::short_patience;
+        let hooks = "patience = [{ command = { argv = [\"true\"] } }]\nreset = [{ command = { argv = [\"true\"] } }]\n";
+        let with = target("", hooks);
+        let without = target("", "");
+        let ms = crate::vocabulary::SHORT_PATIENCE_MS;
+        assert_eq!(short_patience(&with, OutageMode::Slow, None), Some(ms));
+        assert_eq!(
+            short_patience(&with, OutageMode::Slow, Some(2 * ms)),
+            Some(ms)
+        );
+        assert_eq!(
+            short_patience(&with, OutageMode::Slow, Some(2 * ms - 1)),
+            None
+        );
+        assert_eq!(short_patience(&with, OutageMode::Down, None), None);
+        assert_eq!(short_patience(&without, OutageMode::Slow, None), None);
+
+        let slow = Scenario::parse(
+            "x/slow",
+            Origin::Embedded,
+            "title = \"t\"\nspec = [\"s\"]\nlevel = \"must\"\nseverity = \"medium\"\nsteps = [{ do = \"idp\", outage = \"slow\", delay_ms = 30000 }]\nexpect = { outcome = \"refused\", clear = true }\n",
+        )
+        .expect("valid");
+        let planned = preflight(&with, None, &slow, true).expect("runs");
+        assert!(planned.needs_reset && matches!(planned.batch, Batch::Alone(_)));
+        assert!(
+            !preflight(&without, None, &slow, true)
+                .expect("runs")
+                .needs_reset
+        );
+
+        let err = Target::parse(
+            "name = \"t\"\n[sp]\nbase_url = \"http://127.0.0.1:1\"\nentity_id = \"e\"\nacs_url = \"a\"\n[login]\nsp_initiated_url = \"u\"\n[session]\nprobe_url = \"p\"\nidentity = { json_pointer = \"/email\" }\n[users.member]\nemail = \"a@b\"\n[hooks]\npatience = [{ command = { argv = [\"true\"] } }]\n",
+            "t.toml",
+            ".".into(),
+        )
+        .expect_err("patience without reset");
+        let message = err.to_string();
+        assert!(message.starts_with("t.toml:14:"), "{message}");
+        assert!(
+            message.contains("`patience` hook needs a `reset` hook"),
+            "{message}"
+        );
     }
 
     #[test]

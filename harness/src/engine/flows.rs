@@ -18,6 +18,7 @@ use crate::env::Environment;
 use crate::error::Error;
 use crate::judge::{Judgement, Refusals, Signed, SpLogoutMessage, judge};
 use crate::scenario::{Expectation, Flow, OutageMode, Scenario, Step};
+use crate::target::Target;
 use crate::template::Vars;
 use crate::verdict::{Evidence, Observation, Status};
 use crate::witness::Hit;
@@ -309,6 +310,16 @@ async fn execute_in(
                 outage: mode,
                 delay_ms,
             } => {
+                if let Some(ms) = short_patience(target, *mode, *delay_ms) {
+                    // The scenario runs alone or in a copy of its own (see `preflight`), and
+                    // `reset` gives the SP its own patience back.
+                    if let Err(e) = env.set_idp_patience(ms).await {
+                        return failed(e.context(format!("step {n}")), evidence);
+                    }
+                    evidence.notes.push(format!(
+                        "step {n}: set the SP's patience with the IdP to {ms} ms (hook `patience`) instead of waiting for its own"
+                    ));
+                }
                 if let Err(e) = set_outage(env, *mode, *delay_ms).await {
                     return failed(e.context(format!("step {n}")), evidence);
                 }
@@ -789,6 +800,22 @@ async fn drive(
         }
         other => other,
     })
+}
+
+/// The patience the SP is given with the `patience` hook before a `slow` outage, when the
+/// target has that hook and the IdP's delay is well beyond it (at least twice); `None`: the
+/// scenario waits for the SP's own patience.
+pub(super) fn short_patience(
+    target: &Target,
+    mode: OutageMode,
+    delay_ms: Option<u64>,
+) -> Option<u64> {
+    let delay = delay_ms.map_or(mock_idp::outage::DEFAULT_SLOW_DELAY, Duration::from_millis);
+    let ms = crate::vocabulary::SHORT_PATIENCE_MS;
+    (mode == OutageMode::Slow
+        && target.shortens_patience()
+        && delay >= Duration::from_millis(2 * ms))
+    .then_some(ms)
 }
 
 /// Puts the mock IdP into an outage mode; back `up`, waits (bounded) until it answers again.
