@@ -296,3 +296,52 @@ fn a_run_off_a_terminal_prints_a_line_per_family_and_no_library_noise() {
         &loud[..loud.len().min(2000)]
     );
 }
+
+#[test]
+fn without_a_patience_hook_the_slow_idp_scenario_waits_for_the_sps_own_patience() {
+    // The reference SP's target file as a user's target: the SP a process of its own, on a
+    // free port, and no `patience` hook, so the scenario waits the SP's own 2 s.
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let keys = keys_dir();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let file = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets/reference-sp.toml"),
+    )
+    .expect("the reference SP's target file");
+    let start = file.find("\npatience = [").expect("its patience hook");
+    let end = start + file[start..].find("\n]").expect("the hook's end") + 2;
+    let file = format!("{}{}", &file[..start], &file[end..]).replace("8280", &port.to_string());
+    std::fs::write(cwd.path().join("sp.toml"), file).expect("write");
+    let out = harness(
+        &[
+            "run",
+            "--target",
+            "sp.toml",
+            "--filter",
+            "fallback/idp-slow-clear-error",
+            "--report",
+            "out",
+            "--idp-state",
+            &keys.path().display().to_string(),
+        ],
+        cwd.path(),
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(cwd.path().join("out/report.json")).expect("json"),
+    )
+    .expect("parses");
+    let result = &json["results"][0];
+    assert_eq!(result["status"], "pass", "{result:#}");
+    let evidence = result["evidence"].to_string();
+    assert!(!evidence.contains("hook `patience`"), "{evidence}");
+    // The SP gave up after its own patience, and said so.
+    assert!(
+        evidence.contains("did not answer within 2000 ms"),
+        "{evidence}"
+    );
+}
