@@ -4,10 +4,6 @@
 //! `SAMLResponse` or `SAMLRequest` (and `RelayState`), submitted by script. Only such forms
 //! are followed; a login form is a page the scenario ends on.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 /// A form to submit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Form {
@@ -19,35 +15,78 @@ pub struct Form {
     pub fields: Vec<(String, String)>,
 }
 
-// An element is found as its start tag, then the first end tag after it: a lazy `(.*?)` capture
-// over the whole form (a SAMLResponse of tens of kilobytes) costs more than the rest of an
-// exchange's work in the harness.
-static FORM_START: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?is)<form\b([^>]*)>").unwrap_or_else(|_| unreachable!()));
-static FORM_END: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)</form\s*>").unwrap_or_else(|_| unreachable!()));
-static INPUT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?is)<input\b([^>]*)>").unwrap_or_else(|_| unreachable!()));
-static TEXTAREA_START: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?is)<textarea\b([^>]*)>").unwrap_or_else(|_| unreachable!()));
-static TEXTAREA_END: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)</textarea\s*>").unwrap_or_else(|_| unreachable!()));
+// An element is found as its start tag, then the first end tag after it, by a scanner: a lazy
+// `(.*?)` capture over the whole form (a SAMLResponse of tens of kilobytes) cost more than the
+// rest of an exchange's work in the harness, and even `<input\b([^>]*)>` as a capturing
+// regular expression, over a value of that size, was 2 % of a catalogue run's CPU.
 
-/// Each `start ... end` element of `html`, in order: (its start tag's attributes, its inner
-/// text up to the first end tag after the start tag). An element without an end tag is none.
+/// The next start tag `<name` (ASCII case-insensitive, the name ended by a character that
+/// cannot continue it) at or after `from`: its attribute text (up to the first `>`) and where
+/// the tag ends. As `(?is)<name\b([^>]*)>`.
+fn start_tag<'h>(html: &'h str, name: &str, from: usize) -> Option<(&'h str, usize)> {
+    let mut at = from;
+    loop {
+        let open = at + html.get(at..)?.find('<')?;
+        let after = open + 1 + name.len();
+        let matches = html
+            .get(open + 1..after)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            && !html[after..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        if matches {
+            let close = after + html[after..].find('>')?;
+            return Some((&html[after..close], close + 1));
+        }
+        at = open + 1;
+    }
+}
+
+/// The next end tag `</name>` (ASCII case-insensitive, spaces allowed before `>`) at or after
+/// `from`: where it starts and ends. As `(?i)</name\s*>`.
+fn end_tag(html: &str, name: &str, from: usize) -> Option<(usize, usize)> {
+    let mut at = from;
+    loop {
+        let open = at + html.get(at..)?.find("</")?;
+        let after = open + 2 + name.len();
+        if html
+            .get(open + 2..after)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        {
+            let rest = &html[after..];
+            let spaces = rest.len() - rest.trim_start().len();
+            if rest[spaces..].starts_with('>') {
+                return Some((open, after + spaces + 1));
+            }
+        }
+        at = open + 2;
+    }
+}
+
+/// Each `<name ...> ... </name>` element of `html`, in order: (its start tag's attributes, its
+/// inner text up to the first end tag after the start tag). An element without an end tag is
+/// none.
 fn elements<'h>(
     html: &'h str,
-    start: &'static Regex,
-    end: &'static Regex,
+    name: &'static str,
 ) -> impl Iterator<Item = (&'h str, &'h str)> + 'h {
     let mut at = 0;
     std::iter::from_fn(move || {
-        let open = start.captures_at(html, at)?;
-        let whole = open.get(0)?;
-        let attrs = open.get(1)?.as_str();
-        let close = end.find_at(html, whole.end())?;
-        at = close.end();
-        Some((attrs, &html[whole.end()..close.start()]))
+        let (attrs, inner_start) = start_tag(html, name, at)?;
+        let (inner_end, close) = end_tag(html, name, inner_start)?;
+        at = close;
+        Some((attrs, &html[inner_start..inner_end]))
+    })
+}
+
+/// The attribute text of each start tag `<name ...>` of `html`, in order.
+fn start_tags<'h>(html: &'h str, name: &'static str) -> impl Iterator<Item = &'h str> + 'h {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let (attrs, end) = start_tag(html, name, at)?;
+        at = end;
+        Some(attrs)
     })
 }
 
@@ -111,15 +150,14 @@ fn attr(attrs: &str, name: &str) -> Option<String> {
 
 /// The first form on the page that carries `SAMLResponse` or `SAMLRequest`.
 pub fn find_saml_form(html: &str) -> Option<Form> {
-    elements(html, &FORM_START, &FORM_END).find_map(|(attrs, inner)| {
+    elements(html, "form").find_map(|(attrs, inner)| {
         let mut fields = Vec::new();
-        for input in INPUT.captures_iter(inner) {
-            let a = input.get(1)?.as_str();
+        for a in start_tags(inner, "input") {
             if let Some(name) = attr(a, "name") {
                 fields.push((name, attr(a, "value").unwrap_or_default()));
             }
         }
-        for (area, text) in elements(inner, &TEXTAREA_START, &TEXTAREA_END) {
+        for (area, text) in elements(inner, "textarea") {
             if let Some(name) = attr(area, "name") {
                 fields.push((name, decode_entities(text)));
             }
@@ -185,6 +223,72 @@ pub fn decode_entities(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The scanner against the regular expressions it replaced, on pages made of the pieces
+    /// that matter (tags in either case, near-miss names, `>` and `</` in odd places).
+    #[test]
+    fn the_tag_scanner_finds_what_the_regular_expressions_found() {
+        const PIECES: &[&str] = &[
+            "<form",
+            "<FORM",
+            "<forms",
+            "<form_",
+            "<formé",
+            "<form\n",
+            "<input",
+            "<INPUT ",
+            "<inputs",
+            "</form>",
+            "</FORM  >",
+            "</form\t\n>",
+            "</forms>",
+            "</form x>",
+            "</",
+            "<",
+            ">",
+            " a=\"1\"",
+            " name='SAMLResponse'",
+            " value=v",
+            "é",
+            "text",
+            "\n",
+            "<textarea",
+            "</textarea >",
+        ];
+        let form_start = regex::Regex::new(r"(?is)<form\b([^>]*)>").expect("valid");
+        let form_end = regex::Regex::new(r"(?i)</form\s*>").expect("valid");
+        let input = regex::Regex::new(r"(?is)<input\b([^>]*)>").expect("valid");
+        let by_regex = |html: &str| {
+            let mut found = Vec::new();
+            let mut at = 0;
+            while let Some(open) = form_start.captures_at(html, at) {
+                let whole = open.get(0).expect("whole");
+                let Some(close) = form_end.find_at(html, whole.end()) else {
+                    break;
+                };
+                at = close.end();
+                found.push((
+                    open.get(1).expect("attrs").as_str().to_owned(),
+                    html[whole.end()..close.start()].to_owned(),
+                ));
+            }
+            found
+        };
+        proptest!(ProptestConfig::with_cases(2000), |(parts in prop::collection::vec(prop::sample::select(PIECES), 0..24))| {
+            let html = parts.concat();
+            let scanned: Vec<_> = elements(&html, "form")
+                .map(|(a, i)| (a.to_owned(), i.to_owned()))
+                .collect();
+            prop_assert_eq!(scanned, by_regex(&html));
+            let inputs: Vec<_> = start_tags(&html, "input").collect();
+            let regex_inputs: Vec<_> = input
+                .captures_iter(&html)
+                .map(|c| c.get(1).expect("attrs").as_str())
+                .collect();
+            prop_assert_eq!(inputs, regex_inputs);
+        });
+    }
 
     #[test]
     fn the_auto_submit_form_is_found_with_decoded_values() {
