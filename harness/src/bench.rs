@@ -6,7 +6,8 @@
 //! operation through the openssl crate; the mock IdP's signed responses on one thread; the
 //! reference SP's ACS validation on one thread; fuzzing in-process and over HTTP (the
 //! `saml-harness fuzz` campaigns themselves); the catalogue against the embedded reference SP
-//! (the `saml-harness run` itself). One-thread rates are per second of that thread's CPU
+//! (the `saml-harness run` itself); last, the mock IdP's resident memory as a process of its
+//! own ([`memory`]). One-thread rates are per second of that thread's CPU
 //! time, as `openssl speed` counts its own (user CPU time), so they compare on a machine
 //! shared with other work; the fuzz and catalogue figures are wall-clock, with the process's
 //! CPU time beside them. Nothing here is a test: the figures go to `bench.json` and to the
@@ -26,6 +27,8 @@ use crate::fuzz::exec::{InProcess, Observed};
 use crate::fuzz::{FuzzConfig, FuzzTarget};
 use crate::run::{RunConfig, TargetChoice};
 
+pub mod memory;
+
 /// What a bench run measures and where it writes.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
@@ -41,6 +44,9 @@ pub struct BenchConfig {
     pub key_cache: Option<PathBuf>,
     /// Folder of `bench.json` and of the scratch reports of the fuzz and catalogue runs.
     pub out_dir: PathBuf,
+    /// The `saml-harness` executable whose `idp serve` the memory measure starts (default:
+    /// this process's own, when it is `saml-harness`).
+    pub harness_exe: Option<PathBuf>,
 }
 
 impl BenchConfig {
@@ -54,6 +60,7 @@ impl BenchConfig {
             catalogue_filters: Vec::new(),
             key_cache: None,
             out_dir: PathBuf::from("reports/bench"),
+            harness_exe: None,
         }
     }
 
@@ -93,6 +100,13 @@ pub struct BenchReport {
     pub measures: Vec<Measure>,
     /// The catalogue against the embedded reference SP.
     pub catalogue: Catalogue,
+    /// The mock IdP's resident memory as a process of its own (absent when it was not
+    /// measured: then `idp_memory_not_measured` says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_memory: Option<memory::IdpMemory>,
+    /// Why the mock IdP's memory was not measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_memory_not_measured: Option<String>,
 }
 
 /// Cores, processor and load.
@@ -352,6 +366,18 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
             }),
     };
 
+    // As many signed responses as the mock IdP makes in about `seconds` on one core, and a
+    // request of 4 MiB for every hundred of them.
+    let signed = (config.seconds * 700.0).ceil().max(20.0) as u64;
+    let (idp_memory, idp_memory_not_measured) =
+        match memory::idp_program(config.harness_exe.as_deref()) {
+            Ok(program) => (
+                Some(memory::measure(&program, signed, signed.div_ceil(100)).await?),
+                None,
+            ),
+            Err(why) => (None, Some(why)),
+        };
+
     let report = BenchReport {
         schema_version: 1,
         started_at,
@@ -367,6 +393,8 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         openssl_crate,
         measures,
         catalogue,
+        idp_memory,
+        idp_memory_not_measured,
     };
     let json = serde_json::to_string_pretty(&report)
         .map_err(|e| Error::harness(format!("failed to serialize bench.json: {e}")))?;
@@ -449,6 +477,25 @@ pub fn render_text(report: &BenchReport, json_path: &Path) -> String {
             "longest scenario: {} ({} ms; no run of the catalogue is shorter)",
             longest.id, longest.ms
         );
+    }
+    match (&report.idp_memory, &report.idp_memory_not_measured) {
+        (Some(m), _) => {
+            let _ = writeln!(
+                out,
+                "mock IdP memory (`saml-harness idp serve`): {:.1} MB resident after start-up, {:.1} MB after {} signed responses and {} request{} of 4 MiB, {:.1} MB at the most (budget < {:.0} MB)",
+                m.started_mb,
+                m.end_mb,
+                m.signed_responses,
+                m.oversized_requests,
+                if m.oversized_requests == 1 { "" } else { "s" },
+                m.peak_mb,
+                m.budget_mb
+            );
+        }
+        (None, Some(why)) => {
+            let _ = writeln!(out, "mock IdP memory: not measured: {why}");
+        }
+        (None, None) => {}
     }
     let _ = writeln!(out, "bench.json written to {}", json_path.display());
     out
@@ -599,6 +646,7 @@ mod tests {
             catalogue_filters: vec!["addressing/assertion-issuer-missing/response".to_owned()],
             key_cache: None,
             out_dir: dir.path().to_path_buf(),
+            harness_exe: None,
         };
         let report = bench(&config).await.expect("bench");
         let text = std::fs::read_to_string(config.json_path()).expect("bench.json");
@@ -649,7 +697,17 @@ mod tests {
                 "fuzz_http"
             ]
         );
+        // This process is the test binary: the memory measure needs `saml-harness idp serve`
+        // (the binary's own test runs it) and says why it did not run.
+        assert!(json.get("idp_memory").is_none());
+        assert!(
+            json["idp_memory_not_measured"]
+                .as_str()
+                .is_some_and(|w| w.contains("is not saml-harness")),
+            "{json}"
+        );
         let text = render_text(&report, &config.json_path());
+        assert!(text.contains("mock IdP memory: not measured: "), "{text}");
         assert!(text.ends_with(&format!(
             "bench.json written to {}\n",
             config.json_path().display()

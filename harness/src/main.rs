@@ -76,7 +76,8 @@ enum Command {
     Init(InitArgs),
     /// Measure throughput as ratios to this machine's RSA-2048 sign rate (openssl speed),
     /// in one run: the mock IdP, the reference SP's ACS, fuzzing in-process and over HTTP, the
-    /// catalogue; writes bench.json (what `cargo xtask bench` runs, in a release build).
+    /// catalogue; then the mock IdP's memory as a process of its own; writes bench.json (what
+    /// `cargo xtask bench` runs, in a release build).
     Bench(BenchArgs),
     /// Compare or join reports.
     Report {
@@ -796,6 +797,7 @@ async fn bench_command(args: BenchArgs) -> Code {
         catalogue_filters: args.filters,
         key_cache: run::key_cache(mock_idp::KeyType::Rsa2048),
         out_dir: args.out,
+        harness_exe: None,
     };
     match bench::bench(&config).await {
         Ok(report) => {

@@ -345,3 +345,52 @@ fn without_a_patience_hook_the_slow_idp_scenario_waits_for_the_sps_own_patience(
         "{evidence}"
     );
 }
+
+#[test]
+fn bench_measures_the_mock_idps_memory_in_a_process_of_its_own() {
+    // A very short bench: every measure runs, and the mock IdP's memory is read from its own
+    // process. No figure is checked against its budget (a debug build, a busy machine); only
+    // that the figures are there and hang together.
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let out = harness(
+        &[
+            "bench",
+            "--seconds",
+            "0.05",
+            "--fuzz-cases",
+            "2",
+            "--http-fuzz-cases",
+            "2",
+            "--filter",
+            "addressing/assertion-issuer-missing/response",
+            "--out",
+            "bench",
+        ],
+        cwd.path(),
+    );
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(cwd.path().join("bench/bench.json")).expect("bench.json"),
+    )
+    .expect("parses");
+    let memory = &json["idp_memory"];
+    let mb = |field: &str| {
+        memory[field]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{field}: {json}"))
+    };
+    assert!(mb("started_mb") > 1.0, "{memory}");
+    assert!(
+        mb("peak_mb") >= mb("end_mb") && mb("peak_mb") >= mb("started_mb"),
+        "{memory}"
+    );
+    assert_eq!(memory["budget_mb"], 50.0);
+    assert!(memory["signed_responses"].as_u64() >= Some(20), "{memory}");
+    assert!(memory["oversized_requests"].as_u64() >= Some(1), "{memory}");
+    assert!(json.get("idp_memory_not_measured").is_none(), "{json}");
+    assert!(
+        text(&out.stdout).contains("mock IdP memory (`saml-harness idp serve`): "),
+        "{said}"
+    );
+}
