@@ -6,8 +6,9 @@
 //! operation through the openssl crate; the mock IdP's signed responses on one thread; the
 //! reference SP's ACS validation on one thread; fuzzing in-process and over HTTP (the
 //! `saml-harness fuzz` campaigns themselves); the catalogue against the embedded reference SP
-//! (the `saml-harness run` itself); last, the mock IdP's resident memory as a process of its
-//! own ([`memory`]). One-thread rates are per second of that thread's CPU
+//! (the `saml-harness run` itself); a few scenarios in a real browser, where Chromium is
+//! installed; last, the mock IdP's resident memory as a process of its own ([`memory`]).
+//! One-thread rates are per second of that thread's CPU
 //! time, as `openssl speed` counts its own (user CPU time), so they compare on a machine
 //! shared with other work; the fuzz and catalogue figures are wall-clock, with the process's
 //! CPU time beside them. Nothing here is a test: the figures go to `bench.json` and to the
@@ -40,6 +41,8 @@ pub struct BenchConfig {
     pub http_fuzz_cases: u64,
     /// Scenario id globs for the catalogue run (all when empty).
     pub catalogue_filters: Vec<String>,
+    /// Scenario id globs for the browser run (`login/*` by default).
+    pub browser_filters: Vec<String>,
     /// Where the mock IdP's keys are kept for the catalogue run (as `saml-harness run`).
     pub key_cache: Option<PathBuf>,
     /// Folder of `bench.json` and of the scratch reports of the fuzz and catalogue runs.
@@ -58,6 +61,7 @@ impl BenchConfig {
             fuzz_cases: 1000,
             http_fuzz_cases: 300,
             catalogue_filters: Vec::new(),
+            browser_filters: vec!["login/*".to_owned()],
             key_cache: None,
             out_dir: PathBuf::from("reports/bench"),
             harness_exe: None,
@@ -100,6 +104,13 @@ pub struct BenchReport {
     pub measures: Vec<Measure>,
     /// The catalogue against the embedded reference SP.
     pub catalogue: Catalogue,
+    /// Scenarios in a real browser (absent when they did not run: then
+    /// `browser_not_measured` says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<BrowserRun>,
+    /// Why no scenario ran in a browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_not_measured: Option<String>,
     /// The mock IdP's resident memory as a process of its own (absent when it was not
     /// measured: then `idp_memory_not_measured` says why).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,6 +205,29 @@ pub struct Catalogue {
     /// before it was measured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub longest: Option<Longest>,
+}
+
+/// Scenarios against the embedded reference SP driven through Chromium (`--driver browser`),
+/// timed from holding a browser to the verdict (the browser's start is not counted: DESIGN.md
+/// section 8 budgets a browser scenario at 400 ms after the browser is up).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BrowserRun {
+    /// The scenarios' id globs.
+    pub filters: Vec<String>,
+    /// Scenarios run.
+    pub scenarios: usize,
+    /// Scenarios that passed.
+    pub passed: usize,
+    /// Browsers at once (`--jobs`).
+    pub jobs: usize,
+    /// Wall time including the browser's start, seconds.
+    pub wall_seconds: f64,
+    /// The median scenario, milliseconds.
+    pub median_ms: u64,
+    /// The slowest scenario.
+    pub longest: Longest,
+    /// DESIGN.md section 8's ceiling for one scenario, milliseconds.
+    pub budget_ms: u64,
 }
 
 /// The longest scenario of the catalogue run.
@@ -366,6 +400,11 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
             }),
     };
 
+    let (browser, browser_not_measured) = match browser_run(config).await? {
+        Ok(run) => (Some(run), None),
+        Err(why) => (None, Some(why)),
+    };
+
     // As many signed responses as the mock IdP makes in about `seconds` on one core, and a
     // request of 4 MiB for every hundred of them.
     let signed = (config.seconds * 700.0).ceil().max(20.0) as u64;
@@ -393,6 +432,8 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         openssl_crate,
         measures,
         catalogue,
+        browser,
+        browser_not_measured,
         idp_memory,
         idp_memory_not_measured,
     };
@@ -478,6 +519,28 @@ pub fn render_text(report: &BenchReport, json_path: &Path) -> String {
             longest.id, longest.ms
         );
     }
+    match (&report.browser, &report.browser_not_measured) {
+        (Some(b), _) => {
+            let _ = writeln!(
+                out,
+                "browser ({}): {} scenarios ({} passed), {} browser{} at once: {:.1} s wall with the browser's start; per scenario median {} ms, longest {} ({} ms) (budget {} ms)",
+                b.filters.join(", "),
+                b.scenarios,
+                b.passed,
+                b.jobs,
+                if b.jobs == 1 { "" } else { "s" },
+                b.wall_seconds,
+                b.median_ms,
+                b.longest.id,
+                b.longest.ms,
+                b.budget_ms
+            );
+        }
+        (None, Some(why)) => {
+            let _ = writeln!(out, "browser: not measured: {why}");
+        }
+        (None, None) => {}
+    }
     match (&report.idp_memory, &report.idp_memory_not_measured) {
         (Some(m), _) => {
             let _ = writeln!(
@@ -499,6 +562,52 @@ pub fn render_text(report: &BenchReport, json_path: &Path) -> String {
     }
     let _ = writeln!(out, "bench.json written to {}", json_path.display());
     out
+}
+
+/// Runs `config.browser_filters` with `--driver browser` against the embedded reference SP;
+/// the inner `Err` says why it could not (no Chromium or ChromeDriver, no scenario).
+async fn browser_run(config: &BenchConfig) -> Result<Result<BrowserRun, String>, Error> {
+    use crate::driver::browser::{find_chromedriver, find_chromium};
+    if find_chromium().is_none() || find_chromedriver().is_none() {
+        return Ok(Err(
+            "Chromium or ChromeDriver is not installed (`cargo xtask setup` installs both; CHROMIUM and CHROMEDRIVER name others)".to_owned(),
+        ));
+    }
+    let mut run = RunConfig::new();
+    run.target = TargetChoice::EmbeddedReference { weaken: Vec::new() };
+    run.filters = config.browser_filters.clone();
+    run.report_dir = config.out_dir.join("browser");
+    run.key_cache = config.key_cache.clone();
+    run.options.driver = crate::driver::DriverKind::Browser;
+    run.options.jobs = crate::engine::RunOptions::default_jobs(run.options.driver);
+    let jobs = run.options.jobs;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    drop(rx);
+    let wall = Instant::now();
+    let outcome = crate::run::run(run, tx, std::future::pending()).await?;
+    let wall_seconds = wall.elapsed().as_secs_f64();
+    let results = &outcome.report.results;
+    let mut ms: Vec<u64> = results.iter().map(|r| r.duration_ms).collect();
+    ms.sort_unstable();
+    let Some(longest) = results.iter().max_by_key(|r| r.duration_ms) else {
+        return Ok(Err(format!(
+            "no scenario matches {}",
+            config.browser_filters.join(", ")
+        )));
+    };
+    Ok(Ok(BrowserRun {
+        filters: config.browser_filters.clone(),
+        scenarios: outcome.report.summary.total,
+        passed: outcome.report.summary.passed,
+        jobs,
+        wall_seconds,
+        median_ms: ms[ms.len() / 2],
+        longest: Longest {
+            id: longest.id.clone(),
+            ms: longest.duration_ms,
+        },
+        budget_ms: 400,
+    }))
 }
 
 /// A plan signing `layout` with RSA-SHA256 and nothing else.
@@ -644,6 +753,7 @@ mod tests {
             fuzz_cases: 2,
             http_fuzz_cases: 2,
             catalogue_filters: vec!["addressing/assertion-issuer-missing/response".to_owned()],
+            browser_filters: vec!["login/valid-response-signed".to_owned()],
             key_cache: None,
             out_dir: dir.path().to_path_buf(),
             harness_exe: None,
@@ -697,6 +807,19 @@ mod tests {
                 "fuzz_http"
             ]
         );
+        // The browser run, where Chromium is installed (`cargo xtask test` installs it).
+        if crate::driver::browser::find_chromium().is_some()
+            && crate::driver::browser::find_chromedriver().is_some()
+        {
+            assert_eq!(json["browser"]["scenarios"], 1, "{json}");
+            assert_eq!(
+                json["browser"]["longest"]["id"],
+                "login/valid-response-signed"
+            );
+            assert!(json["browser"]["median_ms"].is_number());
+        } else {
+            assert!(json["browser_not_measured"].is_string(), "{json}");
+        }
         // This process is the test binary: the memory measure needs `saml-harness idp serve`
         // (the binary's own test runs it) and says why it did not run.
         assert!(json.get("idp_memory").is_none());

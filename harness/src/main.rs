@@ -76,8 +76,8 @@ enum Command {
     Init(InitArgs),
     /// Measure throughput as ratios to this machine's RSA-2048 sign rate (openssl speed),
     /// in one run: the mock IdP, the reference SP's ACS, fuzzing in-process and over HTTP, the
-    /// catalogue; then the mock IdP's memory as a process of its own; writes bench.json (what
-    /// `cargo xtask bench` runs, in a release build).
+    /// catalogue, a few scenarios in a browser; then the mock IdP's memory as a process of its
+    /// own; writes bench.json (what `cargo xtask bench` runs, in a release build).
     Bench(BenchArgs),
     /// Compare or join reports.
     Report {
@@ -400,6 +400,13 @@ struct BenchArgs {
     /// Only the catalogue's scenarios whose id matches a glob (repeatable).
     #[arg(long = "filter", value_name = "GLOB")]
     filters: Vec<String>,
+    /// The scenarios run in a real browser, where Chromium is installed (repeatable).
+    #[arg(
+        long = "browser-filter",
+        value_name = "GLOB",
+        default_value = "login/*"
+    )]
+    browser_filters: Vec<String>,
     /// Where bench.json (and the scratch reports of the fuzz and catalogue runs) go.
     #[arg(long, default_value = "reports/bench", value_name = "DIR")]
     out: PathBuf,
@@ -795,6 +802,7 @@ async fn bench_command(args: BenchArgs) -> Code {
         fuzz_cases: args.fuzz_cases,
         http_fuzz_cases: args.http_fuzz_cases,
         catalogue_filters: args.filters,
+        browser_filters: args.browser_filters,
         key_cache: run::key_cache(mock_idp::KeyType::Rsa2048),
         out_dir: args.out,
         harness_exe: None,

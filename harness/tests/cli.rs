@@ -363,6 +363,8 @@ fn bench_measures_the_mock_idps_memory_in_a_process_of_its_own() {
             "2",
             "--filter",
             "addressing/assertion-issuer-missing/response",
+            "--browser-filter",
+            "login/valid-response-signed",
             "--out",
             "bench",
         ],
