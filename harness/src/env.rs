@@ -224,7 +224,8 @@ impl Environment {
                             .map(|c| target.dir.join(c))
                             .unwrap_or_else(|| PathBuf::from("."));
                         let ready_url = vars.render(&start.ready_url).map_err(template)?;
-                        let child = ChildGuard::spawn(&argv, &env, &cwd, sp_log.as_deref())?;
+                        let child =
+                            ChildGuard::spawn("the SP", &argv, &env, &cwd, sp_log.as_deref())?;
                         let mut guard = child;
                         wait_ready(
                             &client,
@@ -520,7 +521,9 @@ async fn load_keys(state: Option<PathBuf>, key_type: KeyType) -> Result<KeyStore
     .map_err(|e| Error::harness(format!("failed to prepare the mock IdP's keys: {e}")))
 }
 
-async fn wait_ready(
+/// Waits until `url` answers 2xx, `child` having started the server behind it; an error names
+/// the child and ends with its last output.
+pub(crate) async fn wait_ready(
     client: &reqwest::Client,
     url: &str,
     timeout: Duration,
@@ -530,8 +533,9 @@ async fn wait_ready(
     loop {
         if let Some(status) = child.exited() {
             return Err(Error::sp(format!(
-                "failed to start the SP: the SP exited with {status} before {url} answered{}",
-                child.log_tail()
+                "failed to start {what}: {what} exited with {status} before {url} answered{}",
+                child.log_tail(),
+                what = child.what
             )));
         }
         if let Ok(response) = client.get(url).timeout(Duration::from_secs(2)).send().await
@@ -541,7 +545,8 @@ async fn wait_ready(
         }
         if started.elapsed() > timeout {
             return Err(Error::sp(format!(
-                "failed to start the SP: {url} did not answer 2xx within {} s{}",
+                "failed to start {}: {url} did not answer 2xx within {} s{}",
+                child.what,
                 timeout.as_secs(),
                 child.log_tail()
             )));
@@ -550,10 +555,13 @@ async fn wait_ready(
     }
 }
 
-/// A started SP process, in its own process group: stopped by its pid (SIGTERM, then SIGKILL
-/// after 5 s), then what is left of its group is killed; dropped, the group is killed.
+/// A started process (an SP, or the bench's mock IdP), in its own process group: stopped by
+/// its pid (SIGTERM, then SIGKILL after 5 s), then what is left of its group is killed;
+/// dropped, the group is killed; if the harness is killed, the watchdog kills the group.
 #[derive(Debug)]
-struct ChildGuard {
+pub(crate) struct ChildGuard {
+    /// What it is, in messages ("the SP").
+    what: &'static str,
     child: tokio::process::Child,
     program: String,
     log: Option<PathBuf>,
@@ -562,14 +570,18 @@ struct ChildGuard {
 }
 
 impl ChildGuard {
-    fn spawn(
+    /// Starts `argv` in `cwd` with `env` added, its output to `log` (or nowhere).
+    pub(crate) fn spawn(
+        what: &'static str,
         argv: &[String],
         env: &[(String, String)],
         cwd: &std::path::Path,
         log: Option<&std::path::Path>,
     ) -> Result<Self, Error> {
         let Some((program, args)) = argv.split_first() else {
-            return Err(Error::input("failed to start the SP: empty start command"));
+            return Err(Error::input(format!(
+                "failed to start {what}: empty start command"
+            )));
         };
         let mut command = tokio::process::Command::new(program);
         command
@@ -590,13 +602,13 @@ impl ChildGuard {
                 }
                 let file = std::fs::File::create(path).map_err(|e| {
                     Error::sp(format!(
-                        "failed to start the SP: failed to create {}: {e}",
+                        "failed to start {what}: failed to create {}: {e}",
                         path.display()
                     ))
                 })?;
                 let err = file
                     .try_clone()
-                    .map_err(|e| Error::sp(format!("failed to start the SP: {e}")))?;
+                    .map_err(|e| Error::sp(format!("failed to start {what}: {e}")))?;
                 command.stdout(file).stderr(err);
             }
             None => {
@@ -606,17 +618,18 @@ impl ChildGuard {
         crate::watchdog::arm();
         let child = command.spawn().map_err(|e| {
             Error::sp(format!(
-                "failed to start the SP: failed to run `{}` in {}: {e}",
+                "failed to start {what}: failed to run `{}` in {}: {e}",
                 argv.join(" "),
                 cwd.display()
             ))
         })?;
-        tracing::info!(pid = child.id(), program = %program, "started the SP");
+        tracing::info!(pid = child.id(), program = %program, "started {what}");
         let group = child.id();
         if let Some(group) = group {
             crate::watchdog::guard(group);
         }
         Ok(Self {
+            what,
             child,
             program: program.clone(),
             log: log.map(std::path::Path::to_owned),
@@ -646,7 +659,13 @@ impl ChildGuard {
         }
     }
 
-    async fn stop(&mut self) {
+    /// Its pid, while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Stops it (see the type).
+    pub(crate) async fn stop(&mut self) {
         if self.exited().is_none()
             && let Some(pid) = self.child.id()
         {

@@ -1,14 +1,15 @@
 //! The mock IdP's resident memory (DESIGN.md section 8: under 50 MB, bounded whatever the
 //! input or the number of requests), measured on a process of its own: `saml-harness idp
 //! serve` on a free loopback port, fed signed-response requests and oversized ones, then read
-//! from `/proc/PID/status` (`VmRSS` after start-up, `VmHWM` at the end) and stopped by its pid.
+//! from `/proc/PID/status` (`VmRSS` after start-up, `VmHWM` at the end) and stopped by its pid
+//! (as the harness starts and stops an SP).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::env::{ChildGuard, wait_ready};
 use crate::error::Error;
 
 /// The budget, megabytes.
@@ -38,16 +39,6 @@ pub struct IdpMemory {
     pub budget_mb: f64,
 }
 
-/// Kills and reaps the child when dropped, so that no error path leaves the IdP running.
-struct Stopped(Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The program to start as the mock IdP: `exe` when given, else this process's own
 /// executable, when it is `saml-harness` (in a test, this process is the test binary, which
 /// has no `idp serve`).
@@ -71,45 +62,36 @@ pub fn idp_program(exe: Option<&Path>) -> Result<PathBuf, String> {
 pub async fn measure(program: &Path, signed: u64, oversized: u64) -> Result<IdpMemory, Error> {
     let state = tempfile::tempdir()
         .map_err(|e| Error::harness(format!("failed to make a folder for the IdP's keys: {e}")))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| Error::harness(format!("failed to find a free loopback port: {e}")))?
-        .port();
+    let port = crate::driver::browser::free_port()
+        .map_err(|e| Error::harness(format!("failed to find a free loopback port: {e}")))?;
     let base = format!("http://127.0.0.1:{port}");
-    let child = Command::new(program)
-        .args(["idp", "serve", "--bind"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--state")
-        .arg(state.path())
-        .arg("--sp")
-        .arg(format!("{SP}=http://127.0.0.1:9/acs"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| Error::harness(format!("failed to start {}: {e}", program.display())))?;
-    let child = Stopped(child);
-    let pid = child.0.id();
+    let argv = [
+        program.display().to_string(),
+        "idp".to_owned(),
+        "serve".to_owned(),
+        "--bind".to_owned(),
+        format!("127.0.0.1:{port}"),
+        "--state".to_owned(),
+        state.path().display().to_string(),
+        "--sp".to_owned(),
+        format!("{SP}=http://127.0.0.1:9/acs"),
+    ];
+    let mut child = ChildGuard::spawn("the mock IdP", &argv, &[], Path::new("."), None)?;
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| Error::harness(format!("failed to build an HTTP client: {e}")))?;
-
-    let started = Instant::now();
-    loop {
-        let ready = client.get(format!("{base}/metadata")).send().await;
-        if ready.is_ok_and(|r| r.status().is_success()) {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            return Err(Error::harness(format!(
-                "the mock IdP ({} idp serve, pid {pid}) did not answer {base}/metadata within 30 s",
-                program.display()
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_ready(
+        &client,
+        &format!("{base}/metadata"),
+        Duration::from_secs(30),
+        &mut child,
+    )
+    .await?;
+    let pid = child
+        .pid()
+        .ok_or_else(|| Error::harness("the mock IdP exited as it started".to_owned()))?;
     let started_mb = status_mb(pid, "VmRSS")?;
 
     let url = format!("{base}/idp-initiated?sp={SP}&user=alice%40corp.example");
@@ -152,7 +134,7 @@ pub async fn measure(program: &Path, signed: u64, oversized: u64) -> Result<IdpM
     }
     let end_mb = status_mb(pid, "VmRSS")?;
     let peak_mb = status_mb(pid, "VmHWM")?;
-    drop(child);
+    child.stop().await;
     Ok(IdpMemory {
         signed_responses: signed,
         oversized_requests: oversized,

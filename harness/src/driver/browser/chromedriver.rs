@@ -180,7 +180,8 @@ pub(crate) async fn check_status(url: &str) -> Result<(), BrowserError> {
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
+/// A loopback port free now (bound, then let go).
+pub(crate) fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(listener.local_addr()?.port())
 }

@@ -23,6 +23,7 @@ use fantoccini::wd::{WebDriverCompatibleCommand, WindowHandle};
 use serde_json::{Value, json};
 
 use self::chromedriver::DriverProcess;
+pub(crate) use self::chromedriver::free_port;
 pub use self::chromedriver::{find_chromedriver, find_chromium};
 use self::proxy::{Proxy, Recorder};
 use crate::driver::http::{DriverError, Page, SamlSeen, UserAgent};
