@@ -12,6 +12,12 @@ fn harness(args: &[&str], cwd: &Path) -> Output {
         .expect("the binary runs")
 }
 
+/// A JSON file the run wrote.
+fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -115,10 +121,7 @@ fn a_conformance_failure_exits_1_and_lands_in_junit() {
     );
     let junit = std::fs::read_to_string(cwd.path().join("out/junit.xml")).expect("junit");
     assert!(junit.contains("<failure"), "{junit}");
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(cwd.path().join("out/report.json")).expect("json"),
-    )
-    .expect("parses");
+    let json = read_json(&cwd.path().join("out/report.json"));
     assert_eq!(json["summary"]["failed"], 1);
     assert_eq!(
         json["results"][0]["observation"]["outcome"],
@@ -159,10 +162,7 @@ fn shards_merge_into_the_whole_run_and_diff_reports_changes() {
         cwd.path(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let merged: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(cwd.path().join("merged/report.json")).expect("merged"),
-    )
-    .expect("json");
+    let merged = read_json(&cwd.path().join("merged/report.json"));
     let listed = harness(
         &["list", "--filter", "login/*", "--format", "json"],
         cwd.path(),
@@ -219,10 +219,7 @@ fn an_interrupted_run_says_so_in_every_format_and_lists_what_did_not_run() {
             && !printed.contains("observed not run"),
         "{printed}"
     );
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(cwd.path().join("out/report.json")).expect("json"),
-    )
-    .expect("parses");
+    let json = read_json(&cwd.path().join("out/report.json"));
     assert_eq!(json["interrupted"], true);
     let total = json["summary"]["total"].as_u64().expect("total");
     let catalogue = saml_harness::scenario::Catalogue::embedded().expect("catalogue");
@@ -331,10 +328,7 @@ fn without_a_patience_hook_the_slow_idp_scenario_waits_for_the_sps_own_patience(
     );
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{said}");
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(cwd.path().join("out/report.json")).expect("json"),
-    )
-    .expect("parses");
+    let json = read_json(&cwd.path().join("out/report.json"));
     let result = &json["results"][0];
     assert_eq!(result["status"], "pass", "{result:#}");
     let evidence = result["evidence"].to_string();
@@ -372,10 +366,7 @@ fn bench_measures_the_mock_idps_memory_in_a_process_of_its_own() {
     );
     let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{said}");
-    let json: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(cwd.path().join("bench/bench.json")).expect("bench.json"),
-    )
-    .expect("parses");
+    let json = read_json(&cwd.path().join("bench/bench.json"));
     let memory = &json["idp_memory"];
     let mb = |field: &str| {
         memory[field]

@@ -97,6 +97,11 @@ async fn run_only(
     let mut config = run_config(target, &dir.join("report"), &[]);
     config.embedded_catalogue = false;
     config.scenario_dirs = vec![scenarios];
+    run_to_end(config).await
+}
+
+/// Runs `config` to its end, with no one listening to its events.
+async fn run_to_end(config: saml_harness::run::RunConfig) -> saml_harness::run::RunOutcome {
     saml_harness::run::run(
         config,
         tokio::sync::mpsc::unbounded_channel().0,
@@ -272,13 +277,7 @@ async fn verdicts_do_not_depend_on_how_many_scenarios_run_at_once() {
             &[],
         );
         config.options.jobs = jobs;
-        let outcome = saml_harness::run::run(
-            config,
-            tokio::sync::mpsc::unbounded_channel().0,
-            std::future::pending(),
-        )
-        .await
-        .expect("the run starts");
+        let outcome = run_to_end(config).await;
         let verdicts: Vec<(String, Status, String)> = outcome
             .report
             .results
@@ -347,13 +346,7 @@ async fn a_hung_sp_trips_the_circuit_breaker_instead_of_timing_out_every_scenari
     config.options.step_timeout = std::time::Duration::from_secs(1);
     config.options.jobs = 2;
     let started = std::time::Instant::now();
-    let outcome = saml_harness::run::run(
-        config,
-        tokio::sync::mpsc::unbounded_channel().0,
-        std::future::pending(),
-    )
-    .await
-    .expect("the run starts");
+    let outcome = run_to_end(config).await;
     let took = started.elapsed();
     server.abort();
     let results = &outcome.report.results;
@@ -394,13 +387,7 @@ async fn a_scenario_that_needs_the_embedded_sp_to_itself_gets_a_copy_and_the_oth
         dir.path(),
         &filters,
     );
-    let outcome = saml_harness::run::run(
-        config,
-        tokio::sync::mpsc::unbounded_channel().0,
-        std::future::pending(),
-    )
-    .await
-    .expect("the run starts");
+    let outcome = run_to_end(config).await;
     let results = &outcome.report.results;
     assert_eq!(results.len(), alone.len() + shared.len());
     let not_passing: Vec<_> = results
