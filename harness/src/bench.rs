@@ -367,16 +367,10 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         });
     }
 
-    let mut run = RunConfig::new();
-    run.target = TargetChoice::EmbeddedReference { weaken: Vec::new() };
-    run.filters = config.catalogue_filters.clone();
-    run.report_dir = config.out_dir.join("catalogue");
-    run.key_cache = config.key_cache.clone();
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    drop(rx);
+    let run = embedded_run(config, &config.catalogue_filters, "catalogue");
     let cpu = process_cpu();
     let wall = Instant::now();
-    let outcome = crate::run::run(run, tx, std::future::pending()).await?;
+    let outcome = run_to_end(run).await?;
     let wall = wall.elapsed().as_secs_f64();
     let cpu = process_cpu().saturating_sub(cpu).as_secs_f64();
     let scenarios = outcome.report.summary.total.max(1);
@@ -389,15 +383,7 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         cpu_ms_per_scenario: cpu * 1000.0 / scenarios as f64,
         wall_in_signatures: wall * sign_rate.per_second,
         cpu_per_scenario_in_signatures: cpu / scenarios as f64 * sign_rate.per_second,
-        longest: outcome
-            .report
-            .results
-            .iter()
-            .max_by_key(|r| r.duration_ms)
-            .map(|r| Longest {
-                id: r.id.clone(),
-                ms: r.duration_ms,
-            }),
+        longest: longest(&outcome.report.results),
     };
 
     let (browser, browser_not_measured) = match browser_run(config).await? {
@@ -573,23 +559,17 @@ async fn browser_run(config: &BenchConfig) -> Result<Result<BrowserRun, String>,
             "Chromium or ChromeDriver is not installed (`cargo xtask setup` installs both; CHROMIUM and CHROMEDRIVER name others)".to_owned(),
         ));
     }
-    let mut run = RunConfig::new();
-    run.target = TargetChoice::EmbeddedReference { weaken: Vec::new() };
-    run.filters = config.browser_filters.clone();
-    run.report_dir = config.out_dir.join("browser");
-    run.key_cache = config.key_cache.clone();
+    let mut run = embedded_run(config, &config.browser_filters, "browser");
     run.options.driver = crate::driver::DriverKind::Browser;
     run.options.jobs = crate::engine::RunOptions::default_jobs(run.options.driver);
     let jobs = run.options.jobs;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    drop(rx);
     let wall = Instant::now();
-    let outcome = crate::run::run(run, tx, std::future::pending()).await?;
+    let outcome = run_to_end(run).await?;
     let wall_seconds = wall.elapsed().as_secs_f64();
     let results = &outcome.report.results;
     let mut ms: Vec<u64> = results.iter().map(|r| r.duration_ms).collect();
     ms.sort_unstable();
-    let Some(longest) = results.iter().max_by_key(|r| r.duration_ms) else {
+    let Some(longest) = longest(results) else {
         return Ok(Err(format!(
             "no scenario matches {}",
             config.browser_filters.join(", ")
@@ -602,12 +582,38 @@ async fn browser_run(config: &BenchConfig) -> Result<Result<BrowserRun, String>,
         jobs,
         wall_seconds,
         median_ms: ms[ms.len() / 2],
-        longest: Longest {
-            id: longest.id.clone(),
-            ms: longest.duration_ms,
-        },
+        longest,
         budget_ms: 400,
     }))
+}
+
+/// A run of the catalogue's `filters` (all when empty) against the embedded reference SP, its
+/// report in `folder` of the bench's.
+fn embedded_run(config: &BenchConfig, filters: &[String], folder: &str) -> RunConfig {
+    let mut run = RunConfig::new();
+    run.target = TargetChoice::EmbeddedReference { weaken: Vec::new() };
+    run.filters = filters.to_vec();
+    run.report_dir = config.out_dir.join(folder);
+    run.key_cache = config.key_cache.clone();
+    run
+}
+
+/// Runs `run` to its end, with no one listening to its events.
+async fn run_to_end(run: RunConfig) -> Result<crate::run::RunOutcome, Error> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    drop(rx);
+    crate::run::run(run, tx, std::future::pending()).await
+}
+
+/// The scenario that took longest.
+fn longest(results: &[crate::report::ResultEntry]) -> Option<Longest> {
+    results
+        .iter()
+        .max_by_key(|r| r.duration_ms)
+        .map(|r| Longest {
+            id: r.id.clone(),
+            ms: r.duration_ms,
+        })
 }
 
 /// A plan signing `layout` with RSA-SHA256 and nothing else.
