@@ -73,7 +73,7 @@ struct CopySpec {
 }
 
 /// Where the embedded reference SP's keys come from.
-enum SpKeys {
+enum SpKeySource {
     /// Kept in this folder (`None`: the process's own).
     Folder(Option<PathBuf>),
     /// Those the run's SP holds (a copy's: nothing read again).
@@ -105,7 +105,7 @@ impl Environment {
             .or_else(|| target.file.idp.state.as_ref().map(|s| target.dir.join(s)))
             .or(key_cache);
         let keys = load_keys(state, key_type).await?;
-        Self::start_with(target, launch, keys, sp_log, SpKeys::Folder(sp_keys)).await
+        Self::start_with(target, launch, keys, sp_log, SpKeySource::Folder(sp_keys)).await
     }
 
     /// Whether [`Environment::private_copy`] can make a copy.
@@ -134,7 +134,7 @@ impl Environment {
             },
             self.idp.idp().keys().clone(),
             self.log.clone(),
-            SpKeys::Shared(copy.sp_keys.clone()),
+            SpKeySource::Shared(copy.sp_keys.clone()),
         )
         .await
     }
@@ -146,7 +146,7 @@ impl Environment {
         launch: SpLaunch,
         keys: KeyStore,
         sp_log: Option<PathBuf>,
-        sp_keys: SpKeys,
+        sp_keys: SpKeySource,
     ) -> Result<Self, Error> {
         let log = sp_log.clone();
         let mut idp_options = StartOptions::new(keys);
@@ -186,8 +186,8 @@ impl Environment {
                 config.admin_token = target.file.vars.get("admin_token").cloned();
                 config.weaken = weaken.iter().copied().collect();
                 match sp_keys {
-                    SpKeys::Folder(folder) => config.key_folder = folder,
-                    SpKeys::Shared(keys) => config.keys = Some(keys),
+                    SpKeySource::Folder(folder) => config.key_folder = folder,
+                    SpKeySource::Shared(keys) => config.keys = Some(keys),
                 }
                 let sp = ReferenceSp::start(config)
                     .await
