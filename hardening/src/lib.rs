@@ -13,10 +13,13 @@
 //!   key anew for every signature), byte for byte what samael's `sign_xml` writes, and
 //!   verification with certificates parsed once.
 //! - [`private_file`]: private keys on disk: folders 0700, files 0600, replaced whole.
+//! - [`meter`]: process-wide counts and CPU time of the expensive operations (signing,
+//!   self-checks, validations), for `saml-harness bench`.
 //! - `probe` (feature `probes`, for tests): a loopback listener that counts connections and a
 //!   FIFO that blocks whoever opens it.
 
 pub mod limited;
+pub mod meter;
 pub mod origin;
 pub mod private_file;
 pub mod serve;

@@ -129,12 +129,19 @@ pub fn termination() -> io::Result<impl Future<Output = ()> + Send> {
     })
 }
 
+/// Connections served by every server of this process (counted, not timed).
+pub static CONNECTIONS: crate::meter::Meter = crate::meter::Meter::new();
+
+/// Requests served by every server of this process (counted, not timed).
+pub static REQUESTS: crate::meter::Meter = crate::meter::Meter::new();
+
 async fn serve_connection(
     stream: TcpStream,
     router: Router,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
+    CONNECTIONS.count(1);
     let started = Instant::now();
     let activity = Arc::new(AtomicU64::new(0));
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -147,6 +154,7 @@ async fn serve_connection(
     let service =
         hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
             let guard = InFlight::enter(&counter);
+            REQUESTS.count(1);
             let request = request.map(|body| Body::new(Deadline::new(body, limits.body_timeout)));
             let answer = router.clone().oneshot(request);
             async move {

@@ -65,9 +65,11 @@ pub(crate) fn signature_value(
         return signer.sign_to_vec().map_err(crypto);
     }
     let pkey = key.key.pkey().map_err(|e| DsigError(e.to_string()))?;
-    let mut signer = openssl::sign::Signer::new(md, &pkey).map_err(crypto)?;
-    signer.update(data).map_err(crypto)?;
-    let der = signer.sign_to_vec().map_err(crypto)?;
+    let der = crate::meters::SIGNATURES.time(|| {
+        let mut signer = openssl::sign::Signer::new(md, &pkey).map_err(crypto)?;
+        signer.update(data).map_err(crypto)?;
+        signer.sign_to_vec().map_err(crypto)
+    })?;
     if algorithm != SignatureAlgorithm::EcdsaSha256 {
         return Ok(der);
     }
@@ -134,15 +136,7 @@ mod tests {
     use crate::response::model::ResponseDoc;
 
     fn signed(layout: SigningLayout, keys: &KeyStore) -> String {
-        let ctx = crate::response::ResponseContext {
-            now: chrono::Utc::now(),
-            idp_entity_id: "https://idp.test/metadata",
-            sp_entity_id: "https://sp.test/saml/metadata",
-            acs_url: "https://sp.test/saml/acs",
-            in_response_to: Some("_req"),
-            default_user: "alice@example.test",
-            sp_encryption_cert: None,
-        };
+        let ctx = crate::response::ResponseContext::for_tests(None);
         let doc: ResponseDoc = crate::Flavour::Generic.baseline(&ctx, "alice@example.test");
         crate::response::sign::sign(
             &doc,

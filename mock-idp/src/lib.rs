@@ -19,6 +19,7 @@ pub mod keys;
 pub mod login_page;
 pub mod logout;
 pub mod metadata;
+pub mod meters;
 pub mod outage;
 pub mod plan;
 pub mod registry;

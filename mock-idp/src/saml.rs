@@ -24,13 +24,13 @@ pub(crate) struct XmlSecError(String);
 /// samael's `sign_xml` writes, without parsing the key again), else samael's `sign_xml`.
 pub(crate) fn sign_first_template(xml: &str, key: &SigningKey) -> Result<String, XmlSecError> {
     hardening::xml_io::forbid_external_loads();
-    let signed = match key.xmlsec_key() {
+    let signed = crate::meters::SIGNATURES.time(|| match key.xmlsec_key() {
         Some(kept) => kept
             .sign_first_template(xml)
-            .map_err(|e| XmlSecError(format!("failed to sign: {e}")))?,
+            .map_err(|e| XmlSecError(format!("failed to sign: {e}"))),
         None => XmlSec::sign_xml(xml, key.private_pkcs8_der())
-            .map_err(|e| XmlSecError(format!("failed to sign: {e}")))?,
-    };
+            .map_err(|e| XmlSecError(format!("failed to sign: {e}"))),
+    })?;
     Ok(crate::xml::strip_declaration(&signed).to_owned())
 }
 
@@ -73,6 +73,10 @@ pub(crate) fn verify_all_signatures(xml: &str, certs_der: &[&[u8]]) -> Result<()
 /// through [`verify_all_signatures`] (samael's path, with its handling of odd IDs), whose
 /// answer stands.
 pub(crate) fn verify_published(xml: &str, keys: &crate::keys::KeyStore) -> Result<(), XmlSecError> {
+    crate::meters::SELF_CHECKS.time(|| verify_published_unmetered(xml, keys))
+}
+
+fn verify_published_unmetered(xml: &str, keys: &crate::keys::KeyStore) -> Result<(), XmlSecError> {
     if keys
         .published_certs()
         .is_some_and(|kept| kept.verify_all(xml).is_ok())

@@ -65,6 +65,7 @@ pub mod clock;
 pub mod connection;
 pub mod decrypt;
 mod logout;
+pub mod meters;
 pub mod reason;
 pub mod settings;
 pub mod store;

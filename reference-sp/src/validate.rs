@@ -156,8 +156,13 @@ pub fn validate_response(encoded: &str, ctx: &Context<'_>) -> Result<Login, Refu
 }
 
 /// Validates a decoded response. Blocking (xmlsec): call from `spawn_blocking` in async code.
+/// [`crate::meters::VALIDATIONS`] counts it.
 pub fn validate(xml: &str, ctx: &Context<'_>) -> Result<Login, Refusal> {
-    validate_with(xml, ctx, None)
+    let login = crate::meters::VALIDATIONS.time(|| validate_with(xml, ctx, None));
+    if login.is_ok() {
+        crate::meters::ACCEPTED.count(1);
+    }
+    login
 }
 
 /// What the Response around a decrypted assertion contributed: whether its signature (over
@@ -1123,11 +1128,13 @@ fn check_conditions(
 pub(crate) fn verify_signatures(xml: &str, ctx: &Context<'_>, count: usize) -> Result<(), Refusal> {
     let certs = trusted_certs(ctx)?;
     hardening::xml_io::forbid_external_loads();
-    if off(ctx, Weakening::ReferenceUri) {
-        hardening::xml_io::allow_http_fetches(|| verify_with(xml, &certs, count))
-    } else {
-        verify_with(xml, &certs, count)
-    }
+    crate::meters::VERIFICATIONS.time(|| {
+        if off(ctx, Weakening::ReferenceUri) {
+            hardening::xml_io::allow_http_fetches(|| verify_with(xml, &certs, count))
+        } else {
+            verify_with(xml, &certs, count)
+        }
+    })
 }
 
 fn verify_with(xml: &str, certs: &[CertificateDer], count: usize) -> Result<(), Refusal> {

@@ -372,15 +372,7 @@ mod tests {
         use crate::plan::{Plan, Signing, SigningLayout};
         let (key, cert) = sp_key_pair();
         let keys = crate::KeyStore::generate(crate::KeyType::Rsa2048).expect("keys");
-        let ctx = crate::response::ResponseContext {
-            now: chrono::Utc::now(),
-            idp_entity_id: "https://idp.test/metadata",
-            sp_entity_id: "https://sp.test/saml/metadata",
-            acs_url: "https://sp.test/saml/acs",
-            in_response_to: Some("_req"),
-            default_user: "alice@example.test",
-            sp_encryption_cert: Some(&cert),
-        };
+        let ctx = crate::response::ResponseContext::for_tests(Some(&cert));
         let plan = Plan {
             signing: Signing {
                 layout: Some(SigningLayout::Both),

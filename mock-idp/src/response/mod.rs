@@ -36,6 +36,23 @@ pub struct ResponseContext<'a> {
     pub sp_encryption_cert: Option<&'a [u8]>,
 }
 
+#[cfg(test)]
+impl<'a> ResponseContext<'a> {
+    /// Now, `https://idp.test` to `https://sp.test`'s ACS, answering `_req`, for
+    /// `alice@example.test`.
+    pub(crate) fn for_tests(sp_encryption_cert: Option<&'a [u8]>) -> Self {
+        Self {
+            now: chrono::Utc::now(),
+            idp_entity_id: "https://idp.test/metadata",
+            sp_entity_id: "https://sp.test/saml/metadata",
+            acs_url: "https://sp.test/saml/acs",
+            in_response_to: Some("_req"),
+            default_user: "alice@example.test",
+            sp_encryption_cert,
+        }
+    }
+}
+
 /// A response made from a plan.
 #[derive(Debug, Clone)]
 pub struct BuiltResponse {
@@ -52,8 +69,16 @@ pub struct BuiltResponse {
     pub session: Option<crate::logout::IssuedSession>,
 }
 
-/// Runs the pipeline up to the serialized response.
+/// Runs the pipeline up to the serialized response ([`crate::meters::RESPONSES`] counts it).
 pub fn build(
+    ctx: &ResponseContext<'_>,
+    plan: &Plan,
+    keys: &KeyStore,
+) -> Result<BuiltResponse, PipelineError> {
+    crate::meters::RESPONSES.time(|| build_unmetered(ctx, plan, keys))
+}
+
+fn build_unmetered(
     ctx: &ResponseContext<'_>,
     plan: &Plan,
     keys: &KeyStore,

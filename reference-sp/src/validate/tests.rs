@@ -1102,3 +1102,31 @@ fn every_decryption_failure_is_the_same_refusal_with_the_same_message() {
     }
     assert_eq!(messages.len(), 1, "{messages:?}");
 }
+
+#[test]
+fn the_meters_count_validations_their_verifications_and_acceptances() {
+    use crate::meters::{ACCEPTED, VALIDATIONS, VERIFICATIONS};
+    let read = || [VALIDATIONS.read(), ACCEPTED.read(), VERIFICATIONS.read()];
+    let before = read();
+    let check = Check::new();
+    check.accepts(&build(json!({}), false));
+    check.refuses(
+        &build(
+            json!({"tamper": [{"kind": "edit-name-id", "value": "admin@corp.example"}]}),
+            false,
+        ),
+        Reason::SignatureInvalid,
+    );
+    let after = read();
+    // Other tests of this process validate meanwhile: at least these, never exactly.
+    let [validations, accepted, verifications] = [0, 1, 2].map(|i| after[i].since(before[i]));
+    assert!(
+        validations.count >= 2 && validations.cpu_ns > 0,
+        "{validations:?}"
+    );
+    assert!(accepted.count >= 1, "{accepted:?}");
+    assert!(
+        verifications.count >= 2 && verifications.cpu_ns > 0,
+        "{verifications:?}"
+    );
+}
