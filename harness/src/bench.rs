@@ -11,7 +11,11 @@
 //! One-thread rates are per second of that thread's CPU
 //! time, as `openssl speed` counts its own (user CPU time), so they compare on a machine
 //! shared with other work; the fuzz and catalogue figures are wall-clock, with the process's
-//! CPU time beside them. Nothing here is a test: the figures go to `bench.json` and to the
+//! CPU time beside them. Each measure also says where its CPU went ([`CpuSplit`]: the
+//! mock IdP's responses, signatures and self-checks, the reference SP's validations, from the
+//! process's [`hardening::meter`]s), and what the design's own parts cost at the least
+//! (`essential`), which bounds the ratio any implementation of DESIGN.md sections 4 and 5 can
+//! reach on this machine. Nothing here is a test: the figures go to `bench.json` and to the
 //! terminal, and no figure is checked.
 
 use std::path::{Path, PathBuf};
@@ -22,6 +26,8 @@ use mock_idp::plan::{SignatureAlgorithm, Signing, SigningLayout};
 use mock_idp::{KeyType, Plan};
 use nix::time::{ClockId, clock_gettime};
 use serde::{Deserialize, Serialize};
+
+use hardening::meter::Reading;
 
 use crate::error::Error;
 use crate::fuzz::exec::{InProcess, Observed};
@@ -180,6 +186,165 @@ pub struct Measure {
     pub budget: Option<f64>,
     /// The process's CPU time per operation, milliseconds (for the wall-clock measures).
     pub cpu_ms_each: Option<f64>,
+    /// Where the CPU went, per operation (the mock IdP's measures and the fuzz campaigns;
+    /// absent from files written before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<CpuSplit>,
+}
+
+/// Where a measure's CPU went, per operation (a response, a case, a scenario), from the
+/// process's meters ([`hardening::meter`]) and its CPU clock; every figure is in RSA
+/// signatures' worth (CPU time times the sign rate), with how many operations of each kind
+/// ran per operation measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CpuSplit {
+    /// What the figures are per: `response`, `case` or `scenario`.
+    pub per: String,
+    /// All the CPU time measured, per operation.
+    pub total: f64,
+    /// The parts, largest first as the pipeline nests them (the parts marked `within` are
+    /// inside the part they name).
+    pub parts: Vec<CpuPart>,
+    /// What no meter covers (HTTP, the harness's own work, reports, allocation, start-up):
+    /// `total` less the parts that are not `within` another.
+    pub rest: f64,
+    /// HTTP requests the process's servers (the mock IdP's and the reference SP's) answered,
+    /// per operation.
+    pub http_requests: f64,
+    /// TCP connections they accepted, per operation.
+    pub http_connections: f64,
+    /// The least this work can cost as DESIGN.md sections 4 and 5 build it, per operation:
+    /// each private-key signature at the cost of its RSA operation alone (1 signature's
+    /// worth; xmlsec's parse, canonicalization and serialization around it taken as free),
+    /// plus the self-checks (every response a plan calls valid is verified before it is sent)
+    /// and the reference SP's validations (samael) as measured; no HTTP, no harness.
+    pub essential: f64,
+}
+
+/// One metered kind of work.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CpuPart {
+    /// A stable key: `idp_responses`, `idp_signatures`, `idp_self_checks`, `sp_validations`,
+    /// `sp_verifications`.
+    pub key: String,
+    /// In words.
+    pub what: String,
+    /// The part it is inside, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<String>,
+    /// How many ran, per operation measured.
+    pub count: f64,
+    /// Their CPU time per operation measured, in RSA signatures' worth.
+    pub signatures: f64,
+}
+
+/// The process's meters at one moment.
+#[derive(Debug, Clone, Copy)]
+struct Meters {
+    responses: Reading,
+    signatures: Reading,
+    self_checks: Reading,
+    validations: Reading,
+    accepted: Reading,
+    verifications: Reading,
+    requests: Reading,
+    connections: Reading,
+}
+
+impl Meters {
+    fn read() -> Self {
+        Self {
+            responses: mock_idp::meters::RESPONSES.read(),
+            signatures: mock_idp::meters::SIGNATURES.read(),
+            self_checks: mock_idp::meters::SELF_CHECKS.read(),
+            validations: reference_sp::meters::VALIDATIONS.read(),
+            accepted: reference_sp::meters::ACCEPTED.read(),
+            verifications: reference_sp::meters::VERIFICATIONS.read(),
+            requests: hardening::serve::REQUESTS.read(),
+            connections: hardening::serve::CONNECTIONS.read(),
+        }
+    }
+
+    /// What ran since `earlier`, `units` operations that took `cpu` in all, as a split per
+    /// operation at `sign_rate` signatures per second.
+    fn split_since(
+        &self,
+        earlier: &Meters,
+        per: &str,
+        units: u64,
+        cpu: Duration,
+        sign_rate: f64,
+    ) -> CpuSplit {
+        let units = units.max(1) as f64;
+        let worth = |d: Duration| d.as_secs_f64() * sign_rate / units;
+        let part = |key: &str, what: &str, within: Option<&str>, now: Reading, then: Reading| {
+            let r = now.since(then);
+            CpuPart {
+                key: key.to_owned(),
+                what: what.to_owned(),
+                within: within.map(str::to_owned),
+                count: r.count as f64 / units,
+                signatures: worth(r.cpu()),
+            }
+        };
+        let accepted = self.accepted.since(earlier.accepted).count as f64 / units;
+        let parts = vec![
+            part(
+                "idp_responses",
+                "mock IdP, building responses",
+                None,
+                self.responses,
+                earlier.responses,
+            ),
+            part(
+                "idp_signatures",
+                "mock IdP, private-key signatures (xmlsec's whole pass for an enveloped one)",
+                Some("idp_responses"),
+                self.signatures,
+                earlier.signatures,
+            ),
+            part(
+                "idp_self_checks",
+                "mock IdP, self-checks",
+                Some("idp_responses"),
+                self.self_checks,
+                earlier.self_checks,
+            ),
+            part(
+                "sp_validations",
+                &format!("reference SP, validating responses ({accepted:.2} accepted)"),
+                None,
+                self.validations,
+                earlier.validations,
+            ),
+            part(
+                "sp_verifications",
+                "reference SP, samael's signature verification",
+                Some("sp_validations"),
+                self.verifications,
+                earlier.verifications,
+            ),
+        ];
+        let total = worth(cpu);
+        let outer: f64 = parts
+            .iter()
+            .filter(|p| p.within.is_none())
+            .map(|p| p.signatures)
+            .sum();
+        let of = |key: &str| parts.iter().find(|p| p.key == key);
+        let essential = of("idp_signatures").map_or(0.0, |p| p.count)
+            + of("idp_self_checks").map_or(0.0, |p| p.signatures)
+            + of("sp_validations").map_or(0.0, |p| p.signatures);
+        CpuSplit {
+            per: per.to_owned(),
+            total,
+            rest: (total - outer).max(0.0),
+            http_requests: self.requests.since(earlier.requests).count as f64 / units,
+            http_connections: self.connections.since(earlier.connections).count as f64 / units,
+            essential,
+            parts,
+        }
+    }
 }
 
 /// The catalogue run.
@@ -205,6 +370,9 @@ pub struct Catalogue {
     /// before it was measured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub longest: Option<Longest>,
+    /// Where the CPU went, per scenario (absent from files written before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<CpuSplit>,
 }
 
 /// Scenarios against the embedded reference SP driven through Chromium (`--driver browser`),
@@ -281,7 +449,7 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         ),
     ] {
         let plan = rsa_plan(layout);
-        let rate = one_thread(seconds, || {
+        let (rate, split) = metered(seconds, "response", sign_rate.per_second, || {
             let built = in_process
                 .respond(&plan)
                 .map_err(|e| Error::harness(format!("the mock IdP failed: {e}")))?;
@@ -301,19 +469,25 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
             ratio: ratio(rate.per_second),
             budget: (layout == SigningLayout::Response).then_some(0.8),
             cpu_ms_each: None,
+            split: Some(split),
         });
     }
 
     let encoded = in_process
         .encode(&rsa_plan(SigningLayout::Both), "member")
         .map_err(|o| Error::harness(format!("the mock IdP failed: {}", o.summary())))?;
-    let rate = one_thread(seconds, || match in_process.validate(&encoded) {
-        Observed::SignedIn(_) => Ok(()),
-        other => Err(Error::harness(format!(
-            "the reference SP did not accept a valid response: {}",
-            other.summary()
-        ))),
-    })?;
+    let (rate, split) = metered(
+        seconds,
+        "validation",
+        sign_rate.per_second,
+        || match in_process.validate(&encoded) {
+            Observed::SignedIn(_) => Ok(()),
+            other => Err(Error::harness(format!(
+                "the reference SP did not accept a valid response: {}",
+                other.summary()
+            ))),
+        },
+    )?;
     measures.push(Measure {
         key: "sp_acs".to_owned(),
         what: "reference SP, ACS validations of a valid response (2 RSA signatures)".to_owned(),
@@ -322,6 +496,7 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         ratio: ratio(rate.per_second),
         budget: None,
         cpu_ms_each: None,
+        split: Some(split),
     });
     drop(in_process);
 
@@ -352,10 +527,13 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         if regressions.exists() {
             std::fs::remove_file(&regressions).map_err(io)?;
         }
+        let meters = Meters::read();
         let cpu = process_cpu();
         let outcome = crate::fuzz::fuzz(fuzz).await?;
         let cpu = process_cpu().saturating_sub(cpu);
         let result = &outcome.report.result;
+        let split =
+            Meters::read().split_since(&meters, "case", result.cases, cpu, sign_rate.per_second);
         measures.push(Measure {
             key: key.to_owned(),
             what: what.to_owned(),
@@ -364,15 +542,25 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
             ratio: ratio(result.cases_per_second),
             budget: Some(budget),
             cpu_ms_each: Some(cpu.as_secs_f64() * 1000.0 / result.cases.max(1) as f64),
+            split: Some(split),
         });
     }
 
     let run = embedded_run(config, &config.catalogue_filters, "catalogue");
+    let meters = Meters::read();
     let cpu = process_cpu();
     let wall = Instant::now();
     let outcome = run_to_end(run).await?;
     let wall = wall.elapsed().as_secs_f64();
-    let cpu = process_cpu().saturating_sub(cpu).as_secs_f64();
+    let cpu = process_cpu().saturating_sub(cpu);
+    let split = Meters::read().split_since(
+        &meters,
+        "scenario",
+        outcome.report.summary.total as u64,
+        cpu,
+        sign_rate.per_second,
+    );
+    let cpu = cpu.as_secs_f64();
     let scenarios = outcome.report.summary.total.max(1);
     let catalogue = Catalogue {
         scenarios: outcome.report.summary.total,
@@ -384,6 +572,7 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         wall_in_signatures: wall * sign_rate.per_second,
         cpu_per_scenario_in_signatures: cpu / scenarios as f64 * sign_rate.per_second,
         longest: longest(&outcome.report.results),
+        split: Some(split),
     };
 
     let (browser, browser_not_measured) = match browser_run(config).await? {
@@ -505,6 +694,7 @@ pub fn render_text(report: &BenchReport, json_path: &Path) -> String {
             longest.id, longest.ms
         );
     }
+    render_splits(&mut out, report);
     match (&report.browser, &report.browser_not_measured) {
         (Some(b), _) => {
             let _ = writeln!(
@@ -548,6 +738,89 @@ pub fn render_text(report: &BenchReport, json_path: &Path) -> String {
     }
     let _ = writeln!(out, "bench.json written to {}", json_path.display());
     out
+}
+
+/// Where the CPU of each measure went, and what the design's own parts leave of its budget.
+fn render_splits(out: &mut String, report: &BenchReport) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "where the CPU goes, in RSA signatures' worth ({:.3} ms of CPU each here), xN: how many ran; \"essential\": each signature at its RSA operation alone, plus the self-checks and the reference SP's validations as measured:",
+        1000.0 / report.sign_rate.per_second
+    );
+    let cores = report.machine.cores.max(1) as f64;
+    for measure in &report.measures {
+        let Some(split) = &measure.split else {
+            continue;
+        };
+        let on = if measure.basis == "wall" { cores } else { 1.0 };
+        let bound = match measure.budget {
+            Some(budget) if split.essential > 0.0 => format!(
+                "; so at most {:.2}x on {on:.0} core{} (budget {budget:.2}x)",
+                on / split.essential,
+                if on == 1.0 { "" } else { "s" }
+            ),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "  {}: {}{bound}", measure.key, split_text(split));
+    }
+    if let Some(split) = &report.catalogue.split {
+        let _ = writeln!(
+            out,
+            "  catalogue: {}; so at least {:.2} per scenario (budget < 3)",
+            split_text(split),
+            split.essential
+        );
+    }
+}
+
+/// `2.83 per response = IdP responses 2.81 x1.00 [signing 1.63 x1.00, self-checks 0.77
+/// x1.00] + the rest 0.02; essential 1.77`: each part's signatures' worth, and how many ran.
+fn split_text(split: &CpuSplit) -> String {
+    fn short(key: &str) -> &str {
+        match key {
+            "idp_responses" => "IdP responses",
+            "idp_signatures" => "signing",
+            "idp_self_checks" => "self-checks",
+            "sp_validations" => "SP validations",
+            "sp_verifications" => "samael verification",
+            other => other,
+        }
+    }
+    let part = |p: &CpuPart| format!("{} {:.2} x{:.2}", short(&p.key), p.signatures, p.count);
+    let outer: Vec<String> = split
+        .parts
+        .iter()
+        .filter(|p| p.within.is_none() && p.count > 0.0)
+        .map(|p| {
+            let inner: Vec<String> = split
+                .parts
+                .iter()
+                .filter(|q| q.within.as_deref() == Some(p.key.as_str()) && q.count > 0.0)
+                .map(part)
+                .collect();
+            if inner.is_empty() {
+                part(p)
+            } else {
+                format!("{} [{}]", part(p), inner.join(", "))
+            }
+        })
+        .chain(std::iter::once(if split.http_requests > 0.0 {
+            format!(
+                "the rest {:.2} (HTTP: x{:.2} requests on x{:.2} connections)",
+                split.rest, split.http_requests, split.http_connections
+            )
+        } else {
+            format!("the rest {:.2}", split.rest)
+        }))
+        .collect();
+    format!(
+        "{:.2} per {} = {}; essential {:.2}",
+        split.total,
+        split.per,
+        outer.join(" + "),
+        split.essential
+    )
 }
 
 /// Runs `config.browser_filters` with `--driver browser` against the embedded reference SP;
@@ -633,9 +906,34 @@ fn one_thread(
     duration: Duration,
     mut op: impl FnMut() -> Result<(), Error>,
 ) -> Result<Rate, Error> {
+    warm_up(&mut op)?;
+    count_for(duration, op)
+}
+
+/// [`one_thread`], with where its CPU went per operation (`per`), from the meters.
+fn metered(
+    duration: Duration,
+    per: &str,
+    sign_rate: f64,
+    mut op: impl FnMut() -> Result<(), Error>,
+) -> Result<(Rate, CpuSplit), Error> {
+    warm_up(&mut op)?;
+    let meters = Meters::read();
+    let rate = count_for(duration, op)?;
+    let cpu = Duration::from_secs_f64(rate.cpu_seconds);
+    let split = Meters::read().split_since(&meters, per, rate.count, cpu, sign_rate);
+    Ok((rate, split))
+}
+
+fn warm_up(op: &mut impl FnMut() -> Result<(), Error>) -> Result<(), Error> {
     for _ in 0..3 {
         op()?;
     }
+    Ok(())
+}
+
+/// Runs `op` on this thread for `duration` (at least once) and counts.
+fn count_for(duration: Duration, mut op: impl FnMut() -> Result<(), Error>) -> Result<Rate, Error> {
     let cpu = thread_cpu();
     let wall = Instant::now();
     let mut count = 0u64;
@@ -813,6 +1111,40 @@ mod tests {
                 "fuzz_http"
             ]
         );
+        // Where the CPU went, from the meters. Other tests of this process may build
+        // responses meanwhile, so counts are at least what this run made, never exact.
+        let part = |measure: usize, key: &str| {
+            json["measures"][measure]["split"]["parts"]
+                .as_array()
+                .expect("parts")
+                .iter()
+                .find(|p| p["key"] == key)
+                .cloned()
+                .unwrap_or_else(|| panic!("{key} of measure {measure}: {json}"))
+        };
+        let count = |p: &serde_json::Value| p["count"].as_f64().expect("count");
+        assert!(count(&part(0, "idp_responses")) >= 1.0, "{json}");
+        assert!(count(&part(0, "idp_signatures")) >= 1.0, "{json}");
+        assert!(count(&part(0, "idp_self_checks")) >= 1.0, "{json}");
+        assert!(count(&part(1, "idp_signatures")) >= 2.0, "{json}");
+        assert!(count(&part(2, "sp_validations")) >= 1.0, "{json}");
+        assert!(count(&part(2, "sp_verifications")) >= 1.0, "{json}");
+        assert_eq!(part(0, "idp_signatures")["within"], "idp_responses");
+        for pointer in [
+            "/measures/0/split/essential",
+            "/measures/3/split/total",
+            "/measures/4/split/rest",
+            "/catalogue/split/essential",
+            "/measures/4/split/http_requests",
+            "/catalogue/split/http_connections",
+        ] {
+            assert!(
+                json.pointer(pointer)
+                    .and_then(serde_json::Value::as_f64)
+                    .is_some_and(|v| v > 0.0),
+                "{pointer}: {json}"
+            );
+        }
         // The browser run, where Chromium is installed (`cargo xtask test` installs it).
         if crate::driver::browser::find_chromium().is_some()
             && crate::driver::browser::find_chromedriver().is_some()
@@ -837,6 +1169,8 @@ mod tests {
         );
         let text = render_text(&report, &config.json_path());
         assert!(text.contains("mock IdP memory: not measured: "), "{text}");
+        assert!(text.contains("\n  idp_response: "), "{text}");
+        assert!(text.contains("\n  catalogue: "), "{text}");
         assert!(text.ends_with(&format!(
             "bench.json written to {}\n",
             config.json_path().display()
