@@ -22,12 +22,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use hardening::meter::Reading;
 use mock_idp::plan::{SignatureAlgorithm, Signing, SigningLayout};
 use mock_idp::{KeyType, Plan};
 use nix::time::{ClockId, clock_gettime};
 use serde::{Deserialize, Serialize};
-
-use hardening::meter::Reading;
 
 use crate::error::Error;
 use crate::fuzz::exec::{InProcess, Observed};
@@ -186,8 +185,8 @@ pub struct Measure {
     pub budget: Option<f64>,
     /// The process's CPU time per operation, milliseconds (for the wall-clock measures).
     pub cpu_ms_each: Option<f64>,
-    /// Where the CPU went, per operation (the mock IdP's measures and the fuzz campaigns;
-    /// absent from files written before it was measured).
+    /// Where the CPU went, per operation (absent from files written before it was
+    /// measured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<CpuSplit>,
 }
@@ -202,8 +201,8 @@ pub struct CpuSplit {
     pub per: String,
     /// All the CPU time measured, per operation.
     pub total: f64,
-    /// The parts, largest first as the pipeline nests them (the parts marked `within` are
-    /// inside the part they name).
+    /// The parts, in the pipeline's order (the parts marked `within` are inside the part
+    /// they name).
     pub parts: Vec<CpuPart>,
     /// What no meter covers (HTTP, the harness's own work, reports, allocation, start-up):
     /// `total` less the parts that are not `within` another.
@@ -229,7 +228,8 @@ pub struct CpuPart {
     pub key: String,
     /// In words.
     pub what: String,
-    /// The part it is inside, when it is.
+    /// The part it is inside, when it is (the signatures of logout messages, few, are made
+    /// outside any response: in `rest`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub within: Option<String>,
     /// How many ran, per operation measured.
