@@ -1,5 +1,7 @@
 //! Probes for tests that prove nothing is fetched or read (feature `probes`): a loopback
-//! listener that counts connections, and a FIFO that blocks whoever opens it.
+//! listener that counts connections, and a FIFO that blocks whoever opens it; and what tests
+//! of a server process need: a free port, its open descriptors, SIGTERM with a deadline, and a
+//! guard that kills the process (by its pid) when a test ends early.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
@@ -164,6 +166,46 @@ pub fn open_descriptors(pid: u32) -> usize {
         .count()
 }
 
+/// A free loopback port (bound, read and released: another process may take it first, which
+/// a test then sees as a start-up failure).
+///
+/// # Panics
+/// When no loopback port can be bound (a broken test machine).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A child process that is killed (by its pid) and reaped when this is dropped, unless it has
+/// exited: a test that fails halfway does not leave its server running.
+#[derive(Debug)]
+pub struct Spawned(pub std::process::Child);
+
+impl std::ops::Deref for Spawned {
+    type Target = std::process::Child;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Spawned {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
 /// Sends SIGTERM to the child (by its pid) and waits up to `limit` for it to exit; kills it
 /// (by its pid) when it has not. The exit status, or `None` when it had to be killed.
 ///
@@ -188,4 +230,26 @@ pub fn terminate_within(
     let _ = child.kill();
     let _ = child.wait();
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spawned_process_is_killed_and_reaped_when_its_guard_drops() {
+        let child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .map(Spawned)
+            .expect("sleep starts");
+        let pid = child.id();
+        assert!(Path::new(&format!("/proc/{pid}")).exists());
+        drop(child);
+        // Killed and reaped: no process, not even a zombie, is left with that pid.
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "pid {pid} is left"
+        );
+    }
 }

@@ -4,21 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use hardening::probe::{Spawned, free_port};
 
 #[tokio::test]
 async fn serve_listens_on_loopback_and_keeps_its_keys() {
@@ -38,7 +24,7 @@ async fn serve_listens_on_loopback_and_keeps_its_keys() {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map(Killed)
+            .map(Spawned)
             .expect("spawn mock-idp")
     };
     let client = reqwest::Client::new();

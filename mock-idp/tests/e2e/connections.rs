@@ -5,14 +5,9 @@ use std::io::{Read as _, Write as _};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hardening::probe::{closed_within, idle_connections, open_descriptors, terminate_within};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+use hardening::probe::{
+    Spawned, closed_within, free_port, idle_connections, open_descriptors, terminate_within,
+};
 
 fn metadata(port: u16) -> Option<String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -40,6 +35,7 @@ fn the_binary_caps_its_connections_and_exits_promptly_on_sigterm_with_idle_ones_
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(Spawned)
         .expect("starts");
     let started = Instant::now();
     while metadata(port).is_none_or(|a| !a.contains("EntityDescriptor")) {
@@ -57,7 +53,7 @@ fn the_binary_caps_its_connections_and_exits_promptly_on_sigterm_with_idle_ones_
         during <= before + 16,
         "100 idle connections: {before} descriptors before, {during} with them open"
     );
-    let status = terminate_within(&mut child, Duration::from_secs(5));
+    let status = terminate_within(&mut child.0, Duration::from_secs(5));
     assert!(
         status.is_some_and(|s| s.success()),
         "no clean exit within 5 s of SIGTERM: {status:?}"
