@@ -196,6 +196,7 @@ fn a_killed_run_leaves_no_sp_process_behind() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
+        .map(hardening::probe::Spawned)
         .expect("the binary runs");
     // The SP is the harness binary itself, started by the target's [start] (`sp serve`).
     wait_until("the SP started", Duration::from_secs(60), || {
