@@ -51,9 +51,10 @@ impl Meter {
     /// Runs `op` on this thread, counting it and the thread's CPU time it took. An operation
     /// metered inside another is counted by both meters.
     pub fn time<T>(&self, op: impl FnOnce() -> T) -> T {
-        let start = thread_cpu_ns();
+        let start = thread_cpu();
         let out = op();
-        self.add(1, thread_cpu_ns().saturating_sub(start));
+        let spent = thread_cpu().saturating_sub(start).as_nanos();
+        self.add(1, u64::try_from(spent).unwrap_or(u64::MAX));
         out
     }
 
@@ -82,12 +83,10 @@ impl Default for Meter {
     }
 }
 
-/// This thread's CPU time, nanoseconds (0 where the clock cannot be read).
-fn thread_cpu_ns() -> u64 {
+/// This thread's CPU time (zero where the clock cannot be read).
+pub fn thread_cpu() -> Duration {
     use nix::time::{ClockId, clock_gettime};
-    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(0, |ts| {
-        u64::try_from(Duration::from(ts).as_nanos()).unwrap_or(u64::MAX)
-    })
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
 }
 
 #[cfg(test)]

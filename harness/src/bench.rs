@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hardening::meter::Reading;
+use hardening::meter::{Reading, thread_cpu};
 use mock_idp::plan::{SignatureAlgorithm, Signing, SigningLayout};
 use mock_idp::{KeyType, Plan};
 use nix::time::{ClockId, clock_gettime};
@@ -288,57 +288,55 @@ impl Meters {
             }
         };
         let accepted = self.accepted.since(earlier.accepted).count as f64 / units;
-        let parts = vec![
-            part(
-                "idp_responses",
-                "mock IdP, building responses",
-                None,
-                self.responses,
-                earlier.responses,
-            ),
-            part(
-                "idp_signatures",
-                "mock IdP, private-key signatures (xmlsec's whole pass for an enveloped one)",
-                Some("idp_responses"),
-                self.signatures,
-                earlier.signatures,
-            ),
-            part(
-                "idp_self_checks",
-                "mock IdP, self-checks",
-                Some("idp_responses"),
-                self.self_checks,
-                earlier.self_checks,
-            ),
-            part(
-                "sp_validations",
-                &format!("reference SP, validating responses ({accepted:.2} accepted)"),
-                None,
-                self.validations,
-                earlier.validations,
-            ),
-            part(
-                "sp_verifications",
-                "reference SP, samael's signature verification",
-                Some("sp_validations"),
-                self.verifications,
-                earlier.verifications,
-            ),
-        ];
+        let responses = part(
+            "idp_responses",
+            "mock IdP, building responses",
+            None,
+            self.responses,
+            earlier.responses,
+        );
+        let signatures = part(
+            "idp_signatures",
+            "mock IdP, private-key signatures (xmlsec's whole pass for an enveloped one)",
+            Some("idp_responses"),
+            self.signatures,
+            earlier.signatures,
+        );
+        let self_checks = part(
+            "idp_self_checks",
+            "mock IdP, self-checks",
+            Some("idp_responses"),
+            self.self_checks,
+            earlier.self_checks,
+        );
+        let validations = part(
+            "sp_validations",
+            &format!("reference SP, validating responses ({accepted:.2} accepted)"),
+            None,
+            self.validations,
+            earlier.validations,
+        );
+        let verifications = part(
+            "sp_verifications",
+            "reference SP, samael's signature verification",
+            Some("sp_validations"),
+            self.verifications,
+            earlier.verifications,
+        );
         let total = worth(cpu);
-        let outer: f64 = parts
-            .iter()
-            .filter(|p| p.within.is_none())
-            .map(|p| p.signatures)
-            .sum();
-        let of = |key: &str| parts.iter().find(|p| p.key == key);
-        let essential = of("idp_signatures").map_or(0.0, |p| p.count)
-            + of("idp_self_checks").map_or(0.0, |p| p.signatures)
-            + of("sp_validations").map_or(0.0, |p| p.signatures);
+        let rest = (total - responses.signatures - validations.signatures).max(0.0);
+        let essential = signatures.count + self_checks.signatures + validations.signatures;
+        let parts = vec![
+            responses,
+            signatures,
+            self_checks,
+            validations,
+            verifications,
+        ];
         CpuSplit {
             per: per.to_owned(),
             total,
-            rest: (total - outer).max(0.0),
+            rest,
             http_requests: self.requests.since(earlier.requests).count as f64 / units,
             http_connections: self.connections.since(earlier.connections).count as f64 / units,
             essential,
@@ -1001,16 +999,8 @@ fn parse_openssl_speed(text: &str) -> Option<OpensslSpeed> {
     })
 }
 
-fn thread_cpu() -> Duration {
-    cpu_clock(ClockId::CLOCK_THREAD_CPUTIME_ID)
-}
-
 fn process_cpu() -> Duration {
-    cpu_clock(ClockId::CLOCK_PROCESS_CPUTIME_ID)
-}
-
-fn cpu_clock(clock: ClockId) -> Duration {
-    clock_gettime(clock).map_or(Duration::ZERO, Duration::from)
+    clock_gettime(ClockId::CLOCK_PROCESS_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
 }
 
 fn cpu_model() -> String {
