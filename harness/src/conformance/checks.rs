@@ -1274,15 +1274,28 @@ pub(crate) fn estimate_id_bits(ids: &[&str]) -> (f64, bool) {
     }
     let same_len = chars.iter().all(|c| c.len() == chars[0].len());
     let varying: Vec<usize> = if same_len {
-        let differs: Vec<bool> = (0..chars[0].len())
+        let len = chars[0].len();
+        let differs: Vec<bool> = (0..len)
             .map(|i| chars.iter().any(|c| c[i] != chars[0][i]))
             .collect();
-        // A lone position that happens to match in every sample, between two that differ, is
-        // chance (1 in 256 for hex and three samples); fixed parts (a prefix, a counter's or a
-        // timestamp's high digits) are runs.
-        (0..differs.len())
+        // The body: after the leading characters that are not letters or digits in every
+        // sample (the `_` an NCName needs).
+        let start = (0..len)
+            .take_while(|&i| chars.iter().all(|c| !c[i].is_ascii_alphanumeric()))
+            .count();
+        // A lone letter or digit that happens to match in every sample, between two
+        // positions that differ or one that differs and the body's edge, is chance (1 in 256
+        // for hex and three samples); fixed parts (a prefix, a counter's or a timestamp's high
+        // digits, a separator, the `4` between a UUID's dashes) are runs, separators, or sit
+        // next to one.
+        (0..len)
             .filter(|&i| {
-                differs[i] || (i > 0 && i + 1 < differs.len() && differs[i - 1] && differs[i + 1])
+                differs[i]
+                    || (i >= start
+                        && len - start > 1
+                        && chars[0][i].is_ascii_alphanumeric()
+                        && (i == start || differs[i - 1])
+                        && (i + 1 == len || differs[i + 1]))
             })
             .collect()
     } else {
@@ -2031,6 +2044,23 @@ mod tests {
             "_c1d2ec0405a6b7c8d9e0f1a2b3c4d5e6",
         ];
         assert_eq!(estimate_id_bits(&chance).0, 128.0);
+        // The first and the last hex digit are the same in all five by chance (each 1 in
+        // 65,536 for five samples: the self-test's dozens of runs met it).
+        let edges = [
+            "_8f3a9c1e2b7d4f60a1c3e5b7d9f0a2c4",
+            "_83be7f1a9c2d4e6f8a0b1c3d5e7f9a14",
+            "_81d2e3f405a6b7c8d9e0f1a2b3c4d5e4",
+            "_8a1b2c3d4e5f60718293a4b5c6d7e8f4",
+            "_8e9f0a1b2c3d4e5f60718293a4b5c6d4",
+        ];
+        assert_eq!(estimate_id_bits(&edges).0, 128.0);
+        // A UUID's version digit sits between fixed dashes: not chance (122 random bits).
+        let uuids = [
+            "_0f8fad5b-d9cb-469f-a165-70867728950e",
+            "_7c9e6679-7425-40de-944b-e07fc1f90ae7",
+            "_1b4e28ba-2fa1-41d2-883f-0016d3ca67ab",
+        ];
+        assert!(estimate_id_bits(&uuids).0 < 128.0);
         let timed = ["_id1733567000001", "_id1733567000002", "_id1733567000173"];
         assert!(estimate_id_bits(&timed).0 < 20.0);
         assert_eq!(duration_seconds("PT1H"), Some(3600.0));
