@@ -3,7 +3,8 @@
 //! budgets are ratios to `openssl speed rsa2048` measured in the same run).
 //!
 //! In order: `openssl speed rsa2048` (when the `openssl` command is there) and the same
-//! operation through the openssl crate; the mock IdP's signed responses on one thread; the
+//! operation through the openssl crate; a bare HTTP exchange ([`http_floor`]); the mock IdP's
+//! signed responses on one thread; the
 //! reference SP's ACS validation on one thread; fuzzing in-process and over HTTP (the
 //! `saml-harness fuzz` campaigns themselves); the catalogue against the embedded reference SP
 //! (the `saml-harness run` itself); a few scenarios in a real browser, where Chromium is
@@ -15,7 +16,9 @@
 //! mock IdP's responses, signatures and self-checks, the reference SP's validations, from the
 //! process's [`hardening::meter`]s), and what the design's own parts cost at the least
 //! (`essential`), which bounds the ratio any implementation of DESIGN.md sections 4 and 5 can
-//! reach on this machine. Nothing here is a test: the figures go to `bench.json` and to the
+//! reach on this machine; where the measure makes HTTP requests, those requests and their
+//! connections at the price of a bare exchange on the same stack ([`http_floor`], measured
+//! first) bound it further. Nothing here is a test: the figures go to `bench.json` and to the
 //! terminal, and no figure is checked.
 
 use std::path::{Path, PathBuf};
@@ -32,7 +35,9 @@ use crate::error::Error;
 use crate::fuzz::exec::{InProcess, Observed};
 use crate::fuzz::{FuzzConfig, FuzzTarget};
 use crate::run::{RunConfig, TargetChoice};
+use http_floor::HttpFloor;
 
+pub mod http_floor;
 pub mod memory;
 
 /// What a bench run measures and where it writes.
@@ -105,6 +110,10 @@ pub struct BenchReport {
     pub openssl_speed: Option<OpensslSpeed>,
     /// The same signature (PKCS#1 v1.5, SHA-256, a key parsed once) through the openssl crate.
     pub openssl_crate: Rate,
+    /// A bare HTTP exchange's CPU on the stack of the harness and its servers (absent from
+    /// files written before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_floor: Option<HttpFloor>,
     /// The measurements, each with its ratio to the sign rate.
     pub measures: Vec<Measure>,
     /// The catalogue against the embedded reference SP.
@@ -218,6 +227,23 @@ pub struct CpuSplit {
     /// plus the self-checks (every response a plan calls valid is verified before it is sent)
     /// and the reference SP's validations (samael) as measured; no HTTP, no harness.
     pub essential: f64,
+    /// The least the HTTP requests and connections above cost, per operation: each at the
+    /// price of a bare exchange on the same stack ([`http_floor`]); 0 where no HTTP ran
+    /// (absent from files written before it was measured).
+    #[serde(default)]
+    pub http_floor: f64,
+}
+
+impl CpuSplit {
+    /// The metered parts together (those not `within` another), per operation: `total` less
+    /// `rest`.
+    pub fn metered(&self) -> f64 {
+        self.parts
+            .iter()
+            .filter(|p| p.within.is_none())
+            .map(|p| p.signatures)
+            .sum()
+    }
 }
 
 /// One metered kind of work.
@@ -236,6 +262,14 @@ pub struct CpuPart {
     pub count: f64,
     /// Their CPU time per operation measured, in RSA signatures' worth.
     pub signatures: f64,
+}
+
+/// What a split prices its parts at: the sign rate (signatures per second) and a bare HTTP
+/// exchange.
+#[derive(Debug, Clone, Copy)]
+struct Prices {
+    sign_rate: f64,
+    floor: HttpFloor,
 }
 
 /// The process's meters at one moment.
@@ -273,8 +307,9 @@ impl Meters {
         per: &str,
         units: u64,
         cpu: Duration,
-        sign_rate: f64,
+        prices: Prices,
     ) -> CpuSplit {
+        let Prices { sign_rate, floor } = prices;
         let units = units.max(1) as f64;
         let worth = |d: Duration| d.as_secs_f64() * sign_rate / units;
         let part = |key: &str, what: &str, within: Option<&str>, now: Reading, then: Reading| {
@@ -333,13 +368,16 @@ impl Meters {
             validations,
             verifications,
         ];
+        let http_requests = self.requests.since(earlier.requests).count as f64 / units;
+        let http_connections = self.connections.since(earlier.connections).count as f64 / units;
         CpuSplit {
             per: per.to_owned(),
             total,
             rest,
-            http_requests: self.requests.since(earlier.requests).count as f64 / units,
-            http_connections: self.connections.since(earlier.connections).count as f64 / units,
+            http_requests,
+            http_connections,
             essential,
+            http_floor: floor.ms(http_requests, http_connections) * sign_rate / 1000.0,
             parts,
         }
     }
@@ -431,6 +469,11 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         },
     };
     let ratio = |per_second: f64| per_second / sign_rate.per_second;
+    let http_floor = http_floor::measure(seconds / 2).await?;
+    let prices = Prices {
+        sign_rate: sign_rate.per_second,
+        floor: http_floor,
+    };
     let mut measures = Vec::new();
 
     let in_process = InProcess::new(&[], KeyType::Rsa2048, config.key_cache.as_deref())?;
@@ -447,7 +490,7 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         ),
     ] {
         let plan = rsa_plan(layout);
-        let (rate, split) = metered(seconds, "response", sign_rate.per_second, || {
+        let (rate, split) = metered(seconds, "response", prices, || {
             let built = in_process
                 .respond(&plan)
                 .map_err(|e| Error::harness(format!("the mock IdP failed: {e}")))?;
@@ -474,18 +517,15 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
     let encoded = in_process
         .encode(&rsa_plan(SigningLayout::Both), "member")
         .map_err(|o| Error::harness(format!("the mock IdP failed: {}", o.summary())))?;
-    let (rate, split) = metered(
-        seconds,
-        "validation",
-        sign_rate.per_second,
-        || match in_process.validate(&encoded) {
+    let (rate, split) = metered(seconds, "validation", prices, || {
+        match in_process.validate(&encoded) {
             Observed::SignedIn(_) => Ok(()),
             other => Err(Error::harness(format!(
                 "the reference SP did not accept a valid response: {}",
                 other.summary()
             ))),
-        },
-    )?;
+        }
+    })?;
     measures.push(Measure {
         key: "sp_acs".to_owned(),
         what: "reference SP, ACS validations of a valid response (2 RSA signatures)".to_owned(),
@@ -530,8 +570,7 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         let outcome = crate::fuzz::fuzz(fuzz).await?;
         let cpu = process_cpu().saturating_sub(cpu);
         let result = &outcome.report.result;
-        let split =
-            Meters::read().split_since(&meters, "case", result.cases, cpu, sign_rate.per_second);
+        let split = Meters::read().split_since(&meters, "case", result.cases, cpu, prices);
         measures.push(Measure {
             key: key.to_owned(),
             what: what.to_owned(),
@@ -556,7 +595,7 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         "scenario",
         outcome.report.summary.total as u64,
         cpu,
-        sign_rate.per_second,
+        prices,
     );
     let cpu = cpu.as_secs_f64();
     let scenarios = outcome.report.summary.total.max(1);
@@ -603,6 +642,7 @@ pub async fn bench(config: &BenchConfig) -> Result<BenchReport, Error> {
         sign_rate,
         openssl_speed,
         openssl_crate,
+        http_floor: Some(http_floor),
         measures,
         catalogue,
         browser,
@@ -649,6 +689,18 @@ pub fn render_text(report: &BenchReport, json_path: &Path) -> String {
             .map(|s| format!("; openssl speed verify: {:.0}/s", s.verify_per_second))
             .unwrap_or_default()
     );
+    if let Some(floor) = &report.http_floor {
+        let worth = |ms: f64| ms * report.sign_rate.per_second / 1000.0;
+        let _ = writeln!(
+            out,
+            "HTTP floor (a bare exchange on loopback, hyper and reqwest, both ends, {} in flight): a request {:.3} ms of CPU = {:.2} signatures' worth, a connection of its own {:.3} ms = {:.2} more",
+            floor.in_flight,
+            floor.request_ms,
+            worth(floor.request_ms),
+            floor.connection_ms,
+            worth(floor.connection_ms)
+        );
+    }
     let _ = writeln!(
         out,
         "{:<100} {:>10} {:>8} {:>8} {:>12}",
@@ -743,7 +795,7 @@ fn render_splits(out: &mut String, report: &BenchReport) {
     use std::fmt::Write as _;
     let _ = writeln!(
         out,
-        "where the CPU goes, in RSA signatures' worth ({:.3} ms of CPU each here), xN: how many ran; \"essential\": each signature at its RSA operation alone, plus the self-checks and the reference SP's validations as measured:",
+        "where the CPU goes, in RSA signatures' worth ({:.3} ms of CPU each here), xN: how many ran; \"essential\": each signature at its RSA operation alone, plus the self-checks and the reference SP's validations as measured; \"HTTP floor\": the requests and connections at the HTTP floor's prices:",
         1000.0 / report.sign_rate.per_second
     );
     let cores = report.machine.cores.max(1) as f64;
@@ -752,11 +804,14 @@ fn render_splits(out: &mut String, report: &BenchReport) {
             continue;
         };
         let on = if measure.basis == "wall" { cores } else { 1.0 };
+        let least = split.essential + split.http_floor;
+        let as_built = split.metered() + split.http_floor;
         let bound = match measure.budget {
-            Some(budget) if split.essential > 0.0 => format!(
-                "; so at most {:.2}x on {on:.0} core{} (budget {budget:.2}x)",
-                on / split.essential,
-                if on == 1.0 { "" } else { "s" }
+            Some(budget) if least > 0.0 && as_built > 0.0 => format!(
+                "; so at most {:.2}x on {on:.0} core{}, {:.2}x with the mock IdP's and the SP's parts as measured (budget {budget:.2}x)",
+                on / least,
+                if on == 1.0 { "" } else { "s" },
+                on / as_built
             ),
             _ => String::new(),
         };
@@ -765,15 +820,18 @@ fn render_splits(out: &mut String, report: &BenchReport) {
     if let Some(split) = &report.catalogue.split {
         let _ = writeln!(
             out,
-            "  catalogue: {}; so at least {:.2} per scenario (budget < 3)",
+            "  catalogue: {}; so at least {:.2} per scenario, {:.2} with the mock IdP's and the SP's parts as measured (budget < 3)",
             split_text(split),
-            split.essential
+            split.essential + split.http_floor,
+            split.metered() + split.http_floor
         );
     }
 }
 
 /// `2.83 per response = IdP responses 2.81 x1.00 [signing 1.63 x1.00, self-checks 0.77
-/// x1.00] + the rest 0.02; essential 1.77`: each part's signatures' worth, and how many ran.
+/// x1.00] + the rest 0.02; essential 1.77`: each part's signatures' worth, and how many ran;
+/// where HTTP ran, the rest says how many requests and connections, and `+ HTTP floor 2.10`
+/// what they cost at the least.
 fn split_text(split: &CpuSplit) -> String {
     fn short(key: &str) -> &str {
         match key {
@@ -812,8 +870,13 @@ fn split_text(split: &CpuSplit) -> String {
             format!("the rest {:.2}", split.rest)
         }))
         .collect();
+    let floor = if split.http_floor > 0.0 {
+        format!(" + HTTP floor {:.2}", split.http_floor)
+    } else {
+        String::new()
+    };
     format!(
-        "{:.2} per {} = {}; essential {:.2}",
+        "{:.2} per {} = {}; essential {:.2}{floor}",
         split.total,
         split.per,
         outer.join(" + "),
@@ -912,14 +975,14 @@ fn one_thread(
 fn metered(
     duration: Duration,
     per: &str,
-    sign_rate: f64,
+    prices: Prices,
     mut op: impl FnMut() -> Result<(), Error>,
 ) -> Result<(Rate, CpuSplit), Error> {
     warm_up(&mut op)?;
     let meters = Meters::read();
     let rate = count_for(duration, op)?;
     let cpu = Duration::from_secs_f64(rate.cpu_seconds);
-    let split = Meters::read().split_since(&meters, per, rate.count, cpu, sign_rate);
+    let split = Meters::read().split_since(&meters, per, rate.count, cpu, prices);
     Ok((rate, split))
 }
 
@@ -1119,6 +1182,8 @@ mod tests {
         assert!(count(&part(1, "idp_signatures")) >= 2.0, "{json}");
         assert!(count(&part(2, "sp_validations")) >= 1.0, "{json}");
         assert!(count(&part(2, "sp_verifications")) >= 1.0, "{json}");
+        // No HTTP in the in-process measures, so no HTTP floor.
+        assert_eq!(json["measures"][3]["split"]["http_floor"], 0.0, "{json}");
         assert_eq!(part(0, "idp_signatures")["within"], "idp_responses");
         for pointer in [
             "/measures/0/split/essential",
@@ -1127,6 +1192,9 @@ mod tests {
             "/catalogue/split/essential",
             "/measures/4/split/http_requests",
             "/catalogue/split/http_connections",
+            "/http_floor/request_ms",
+            "/measures/4/split/http_floor",
+            "/catalogue/split/http_floor",
         ] {
             assert!(
                 json.pointer(pointer)
@@ -1161,6 +1229,12 @@ mod tests {
         assert!(text.contains("mock IdP memory: not measured: "), "{text}");
         assert!(text.contains("\n  idp_response: "), "{text}");
         assert!(text.contains("\n  catalogue: "), "{text}");
+        assert!(text.contains("\nHTTP floor ("), "{text}");
+        assert!(text.contains(" + HTTP floor "), "{text}");
+        assert!(
+            text.contains("with the mock IdP's and the SP's parts as measured (budget 0.30x)"),
+            "{text}"
+        );
         assert!(text.ends_with(&format!(
             "bench.json written to {}\n",
             config.json_path().display()
