@@ -11,7 +11,7 @@
 //! keep them: each key is loaded once and lent to one signature context at a time, set as the
 //! context's key as samael sets a key it has just decoded, and taken back before the context
 //! is destroyed. A thread that needs a key while another holds it gets a copy of its own
-//! (`xmlSecKeyDuplicate`), kept for later ([`KeyPool`]): copying a key copies its certificates
+//! (`xmlSecKeyDuplicate`), kept for later (`KeyPool`): copying a key copies its certificates
 //! (an ASN.1 encode and an OpenSSL 3 decoder lookup), more CPU than an RSA verification, so
 //! copies are made once per thread that needs one at the same time, not once per signature.
 //! Setting the key is a field of xmlsec's context, whose layout depends on xmlsec's build: two

@@ -4,11 +4,11 @@
 //!
 //! In order: `openssl speed rsa2048` (when the `openssl` command is there) and the same
 //! operation through the openssl crate; a bare HTTP exchange ([`http_floor`]); the mock IdP's
-//! signed responses on one thread; the
-//! reference SP's ACS validation on one thread; fuzzing in-process and over HTTP (the
-//! `saml-harness fuzz` campaigns themselves); the catalogue against the embedded reference SP
-//! (the `saml-harness run` itself); a few scenarios in a real browser, where Chromium is
-//! installed; last, the mock IdP's resident memory as a process of its own ([`memory`]).
+//! signed responses on one thread; the reference SP's ACS validation on one thread; fuzzing
+//! in-process and over HTTP (the `saml-harness fuzz` campaigns themselves); the catalogue
+//! against the embedded reference SP (the `saml-harness run` itself); a few scenarios in a
+//! real browser, where Chromium is installed; last, the mock IdP's resident memory as a
+//! process of its own ([`memory`]).
 //! One-thread rates are per second of that thread's CPU
 //! time, as `openssl speed` counts its own (user CPU time), so they compare on a machine
 //! shared with other work; the fuzz and catalogue figures are wall-clock, with the process's

@@ -2,10 +2,10 @@
 //!
 //! The pieces, in the order one scenario flows through them:
 //! [`scenario`] (the catalogue, data) and [`target`] (how to reach an SP, data) are loaded;
-//! [`env`] starts the mock IdP and, when asked, the SP; the [`engine`] runs each scenario with
-//! a [`driver`] (a fresh user agent per scenario); the [`judge`] turns what the SP did into a
-//! [`verdict`]; [`report`] writes reports from the verdicts alone. The [`witness`] listener
-//! records anything the SP fetches while it handles a hostile document.
+//! [`env`](mod@env) starts the mock IdP and, when asked, the SP; the [`engine`] runs each
+//! scenario with a [`driver`] (a fresh user agent per scenario); the [`judge`] turns what the SP
+//! did into a [`verdict`]; [`report`] writes reports from the verdicts alone. The [`witness`]
+//! listener records anything the SP fetches while it handles a hostile document.
 
 pub mod bench;
 pub mod conformance;

@@ -473,7 +473,7 @@ impl SignatureAlgorithm {
     }
 
     /// Whether xmlsec can make this signature; otherwise the mock IdP signs SignedInfo itself
-    /// (see [`crate::dsig`]).
+    /// (see `crate::dsig`).
     pub fn xmlsec_signs(self) -> bool {
         !matches!(
             self,

@@ -16,7 +16,7 @@
 //!
 //! Every `/_control/...` route but `bind` takes `Authorization: Bearer TOKEN` (the IdP's control
 //! token), refuses cross-origin browser requests and takes JSON bodies only
-//! ([`require_control`]).
+//! (`require_control`).
 //!
 //! The plan for an exchange comes from a `plan` parameter, else the `mock_idp_plan` cookie,
 //! else the default (valid) plan; with the login page on, a request without a plan goes to

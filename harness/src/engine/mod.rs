@@ -1,5 +1,4 @@
-//! The engine: runs scenarios against an [`Environment`](crate::env::Environment) and reports
-//! through events.
+//! The engine: runs scenarios against an [`Environment`] and reports through events.
 //!
 //! - `schedule`: bounded parallelism, the settings lock (`batches`: scenarios that need the
 //!   same hooks run together, those that change the SP or the mock IdP as they run, alone),

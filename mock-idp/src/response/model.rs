@@ -1,6 +1,6 @@
 //! The response as data, before it becomes XML.
 //!
-//! Alterations edit this model; [`render_response`] and [`render_assertion`] turn it into text
+//! Alterations edit this model; `render_response` and `render_assertion` turn it into text
 //! with signature templates where the signing layout wants them.
 
 use std::collections::{BTreeMap, BTreeSet};

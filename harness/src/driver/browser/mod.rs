@@ -5,7 +5,7 @@
 //!   profile folder. [`Browser::shutdown`] closes every session and ends every process the
 //!   harness started; dropping a [`Browser`] kills them as a last resort.
 //! - [`BrowserAgent`]: one scenario's user agent on a leased session. Cookies are cleared when a
-//!   scenario starts; every navigation goes through the [recording proxy](proxy), so a browser
+//!   scenario starts; every navigation goes through the recording proxy (`proxy`), so a browser
 //!   scenario leaves the same trace (hops, the SAML messages, the pages) as an HTTP one.
 //!
 //! The session probe runs in a second tab of the same browser (same cookies), so the first tab
