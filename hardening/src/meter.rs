@@ -85,8 +85,16 @@ impl Default for Meter {
 
 /// This thread's CPU time (zero where the clock cannot be read).
 pub fn thread_cpu() -> Duration {
-    use nix::time::{ClockId, clock_gettime};
-    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
+    cpu_clock(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// The CPU time of all this process's threads (zero where the clock cannot be read).
+pub fn process_cpu() -> Duration {
+    cpu_clock(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+fn cpu_clock(clock: nix::time::ClockId) -> Duration {
+    nix::time::clock_gettime(clock).map_or(Duration::ZERO, Duration::from)
 }
 
 #[cfg(test)]

@@ -11,9 +11,9 @@
 
 use std::time::{Duration, Instant};
 
+use hardening::meter::process_cpu;
 use serde::{Deserialize, Serialize};
 
-use super::process_cpu;
 use crate::error::Error;
 
 /// The CPU of a bare exchange, both ends together.
