@@ -300,10 +300,7 @@ fn without_a_patience_hook_the_slow_idp_scenario_waits_for_the_sps_own_patience(
     // free port, and no `patience` hook, so the scenario waits the SP's own 2 s.
     let cwd = tempfile::tempdir().expect("tempdir");
     let keys = keys_dir();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = hardening::probe::free_port();
     let file = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../targets/reference-sp.toml"),
     )

@@ -7,18 +7,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use hardening::probe::free_port;
 use saml_harness::init::{InitConfig, InitOutcome, StartSpec, init};
 use saml_harness::run::TargetChoice;
 use saml_harness::target::Extractor;
 use saml_harness::verdict::Status;
-
-/// A free loopback port for the app (the kernel's choice, released at once).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// How init starts one of the real SPs of `targets/`.
 struct RealSp<'a> {
